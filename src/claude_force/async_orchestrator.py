@@ -1,0 +1,283 @@
+"""The async core: run agents on tasks concurrently, within a bound.
+
+``AsyncAgentOrchestrator`` is the engine every interface drives; the sync
+:class:`~claude_force.orchestrator.AgentOrchestrator` is a thin facade over it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from types import TracebackType
+from typing import Any, Protocol
+
+from .config import Project, load_project
+from .errors import ConfigurationError
+from .events import EventBus, ExecutionFinished
+from .messages import ChatMessage, MessageRequest, MessageResponse, Usage
+from .providers.base import Provider
+from .providers.select import choose_provider
+from .runner import AgentRunner, Execution, RunOptions, finished_event, system_text
+
+
+class TrackerSink(Protocol):
+    """Where finished executions are recorded (the metrics store implements it)."""
+
+    async def record_event_async(self, event: ExecutionFinished) -> None: ...
+
+
+@dataclass
+class AsyncAgentResult:
+    """Result of :meth:`AsyncAgentOrchestrator.execute_agent` (shape kept from 2.2)."""
+
+    agent_name: str
+    success: bool
+    output: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_execution(cls, ex: Execution) -> AsyncAgentResult:
+        return cls(ex.agent, ex.success, ex.output, ex.metadata(), list(ex.errors))
+
+
+def _coerce_response(obj: object, model: str) -> MessageResponse:
+    """Accept an SDK ``Message``-like object from a patched ``_call_api_with_retry`` (2.2 tests)."""
+    if isinstance(obj, MessageResponse):
+        return obj
+    content = getattr(obj, "content", None) or []
+    text = "".join(str(getattr(b, "text", "")) for b in content)
+    u = getattr(obj, "usage", None)
+
+    def _int(name: str) -> int:
+        v = getattr(u, name, 0)
+        return v if isinstance(v, int) else 0
+
+    return MessageResponse(
+        text=text,
+        model=str(getattr(obj, "model", model)) if isinstance(getattr(obj, "model", None), str) else model,
+        stop_reason=getattr(obj, "stop_reason", "end_turn") if isinstance(getattr(obj, "stop_reason", None), str) else "end_turn",
+        usage=Usage(
+            _int("input_tokens"),
+            _int("output_tokens"),
+            _int("cache_creation_input_tokens"),
+            _int("cache_read_input_tokens"),
+        ),
+        provider="custom",
+    )
+
+
+class AsyncAgentOrchestrator:
+    """Runs agents of a ``.claude/`` project against Claude (or the simulated model)."""
+
+    def __init__(
+        self,
+        config_path: str | os.PathLike[str] | None = None,
+        api_key: str | None = None,
+        max_concurrent: int | None = None,
+        timeout_seconds: float | None = None,
+        max_retries: int = 3,
+        enable_tracking: bool = True,
+        enable_memory: bool = True,
+        enable_cache: bool = True,
+        cache_ttl_hours: float = 24,
+        cache_max_size_mb: float = 100,
+        *,
+        simulate: bool | None = None,
+        provider: Provider | None = None,
+        project: Project | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.project = project if project is not None else load_project(config_path)
+        self.config_path = self.project.config_path
+        s = self.project.settings
+        self.max_concurrent = max_concurrent or s.performance.max_concurrent_agents
+        if self.max_concurrent < 1:
+            raise ConfigurationError(
+                f"max_concurrent must be at least 1, got {self.max_concurrent}",
+                key="max_concurrent",
+            )
+        self.timeout_seconds = timeout_seconds if timeout_seconds is not None else s.performance.timeout_seconds
+        self.max_retries = max_retries
+        self.enable_tracking = enable_tracking
+        self.enable_memory = enable_memory
+        self.enable_cache = enable_cache and s.cache.enabled and s.features.cache_enabled
+        self.cache_ttl_hours = cache_ttl_hours
+        self.cache_max_size_mb = cache_max_size_mb
+        self._api_key = api_key
+        self._simulate = simulate
+        self._provider = provider
+        self.bus = bus or EventBus()
+        self._semaphore: asyncio.Semaphore | None = None
+        self.tracker: TrackerSink | None = None
+        self._runner: AgentRunner | None = None
+
+    # --- collaborators (created at first use) ----------------------------------------------------
+
+    @property
+    def provider(self) -> Provider:
+        if self._provider is None:
+            self._provider = choose_provider(
+                self.project.settings.provider, api_key=self._api_key, simulate=self._simulate
+            )
+        return self._provider
+
+    @property
+    def async_client(self) -> Any:
+        """The SDK's ``AsyncAnthropic`` client when the real provider is in use, else ``None``."""
+        return getattr(self.provider, "client", None)
+
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.max_concurrent)
+        return self._semaphore
+
+    @property
+    def runner(self) -> AgentRunner:
+        if self._runner is None:
+            self._runner = AgentRunner(
+                catalog=self.project.catalog,
+                resolve_model=self.project.model_for,
+                load_system=self.load_agent_definition,
+                call=self._call_request,
+                bus=self.bus,
+                limit=self.semaphore,
+                timeout_s=self.timeout_seconds,
+                provider_name=lambda: self.provider.name,
+            )
+        return self._runner
+
+    # --- migration hooks (existing test suites patch these) --------------------------------------
+
+    async def load_agent_definition(self, agent_name: str) -> str:
+        """The agent's system prompt: its definition and contract, read off the event loop."""
+        docs = await asyncio.to_thread(self.project.read_agent, agent_name)
+        return system_text(docs.definition, docs.contract)
+
+    async def _call_api_with_retry(
+        self,
+        model: str,
+        max_tokens: int,
+        temperature: float | None,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        request: MessageRequest | None = None,
+    ) -> MessageResponse:
+        """Send one request through the call pipeline (retries live in the pipeline)."""
+        if request is None:
+            request = MessageRequest(
+                model=model,
+                messages=tuple(ChatMessage(m["role"], str(m["content"])) for m in messages),
+                max_tokens=max_tokens,
+                temperature=temperature,
+            )
+        return await self.provider.send(request)
+
+    async def _track_performance_async(self, **kw: Any) -> None:
+        """Record one finished execution (hook kept from 2.2; subscribers get the event)."""
+        event = kw.get("event")
+        if self.tracker is not None and isinstance(event, ExecutionFinished):
+            await self.tracker.record_event_async(event)
+
+    async def _call_request(self, request: MessageRequest) -> MessageResponse:
+        raw = await self._call_api_with_retry(
+            request.model,
+            request.max_tokens,
+            request.temperature,
+            [m.to_api() for m in request.messages],
+            request=request,
+        )
+        return _coerce_response(raw, request.model)
+
+    # --- public API ------------------------------------------------------------------------------
+
+    async def execute(self, agent_name: str, task: str, options: RunOptions | None = None) -> Execution:
+        """Run one agent and return the typed :class:`Execution`."""
+        ex = await self.runner.run(agent_name, task, options or RunOptions())
+        if self.enable_tracking:
+            await self._track_performance_async(event=finished_event(ex), execution=ex)
+        return ex
+
+    async def execute_agent(
+        self,
+        agent_name: str,
+        task: str,
+        model: str | None = None,
+        max_tokens: int = 4096,
+        temperature: float | None = None,
+        workflow_name: str | None = None,
+        workflow_position: int | None = None,
+        use_memory: bool = True,
+    ) -> AsyncAgentResult:
+        """Run one agent on a task. Failures come back as ``success=False`` with ``errors``."""
+        opts = RunOptions(
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            workflow_name=workflow_name,
+            workflow_position=workflow_position,
+        )
+        return AsyncAgentResult.from_execution(await self.execute(agent_name, task, opts))
+
+    async def execute_many(
+        self, items: Iterable[tuple[str, str]], options: RunOptions | None = None
+    ) -> list[Execution]:
+        """Run many (agent, task) pairs concurrently within ``max_concurrent``; order preserved."""
+        return list(
+            await asyncio.gather(*(self.execute(a, t, options) for a, t in items))
+        )
+
+    async def execute_multiple(self, tasks: Iterable[tuple[str, str]]) -> list[AsyncAgentResult]:
+        """2.2 API: run (agent, task) pairs concurrently; one failure never aborts the others."""
+        return [AsyncAgentResult.from_execution(ex) for ex in await self.execute_many(tasks)]
+
+    async def run_workflow(
+        self, workflow_name: str, task: str, pass_output_to_next: bool = True
+    ) -> list[Execution]:
+        """Run a list-form workflow as a chain; stops at the first failed step."""
+        spec = self.project.workflow(workflow_name)
+        if not isinstance(spec, list):
+            raise ConfigurationError(
+                f"workflow '{workflow_name}' is not a list of agents",
+                file=self.config_path,
+                key=f"workflows.{workflow_name}",
+            )
+        results: list[Execution] = []
+        previous: Execution | None = None
+        for position, agent in enumerate(spec):
+            step_task = task
+            if pass_output_to_next and previous is not None:
+                step_task = (
+                    f"{task}\n\n## Output of the previous step ({previous.agent})\n\n{previous.output}"
+                )
+            ex = await self.execute(
+                agent,
+                step_task,
+                RunOptions(workflow_name=workflow_name, workflow_position=position),
+            )
+            results.append(ex)
+            if not ex.success:
+                break
+            previous = ex
+        return results
+
+    async def close(self) -> None:
+        if self._provider is not None:
+            await self._provider.aclose()
+
+    async def __aenter__(self) -> AsyncAgentOrchestrator:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,186 @@
+"""Read ``claude.json`` and the environment into a validated :class:`ProjectSettings`.
+
+All errors name the file, the line (for JSON) and the key, plus the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import ConfigurationError, ProjectNotFoundError
+from ._jsonpos import line_of
+from .schema import ProjectSettings, unknown_keys
+
+CONFIG_ENV = "CLAUDE_FORCE_CONFIG"
+
+
+class ConfigWarning(UserWarning):
+    """A suspicious but harmless setting, such as an unknown key."""
+
+
+# Environment variable → (section, key, parser name). Documented in docs/configuration.md.
+ENV_OVERRIDES: dict[str, tuple[str, str, str]] = {
+    "CLAUDE_FORCE_STATE_DIR": ("paths", "state", "str"),
+    "CLAUDE_FORCE_MODEL": ("models", "default", "str"),
+    "CLAUDE_FORCE_MAX_CONCURRENT": ("performance", "max_concurrent_agents", "int"),
+    "CLAUDE_FORCE_TIMEOUT": ("provider", "timeout_seconds", "float"),
+    "CLAUDE_FORCE_CACHE_ENABLED": ("cache", "enabled", "bool"),
+    "CLAUDE_FORCE_CACHE_BACKEND": ("cache", "backend", "str"),
+    "CLAUDE_FORCE_REDIS_URL": ("cache", "redis_url", "str"),
+    "CLAUDE_FORCE_SIMULATE": ("provider", "simulate", "bool"),
+    "CLAUDE_FORCE_LATENCY": ("provider", "latency", "str"),
+    "ANTHROPIC_BASE_URL": ("provider", "base_url", "str"),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _parse_env(name: str, raw: str, kind: str) -> Any:
+    value = raw.strip()
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"environment variable {name}={raw!r} is not a number",
+            hint=f"set {name} to a number or unset it",
+        ) from None
+    if kind == "bool":
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise ConfigurationError(
+            f"environment variable {name}={raw!r} is not a boolean",
+            hint=f"set {name} to 1 or 0",
+        )
+    return value
+
+
+def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[str, Any], set[str]]:
+    """Return a copy of ``raw`` with environment overrides applied, and the env names used."""
+    merged = dict(raw)
+    used: set[str] = set()
+    for name, (section, key, kind) in ENV_OVERRIDES.items():
+        if name not in env:
+            continue
+        value = _parse_env(name, env[name], kind)
+        current = merged.get(section)
+        sec = dict(current) if isinstance(current, dict) else {}
+        sec[key] = value
+        merged[section] = sec
+        used.add(name)
+    return merged, used
+
+
+def find_config(start: Path | None = None) -> Path:
+    """``$CLAUDE_FORCE_CONFIG``, else the nearest ``.claude/claude.json`` from ``start`` upward."""
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / ".claude" / "claude.json"
+        if candidate.is_file():
+            return candidate
+    return here / ".claude" / "claude.json"
+
+
+def read_json(path: Path) -> tuple[dict[str, Any], str]:
+    if not path.exists():
+        raise ProjectNotFoundError(
+            "configuration file not found",
+            file=path,
+            hint="run 'claude-force init' to create a project, or pass --config PATH",
+        )
+    if path.is_dir():
+        raise ConfigurationError(
+            "is a directory, expected claude.json", file=path, hint="pass the path of claude.json"
+        )
+    try:
+        text = path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"not UTF-8 text ({exc.reason})", file=path, hint="save the file as UTF-8"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"invalid JSON: {exc.msg} (column {exc.colno})",
+            file=path,
+            line=exc.lineno,
+            hint="fix the JSON syntax at that position",
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(
+            f"the top level must be a JSON object, found {type(data).__name__}",
+            file=path,
+            line=1,
+            hint='start the file with {"agents": {...}}',
+        )
+    return data, text
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    msg = str(err["msg"])
+    if err.get("type") == "missing":
+        return "is required but missing"
+    value = err.get("input")
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return f"{msg} (got {value!r})"
+    return f"{msg} (got {type(value).__name__})"
+
+
+def validate(data: dict[str, Any], text: str, path: Path) -> ProjectSettings:
+    if "agents" not in data:
+        raise ConfigurationError(
+            "missing the 'agents' section",
+            file=path,
+            key="agents",
+            hint='add "agents": {"name": {"file": "agents/name.md"}}',
+        )
+    try:
+        settings = ProjectSettings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in ("list[str]", "dict[str,any]")))]
+        key = ".".join(str(p) for p in loc)
+        json_path = [p for p in loc if isinstance(p, (str, int))]
+        line = line_of(text, json_path) or line_of(text, json_path[:-1]) if json_path else None
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise ConfigurationError(
+            _describe(first) + more,
+            file=path,
+            key=key or None,
+            line=line,
+            hint="see docs/configuration.md for the expected shape",
+        ) from None
+    for key in unknown_keys(settings):
+        line = line_of(text, key.split("."))
+        where = f"{path}:{line}" if line else str(path)
+        warnings.warn(
+            f"{where}: unknown key '{key}' is ignored (check its spelling)",
+            ConfigWarning,
+            stacklevel=3,
+        )
+    return settings
+
+
+def load_settings(
+    path: Path, env: Mapping[str, str] | None = None
+) -> tuple[ProjectSettings, str]:
+    """Read, apply the environment, validate. Returns the settings and the file's text."""
+    data, text = read_json(path)
+    data, _ = apply_env(data, os.environ if env is None else env)
+    return validate(data, text, path), text

@@ -1,0 +1,225 @@
+"""A loaded ``.claude/`` project: settings, agent files, state directory and model catalog."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..catalog import ModelCatalog, builtin_catalog
+from ..errors import ConfigurationError, ProjectNotFoundError, UnknownAgentError, UnknownWorkflowError
+from .loader import find_config, load_settings
+from .schema import AgentSettings, ProjectSettings
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDocs:
+    """The text of one agent: its definition and (optional) contract, as sent to the model."""
+
+    name: str
+    definition: str
+    contract: str | None
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    if close:
+        return "did you mean " + ", ".join(f"'{c}'" for c in close) + "?"
+    shown = ", ".join(sorted(choices)[:8]) + (" …" if len(choices) > 8 else "")
+    return f"available: {shown}" if choices else "the project defines none"
+
+
+@dataclass
+class Project:
+    config_path: Path
+    settings: ProjectSettings
+    catalog: ModelCatalog
+    text: str = field(repr=False, default="")
+    _docs_cache: dict[str, tuple[tuple[int, int, int, int], AgentDocs]] = field(
+        default_factory=dict, repr=False
+    )
+
+    # --- locations -------------------------------------------------------------------------------
+
+    @property
+    def claude_dir(self) -> Path:
+        return self.config_path.parent
+
+    @property
+    def root(self) -> Path:
+        d = self.claude_dir
+        return d.parent if d.name == ".claude" else d
+
+    @property
+    def state_dir(self) -> Path:
+        p = Path(os.path.expanduser(self.settings.paths.state))
+        return p if p.is_absolute() else (self.claude_dir / p)
+
+    def ensure_state_dir(self) -> Path:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        return self.state_dir
+
+    # --- agents and workflows ---------------------------------------------------------------------
+
+    @property
+    def agent_names(self) -> list[str]:
+        return list(self.settings.agents)
+
+    def agent(self, name: str) -> AgentSettings:
+        try:
+            return self.settings.agents[name]
+        except KeyError:
+            raise UnknownAgentError(
+                f"unknown agent '{name}'",
+                file=self.config_path,
+                key="agents",
+                hint=suggest(name, self.agent_names),
+            ) from None
+
+    def workflow(self, name: str) -> list[str] | dict[str, object]:
+        try:
+            return self.settings.workflows[name]
+        except KeyError:
+            raise UnknownWorkflowError(
+                f"unknown workflow '{name}'",
+                file=self.config_path,
+                key="workflows",
+                hint=suggest(name, list(self.settings.workflows)),
+            ) from None
+
+    def agent_path(self, name: str, which: str = "file") -> Path | None:
+        spec = self.agent(name)
+        rel = spec.file if which == "file" else spec.contract
+        if rel is None:
+            return None
+        return _inside(self.claude_dir, rel, self.config_path, f"agents.{name}.{which}")
+
+    def model_for(self, agent_name: str, override: str | None = None) -> str:
+        """``override`` > agent's ``model`` > ``models.agents`` > ``models.default`` > catalog."""
+        spec = self.agent(agent_name)
+        chosen = (
+            override
+            or spec.model
+            or self.settings.models.agents.get(agent_name)
+            or self.catalog.default
+        )
+        return self.catalog.resolve(chosen, where=f"model for agent '{agent_name}'")
+
+    def read_agent(self, name: str) -> AgentDocs:
+        """The agent's text, re-read when its files change (blocking: call it off the loop)."""
+        path = self.agent_path(name, "file")
+        assert path is not None
+        contract_path = self.agent_path(name, "contract")
+        stamp = _stamp(path, self.config_path, f"agents.{name}.file")
+        cstamp = (
+            _stamp(contract_path, self.config_path, f"agents.{name}.contract")
+            if contract_path
+            else (0, 0)
+        )
+        key = (*stamp, *cstamp)
+        hit = self._docs_cache.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        definition = _read_text(path, self.config_path, f"agents.{name}.file")
+        contract = (
+            _read_text(contract_path, self.config_path, f"agents.{name}.contract")
+            if contract_path
+            else None
+        )
+        docs = AgentDocs(name, definition, contract)
+        self._docs_cache[name] = (key, docs)
+        return docs
+
+    def check_files(self) -> None:
+        """Validate every agent's files: inside ``.claude/``, present, non-empty; workflows' agents."""
+        for name in self.settings.agents:
+            self.read_agent(name)
+        for wf, spec in self.settings.workflows.items():
+            if isinstance(spec, list):
+                for i, agent in enumerate(spec):
+                    if agent not in self.settings.agents:
+                        raise UnknownAgentError(
+                            f"workflow '{wf}' step {i + 1} names unknown agent '{agent}'",
+                            file=self.config_path,
+                            key=f"workflows.{wf}",
+                            hint=suggest(agent, self.agent_names),
+                        )
+
+
+def _inside(base: Path, rel: str, config: Path, key: str) -> Path:
+    candidate = (base / rel).resolve()
+    if not candidate.is_relative_to(base.resolve()):
+        raise ConfigurationError(
+            f"path '{rel}' escapes the project folder {base}",
+            file=config,
+            key=key,
+            hint="keep agent and contract files inside .claude/ and use a relative path",
+        )
+    return candidate
+
+
+def _stamp(path: Path, config: Path, key: str) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ProjectNotFoundError(
+            f"file '{path}' does not exist", file=config, key=key, hint="create it or fix the path"
+        ) from None
+    return st.st_mtime_ns, st.st_size
+
+
+def _read_text(path: Path, config: Path, key: str) -> str:
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ProjectNotFoundError(
+            f"file '{path}' does not exist", file=config, key=key, hint="create it or fix the path"
+        ) from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise ConfigurationError(
+            f"cannot read '{path}': {exc}", file=config, key=key, hint="use a UTF-8 text file"
+        ) from None
+    if not text.strip():
+        raise ConfigurationError(
+            f"agent file '{path}' is empty",
+            file=config,
+            key=key,
+            hint="write the agent's instructions in it",
+        )
+    return text
+
+
+def load_project(
+    config_path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    check_files: bool = True,
+) -> Project:
+    """Load and validate a project. ``config_path`` may be ``claude.json`` or its folder."""
+    path = Path(config_path) if config_path is not None else find_config()
+    if path.is_dir():
+        inner = path / "claude.json"
+        path = inner if inner.exists() else path / ".claude" / "claude.json"
+    path = path.absolute()
+    if not path.exists():
+        raise ProjectNotFoundError(
+            "configuration file not found",
+            file=path,
+            hint="run 'claude-force init' to create a project, or pass --config PATH",
+        )
+    settings, text = load_settings(path, env)
+    m = settings.models
+    catalog = builtin_catalog().with_overrides(
+        default=m.default,
+        routing=dict(m.routing),
+        aliases=m.aliases,
+        prices={k: v.model_dump(exclude_none=True, mode="json") for k, v in m.prices.items()},
+    )
+    project = Project(config_path=path, settings=settings, catalog=catalog, text=text)
+    if m.default:
+        catalog.resolve(m.default, where="models.default")
+    if check_files:
+        project.check_files()
+    return project

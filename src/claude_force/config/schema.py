@@ -1,0 +1,118 @@
+"""The validated settings tree of ``.claude/claude.json`` (pydantic at the edge).
+
+Every section is optional except ``agents``; the sections claude-force 1.x/2.2 projects carry
+(``governance``, ``rules``, ``paths``, ``skills_integration``, ``version``, ``name``,
+``description``) load as they are. Unknown keys are kept and reported as warnings.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+LatencyPreset = Literal["instant", "fast", "realistic", "slow"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+
+class AgentSettings(Section):
+    file: str = Field(min_length=1)
+    contract: str | None = None
+    domains: list[str] = Field(default_factory=list)
+    priority: int = 2
+    description: str | None = None
+    model: str | None = None
+    cache: bool = True
+    memory: bool = True
+
+
+class PerformanceSettings(Section):
+    async_enabled: bool = True
+    max_concurrent_agents: int = Field(default=10, ge=1, le=1000)
+    timeout_seconds: float = Field(default=600.0, gt=0)
+
+
+class CacheSettings(Section):
+    enabled: bool = True
+    ttl_hours: float = Field(default=24.0, gt=0)
+    max_size_mb: float = Field(default=100.0, gt=0)
+    exclude_agents: list[str] = Field(default_factory=list)
+    backend: Literal["sqlite", "memory", "redis"] = "sqlite"
+    redis_url: str | None = None
+    secret: SecretStr | None = None
+
+
+class FeatureFlags(Section):
+    async_enabled: bool = True
+    cache_enabled: bool = True
+    parallel_workflows_enabled: bool = True
+
+
+class PriceOverride(Section):
+    input: Decimal | None = Field(default=None, ge=0)
+    output: Decimal | None = Field(default=None, ge=0)
+    cache_write_5m: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
+    cache_read: Decimal | None = Field(default=None, ge=0)
+    effective_from: date | None = None
+
+
+class ModelSettings(Section):
+    default: str | None = None
+    agents: dict[str, str] = Field(default_factory=dict)
+    aliases: dict[str, str] = Field(default_factory=dict)
+    routing: dict[Literal["simple", "normal", "critical"], str] = Field(default_factory=dict)
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+
+
+class PathSettings(Section):
+    state: str = "state"
+
+
+class ProviderSettings(Section):
+    base_url: str | None = None
+    timeout_seconds: float = Field(default=120.0, gt=0)
+    simulate: bool = False
+    latency: LatencyPreset = "realistic"
+    seed: int = 0
+
+
+class ProjectSettings(Section):
+    version: str | None = None
+    name: str | None = None
+    description: str | None = None
+    agents: dict[str, AgentSettings]
+    workflows: dict[str, list[str] | dict[str, Any]] = Field(default_factory=dict)
+    performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    features: FeatureFlags = Field(default_factory=FeatureFlags)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    paths: PathSettings = Field(default_factory=PathSettings)
+    provider: ProviderSettings = Field(default_factory=ProviderSettings)
+    # Sections of existing projects that claude-force carries but does not interpret.
+    governance: Any = None
+    rules: Any = None
+    skills_integration: Any = None
+
+
+def unknown_keys(model: BaseModel, prefix: str = "") -> list[str]:
+    """Dotted paths of keys that no model declares (pydantic's ``extra='allow'`` keeps them)."""
+    found: list[str] = []
+    for key in model.model_extra or {}:
+        found.append(f"{prefix}{key}")
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if name == "paths":
+            continue  # old projects keep arbitrary path names here
+        if isinstance(value, BaseModel):
+            found += unknown_keys(value, f"{prefix}{name}.")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, BaseModel):
+                    found += unknown_keys(v, f"{prefix}{name}.{k}.")
+    return found

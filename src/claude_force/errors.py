@@ -1,0 +1,215 @@
+"""One error hierarchy for claude-force.
+
+``ClaudeForceError`` is the root. Configuration errors carry the file, the key and the fix; the
+CLI maps them to exit code 2. Run errors (provider failures, open breakers, workflow cycles …)
+map to exit code 1. Configuration errors also subclass the built-in exceptions that claude-force
+1.x/2.2 raised (``FileNotFoundError``, ``ValueError``) so existing ``except`` clauses keep working.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+
+class ClaudeForceError(Exception):
+    """Base class of every error claude-force raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message} ({hint})")
+
+    def one_line(self) -> str:
+        """The message shown to a CLI user: what went wrong and how to fix it."""
+        return str(self)
+
+
+# --- configuration: the fix is in the user's files ----------------------------------------------
+
+
+class ConfigurationError(ClaudeForceError, ValueError):
+    """Something in the project's files or settings is wrong; the fix is in the user's hands."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: Path | str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file = Path(file) if file is not None else None
+        self.key = key
+        self.line = line
+        where = ""
+        if self.file is not None:
+            where = str(self.file)
+            if line is not None:
+                where += f":{line}"
+            where += ": "
+        if key:
+            where += f"{key}: "
+        super().__init__(where + message, hint=hint)
+
+
+class ProjectNotFoundError(ConfigurationError, FileNotFoundError):
+    """The project's ``claude.json`` (or a file it names) does not exist."""
+
+
+class UnknownAgentError(ConfigurationError):
+    """An agent name that the project does not define."""
+
+
+class UnknownWorkflowError(ConfigurationError):
+    """A workflow name that the project does not define."""
+
+
+class ModelError(ConfigurationError):
+    """A retired or malformed model id."""
+
+
+# --- run errors: something failed while running ------------------------------------------------
+
+
+class RunError(ClaudeForceError):
+    """A failure while running an agent or workflow."""
+
+
+class ProviderError(RunError):
+    """The model provider answered with an error, or could not be reached."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        error_type: str | None = None,
+        should_retry: bool | None = None,
+    ) -> None:
+        self.status = status
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.error_type = error_type
+        self.should_retry = should_retry
+        parts = [message]
+        if status is not None:
+            parts.append(f"status {status}")
+        if request_id:
+            parts.append(f"request-id {request_id}")
+        if retry_after is not None:
+            parts.append(f"retry after {retry_after:g}s")
+        super().__init__(" · ".join(parts))
+
+    @property
+    def retryable(self) -> bool:
+        """Whether a retry can succeed: the server's ``x-should-retry`` wins, then the status."""
+        if self.should_retry is not None:
+            return self.should_retry
+        if self.status is None:  # connection errors and timeouts
+            return True
+        return self.status in (408, 409, 429) or self.status >= 500
+
+
+class AuthenticationError(ProviderError):
+    """401: the API key is missing or wrong. Not retried."""
+
+
+class PermissionDeniedError(ProviderError):
+    """403: the key may not use this resource. Not retried."""
+
+
+class NotFoundError(ProviderError):
+    """404: usually an unknown model id. Not retried."""
+
+
+class InvalidRequestError(ProviderError):
+    """400/413/422: the request itself is wrong. Not retried."""
+
+
+class RateLimitError(ProviderError):
+    """429: too many requests or tokens; honour ``retry_after``."""
+
+
+class OverloadedError(ProviderError):
+    """529: the API is overloaded."""
+
+
+class ServerError(ProviderError):
+    """5xx other than 529."""
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection failed or was dropped before a response arrived."""
+
+
+class ProviderTimeoutError(ProviderConnectionError):
+    """No response within the configured timeout."""
+
+
+class CircuitOpenError(RunError):
+    """The circuit breaker for a (provider, model) is open; no request was sent."""
+
+    def __init__(self, name: str, until: datetime) -> None:
+        self.name = name
+        self.until = until
+        super().__init__(f"circuit {name} is open; next probe allowed at {until.isoformat()}")
+
+
+class WorkflowCycleError(ConfigurationError):
+    """A workflow's dependencies form a cycle."""
+
+    def __init__(self, cycle: list[str], *, file: Path | str | None = None, key: str | None = None) -> None:
+        self.cycle = cycle
+        super().__init__(
+            "dependency cycle " + " → ".join(cycle),
+            file=file,
+            key=key,
+            hint="remove one of these depends_on edges",
+        )
+
+
+class BudgetExceededError(RunError):
+    """A configured cost or token budget would be exceeded."""
+
+
+def status_error(
+    status: int,
+    message: str,
+    *,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+    error_type: str | None = None,
+    should_retry: bool | None = None,
+) -> ProviderError:
+    """Build the typed error for an HTTP status (pure: used by providers and the emulator tests)."""
+    cls: type[ProviderError]
+    if status == 401:
+        cls = AuthenticationError
+    elif status == 403:
+        cls = PermissionDeniedError
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 429:
+        cls = RateLimitError
+    elif status == 529:
+        cls = OverloadedError
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = InvalidRequestError
+    return cls(
+        message,
+        status=status,
+        request_id=request_id,
+        retry_after=retry_after,
+        error_type=error_type,
+        should_retry=should_retry,
+    )

@@ -1,0 +1,38 @@
+"""Parse retry hints from HTTP response headers (pure)."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait: ``retry-after-ms``, else ``retry-after`` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_to_datetime(raw) if raw else None
+    if parsed is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, parsed.timestamp() - current)
+
+
+def parse_should_retry(headers: Mapping[str, str]) -> bool | None:
+    value = headers.get("x-should-retry")
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    return None

@@ -1,0 +1,289 @@
+"""One agent step: project definition + task → request → call pipeline → typed result.
+
+The runner never raises for a failed run: it returns an :class:`Execution` with ``success=False``
+and the error, and emits events. Cancellation propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from .base import AgentResult
+from .catalog import ModelCatalog
+from .errors import ClaudeForceError, ProviderTimeoutError
+from .events import EventBus, ExecutionFinished, ExecutionStarted
+from .messages import ChatMessage, MessageRequest, MessageResponse, SystemBlock, Usage
+
+log = logging.getLogger(__name__)
+
+CallFn = Callable[[MessageRequest], Awaitable[MessageResponse]]
+LoadFn = Callable[[str], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    model: str | None = None
+    max_tokens: int = 4096
+    temperature: float | None = None
+    workflow_name: str | None = None
+    workflow_position: int | None = None
+    context: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """Everything known about one agent execution."""
+
+    execution_id: str
+    agent: str
+    task: str
+    model: str
+    provider: str
+    success: bool
+    output: str
+    started_at: datetime
+    duration_ms: float
+    queue_wait_ms: float = 0.0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: Decimal | None = None
+    cached: bool = False
+    simulated: bool = False
+    errors: tuple[str, ...] = ()
+    error_type: str | None = None
+    request_id: str | None = None
+    stop_reason: str | None = None
+    workflow_name: str | None = None
+    workflow_position: int | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """The metadata dict of the public result types (keys kept from claude-force 2.2)."""
+        u = self.usage
+        return {
+            "execution_id": self.execution_id,
+            "model": self.model,
+            "provider": self.provider,
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "cache_creation_input_tokens": u.cache_creation_input_tokens,
+            "cache_read_input_tokens": u.cache_read_input_tokens,
+            "tokens_used": u.total_tokens,
+            "execution_time_ms": round(self.duration_ms, 3),
+            "queue_wait_ms": round(self.queue_wait_ms, 3),
+            "cost_usd": float(self.cost_usd) if self.cost_usd is not None else None,
+            "cached": self.cached,
+            "simulated": self.simulated,
+            "request_id": self.request_id,
+            "stop_reason": self.stop_reason,
+            "started_at": self.started_at.isoformat(),
+            "workflow_name": self.workflow_name,
+            "workflow_position": self.workflow_position,
+            "error_type": self.error_type,
+        }
+
+    def to_agent_result(self) -> AgentResult:
+        return AgentResult(
+            success=self.success,
+            output=self.output,
+            errors=list(self.errors),
+            metadata=self.metadata(),
+            agent_name=self.agent,
+        )
+
+
+def system_text(definition: str, contract: str | None) -> str:
+    """The system prompt of an agent: its definition, then its contract (verbatim)."""
+    if not contract:
+        return definition
+    return f"{definition.rstrip()}\n\n---\n\n# Agent contract\n\n{contract.strip()}\n"
+
+
+def build_request(
+    system: str,
+    task: str,
+    model: str,
+    *,
+    max_tokens: int = 4096,
+    temperature: float | None = None,
+    context: str | None = None,
+) -> MessageRequest:
+    """The Messages request for one step. The system prompt is a prompt-cache breakpoint."""
+    content = task if not context else f"{context.rstrip()}\n\n# Task\n\n{task}"
+    return MessageRequest(
+        model=model,
+        messages=(ChatMessage("user", content),),
+        max_tokens=max_tokens,
+        system=(SystemBlock(system, cache=True),),
+        temperature=temperature,
+    )
+
+
+class AgentRunner:
+    """Runs one agent on one task, bounded by ``limit`` and ``timeout_s``."""
+
+    def __init__(
+        self,
+        *,
+        catalog: ModelCatalog,
+        resolve_model: Callable[[str, str | None], str],
+        load_system: LoadFn,
+        call: CallFn,
+        bus: EventBus,
+        limit: asyncio.Semaphore,
+        timeout_s: float | None,
+        provider_name: Callable[[], str],
+    ) -> None:
+        self.catalog = catalog
+        self._resolve_model = resolve_model
+        self._load_system = load_system
+        self._call = call
+        self.bus = bus
+        self._limit = limit
+        self.timeout_s = timeout_s
+        self._provider_name = provider_name
+
+    async def run(self, agent: str, task: str, opts: RunOptions) -> Execution:
+        execution_id = uuid.uuid4().hex
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        model = opts.model or "unknown"
+        try:
+            model = self._resolve_model(agent, opts.model)
+            async with self._limit:
+                t_admitted = time.perf_counter()
+                self.bus.emit(
+                    ExecutionStarted(
+                        execution_id, agent, model, started_at, opts.workflow_name, opts.workflow_position
+                    )
+                )
+                system = await self._load_system(agent)
+                temperature = opts.temperature
+                if temperature is not None and not self.catalog.sampling_allowed(model):
+                    log.warning(
+                        "model %s rejects non-default temperature; sending without it", model
+                    )
+                    temperature = None
+                request = build_request(
+                    system,
+                    task,
+                    model,
+                    max_tokens=opts.max_tokens,
+                    temperature=temperature,
+                    context=opts.context,
+                )
+                response = await self._call_with_timeout(request)
+            return self._finish(execution_id, agent, task, model, opts, started_at, t0, t_admitted, response)
+        except ClaudeForceError as exc:
+            return self._fail(execution_id, agent, task, model, opts, started_at, t0, exc)
+        except Exception as exc:  # unexpected: still a result, never a crash of the caller
+            log.exception("agent %s failed unexpectedly", agent)
+            return self._fail(execution_id, agent, task, model, opts, started_at, t0, exc)
+
+    async def _call_with_timeout(self, request: MessageRequest) -> MessageResponse:
+        if self.timeout_s is None:
+            return await self._call(request)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await self._call(request)
+        except TimeoutError:
+            raise ProviderTimeoutError(f"no response within {self.timeout_s:g}s") from None
+
+    def _finish(
+        self,
+        execution_id: str,
+        agent: str,
+        task: str,
+        model: str,
+        opts: RunOptions,
+        started_at: datetime,
+        t0: float,
+        t_admitted: float,
+        response: MessageResponse,
+    ) -> Execution:
+        duration_ms = (time.perf_counter() - t0) * 1000
+        cached = response.cached
+        cost = None if cached else self.catalog.prices.cost(response.model or model, response.usage, started_at.date())
+        ex = Execution(
+            execution_id=execution_id,
+            agent=agent,
+            task=task,
+            model=response.model or model,
+            provider=response.provider,
+            success=True,
+            output=response.text,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            queue_wait_ms=(t_admitted - t0) * 1000,
+            usage=response.usage,
+            cost_usd=Decimal(0) if cached else cost,
+            cached=cached,
+            simulated=response.simulated,
+            request_id=response.request_id,
+            stop_reason=response.stop_reason,
+            workflow_name=opts.workflow_name,
+            workflow_position=opts.workflow_position,
+        )
+        self._emit_finished(ex)
+        return ex
+
+    def _fail(
+        self,
+        execution_id: str,
+        agent: str,
+        task: str,
+        model: str,
+        opts: RunOptions,
+        started_at: datetime,
+        t0: float,
+        exc: BaseException,
+    ) -> Execution:
+        ex = Execution(
+            execution_id=execution_id,
+            agent=agent,
+            task=task,
+            model=model,
+            provider=self._provider_name(),
+            success=False,
+            output="",
+            started_at=started_at,
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            errors=(str(exc) or type(exc).__name__,),
+            error_type=type(exc).__name__,
+            workflow_name=opts.workflow_name,
+            workflow_position=opts.workflow_position,
+        )
+        self._emit_finished(ex)
+        return ex
+
+    def _emit_finished(self, ex: Execution) -> None:
+        self.bus.emit(finished_event(ex))
+
+
+def finished_event(ex: Execution) -> ExecutionFinished:
+    """The event that announces a finished execution."""
+    return ExecutionFinished(
+        execution_id=ex.execution_id,
+        agent=ex.agent,
+        task=ex.task,
+        model=ex.model,
+        provider=ex.provider,
+        success=ex.success,
+        started_at=ex.started_at,
+        duration_ms=ex.duration_ms,
+        queue_wait_ms=ex.queue_wait_ms,
+        usage=ex.usage,
+        cost_usd=ex.cost_usd,
+        cached=ex.cached,
+        simulated=ex.simulated,
+        error_type=ex.error_type,
+        error=ex.errors[0] if ex.errors else None,
+        workflow_name=ex.workflow_name,
+        workflow_position=ex.workflow_position,
+    )
