@@ -49,7 +49,28 @@ _EXPORTS: dict[str, str] = {
     "RunOptions": ".runner",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "__version__",
+    "AgentOrchestrator",
+    "AgentResult",
+    "AsyncAgentOrchestrator",
+    "AsyncAgentResult",
+    "CircuitOpenError",
+    "ClaudeForceError",
+    "ConfigurationError",
+    "Execution",
+    "MessageRequest",
+    "MessageResponse",
+    "Project",
+    "Provider",
+    "ProviderError",
+    "RunOptions",
+    "SimulatedProvider",
+    "Usage",
+    "WorkflowCycleError",
+    "WorkflowResult",
+    "load_project",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -37,7 +37,9 @@ class LoopThread:
         loop = self._ensure()
         if threading.current_thread() is self._thread:
             coro.close()
-            raise RuntimeError("LoopThread.run() called from its own loop; await the coroutine instead")
+            raise RuntimeError(
+                "LoopThread.run() called from its own loop; await the coroutine instead"
+            )
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
     @property

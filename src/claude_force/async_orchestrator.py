@@ -17,6 +17,7 @@ from .config import Project, load_project
 from .errors import ConfigurationError
 from .events import EventBus, ExecutionFinished
 from .messages import ChatMessage, MessageRequest, MessageResponse, Usage
+from .pipeline import default_spec, wrap
 from .providers.base import Provider
 from .providers.select import choose_provider
 from .runner import AgentRunner, Execution, RunOptions, finished_event, system_text
@@ -60,8 +61,12 @@ def _coerce_response(obj: object, model: str) -> MessageResponse:
 
     return MessageResponse(
         text=text,
-        model=str(getattr(obj, "model", model)) if isinstance(getattr(obj, "model", None), str) else model,
-        stop_reason=getattr(obj, "stop_reason", "end_turn") if isinstance(getattr(obj, "stop_reason", None), str) else "end_turn",
+        model=str(getattr(obj, "model", model))
+        if isinstance(getattr(obj, "model", None), str)
+        else model,
+        stop_reason=getattr(obj, "stop_reason", "end_turn")
+        if isinstance(getattr(obj, "stop_reason", None), str)
+        else "end_turn",
         usage=Usage(
             _int("input_tokens"),
             _int("output_tokens"),
@@ -102,7 +107,9 @@ class AsyncAgentOrchestrator:
                 f"max_concurrent must be at least 1, got {self.max_concurrent}",
                 key="max_concurrent",
             )
-        self.timeout_seconds = timeout_seconds if timeout_seconds is not None else s.performance.timeout_seconds
+        self.timeout_seconds = (
+            timeout_seconds if timeout_seconds is not None else s.performance.timeout_seconds
+        )
         self.max_retries = max_retries
         self.enable_tracking = enable_tracking
         self.enable_memory = enable_memory
@@ -116,6 +123,7 @@ class AsyncAgentOrchestrator:
         self._semaphore: asyncio.Semaphore | None = None
         self.tracker: TrackerSink | None = None
         self._runner: AgentRunner | None = None
+        self._pipeline: Provider | None = None
 
     # --- collaborators (created at first use) ----------------------------------------------------
 
@@ -126,6 +134,13 @@ class AsyncAgentOrchestrator:
                 self.project.settings.provider, api_key=self._api_key, simulate=self._simulate
             )
         return self._provider
+
+    @property
+    def pipeline(self) -> Provider:
+        """The provider wrapped in the call pipeline (cache → rate limit → breaker → retry)."""
+        if self._pipeline is None:
+            self._pipeline = wrap(self.provider, default_spec(self.project, self.bus))
+        return self._pipeline
 
     @property
     def async_client(self) -> Any:
@@ -177,7 +192,7 @@ class AsyncAgentOrchestrator:
                 max_tokens=max_tokens,
                 temperature=temperature,
             )
-        return await self.provider.send(request)
+        return await self.pipeline.send(request)
 
     async def _track_performance_async(self, **kw: Any) -> None:
         """Record one finished execution (hook kept from 2.2; subscribers get the event)."""
@@ -197,7 +212,9 @@ class AsyncAgentOrchestrator:
 
     # --- public API ------------------------------------------------------------------------------
 
-    async def execute(self, agent_name: str, task: str, options: RunOptions | None = None) -> Execution:
+    async def execute(
+        self, agent_name: str, task: str, options: RunOptions | None = None
+    ) -> Execution:
         """Run one agent and return the typed :class:`Execution`."""
         ex = await self.runner.run(agent_name, task, options or RunOptions())
         if self.enable_tracking:
@@ -229,9 +246,7 @@ class AsyncAgentOrchestrator:
         self, items: Iterable[tuple[str, str]], options: RunOptions | None = None
     ) -> list[Execution]:
         """Run many (agent, task) pairs concurrently within ``max_concurrent``; order preserved."""
-        return list(
-            await asyncio.gather(*(self.execute(a, t, options) for a, t in items))
-        )
+        return list(await asyncio.gather(*(self.execute(a, t, options) for a, t in items)))
 
     async def execute_multiple(self, tasks: Iterable[tuple[str, str]]) -> list[AsyncAgentResult]:
         """2.2 API: run (agent, task) pairs concurrently; one failure never aborts the others."""
@@ -253,9 +268,7 @@ class AsyncAgentOrchestrator:
         for position, agent in enumerate(spec):
             step_task = task
             if pass_output_to_next and previous is not None:
-                step_task = (
-                    f"{task}\n\n## Output of the previous step ({previous.agent})\n\n{previous.output}"
-                )
+                step_task = f"{task}\n\n## Output of the previous step ({previous.agent})\n\n{previous.output}"
             ex = await self.execute(
                 agent,
                 step_task,
@@ -268,7 +281,9 @@ class AsyncAgentOrchestrator:
         return results
 
     async def close(self) -> None:
-        if self._provider is not None:
+        if self._pipeline is not None:
+            await self._pipeline.aclose()
+        elif self._provider is not None:
             await self._provider.aclose()
 
     async def __aenter__(self) -> AsyncAgentOrchestrator:

@@ -166,7 +166,9 @@ class CircuitOpenError(RunError):
 class WorkflowCycleError(ConfigurationError):
     """A workflow's dependencies form a cycle."""
 
-    def __init__(self, cycle: list[str], *, file: Path | str | None = None, key: str | None = None) -> None:
+    def __init__(
+        self, cycle: list[str], *, file: Path | str | None = None, key: str | None = None
+    ) -> None:
         self.cycle = cycle
         super().__init__(
             "dependency cycle " + " → ".join(cycle),

@@ -175,7 +175,11 @@ class AgentOrchestrator(BaseOrchestrator):
                 out[name] = list(spec)
             else:
                 steps = spec.get("steps", [])
-                out[name] = [str(s.get("agent")) for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
+                out[name] = (
+                    [str(s.get("agent")) for s in steps if isinstance(s, dict)]
+                    if isinstance(steps, list)
+                    else []
+                )
         return out
 
     def get_agent_info(self, agent_name: str) -> dict[str, Any]:

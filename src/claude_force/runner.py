@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from . import callctx
 from .base import AgentResult
 from .catalog import ModelCatalog
 from .errors import ClaudeForceError, ProviderTimeoutError
@@ -36,6 +37,10 @@ class RunOptions:
     workflow_name: str | None = None
     workflow_position: int | None = None
     context: str | None = None
+    use_cache: bool = True
+    refresh: bool = False
+    workflow_run_id: str | None = None
+    step_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +165,12 @@ class AgentRunner:
                 t_admitted = time.perf_counter()
                 self.bus.emit(
                     ExecutionStarted(
-                        execution_id, agent, model, started_at, opts.workflow_name, opts.workflow_position
+                        execution_id,
+                        agent,
+                        model,
+                        started_at,
+                        opts.workflow_name,
+                        opts.workflow_position,
                     )
                 )
                 system = await self._load_system(agent)
@@ -178,8 +188,26 @@ class AgentRunner:
                     temperature=temperature,
                     context=opts.context,
                 )
-                response = await self._call_with_timeout(request)
-            return self._finish(execution_id, agent, task, model, opts, started_at, t0, t_admitted, response)
+                with callctx.using(
+                    callctx.CallContext(
+                        agent=agent,
+                        execution_id=execution_id,
+                        workflow_name=opts.workflow_name,
+                        workflow_run_id=opts.workflow_run_id,
+                        step_id=opts.step_id,
+                        use_cache=opts.use_cache,
+                        refresh=opts.refresh,
+                        deadline=(
+                            time.monotonic() + self.timeout_s
+                            if self.timeout_s is not None
+                            else None
+                        ),
+                    )
+                ):
+                    response = await self._call_with_timeout(request)
+            return self._finish(
+                execution_id, agent, task, model, opts, started_at, t0, t_admitted, response
+            )
         except ClaudeForceError as exc:
             return self._fail(execution_id, agent, task, model, opts, started_at, t0, exc)
         except Exception as exc:  # unexpected: still a result, never a crash of the caller
@@ -209,7 +237,13 @@ class AgentRunner:
     ) -> Execution:
         duration_ms = (time.perf_counter() - t0) * 1000
         cached = response.cached
-        cost = None if cached else self.catalog.prices.cost(response.model or model, response.usage, started_at.date())
+        cost = (
+            None
+            if cached
+            else self.catalog.prices.cost(
+                response.model or model, response.usage, started_at.date()
+            )
+        )
         ex = Execution(
             execution_id=execution_id,
             agent=agent,

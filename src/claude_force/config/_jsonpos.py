@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from json.decoder import scanstring
+from json import decoder as _json_decoder
 
 _decoder = json.JSONDecoder()
+scanstring = _json_decoder.scanstring  # type: ignore[attr-defined]
 _WS = " \t\r\n"
 
 

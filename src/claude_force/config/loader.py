@@ -154,7 +154,11 @@ def validate(data: dict[str, Any], text: str, path: Path) -> ProjectSettings:
         settings = ProjectSettings.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = [p for p in first["loc"] if not (isinstance(p, str) and ("[" in p or p in ("list[str]", "dict[str,any]")))]
+        loc = [
+            p
+            for p in first["loc"]
+            if not (isinstance(p, str) and ("[" in p or p in ("list[str]", "dict[str,any]")))
+        ]
         key = ".".join(str(p) for p in loc)
         json_path = [p for p in loc if isinstance(p, (str, int))]
         line = line_of(text, json_path) or line_of(text, json_path[:-1]) if json_path else None
@@ -177,9 +181,7 @@ def validate(data: dict[str, Any], text: str, path: Path) -> ProjectSettings:
     return settings
 
 
-def load_settings(
-    path: Path, env: Mapping[str, str] | None = None
-) -> tuple[ProjectSettings, str]:
+def load_settings(path: Path, env: Mapping[str, str] | None = None) -> tuple[ProjectSettings, str]:
     """Read, apply the environment, validate. Returns the settings and the file's text."""
     data, text = read_json(path)
     data, _ = apply_env(data, os.environ if env is None else env)

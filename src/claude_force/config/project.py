@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..catalog import ModelCatalog, builtin_catalog
-from ..errors import ConfigurationError, ProjectNotFoundError, UnknownAgentError, UnknownWorkflowError
+from ..errors import (
+    ConfigurationError,
+    ProjectNotFoundError,
+    UnknownAgentError,
+    UnknownWorkflowError,
+)
 from .loader import find_config, load_settings
 from .schema import AgentSettings, ProjectSettings
 
@@ -213,7 +218,7 @@ def load_project(
     m = settings.models
     catalog = builtin_catalog().with_overrides(
         default=m.default,
-        routing=dict(m.routing),
+        routing={str(k): v for k, v in m.routing.items()},
         aliases=m.aliases,
         prices={k: v.model_dump(exclude_none=True, mode="json") for k, v in m.prices.items()},
     )

@@ -61,7 +61,9 @@ class Fault:
         elif modifier == "noretry":
             should_retry = False
         elif modifier:
-            raise ValueError(f"fault '{token}': unknown modifier /{modifier} (use /retry or /noretry)")
+            raise ValueError(
+                f"fault '{token}': unknown modifier /{modifier} (use /retry or /noretry)"
+            )
         return cls("status", int(name), should_retry)
 
 
@@ -121,9 +123,7 @@ def parse_faults(spec: str | None) -> FaultSpec:
             key, _, value = token.partition("=")
             key = key.strip().lower().replace("-", "_")
             if key not in _OPTIONS:
-                raise ValueError(
-                    f"unknown fault option '{key}' (known: {', '.join(_OPTIONS)})"
-                )
+                raise ValueError(f"unknown fault option '{key}' (known: {', '.join(_OPTIONS)})")
             options[key] = _number(value.strip(), f"fault option {key}")
         elif scripted:
             script.append(Fault.parse(token))
