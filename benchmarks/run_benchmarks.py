@@ -1,0 +1,88 @@
+#!/usr/bin/env python
+"""Run claude-force's benchmarks: ``python benchmarks/run_benchmarks.py --report``.
+
+Discovers ``benchmarks/bench_*.py``; each returns figures with their targets. ``--report`` prints
+a table and writes ``benchmarks/results/latest.json`` and ``latest.md``. ``--quick`` uses smaller
+sample sizes; ``-k NAME`` runs the modules whose name contains NAME. Exit code 1 if a target fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _harness import Result  # noqa: E402
+
+
+def discover(pattern: str | None) -> list[Path]:
+    files = sorted(HERE.glob("bench_*.py"))
+    return [f for f in files if pattern is None or pattern in f.stem]
+
+
+def load(path: Path) -> object:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--report", action="store_true", help="print a table and write results/")
+    ap.add_argument("--quick", action="store_true", help="smaller samples (CI smoke run)")
+    ap.add_argument("-k", dest="pattern", help="only modules whose name contains this")
+    args = ap.parse_args(argv)
+
+    sections: list[tuple[str, list[Result], float]] = []
+    for path in discover(args.pattern):
+        module = load(path)
+        title = getattr(module, "TITLE", path.stem)
+        print(f"… {title}", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        results: list[Result] = module.run(args.quick)  # type: ignore[attr-defined]
+        sections.append((title, results, time.perf_counter() - t0))
+
+    failed = [r for _, rs, _ in sections for r in rs if r.passed is False]
+    lines = [
+        f"# claude-force benchmarks — {datetime.now(UTC).isoformat(timespec='seconds')}",
+        "",
+        f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()},"
+        f" {platform.system()}; quick={args.quick}",
+        "",
+    ]
+    for title, results, secs in sections:
+        lines += [f"## {title}  ({secs:.1f}s)", "", "| figure | value | target | verdict | detail |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(r.row()) + " |" for r in results]
+        lines.append("")
+    text = "\n".join(lines)
+    print(text)
+    if args.report:
+        out = HERE / "results"
+        out.mkdir(exist_ok=True)
+        (out / "latest.md").write_text(text + "\n", encoding="utf-8")
+        payload = {
+            "generated_at": datetime.now(UTC).isoformat(),
+            "quick": args.quick,
+            "sections": [
+                {"title": t, "seconds": s, "results": [r.__dict__ for r in rs]} for t, rs, s in sections
+            ],
+        }
+        (out / "latest.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    if failed:
+        print(f"{len(failed)} target(s) missed: " + ", ".join(r.name for r in failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
