@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import Project, load_project
 from .errors import ConfigurationError
@@ -21,6 +21,12 @@ from .pipeline import default_spec, wrap
 from .providers.base import Provider
 from .providers.select import choose_provider
 from .runner import AgentRunner, Execution, RunOptions, finished_event, system_text
+
+if TYPE_CHECKING:
+    from .metrics.tracker import MetricsTracker
+    from .workflows.dag import WorkflowDAG
+    from .workflows.engine import Observer
+    from .workflows.result import WorkflowResult
 
 
 class TrackerSink(Protocol):
@@ -86,7 +92,7 @@ class AsyncAgentOrchestrator:
         api_key: str | None = None,
         max_concurrent: int | None = None,
         timeout_seconds: float | None = None,
-        max_retries: int = 3,
+        max_retries: int | None = None,
         enable_tracking: bool = True,
         enable_memory: bool = True,
         enable_cache: bool = True,
@@ -110,7 +116,11 @@ class AsyncAgentOrchestrator:
         self.timeout_seconds = (
             timeout_seconds if timeout_seconds is not None else s.performance.timeout_seconds
         )
-        self.max_retries = max_retries
+        # 2.2 passed max_retries to tenacity's stop_after_attempt: it counts attempts, not retries.
+        # None: resilience.retry.max_attempts from claude.json (default 3, as in 2.2).
+        self.max_retries = (
+            max(1, max_retries) if max_retries is not None else s.resilience.retry.max_attempts
+        )
         self.enable_tracking = enable_tracking
         self.enable_memory = enable_memory
         self.enable_cache = enable_cache and s.cache.enabled and s.features.cache_enabled
@@ -121,7 +131,13 @@ class AsyncAgentOrchestrator:
         self._provider = provider
         self.bus = bus or EventBus()
         self._semaphore: asyncio.Semaphore | None = None
+        self._semaphore_loop: asyncio.AbstractEventLoop | None = None
         self.tracker: TrackerSink | None = None
+        self.metrics: MetricsTracker | None = None  # records executions (metrics store)
+        if enable_tracking and s.metrics.enabled:
+            from .metrics.tracker import MetricsTracker
+
+            self.metrics = self.tracker = MetricsTracker.for_project(self.project, bus=self.bus)
         self._runner: AgentRunner | None = None
         self._pipeline: Provider | None = None
 
@@ -139,7 +155,10 @@ class AsyncAgentOrchestrator:
     def pipeline(self) -> Provider:
         """The provider wrapped in the call pipeline (cache → rate limit → breaker → retry)."""
         if self._pipeline is None:
-            self._pipeline = wrap(self.provider, default_spec(self.project, self.bus))
+            spec = default_spec(self.project, self.bus, max_attempts=self.max_retries)
+            if not self.enable_cache:
+                spec.cache = None  # enable_cache=False (2.2 argument) switches the cache off
+            self._pipeline = wrap(self.provider, spec)
         return self._pipeline
 
     @property
@@ -149,20 +168,38 @@ class AsyncAgentOrchestrator:
 
     @property
     def semaphore(self) -> asyncio.Semaphore:
-        if self._semaphore is None:
+        """The concurrency bound. One per event loop: an asyncio primitive binds to the loop that
+        first waits on it, so an orchestrator reused across ``asyncio.run`` calls gets a new one."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._semaphore is None or (loop is not None and self._semaphore_loop is not loop):
             self._semaphore = asyncio.Semaphore(self.max_concurrent)
+            self._semaphore_loop = loop
+            self._runner = None  # the runner holds the bound
         return self._semaphore
+
+    def _model_for(self, agent_name: str, override: str | None) -> str:
+        """The agent's model. For a name the project does not define, the default model: the
+        ``load_agent_definition`` hook decides whether the agent exists (2.2 test suites patch it)."""
+        if agent_name in self.project.settings.agents:
+            return self.project.model_for(agent_name, override)
+        models = self.project.settings.models
+        chosen = override or models.agents.get(agent_name) or self.project.catalog.default
+        return self.project.catalog.resolve(chosen, where="model", file=self.config_path)
 
     @property
     def runner(self) -> AgentRunner:
+        limit = self.semaphore  # first: a new event loop renews the bound and the runner
         if self._runner is None:
             self._runner = AgentRunner(
                 catalog=self.project.catalog,
-                resolve_model=self.project.model_for,
+                resolve_model=self._model_for,
                 load_system=self.load_agent_definition,
                 call=self._call_request,
                 bus=self.bus,
-                limit=self.semaphore,
+                limit=limit,
                 timeout_s=self.timeout_seconds,
                 provider_name=lambda: self.provider.name,
             )
@@ -218,7 +255,22 @@ class AsyncAgentOrchestrator:
         """Run one agent and return the typed :class:`Execution`."""
         ex = await self.runner.run(agent_name, task, options or RunOptions())
         if self.enable_tracking:
-            await self._track_performance_async(event=finished_event(ex), execution=ex)
+            await self._track_performance_async(
+                # the keyword arguments claude-force 2.2 passed (test suites assert on them) …
+                agent_name=ex.agent,
+                task=ex.task,
+                success=ex.success,
+                execution_time_ms=ex.duration_ms,
+                model=ex.model,
+                input_tokens=ex.usage.input_tokens,
+                output_tokens=ex.usage.output_tokens,
+                error_type=ex.error_type,
+                workflow_name=ex.workflow_name,
+                workflow_position=ex.workflow_position,
+                # … and the typed record
+                event=finished_event(ex),
+                execution=ex,
+            )
         return ex
 
     async def execute_agent(
@@ -255,32 +307,54 @@ class AsyncAgentOrchestrator:
     async def run_workflow(
         self, workflow_name: str, task: str, pass_output_to_next: bool = True
     ) -> list[Execution]:
-        """Run a list-form workflow as a chain; stops at the first failed step."""
-        spec = self.project.workflow(workflow_name)
-        if not isinstance(spec, list):
-            raise ConfigurationError(
-                f"workflow '{workflow_name}' is not a list of agents",
-                file=self.config_path,
-                key=f"workflows.{workflow_name}",
-            )
-        results: list[Execution] = []
-        previous: Execution | None = None
-        for position, agent in enumerate(spec):
-            step_task = task
-            if pass_output_to_next and previous is not None:
-                step_task = f"{task}\n\n## Output of the previous step ({previous.agent})\n\n{previous.output}"
-            ex = await self.execute(
-                agent,
-                step_task,
-                RunOptions(workflow_name=workflow_name, workflow_position=position),
-            )
-            results.append(ex)
-            if not ex.success:
-                break
-            previous = ex
-        return results
+        """Run a workflow (list or DAG form); one execution per step that ran, in step order.
+
+        The list form is a chain: each agent gets the previous one's output, and the run stops
+        at the first failure. See :meth:`execute_workflow` for the full result.
+        """
+        result = await self.execute_workflow(
+            workflow_name, task, pass_outputs=pass_output_to_next
+        )
+        return result.executions()
+
+    async def execute_workflow(
+        self,
+        workflow: str | WorkflowDAG,
+        task: str,
+        *,
+        parallel: bool | None = None,
+        max_concurrent: int | None = None,
+        timeout_seconds: float | None = None,
+        pass_outputs: bool = True,
+        checkpoint: bool = False,
+        resume: bool = False,
+        observer: Observer | None = None,
+        use_cache: bool = True,
+        refresh: bool = False,
+    ) -> WorkflowResult:
+        """Run a workflow of the project (by name) or a ``WorkflowDAG``: independent steps at
+        the same time, within ``max_concurrent``. See :func:`claude_force.workflows.execute_workflow`.
+        """
+        from .workflows.api import execute_workflow
+
+        return await execute_workflow(
+            self,
+            workflow,
+            task,
+            parallel=parallel,
+            max_concurrent=max_concurrent,
+            timeout_seconds=timeout_seconds,
+            pass_outputs=pass_outputs,
+            checkpoint=checkpoint,
+            resume=resume,
+            observer=observer,
+            use_cache=use_cache,
+            refresh=refresh,
+        )
 
     async def close(self) -> None:
+        if self.metrics is not None:
+            await self.metrics.aclose()  # writes what is still queued
         if self._pipeline is not None:
             await self._pipeline.aclose()
         elif self._provider is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ModelError
@@ -44,16 +45,30 @@ class ModelCatalog:
                 return successor
         return None
 
-    def resolve(self, model: str, *, where: str = "model") -> str:
-        """Turn an alias into an id; refuse retired ids; warn once about unknown ones."""
+    def resolve(
+        self,
+        model: str,
+        *,
+        where: str = "model",
+        file: Path | str | None = None,
+        line: int | None = None,
+    ) -> str:
+        """Turn an alias into an id; refuse retired ids; warn once about unknown ones.
+
+        ``where`` (the setting's key), ``file`` and ``line`` only locate the setting in errors.
+        """
         model = model.strip()
         if not model:
-            raise ModelError("empty model id", key=where, hint=f"use e.g. {self.default}")
+            raise ModelError(
+                "empty model id", file=file, line=line, key=where, hint=f"use e.g. {self.default}"
+            )
         model = self.aliases.get(model, model)
         successor = self.replacement_for(model)
         if successor is not None:
             raise ModelError(
                 f"model '{model}' is retired",
+                file=file,
+                line=line,
                 key=where,
                 hint=f"use '{successor}' instead (set it in claude.json 'models' or pass --model)",
             )
@@ -66,6 +81,17 @@ class ModelCatalog:
                 stacklevel=2,
             )
         return model
+
+    def warn_unpriced(self, model: str) -> None:
+        """Warn once per model (shared with :meth:`resolve`) that a cost is recorded as unknown."""
+        if model not in self._warned:
+            self._warned.add(model)
+            warnings.warn(
+                f"model '{model}' has no price in claude-force's catalog; its cost is recorded "
+                f"as unknown (add a price under claude.json models.prices)",
+                UnknownModelWarning,
+                stacklevel=2,
+            )
 
     def for_complexity(self, complexity: Complexity) -> str:
         return self.routing[complexity]

@@ -47,9 +47,98 @@ class ExecutionFinished:
     workflow_name: str | None = None
     workflow_position: int | None = None
     saved_cost_usd: Decimal | None = None
+    workflow_run_id: str | None = None
+    step_id: str | None = None
 
 
-Event = ExecutionStarted | ExecutionFinished
+# --- resilience (retry, circuit breaker, rate limit, fallback; see claude_force.resilience) -----
+
+
+@dataclass(frozen=True, slots=True)
+class RetryScheduled:
+    """A failed attempt will be retried after ``delay_s`` (``reason``: retry_after or backoff)."""
+
+    provider: str
+    model: str
+    attempt: int  # the attempt that failed (1 = the first)
+    delay_s: float
+    reason: str
+    error_type: str
+    status: int | None = None
+    agent: str | None = None
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryGaveUp:
+    """A retryable failure was not retried (max_attempts, deadline, budget, retry_after_too_long)."""
+
+    provider: str
+    model: str
+    attempts: int
+    reason: str
+    error_type: str
+    status: int | None = None
+    agent: str | None = None
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTransition:
+    """A circuit breaker changed state (closed, open, half_open)."""
+
+    provider: str
+    model: str
+    from_state: str
+    to_state: str
+    failure_rate: float
+    calls_in_window: int
+    retry_in_s: float | None = None  # open: seconds until a probe is allowed
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerRejected:
+    """A call failed at once because the breaker is open; nothing was sent."""
+
+    provider: str
+    model: str
+    retry_in_s: float
+    agent: str | None = None
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitWait:
+    """A call waits for the client-side rate limit (``limit``: requests, input or output tokens)."""
+
+    model: str
+    limit: str
+    wait_s: float  # estimated when the wait began
+    queued_ahead: int
+    agent: str | None = None
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFallback:
+    """``from_model`` failed (breaker open / retries exhausted / rate limit); trying ``to_model``."""
+
+    from_model: str
+    to_model: str
+    reason: str
+    agent: str | None = None
+    execution_id: str | None = None
+
+
+ResilienceEvent = (
+    RetryScheduled
+    | RetryGaveUp
+    | BreakerTransition
+    | BreakerRejected
+    | RateLimitWait
+    | ModelFallback
+)
+Event = ExecutionStarted | ExecutionFinished | ResilienceEvent
 Subscriber = Callable[[Event], None]
 
 

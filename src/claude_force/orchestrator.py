@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._sync import LoopThread
 from .async_orchestrator import AsyncAgentOrchestrator
@@ -20,6 +20,11 @@ from .errors import ConfigurationError
 from .events import EventBus
 from .providers.base import Provider
 from .runner import RunOptions
+
+if TYPE_CHECKING:
+    from .performance_tracker import PerformanceTracker
+    from .workflows.dag import WorkflowDAG
+    from .workflows.result import WorkflowResult
 
 
 class AgentOrchestrator(BaseOrchestrator):
@@ -60,6 +65,7 @@ class AgentOrchestrator(BaseOrchestrator):
         self.enable_memory = enable_memory
         self._loop = LoopThread()
         self._client: Any = None
+        self._tracker: PerformanceTracker | None = None
 
     # --- properties kept from 2.2 ---------------------------------------------------------------
 
@@ -150,6 +156,22 @@ class AgentOrchestrator(BaseOrchestrator):
         executions = await self.core.run_workflow(workflow_name, task, pass_output_to_next)
         return [ex.to_agent_result() for ex in executions]
 
+    def execute_workflow(
+        self, workflow: str | WorkflowDAG, task: str, **options: Any
+    ) -> WorkflowResult:
+        """Run a workflow and return the full result (per-step timing, critical path, totals).
+
+        ``options`` are those of :meth:`AsyncAgentOrchestrator.execute_workflow` (``parallel``,
+        ``max_concurrent``, ``timeout_seconds``, ``resume`` …); an ``observer`` is called on the
+        orchestrator's loop thread.
+        """
+        return self._loop.run(self.core.execute_workflow(workflow, task, **options))
+
+    async def aexecute_workflow(
+        self, workflow: str | WorkflowDAG, task: str, **options: Any
+    ) -> WorkflowResult:
+        return await self.core.execute_workflow(workflow, task, **options)
+
     def run_many(self, items: list[tuple[str, str]]) -> list[AgentResult]:
         """Run (agent, task) pairs concurrently within the configured bound."""
         return [ex.to_agent_result() for ex in self._loop.run(self.core.execute_many(items))]
@@ -173,13 +195,8 @@ class AgentOrchestrator(BaseOrchestrator):
         for name, spec in self.project.settings.workflows.items():
             if isinstance(spec, list):
                 out[name] = list(spec)
-            else:
-                steps = spec.get("steps", [])
-                out[name] = (
-                    [str(s.get("agent")) for s in steps if isinstance(s, dict)]
-                    if isinstance(steps, list)
-                    else []
-                )
+            else:  # the DAG form: its steps' agents, in definition order
+                out[name] = [step.agent for step in spec.steps]
         return out
 
     def get_agent_info(self, agent_name: str) -> dict[str, Any]:
@@ -197,6 +214,46 @@ class AgentOrchestrator(BaseOrchestrator):
             "description": spec.description or _first_paragraph(docs.definition),
             "model": self.project.model_for(agent_name),
         }
+
+    # --- performance (kept from 2.2; see claude_force.performance_tracker) --------------------
+
+    @property
+    def tracker(self) -> PerformanceTracker | None:
+        """The 2.2 tracker view of this orchestrator's metrics (None with tracking off)."""
+        if self.core.metrics is None:
+            return None
+        if self._tracker is None:
+            from .performance_tracker import PerformanceTracker
+
+            self._tracker = PerformanceTracker(tracker=self.core.metrics)
+        return self._tracker
+
+    def _require_tracker(self) -> PerformanceTracker:
+        tracker = self.tracker
+        if tracker is None:
+            raise RuntimeError(
+                "performance tracking is off: create the orchestrator with enable_tracking=True "
+                "(and keep metrics.enabled true in claude.json)"
+            )
+        return tracker
+
+    def get_performance_summary(self, hours: float | None = None) -> dict[str, Any]:
+        return self._require_tracker().get_summary(hours)
+
+    def get_agent_performance(self, agent_name: str | None = None) -> dict[str, Any]:
+        return self._require_tracker().get_agent_stats(agent_name)
+
+    def get_cost_breakdown(self) -> dict[str, Any]:
+        return self._require_tracker().get_cost_breakdown()
+
+    def export_performance_metrics(self, output_path: str, format: str = "json") -> None:
+        tracker = self._require_tracker()
+        if format == "json":
+            tracker.export_json(output_path)
+        elif format == "csv":
+            tracker.export_csv(output_path)
+        else:
+            raise ValueError(f"unsupported format '{format}': use 'json' or 'csv'")
 
     # --- lifecycle --------------------------------------------------------------------------------
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .cache.layer import cache_layer
 from .config import Project
 from .events import EventBus
 from .providers.base import Provider
+from .resilience.hub import ResilienceHub
 
 Layer = Callable[[Provider], Provider]
 
@@ -39,7 +41,14 @@ def wrap(provider: Provider, spec: PipelineSpec) -> Provider:
     return result
 
 
-def default_spec(project: Project, bus: EventBus) -> PipelineSpec:
-    """The layers a project's settings ask for (each later issue plugs its layer in here)."""
-    del project, bus
-    return PipelineSpec()
+def default_spec(
+    project: Project, bus: EventBus, *, max_attempts: int | None = None
+) -> PipelineSpec:
+    """The layers a project's settings ask for (each later issue plugs its layer in here).
+
+    ``max_attempts`` overrides ``resilience.retry.max_attempts`` (the orchestrator's
+    ``max_retries`` argument).
+    """
+    spec = PipelineSpec(cache=cache_layer(project))
+    ResilienceHub.from_project(project, bus, max_attempts=max_attempts).install(spec)
+    return spec

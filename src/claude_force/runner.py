@@ -67,6 +67,9 @@ class Execution:
     stop_reason: str | None = None
     workflow_name: str | None = None
     workflow_position: int | None = None
+    workflow_run_id: str | None = None
+    step_id: str | None = None
+    saved_cost_usd: Decimal | None = None  # a cached answer: what the call would have cost
 
     def metadata(self) -> dict[str, Any]:
         """The metadata dict of the public result types (keys kept from claude-force 2.2)."""
@@ -221,7 +224,9 @@ class AgentRunner:
             async with asyncio.timeout(self.timeout_s):
                 return await self._call(request)
         except TimeoutError:
-            raise ProviderTimeoutError(f"no response within {self.timeout_s:g}s") from None
+            raise ProviderTimeoutError(
+                f"timed out after {self.timeout_s:g}s without a response"
+            ) from None
 
     def _finish(
         self,
@@ -237,13 +242,8 @@ class AgentRunner:
     ) -> Execution:
         duration_ms = (time.perf_counter() - t0) * 1000
         cached = response.cached
-        cost = (
-            None
-            if cached
-            else self.catalog.prices.cost(
-                response.model or model, response.usage, started_at.date()
-            )
-        )
+        # a cached answer costs nothing; what it would have cost is its saving (for metrics)
+        cost = self.catalog.prices.cost(response.model or model, response.usage, started_at.date())
         ex = Execution(
             execution_id=execution_id,
             agent=agent,
@@ -257,12 +257,15 @@ class AgentRunner:
             queue_wait_ms=(t_admitted - t0) * 1000,
             usage=response.usage,
             cost_usd=Decimal(0) if cached else cost,
+            saved_cost_usd=cost if cached else None,
             cached=cached,
             simulated=response.simulated,
             request_id=response.request_id,
             stop_reason=response.stop_reason,
             workflow_name=opts.workflow_name,
             workflow_position=opts.workflow_position,
+            workflow_run_id=opts.workflow_run_id,
+            step_id=opts.step_id,
         )
         self._emit_finished(ex)
         return ex
@@ -292,6 +295,8 @@ class AgentRunner:
             error_type=type(exc).__name__,
             workflow_name=opts.workflow_name,
             workflow_position=opts.workflow_position,
+            workflow_run_id=opts.workflow_run_id,
+            step_id=opts.step_id,
         )
         self._emit_finished(ex)
         return ex
@@ -320,4 +325,7 @@ def finished_event(ex: Execution) -> ExecutionFinished:
         error=ex.errors[0] if ex.errors else None,
         workflow_name=ex.workflow_name,
         workflow_position=ex.workflow_position,
+        workflow_run_id=ex.workflow_run_id,
+        step_id=ex.step_id,
+        saved_cost_usd=ex.saved_cost_usd,
     )

@@ -142,7 +142,13 @@ def _describe(err: Mapping[str, Any]) -> str:
     return f"{msg} (got {type(value).__name__})"
 
 
-def validate(data: dict[str, Any], text: str, path: Path) -> ProjectSettings:
+def validate(
+    data: dict[str, Any],
+    text: str,
+    path: Path,
+    env_keys: Mapping[str, str] | None = None,
+) -> ProjectSettings:
+    """Validate ``data``; ``env_keys`` maps 'section.key' to the variable that set it."""
     if "agents" not in data:
         raise ConfigurationError(
             "missing the 'agents' section",
@@ -163,6 +169,15 @@ def validate(data: dict[str, Any], text: str, path: Path) -> ProjectSettings:
         json_path = [p for p in loc if isinstance(p, (str, int))]
         line = line_of(text, json_path) or line_of(text, json_path[:-1]) if json_path else None
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        variable = next(
+            (v for k, v in (env_keys or {}).items() if key == k or key.startswith(k + ".")), None
+        )
+        if variable is not None:
+            raise ConfigurationError(
+                _describe(first) + f", set by environment variable {variable}" + more,
+                key=key,
+                hint=f"fix or unset {variable}",
+            ) from None
         raise ConfigurationError(
             _describe(first) + more,
             file=path,
@@ -184,5 +199,6 @@ def validate(data: dict[str, Any], text: str, path: Path) -> ProjectSettings:
 def load_settings(path: Path, env: Mapping[str, str] | None = None) -> tuple[ProjectSettings, str]:
     """Read, apply the environment, validate. Returns the settings and the file's text."""
     data, text = read_json(path)
-    data, _ = apply_env(data, os.environ if env is None else env)
-    return validate(data, text, path), text
+    data, used = apply_env(data, os.environ if env is None else env)
+    env_keys = {f"{ENV_OVERRIDES[n][0]}.{ENV_OVERRIDES[n][1]}": n for n in used}
+    return validate(data, text, path, env_keys), text

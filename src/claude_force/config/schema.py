@@ -13,6 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ..metrics.settings import MetricsSettings
+from ..resilience.config import ResilienceSettings
+from ..workflows.spec import WorkflowEntry
+
 LatencyPreset = Literal["instant", "fast", "realistic", "slow"]
 
 
@@ -87,13 +91,15 @@ class ProjectSettings(Section):
     name: str | None = None
     description: str | None = None
     agents: dict[str, AgentSettings]
-    workflows: dict[str, list[str] | dict[str, Any]] = Field(default_factory=dict)
+    workflows: dict[str, WorkflowEntry] = Field(default_factory=dict)  # list form or DAG form
     performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     features: FeatureFlags = Field(default_factory=FeatureFlags)
     models: ModelSettings = Field(default_factory=ModelSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
+    resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     # Sections of existing projects that claude-force carries but does not interpret.
     governance: Any = None
     rules: Any = None

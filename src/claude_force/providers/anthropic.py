@@ -5,9 +5,13 @@ The SDK's own retries are off (``max_retries=0``): claude-force has exactly one 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
+    ConfigurationError,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
@@ -18,6 +22,12 @@ from ._headers import parse_retry_after, parse_should_retry
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
+
+
+# Keys of ``MessageRequest.to_api()`` that ``AsyncMessages.create`` accepts as keywords.
+_SDK_KEYWORDS = frozenset(
+    {"model", "max_tokens", "messages", "system", "stop_sequences", "metadata"}
+)
 
 
 class AnthropicProvider:
@@ -38,13 +48,30 @@ class AnthropicProvider:
         self._base_url = base_url
         self._timeout = timeout_seconds
         self._client = client
+        self._client_lock = threading.Lock()  # concurrent first sends build one client
 
     @property
     def client(self) -> AsyncAnthropic:
         """The SDK client, created at first use (importing the SDK costs ~0.3 s)."""
+        with self._client_lock:
+            return self._make_client()
+
+    def _make_client(self) -> AsyncAnthropic:
         if self._client is None:
             from anthropic import AsyncAnthropic
 
+            if not (
+                self._api_key
+                or any(
+                    os.environ.get(n)
+                    for n in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE")
+                )
+            ):
+                raise ConfigurationError(
+                    "no Anthropic credentials",
+                    key="ANTHROPIC_API_KEY",
+                    hint="set ANTHROPIC_API_KEY or pass api_key, or use --simulate to run offline",
+                )
             self._client = AsyncAnthropic(
                 api_key=self._api_key,
                 base_url=self._base_url,
@@ -54,12 +81,21 @@ class AnthropicProvider:
         return self._client
 
     async def send(self, request: MessageRequest) -> MessageResponse:
+        if self._client is None:
+            # Importing the SDK and building its HTTP transport (TLS context, CA bundle) read
+            # files: do it once in a worker thread, never on the event loop.
+            await asyncio.to_thread(lambda: self.client)
         import anthropic
 
         body: dict[str, Any] = request.to_api()
+        # SDK 2.x's ``messages.create`` has no temperature/top_p/top_k keywords: send them in the
+        # JSON body via ``extra_body`` (passing them as keywords raises TypeError).
+        extra = {k: body.pop(k) for k in list(body) if k not in _SDK_KEYWORDS}
+        if extra:
+            body["extra_body"] = extra
         try:
             raw = await self.client.messages.with_raw_response.create(**body)
-            message = raw.parse()
+            message = await raw.parse()
         except anthropic.APIStatusError as exc:
             headers = exc.response.headers
             raise status_error(

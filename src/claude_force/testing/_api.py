@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..messages import ChatMessage, MessageRequest, SystemBlock
-from ..providers.simulated import estimate_tokens, simulate_text
+from ..providers.simulated import LatencyModel, estimate_tokens, simulate_text
 
 Headers = list[tuple[str, str]]
 
@@ -296,3 +297,19 @@ def sse_events(message: dict[str, Any], chunk_chars: int = 48) -> list[tuple[str
 
 def sse_bytes(event: str, data: dict[str, Any]) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + dump(data) + b"\n\n"
+
+
+def sse_stream(
+    message: dict[str, Any], latency: LatencyModel, rng: random.Random
+) -> list[tuple[bytes, float]]:
+    """The encoded events of a streamed ``message``, each with the delay before it is sent."""
+    out: list[tuple[bytes, float]] = []
+    first = True
+    for name, data in sse_events(message):
+        delay = 0.0
+        if name == "content_block_delta":
+            tokens = estimate_tokens(data["delta"]["text"])
+            delay = latency.delay(tokens, rng) if first else latency.per_token_s * tokens
+            first = False
+        out.append((sse_bytes(name, data), delay))
+    return out

@@ -34,8 +34,7 @@ from ._api import (
     message_body,
     parse_request,
     retry_after_headers,
-    sse_bytes,
-    sse_events,
+    sse_stream,
 )
 from .faults import Fault, FaultInjector, FaultSpec
 
@@ -67,8 +66,7 @@ class _Reply:
     status: int
     headers: Headers
     body: bytes = b""
-    events: list[bytes] = field(default_factory=list)
-    delays: list[float] = field(default_factory=list)
+    events: list[tuple[bytes, float]] = field(default_factory=list)  # SSE chunks, delay before each
     output_tokens: int = 0
 
 
@@ -111,6 +109,7 @@ class Emulator:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._arrived = asyncio.Event()
 
     # --- observability ------------------------------------------------------------------------
 
@@ -130,6 +129,12 @@ class Emulator:
         self.cache.clear()
         self.window.reset()
         self._rng = random.Random(self.seed)
+
+    async def wait_for_requests(self, count: int = 1) -> None:
+        """Return once ``count`` requests have arrived (e.g. a slow one is now in flight)."""
+        while len(self.requests) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
 
     def enqueue(self, *faults: Fault | str) -> None:
         """Faults for the next requests, in order, before the configured spec applies."""
@@ -178,11 +183,13 @@ class Emulator:
                 if received is None:
                     break
                 if not await self._exchange(conn, writer, *received):
-                    break
-                if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                    break
+                    break  # a fault, or either side asked to close
                 conn.start_next_cycle()
         except (ConnectionError, h11.LocalProtocolError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            # stop() cancels open connections; this task is the top of the connection, and
+            # asyncio.start_server (3.11) reports a cancelled handler as an unhandled error.
             pass
         except Exception:  # pragma: no cover - a bug in the emulator; keep serving others
             log.exception("emulator connection failed")
@@ -241,9 +248,10 @@ class Emulator:
             request_id=_new_id("req"),
         )
         self.requests.append(record)
+        self._arrived.set()
         error = ApiError(413, default_message(413), headers=[("connection", "close")])
+        self._finish(record, "413", 413)
         await self._send(conn, writer, self._error_reply(error, record.request_id))
-        self._finish(record, "413", 413, False)
         with contextlib.suppress(TimeoutError, ConnectionError):
             async with asyncio.timeout(2.0):
                 while await reader.read(65536):
@@ -268,7 +276,7 @@ class Emulator:
         _emit(conn, writer, h11.Response(status_code=reply.status, headers=headers, reason=reason))
         if reply.events:
             shown = reply.events[: len(reply.events) // 2] if cut else reply.events
-            for chunk, delay in zip(shown, reply.delays, strict=False):
+            for chunk, delay in shown:
                 if delay:
                     await asyncio.sleep(delay)
                 _emit(conn, writer, h11.Data(data=chunk))
@@ -302,6 +310,7 @@ class Emulator:
             request_id=_new_id("req"),
         )
         self.requests.append(record)
+        self._arrived.set()
         route = _ROUTES.get((record.method, record.path))
         fault = Fault()
         try:
@@ -310,10 +319,12 @@ class Emulator:
                 fault = Fault.parse(override) if override else self.faults.next()
         except ValueError as exc:
             reply = self._error_reply(ApiError(400, f"{FAULT_HEADER}: {exc}"), record.request_id)
-            return self._finish(record, "400", 400, await self._send(conn, writer, reply))
+            self._finish(record, "400", 400)
+            return await self._send(conn, writer, reply)
         record.fault = fault.label
         if fault.kind == "drop":
-            return self._finish(record, "drop", None, False)
+            self._finish(record, "drop", None)
+            return False
         if fault.kind == "slow":
             await asyncio.sleep(self.faults.spec.slow_s)
         try:
@@ -338,16 +349,13 @@ class Emulator:
         outcome = "ok" if reply.status == 200 else str(reply.status)
         if fault.kind in ("slow", "cut"):
             outcome = fault.kind
-        keep = await self._send(conn, writer, reply, cut=fault.kind == "cut")
-        return self._finish(record, outcome, reply.status, keep)
+        self._finish(record, outcome, reply.status)  # before sending: a client may look at once
+        return await self._send(conn, writer, reply, cut=fault.kind == "cut")
 
-    def _finish(
-        self, record: RecordedRequest, outcome: str, status: int | None, keep: bool
-    ) -> bool:
+    def _finish(self, record: RecordedRequest, outcome: str, status: int | None) -> None:
         record.outcome = outcome
         record.status = status
         self.outcomes[outcome] += 1
-        return keep
 
     def _authenticate(self, headers: dict[str, str]) -> None:
         key = headers.get("x-api-key")
@@ -377,10 +385,10 @@ class Emulator:
         record.stream = stream
         wait = self.window.admit()
         if wait is not None:
-            message = (
+            text = (
                 "This request would exceed your organization's rate limit of requests per minute."
             )
-            raise ApiError(429, message, headers=retry_after_headers(wait))
+            raise ApiError(429, text, headers=retry_after_headers(wait))
         result = answer(request, self.seed)
         write_5m, write_1h, read = self.cache.account(request)
         input_tokens = max(0, estimate_tokens(request.prompt_text) - write_5m - write_1h - read)
@@ -399,20 +407,9 @@ class Emulator:
             return _Reply(
                 200, self._headers(record.request_id), body, output_tokens=result.output_tokens
             )
-        reply = _Reply(200, self._headers(record.request_id, "text/event-stream; charset=utf-8"))
-        reply.headers.append(("cache-control", "no-cache"))
-        first = True
-        for name, data in sse_events(message):
-            reply.events.append(sse_bytes(name, data))
-            delay = 0.0
-            if name == "content_block_delta":
-                tokens = estimate_tokens(data["delta"]["text"])
-                delay = self.latency.delay(tokens, self._rng)
-                if not first:
-                    delay = max(0.0, delay - self.latency.first_token_s)
-                first = False
-            reply.delays.append(delay)
-        return reply
+        headers = self._headers(record.request_id, "text/event-stream; charset=utf-8")
+        headers.append(("cache-control", "no-cache"))
+        return _Reply(200, headers, events=sse_stream(message, self.latency, self._rng))
 
 
 def _emit(conn: h11.Connection, writer: asyncio.StreamWriter, event: Any) -> None:

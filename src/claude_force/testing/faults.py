@@ -112,6 +112,8 @@ def parse_faults(spec: str | None) -> FaultSpec:
         return FaultSpec()
     scripted = text.lower().startswith("script:")
     body = text[len("script:") :] if scripted else text
+    if scripted and not body.strip():
+        raise ValueError("'script:' needs at least one fault, e.g. 'script:ok,429,drop'")
     tokens = [t.strip() for t in body.split(",")]
     if any(not t for t in tokens):
         raise ValueError(f"fault spec '{text}' has an empty item (check the commas)")

@@ -17,7 +17,7 @@ from .faults import FaultSpec
 class EmulatorThread:
     """Runs an :class:`Emulator` on its own event loop in a daemon thread, for synchronous code.
 
-    ``with EmulatorThread(faults="script:429,ok") as emu: requests.post(emu.base_url + ...)``.
+    ``with EmulatorThread(faults="script:429,ok") as emu: urlopen(emu.base_url + "/v1/messages")``.
     Reading ``emu.requests`` from the caller's thread is safe once a response was received.
     """
 

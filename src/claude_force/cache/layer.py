@@ -1,0 +1,176 @@
+"""The cache as the first wrapper of the call pipeline, and how a project builds its store.
+
+``CacheProvider.send`` reads the per-call context (agent, ``--no-cache``, ``--refresh``), derives
+the key, and answers from the store; a hit comes back with ``cached=True`` (the runner then
+records cost 0 and the saved cost). A cache failure never fails the call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import callctx
+from ..config import Project
+from ..config.schema import CacheSettings
+from ..messages import MessageRequest, MessageResponse
+from ..providers.base import Provider, ProviderWrapper
+from .backend import CacheBackend
+from .errors import CacheConfigurationError
+from .keys import Namespace, request_key
+from .memory_backend import MemoryBackend
+from .policy import CachePolicy
+from .redis_backend import RedisBackend
+from .secret import KEY_FILE_NAME, SecretSource
+from .sqlite_backend import SqliteBackend
+from .store import ResponseStore
+
+log = logging.getLogger(__name__)
+
+DB_FILE_NAME = "cache.db"
+
+
+def provider_identity(provider: Provider) -> str:
+    """What distinguishes one provider's answers from another's, for the cache key.
+
+    The innermost provider's name, plus the seed of the simulation or the base URL of a
+    non-default endpoint (an emulator answers differently from Claude).
+    """
+    inner: object = provider
+    while isinstance(inner, ProviderWrapper):
+        inner = inner.inner
+    name = str(getattr(inner, "name", type(inner).__name__))
+    parts = [name]
+    seed = getattr(inner, "seed", None)
+    if isinstance(seed, int):
+        parts.append(f"seed={seed}")
+    base_url = getattr(inner, "_base_url", None) or getattr(inner, "base_url", None)
+    if isinstance(base_url, str) and base_url:
+        parts.append(base_url.rstrip("/"))
+    return ";".join(parts)
+
+
+def excluded_agents(project: Project) -> frozenset[str]:
+    """``cache.exclude_agents`` plus every agent whose own ``cache`` setting is false."""
+    s = project.settings
+    return frozenset(s.cache.exclude_agents) | {n for n, a in s.agents.items() if not a.cache}
+
+
+def make_backend(
+    settings: CacheSettings, state_dir: Path, *, config_file: Path | None = None
+) -> CacheBackend:
+    if settings.backend == "memory":
+        return MemoryBackend()
+    if settings.backend == "redis":
+        if not settings.redis_url:
+            raise CacheConfigurationError(
+                'cache.backend is "redis" but no cache.redis_url is set',
+                file=config_file,
+                key="cache.redis_url",
+                hint='set it (e.g. "redis://127.0.0.1:6379/0") or CLAUDE_FORCE_REDIS_URL',
+            )
+        return RedisBackend(settings.redis_url)
+    return SqliteBackend(state_dir / DB_FILE_NAME)
+
+
+def build_store(
+    project: Project,
+    *,
+    backend: CacheBackend | None = None,
+    clock: Callable[[], float] = time.time,
+    ttl_hours: float | None = None,
+    max_size_mb: float | None = None,
+) -> ResponseStore:
+    """The project's response store (no I/O here: the store opens at first use)."""
+    s = project.settings.cache
+    secret = SecretSource.resolve(
+        config_secret=s.secret.get_secret_value() if s.secret is not None else None,
+        key_file=None if s.backend == "memory" else project.state_dir / KEY_FILE_NAME,
+        config_file=project.config_path,
+    )
+    policy = CachePolicy.from_settings(
+        ttl_hours if ttl_hours is not None else s.ttl_hours,
+        max_size_mb if max_size_mb is not None else s.max_size_mb,
+        excluded_agents(project),
+    )
+    return ResponseStore(
+        backend
+        if backend is not None
+        else make_backend(s, project.state_dir, config_file=project.config_path),
+        policy,
+        secret,
+        prices=project.catalog.prices,
+        clock=clock,
+    )
+
+
+def cache_enabled(project: Project) -> bool:
+    s = project.settings
+    return s.cache.enabled and s.features.cache_enabled
+
+
+class CacheProvider(ProviderWrapper):
+    """Answers repeated requests from the response cache; everything else goes to ``inner``."""
+
+    def __init__(self, inner: Provider, store: ResponseStore) -> None:
+        super().__init__(inner)
+        self.store = store
+        self._identity: str | None = None
+
+    @property
+    def identity(self) -> str:
+        if self._identity is None:
+            self._identity = provider_identity(self.inner)
+        return self._identity
+
+    @property
+    def namespace(self) -> Namespace:
+        return "sim" if self.inner.simulated else "live"
+
+    def key_for(self, request: MessageRequest) -> str:
+        return request_key(request, namespace=self.namespace, provider=self.identity)
+
+    async def send(self, request: MessageRequest) -> MessageResponse:
+        ctx = callctx.current()
+        mode = self.store.policy.mode(ctx)
+        if mode == "bypass":
+            return await self.inner.send(request)
+        try:
+            key = self.key_for(request)
+        except (TypeError, ValueError) as exc:  # e.g. a NaN temperature: not cacheable
+            log.debug("request not cacheable (%s); calling the provider", exc)
+            return await self.inner.send(request)
+        preview = request.messages[-1].content if request.messages else ""
+        return await self.store.fetch(
+            key,
+            namespace=self.namespace,
+            agent=ctx.agent or "",
+            model=request.model,
+            call=lambda: self.inner.send(request),
+            refresh=mode == "refresh",
+            preview=preview,
+        )
+
+    async def aclose(self) -> None:
+        try:
+            await self.store.aclose()
+        finally:
+            await self.inner.aclose()
+
+
+def cache_layer(project: Project) -> Callable[[Provider], Provider] | None:
+    """The pipeline's cache layer for ``project``, or ``None`` when caching is switched off.
+
+    Configuration mistakes (a Redis backend without a URL, a too-short secret) are raised here,
+    when the pipeline is assembled, not on the first call.
+    """
+    if not cache_enabled(project):
+        return None
+    build_store(project)  # validate the settings now; each wrapped provider gets its own store
+
+    def layer(inner: Provider) -> Provider:
+        return CacheProvider(inner, build_store(project))
+
+    return layer

@@ -1,0 +1,512 @@
+"""The SQLite backend: the default, one file in the project's state directory.
+
+Safe across processes: WAL journal, every change in one ``BEGIN IMMEDIATE`` transaction (entry,
+recency, byte total and counters move together, so two processes never lose an update), and a
+busy timeout instead of failures under contention.
+
+Why not aiosqlite: a lookup is one transaction of several statements, and aiosqlite hops to its
+thread once per statement. Here each whole transaction runs as one job on a private single-thread
+executor that owns the connection, so a hit costs one hop and the event loop never blocks.
+
+Damage: a file that is not SQLite, or a database SQLite reports as corrupt, is renamed aside
+(``cache.db.corrupt-<time>``, with its ``-wal``/``-shm``) and a fresh cache is started; the
+incident counts as an integrity failure. A valid SQLite database that belongs to something else
+is never modified: the backend refuses it with :class:`ForeignStorageError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import CacheBackendError, ForeignStorageError
+from .records import BackendStats, Counters, EntryInfo, Judge, PutOutcome, Record, Verdict
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+APPLICATION_ID = int.from_bytes(b"cfC1", "big")  # marks the file as a claude-force cache
+SCHEMA_VERSION = 1
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+_OUR_TABLES = frozenset({"entries", "counters"})
+_TOTALS = ("seq", "bytes", "entries")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    model TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    last_used_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    hits INTEGER NOT NULL DEFAULT 0,
+    payload BLOB NOT NULL,
+    sig BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_by_recency ON entries(seq);
+CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries(expires_at);
+CREATE INDEX IF NOT EXISTS entries_by_agent ON entries(agent);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+_ROW = "key, namespace, agent, model, created_at, expires_at, payload, sig, last_used_at, hits"
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return True
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
+
+
+def _blob(value: object) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):  # a row edited with text functions
+        return value.encode("utf-8", "surrogateescape")
+    raise TypeError(f"not a blob: {type(value).__name__}")
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    """The row as a record; ``TypeError``/``ValueError`` when a column has an impossible value."""
+    return Record(
+        key=str(row[0]),
+        namespace=str(row[1]),
+        agent=str(row[2]),
+        model=str(row[3]),
+        created_at=float(row[4]),
+        expires_at=float(row[5]),
+        payload=_blob(row[6]),
+        sig=_blob(row[7]),
+        last_used_at=float(row[8]),
+        hits=int(row[9]),
+    )
+
+
+def _float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("-inf")
+
+
+def _int(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return 0
+
+
+@contextlib.contextmanager
+def _write(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _add(conn: sqlite3.Connection, counters: Counters, **totals: int) -> None:
+    changes = counters.nonzero() + [(k, v) for k, v in totals.items() if v]
+    if changes:
+        conn.executemany(
+            "UPDATE counters SET value = value + ? WHERE name = ?", [(v, k) for k, v in changes]
+        )
+
+
+def _next_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute(
+        "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value"
+    ).fetchone()
+    return int(row[0])
+
+
+def _delete(conn: sqlite3.Connection, key: str) -> int | None:
+    row = conn.execute("DELETE FROM entries WHERE key = ? RETURNING size", (key,)).fetchone()
+    return None if row is None else _int(row[0])
+
+
+class SqliteBackend:
+    name = "sqlite"
+    persistent = True
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        self._pool: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._inode: int | None = None
+        self._incidents = 0  # quarantines not yet counted in the (new) database
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    # --- the worker thread --------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claude-force-cache")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._guarded, fn, args)
+
+    def _guarded(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Run ``fn(conn, *args)``; on corruption quarantine the file and retry once, fresh."""
+        try:
+            conn = self._connection()
+            try:
+                return fn(conn, *args)
+            except sqlite3.DatabaseError as exc:
+                if not _is_corruption(exc):
+                    raise
+                self._quarantine(str(exc))
+            return fn(self._connection(), *args)
+        except ForeignStorageError:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            raise CacheBackendError(
+                f"SQLite cache {self.path}: {exc}",
+                hint="check the state directory's permissions and free space",
+            ) from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        for attempt in (1, 2):
+            try:
+                conn = self._connect()
+                if self._incidents:
+                    _add_locked(conn, Counters(integrity_failures=self._incidents))
+                    self._incidents = 0
+                self._conn = conn
+                return conn
+            except sqlite3.DatabaseError as exc:
+                if attempt == 2 or not _is_corruption(exc):
+                    raise
+                self._quarantine(str(exc))
+        raise AssertionError("unreachable")
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(len(SQLITE_MAGIC))
+        except FileNotFoundError:
+            head = b""
+        if head and head != SQLITE_MAGIC:
+            self._inode = None
+            self._quarantine("not a SQLite database")
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        try:
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            if app_id != APPLICATION_ID:
+                tables = {
+                    str(r[0])
+                    for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+                if app_id != 0 or not tables <= _OUR_TABLES:
+                    raise ForeignStorageError(
+                        f"{self.path} is a SQLite database that is not a claude-force cache; "
+                        "it was left untouched",
+                        hint="point paths.state (or ResponseCache's cache_dir) elsewhere, "
+                        "or move that file away",
+                    )
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if app_id != APPLICATION_ID:
+                with _write(conn):
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO counters(name, value) VALUES (?, 0)",
+                        [(n,) for n in (*_TOTALS, *Counters.names())],
+                    )
+                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                # counters added by a later version of this module start at zero
+                conn.executemany(
+                    "INSERT OR IGNORE INTO counters(name, value) VALUES (?, 0)",
+                    [(n,) for n in (*_TOTALS, *Counters.names())],
+                )
+        except BaseException:
+            conn.close()
+            raise
+        self._inode = os.stat(self.path).st_ino
+        return conn
+
+    def _quarantine(self, reason: str) -> None:
+        """Rename a damaged cache file (and its WAL files) aside; a fresh one is created next."""
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        if self._inode is not None and st.st_ino != self._inode:
+            return  # another process already replaced it; just reconnect
+        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.path}{suffix}")
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(src, Path(f"{self.path}{suffix}.corrupt-{stamp}"))
+        self._inode = None
+        self._incidents += 1
+        log.warning(
+            "response cache %s was damaged (%s); moved aside as %s.corrupt-%s, starting fresh",
+            self.path,
+            reason,
+            self.path.name,
+            stamp,
+        )
+
+    # --- operations (each runs whole on the worker thread) ----------------------------------------
+
+    @staticmethod
+    def _lookup(
+        conn: sqlite3.Connection, key: str, now: float, judge: Judge, miss: Counters
+    ) -> Verdict | None:
+        with _write(conn):
+            row = conn.execute(f"SELECT {_ROW} FROM entries WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                _add(conn, miss)
+                return None
+            try:
+                record = _record(row)
+            except (TypeError, ValueError):  # a column with an impossible value: tampered
+                size = _delete(conn, key) or 0
+                _add(conn, miss + Counters(integrity_failures=1), bytes=-size, entries=-1)
+                return None
+            if not now < record.expires_at:
+                _delete(conn, key)
+                _add(conn, miss + Counters(expirations=1), bytes=-record.size, entries=-1)
+                return None
+            verdict = judge(record)
+            if verdict.valid:
+                conn.execute(
+                    "UPDATE entries SET seq = ?, last_used_at = ?, hits = hits + 1 WHERE key = ?",
+                    (_next_seq(conn), now, key),
+                )
+                _add(conn, verdict.counters)
+            else:
+                _delete(conn, key)
+                _add(conn, verdict.counters, bytes=-record.size, entries=-1)
+            return verdict
+
+    @staticmethod
+    def _peek(conn: sqlite3.Connection, key: str) -> Record | None:
+        row = conn.execute(f"SELECT {_ROW} FROM entries WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return _record(row)
+        except (TypeError, ValueError):
+            return Record(str(row[0]), str(row[1]), str(row[2]), str(row[3]), 0.0, 0.0, b"", b"")
+
+    @staticmethod
+    def _put(
+        conn: sqlite3.Connection, record: Record, max_bytes: int, now: float, counters: Counters
+    ) -> PutOutcome:
+        if record.size > max_bytes:
+            return PutOutcome(stored=False)
+        with _write(conn):
+            old = _delete(conn, record.key)
+            conn.execute(
+                "INSERT INTO entries(key, namespace, agent, model, created_at, expires_at, "
+                "last_used_at, seq, size, hits, payload, sig) VALUES (?,?,?,?,?,?,?,?,?,0,?,?)",
+                (
+                    record.key,
+                    str(record.namespace),
+                    record.agent,
+                    record.model,
+                    record.created_at,
+                    record.expires_at,
+                    now,
+                    _next_seq(conn),
+                    record.size,
+                    record.payload,
+                    record.sig,
+                ),
+            )
+            total = (
+                int(conn.execute("SELECT value FROM counters WHERE name = 'bytes'").fetchone()[0])
+                + record.size
+                - (old or 0)
+            )
+            d_entries = 0 if old is not None else 1
+            d_bytes = record.size - (old or 0)
+            evicted = expired = 0
+            while total > max_bytes:
+                victims = conn.execute(
+                    "SELECT key, size, expires_at FROM entries WHERE key != ? "
+                    "ORDER BY seq LIMIT 64",
+                    (record.key,),
+                ).fetchall()
+                if not victims:
+                    break
+                for victim_key, size, expires_at in victims:
+                    if total <= max_bytes:
+                        break
+                    conn.execute("DELETE FROM entries WHERE key = ?", (victim_key,))
+                    total -= _int(size)
+                    d_bytes -= _int(size)
+                    d_entries -= 1
+                    if now < _float(expires_at):
+                        evicted += 1
+                    else:
+                        expired += 1
+            _add(
+                conn,
+                counters + Counters(evictions=evicted, expirations=expired),
+                bytes=d_bytes,
+                entries=d_entries,
+            )
+        return PutOutcome(stored=True, evicted=evicted, expired=expired)
+
+    @staticmethod
+    def _remove(conn: sqlite3.Connection, key: str, counters: Counters) -> bool:
+        with _write(conn):
+            size = _delete(conn, key)
+            if size is None:
+                return False
+            _add(conn, counters, bytes=-size, entries=-1)
+            return True
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection, counters: Counters) -> None:
+        _add_locked(conn, counters)
+
+    @staticmethod
+    def _stats(conn: sqlite3.Connection) -> BackendStats:
+        raw = {str(k): int(v) for k, v in conn.execute("SELECT name, value FROM counters")}
+        return BackendStats(Counters.from_mapping(raw), raw.get("entries", 0), raw.get("bytes", 0))
+
+    @staticmethod
+    def _entries(conn: sqlite3.Connection, agent: str | None, limit: int | None) -> list[EntryInfo]:
+        sql = (
+            "SELECT key, namespace, agent, model, created_at, expires_at, last_used_at, size, hits "
+            "FROM entries"
+        )
+        params: list[object] = []
+        if agent is not None:
+            sql += " WHERE agent = ?"
+            params.append(agent)
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [
+            EntryInfo(
+                key=r[0],
+                namespace=r[1],
+                agent=r[2],
+                model=r[3],
+                created_at=float(r[4]),
+                expires_at=float(r[5]),
+                last_used_at=float(r[6]),
+                size=int(r[7]),
+                hits=int(r[8]),
+            )
+            for r in conn.execute(sql, params)
+        ]
+
+    @staticmethod
+    def _prune(conn: sqlite3.Connection, now: float) -> int:
+        with _write(conn):
+            sizes = [
+                _int(r[0])
+                for r in conn.execute(
+                    "DELETE FROM entries WHERE expires_at <= ? RETURNING size", (now,)
+                ).fetchall()
+            ]
+            _add(conn, Counters(expirations=len(sizes)), bytes=-sum(sizes), entries=-len(sizes))
+        return len(sizes)
+
+    @staticmethod
+    def _clear(conn: sqlite3.Connection, agent: str | None) -> int:
+        with _write(conn):
+            if agent is None:
+                cur = conn.execute("DELETE FROM entries RETURNING size")
+            else:
+                cur = conn.execute("DELETE FROM entries WHERE agent = ? RETURNING size", (agent,))
+            sizes = [_int(r[0]) for r in cur.fetchall()]
+            _add(conn, Counters(), bytes=-sum(sizes), entries=-len(sizes))
+        return len(sizes)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- the protocol ---------------------------------------------------------------------------------
+
+    async def open(self, key_id: str = "") -> None:
+        await self._run(lambda conn: None)
+
+    async def aclose(self) -> None:
+        if self._pool is None:
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, self._close)
+        self._pool.shutdown(wait=False)
+        self._pool = None
+
+    async def lookup(self, key: str, now: float, judge: Judge, miss: Counters) -> Verdict | None:
+        return await self._run(self._lookup, key, now, judge, miss)
+
+    async def peek(self, key: str) -> Record | None:
+        return await self._run(self._peek, key)
+
+    async def put(
+        self, record: Record, max_bytes: int, now: float, counters: Counters
+    ) -> PutOutcome:
+        return await self._run(self._put, record, max_bytes, now, counters)
+
+    async def remove(self, key: str, counters: Counters) -> bool:
+        return await self._run(self._remove, key, counters)
+
+    async def bump(self, counters: Counters) -> None:
+        if counters.nonzero():
+            await self._run(self._bump, counters)
+
+    async def stats(self) -> BackendStats:
+        return await self._run(self._stats)
+
+    async def entries(self, agent: str | None = None, limit: int | None = None) -> list[EntryInfo]:
+        return await self._run(self._entries, agent, limit)
+
+    async def prune(self, now: float) -> int:
+        return await self._run(self._prune, now)
+
+    async def clear(self, agent: str | None = None) -> int:
+        return await self._run(self._clear, agent)
+
+
+def _add_locked(conn: sqlite3.Connection, counters: Counters) -> None:
+    with _write(conn):
+        _add(conn, counters)

@@ -1,0 +1,83 @@
+"""The cache's statistics as users see them (``cache stats``, ``ResponseCache.get_stats()``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .policy import MIB
+from .records import PICO, Counters
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    backend: str
+    location: str
+    persistent: bool
+    ttl_seconds: float
+    max_bytes: int
+    entries: int
+    bytes: int
+    counters: Counters
+    errors: int = 0  # storage failures seen by this process (the calls went to the provider)
+
+    @property
+    def hits(self) -> int:
+        return self.counters.hits
+
+    @property
+    def misses(self) -> int:
+        return self.counters.misses
+
+    @property
+    def lookups(self) -> int:
+        return self.hits + self.misses
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits over lookups, 0.0 … 1.0 (0.0 before the first lookup)."""
+        return self.hits / self.lookups if self.lookups else 0.0
+
+    @property
+    def cost_saved_usd(self) -> Decimal:
+        return Decimal(self.counters.cost_saved_pusd) / PICO
+
+    @property
+    def seconds_saved(self) -> float:
+        return self.counters.seconds_saved_us / 1e6
+
+    @property
+    def tokens_saved(self) -> int:
+        return self.counters.input_tokens_saved + self.counters.output_tokens_saved
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (money as a decimal string, so it stays exact)."""
+        c = self.counters
+        return {
+            "backend": self.backend,
+            "location": self.location,
+            "persistent": self.persistent,
+            "ttl_hours": self.ttl_seconds / 3600,
+            "max_size_mb": self.max_bytes / MIB,
+            "entries": self.entries,
+            "bytes": self.bytes,
+            "size_mb": round(self.bytes / MIB, 4),
+            "hits": c.hits,
+            "misses": c.misses,
+            "hit_rate": round(self.hit_rate, 6),
+            "coalesced": c.coalesced,
+            "stores": c.stores,
+            "evictions": c.evictions,
+            "expirations": c.expirations,
+            "integrity_failures": c.integrity_failures,
+            "errors": self.errors,
+            "tokens_saved": {
+                "input": c.input_tokens_saved,
+                "output": c.output_tokens_saved,
+                "total": self.tokens_saved,
+            },
+            "cost_saved_usd": format(self.cost_saved_usd.normalize(), "f"),
+            "uncosted_hits": c.uncosted_hits,
+            "seconds_saved": round(self.seconds_saved, 6),
+        }

@@ -1,0 +1,420 @@
+"""The response cache engine: signed entries on a backend, single-flight, stats.
+
+:class:`ResponseStore` is shared by the call pipeline (:class:`~.layer.CacheProvider`), the
+2.2 facade (:class:`~claude_force.response_cache.ResponseCache`) and the CLI. Storage failures
+never fail a call: the store logs them, counts them, stops using the backend for a short while,
+and the call goes to the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TypeVar
+
+from ..messages import MessageResponse
+from ..pricing import PriceTable
+from .backend import CacheBackend
+from .codec import EntryPayload, Signer, StoredUsage, decode
+from .errors import CacheBackendError, CacheKeyError
+from .keys import Namespace, is_key
+from .policy import CachePolicy
+from .records import PICO, Counters, EntryInfo, Record, Verdict
+from .secret import SecretSource
+from .singleflight import SingleFlight
+from .stats import CacheStats
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], float]
+
+MISS = Counters(misses=1)
+CORRUPT = Counters(misses=1, integrity_failures=1)
+BACKOFF_S = 5.0  # after a storage failure, calls skip the cache this long
+PREVIEW_CHARS = 160
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    entry: EntryPayload
+    hits: int  # how often this entry has been served, this time included
+    age_seconds: float
+
+    @property
+    def response(self) -> MessageResponse:
+        return self.entry.to_response()
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """What ``cache inspect`` shows: the columns, and the payload when it verifies."""
+
+    info: EntryInfo
+    live: bool
+    valid: bool
+    problem: str | None
+    entry: EntryPayload | None
+
+
+class ResponseStore:
+    def __init__(
+        self,
+        backend: CacheBackend,
+        policy: CachePolicy,
+        secret: SecretSource,
+        *,
+        prices: PriceTable | None = None,
+        clock: Clock = time.time,
+        timer: Clock = time.perf_counter,
+        verify: bool = True,
+    ) -> None:
+        self.backend = backend
+        self.policy = policy
+        self._secret = secret
+        self._prices = prices
+        self._clock = clock
+        self._timer = timer
+        self.verify = verify
+        self._signer: Signer | None = None
+        self._open_lock: asyncio.Lock | None = None
+        self._flights: SingleFlight[tuple[MessageResponse, float]] = SingleFlight()
+        self._errors = 0
+        self._unavailable_until = float("-inf")
+        self._closed = False
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._signer is not None
+
+    async def open(self) -> None:
+        """Load the secret (off the loop) and open the backend; raises on failure."""
+        if self._signer is not None:
+            return
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if self._signer is not None:
+                return
+            try:
+                secret = await asyncio.to_thread(self._secret.load)
+            except OSError as exc:
+                raise CacheBackendError(f"cannot read the cache key: {exc}") from exc
+            signer = Signer(secret)
+            await self.backend.open(signer.key_id)
+            self._signer = signer
+            self._closed = False
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._signer = None
+            await self.backend.aclose()
+
+    @property
+    def signer(self) -> Signer:
+        if self._signer is None:
+            raise CacheBackendError("the response cache is not open")
+        return self._signer
+
+    # --- entries --------------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self._clock()
+
+    def _savings(self, entry: EntryPayload, elapsed: float) -> Counters:
+        usage = entry.usage.to_usage()
+        cost: Decimal | None = None
+        if entry.estimated_cost is not None:  # the caller said what the call cost (2.2 API)
+            cost = Decimal(str(entry.estimated_cost))
+        elif self._prices is not None:  # what the call would cost today
+            day = datetime.fromtimestamp(self.now(), UTC).date()
+            cost = self._prices.cost(entry.response_model, usage, day)
+        pusd = int((cost * PICO).to_integral_value(ROUND_HALF_EVEN)) if cost is not None else 0
+        return Counters(
+            input_tokens_saved=usage.prompt_tokens,
+            output_tokens_saved=usage.output_tokens,
+            cost_saved_pusd=pusd,
+            seconds_saved_us=max(0, round((entry.duration_s - max(elapsed, 0.0)) * 1e6)),
+            uncosted_hits=0 if cost is not None else 1,
+        )
+
+    def check(self, record: Record) -> tuple[EntryPayload | None, str | None]:
+        """The verified payload of ``record``, or ``None`` and what is wrong with it."""
+        if self.verify and not self.signer.verify(record.key, record.payload, record.sig):
+            return None, "signature does not match (tampered, truncated or foreign)"
+        entry = decode(record.payload)
+        if entry is None:
+            return None, "payload is not a valid entry"
+        if (
+            entry.key != record.key
+            or entry.namespace != record.namespace
+            or entry.expires_at != record.expires_at
+        ):
+            return None, "payload does not belong to this row"
+        return entry, None
+
+    def _judge(self, t0: float) -> Callable[[Record], Verdict]:
+        bad = Verdict(False, CORRUPT)
+
+        def judge(record: Record) -> Verdict:
+            try:
+                entry, problem = self.check(record)
+                if entry is None:
+                    log.warning("response cache entry %s… rejected: %s", record.key[:12], problem)
+                    return bad
+                savings = self._savings(entry, self._timer() - t0)
+                return Verdict(True, Counters(hits=1) + savings, (entry, record.hits + 1))
+            except Exception:  # a judge must never break the backend's transaction
+                log.exception("response cache entry %s… could not be checked", record.key[:12])
+                return bad
+
+        return judge
+
+    async def get(self, key: str) -> Hit | None:
+        """A verified, live entry (counted as a hit) or ``None`` (counted as a miss)."""
+        await self.open()
+        now = self.now()
+        verdict = await self.backend.lookup(key, now, self._judge(self._timer()), MISS)
+        if verdict is None or not verdict.valid:
+            return None
+        entry, hits = verdict.value
+        return Hit(entry, hits, max(0.0, now - entry.created_at))
+
+    async def put(
+        self,
+        key: str,
+        *,
+        namespace: Namespace,
+        agent: str,
+        model: str,
+        response: MessageResponse,
+        duration_s: float,
+        preview: str = "",
+        estimated_cost: float | None = None,
+    ) -> bool:
+        """Sign and store a response; ``False`` when policy refuses it or it is too large."""
+        reason = self.policy.refusal_reason(response, model)
+        if reason is not None:
+            log.debug("not caching %s…: %s", key[:12], reason)
+            return False
+        await self.open()
+        now = self.now()
+        entry = EntryPayload(
+            key=key,
+            namespace=namespace,
+            agent=agent,
+            model=model,
+            created_at=now,
+            expires_at=self.policy.expires_at(now),
+            duration_s=max(0.0, duration_s),
+            preview=preview[:PREVIEW_CHARS],
+            text=response.text,
+            response_model=response.model or model,
+            stop_reason=response.stop_reason,
+            usage=StoredUsage.of(response.usage),
+            request_id=response.request_id,
+            message_id=response.message_id,
+            provider=response.provider,
+            simulated=response.simulated,
+            estimated_cost=estimated_cost,
+        )
+        payload = entry.encode()
+        record = Record(
+            key=key,
+            namespace=namespace,
+            agent=agent,
+            model=model,
+            created_at=entry.created_at,
+            expires_at=entry.expires_at,
+            payload=payload,
+            sig=self.signer.sign(key, payload),
+        )
+        if not self.policy.fits(record.size):
+            log.info("not caching %s…: %d bytes exceed cache.max_size_mb", key[:12], record.size)
+            return False
+        outcome = await self.backend.put(record, self.policy.max_bytes, now, Counters(stores=1))
+        return outcome.stored
+
+    # --- the pipeline path ----------------------------------------------------------------------------
+
+    def _available(self) -> bool:
+        return self._timer() >= self._unavailable_until
+
+    async def _safely(self, what: str, op: Callable[[], Awaitable[T]]) -> T | None:
+        """Run a storage operation; on failure log, count, back off, and return ``None``."""
+        if not self._available():
+            return None
+        try:
+            return await op()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._errors += 1
+            self._unavailable_until = self._timer() + BACKOFF_S
+            if isinstance(exc, CacheBackendError):
+                log.warning(
+                    "response cache unavailable during %s (%s); calling the provider", what, exc
+                )
+            else:
+                log.exception("response cache failed during %s; calling the provider", what)
+            return None
+
+    async def fetch(
+        self,
+        key: str,
+        *,
+        namespace: Namespace,
+        agent: str,
+        model: str,
+        call: Callable[[], Awaitable[MessageResponse]],
+        refresh: bool = False,
+        preview: str = "",
+    ) -> MessageResponse:
+        """The cached answer for ``key``, else ``call()``'s answer (stored when complete).
+
+        Concurrent fetches of one key make one call: the others wait for it and receive its
+        answer marked ``cached=True`` (they cost nothing; their saving is counted).
+        """
+        looked_up = False
+        if not refresh and key not in self._flights:
+            hit = await self._safely("lookup", lambda: self.get(key))
+            if hit is not None:
+                return hit.response
+            looked_up = self._available()
+
+        async def lead() -> tuple[MessageResponse, float]:
+            t0 = self._timer()
+            response = await call()
+            duration = self._timer() - t0
+            await self._safely(
+                "store",
+                lambda: self.put(
+                    key,
+                    namespace=namespace,
+                    agent=agent,
+                    model=model,
+                    response=response,
+                    duration_s=duration,
+                    preview=preview,
+                ),
+            )
+            return response, duration
+
+        t_join = self._timer()
+        (response, duration), shared = await self._flights.do(key, lead)
+        if not shared:
+            return response
+        waited = self._timer() - t_join
+        correction = Counters(misses=-1) if looked_up else Counters()
+        saved = Counters(hits=1, coalesced=1) + correction
+        try:
+            entry_like = _as_entry(key, namespace, agent, model, response, duration)
+            saved = saved + self._savings(entry_like, waited)
+        except Exception:  # pragma: no cover - savings are informative only
+            log.exception("could not compute the saving of a coalesced call")
+        await self._safely("stats", lambda: self.backend.bump(saved))
+        return replace(response, cached=True)
+
+    def waiters(self, key: str) -> int:
+        """Callers currently waiting on one provider call for ``key``."""
+        return self._flights.waiters(key)
+
+    # --- management (CLI, facade) -----------------------------------------------------------------
+
+    async def stats(self) -> CacheStats:
+        await self.open()
+        raw = await self.backend.stats()
+        return CacheStats(
+            backend=self.backend.name,
+            location=self.backend.location,
+            persistent=self.backend.persistent,
+            ttl_seconds=self.policy.ttl_seconds,
+            max_bytes=self.policy.max_bytes,
+            entries=raw.entries,
+            bytes=raw.bytes,
+            counters=raw.counters,
+            errors=self._errors,
+        )
+
+    async def entries(self, agent: str | None = None, limit: int | None = None) -> list[EntryInfo]:
+        await self.open()
+        return await self.backend.entries(agent=agent, limit=limit)
+
+    async def resolve(self, key_or_prefix: str) -> str:
+        """A full key from a key or a unique prefix of at least 6 hex digits."""
+        text = key_or_prefix.strip().lower()
+        if is_key(text):
+            return text
+        if len(text) < 6 or any(c not in "0123456789abcdef" for c in text):
+            raise CacheKeyError(
+                f"'{key_or_prefix}' is not a cache key",
+                hint="give the 64-hex key or a prefix of at least 6 digits (see `cache list`)",
+            )
+        matches = [e.key for e in await self.entries() if e.key.startswith(text)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise CacheKeyError(f"no cache entry starts with '{text}'", hint="see `cache list`")
+        raise CacheKeyError(
+            f"'{text}' matches {len(matches)} entries", hint="give more digits of the key"
+        )
+
+    async def inspect(self, key: str) -> Inspection | None:
+        """The entry for ``key`` without counting a hit or changing its recency."""
+        await self.open()
+        record = await self.backend.peek(key)
+        if record is None:
+            return None
+        entry, problem = self.check(record)
+        return Inspection(
+            info=record.info(),
+            live=self.policy.is_live(record.expires_at, self.now()),
+            valid=entry is not None,
+            problem=problem,
+            entry=entry,
+        )
+
+    async def delete(self, key: str) -> bool:
+        await self.open()
+        return await self.backend.remove(key, Counters())
+
+    async def prune(self) -> int:
+        await self.open()
+        return await self.backend.prune(self.now())
+
+    async def clear(self, agent: str | None = None) -> int:
+        await self.open()
+        return await self.backend.clear(agent)
+
+
+def _as_entry(
+    key: str,
+    namespace: Namespace,
+    agent: str,
+    model: str,
+    response: MessageResponse,
+    duration_s: float,
+) -> EntryPayload:
+    return EntryPayload(
+        key=key,
+        namespace=namespace,
+        agent=agent,
+        model=model,
+        created_at=0.0,
+        expires_at=0.0,
+        duration_s=duration_s,
+        text="",
+        response_model=response.model or model,
+        stop_reason=response.stop_reason,
+        usage=StoredUsage.of(response.usage),
+        provider=response.provider,
+        simulated=response.simulated,
+    )

@@ -1,0 +1,95 @@
+"""What every command shares: the global options' state, JSON output, consoles, the core factory.
+
+Imported when ``claude-force --help`` runs, so it imports nothing heavy at module level: rich,
+pydantic and the orchestrator are imported inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..async_orchestrator import AsyncAgentOrchestrator
+
+
+@dataclass
+class CliState:
+    """The root command's options, shared with every sub-command through ``ctx.obj``."""
+
+    config: Path | None = None
+    api_key: str | None = field(default=None, repr=False)  # never printed, never logged
+    simulate: bool = False
+    debug: bool = False
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    """The :class:`CliState` of the running command (set up by the root command)."""
+    return ctx.ensure_object(CliState)
+
+
+def open_core(
+    state: CliState, *, simulate: bool = False, max_concurrent: int | None = None
+) -> AsyncAgentOrchestrator:
+    """The async core for the configured project (loads and validates it: config errors raise)."""
+    from ..async_orchestrator import AsyncAgentOrchestrator
+
+    return AsyncAgentOrchestrator(
+        state.config,
+        api_key=state.api_key,
+        max_concurrent=max_concurrent,
+        simulate=True if (simulate or state.simulate) else None,
+    )
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
+
+
+def emit_json(data: Any) -> None:
+    """Write one JSON document to stdout — and nothing else goes to stdout with ``--json``."""
+    sys.stdout.write(to_json(data) + "\n")
+    sys.stdout.flush()
+
+
+def out_console() -> Console:
+    """A rich console on the current stdout (bound at call time, so test runners capture it)."""
+    from rich.console import Console
+
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+
+
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stderr, highlight=False)
+
+
+def notice(message: str) -> None:
+    """One informational line on stderr."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def write_output_file(path: Path, text: str) -> None:
+    """Write ``--output FILE`` (creating its folder), and say so on stderr."""
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    notice(f"wrote {path}")

@@ -1,0 +1,69 @@
+"""Drive the async core for the CLI: run items with a progress board, time the whole run.
+
+Kept apart from the typer commands so that ``execute`` and ``run agent`` share one path to the
+engine (and so benchmarks can call it). Workflows run through ``cli/workflow.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ._progress import TaskBoard, current_row
+from ._tasks import TaskItem
+
+if TYPE_CHECKING:
+    from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..runner import Execution, RunOptions
+
+
+def preflight(core: AsyncAgentOrchestrator, items: Sequence[TaskItem], model: str | None) -> None:
+    """Fail fast (exit 2) on an unknown agent or a retired/unknown model, before anything runs."""
+    for agent in dict.fromkeys(item.agent for item in items):
+        core.project.agent(agent)
+        core.project.model_for(agent, model)
+
+
+def label(item: TaskItem, width: int = 48) -> str:
+    first = item.task.strip().splitlines()[0] if item.task.strip() else ""
+    if len(first) > width:
+        first = first[: width - 1] + "…"
+    return f"{item.agent}: {first}"
+
+
+async def run_items(
+    core: AsyncAgentOrchestrator,
+    items: Sequence[TaskItem],
+    options: RunOptions,
+    *,
+    concurrent: bool,
+    board: TaskBoard | None = None,
+) -> tuple[list[Execution], float]:
+    """Run the items (concurrently within the core's bound, or one by one); return results + wall s.
+
+    A failed item is a result with ``success=False``; it never stops the others.
+    """
+    unsubscribe = core.bus.subscribe(board.on_event) if board is not None else None
+
+    async def one(index: int, item: TaskItem) -> Execution:
+        token = current_row.set(index)
+        try:
+            ex = await core.execute(item.agent, item.task, options)
+        finally:
+            current_row.reset(token)
+        if board is not None:
+            board.finish(index, ex)
+        return ex
+
+    t0 = time.perf_counter()
+    try:
+        if concurrent:
+            results = list(await asyncio.gather(*(one(i, it) for i, it in enumerate(items))))
+        else:
+            results = [await one(i, it) for i, it in enumerate(items)]
+    finally:
+        if unsubscribe is not None:
+            unsubscribe()
+    return results, time.perf_counter() - t0

@@ -1,0 +1,379 @@
+"""``claude-force analytics summary|agents|models|workflows|trends|export|rollup|prometheus``.
+
+Every report reads the project's metrics store (raw rows and daily rollups alike). Opening the
+store runs the automatic rollup when one is due (at most once per ``metrics.rollup_interval_hours``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+
+from ._common import emit_json, notice, out_console, state_of, write_output_file
+
+if TYPE_CHECKING:
+    from ..metrics.analytics import Group, Stats
+    from ..metrics.store import Query
+    from ..metrics.tracker import MetricsTracker
+    from ._common import CliState
+
+app = typer.Typer(
+    help="Costs, tokens, latency and cache savings of past executions.", no_args_is_help=True
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Start: 7d, 24h, 30m, today, 2026-11-01 or an ISO time (UTC).",
+        show_default=False,
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option("--until", help="End (exclusive), same forms as --since.", show_default=False),
+]
+AgentOpt = Annotated[
+    str | None, typer.Option("--agent", help="Only this agent.", show_default=False)
+]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="Only this model.", show_default=False)
+]
+WorkflowOpt = Annotated[
+    str | None, typer.Option("--workflow", help="Only this workflow.", show_default=False)
+]
+RealOpt = Annotated[bool, typer.Option("--real-only", help="Leave out SIMULATED executions.")]
+
+
+@contextlib.contextmanager
+def open_metrics(state: CliState, *, auto_rollup: bool = True) -> Iterator[MetricsTracker]:
+    """The project's metrics (an empty in-memory store when nothing was recorded yet)."""
+    from ..config import load_project
+    from ..metrics.store import MemoryMetricsStore
+    from ..metrics.tracker import MetricsTracker, store_for
+
+    project = load_project(state.config, check_files=False)
+    settings = project.settings.metrics
+    db = Path(settings.path).expanduser()
+    db = db if db.is_absolute() else project.state_dir / db
+    if settings.backend == "sqlite" and not db.exists():
+        tracker = MetricsTracker(MemoryMetricsStore(), settings=settings, catalog=project.catalog)
+    else:
+        tracker = MetricsTracker(
+            store_for(settings, project.state_dir), settings=settings, catalog=project.catalog
+        )
+    try:
+        if auto_rollup and settings.auto_rollup:
+            tracker.maybe_rollup()
+        yield tracker
+    finally:
+        tracker.close()
+
+
+def _query(
+    since: str | None,
+    until: str | None,
+    agent: str | None = None,
+    model: str | None = None,
+    workflow: str | None = None,
+    real_only: bool = False,
+) -> Query:
+    from ..metrics.analytics import make_query
+
+    return make_query(
+        since,
+        until,
+        agent=agent,
+        model=model,
+        workflow=workflow,
+        simulated=False if real_only else None,
+    )
+
+
+def _usd(value: Any) -> str:
+    v = float(value)
+    if v == 0:
+        return "$0"
+    return f"${v:,.4f}" if v >= 0.01 else f"${v:.6f}"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
+
+
+def _period(query: Query) -> dict[str, str | None]:
+    from ..metrics.record import from_us
+
+    return {
+        "since": from_us(query.since_us).isoformat() if query.since_us is not None else None,
+        "until": from_us(query.until_us).isoformat() if query.until_us is not None else None,
+    }
+
+
+def print_summary(stats: Stats, title: str = "Analytics summary") -> None:
+    """The summary as a two-column table on stdout."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    rows = [
+        ("executions", f"{stats.executions:,}"),
+        ("success rate", f"{stats.success_rate:.1%} ({stats.failures} failed)"),
+        ("retries", f"{stats.retries:,}"),
+        (
+            "tokens",
+            f"{stats.total_tokens:,} (in {stats.input_tokens:,} · out {stats.output_tokens:,} · "
+            f"cache write {stats.cache_write_tokens:,} · cache read {stats.cache_read_tokens:,})",
+        ),
+        ("cost", _usd(stats.cost_usd)),
+        ("cache hit rate", f"{stats.cache_hit_rate:.1%} ({stats.cache_hits:,} hits)"),
+        ("saved by cache", _usd(stats.saved_usd)),
+        (
+            "latency p50 / p95 / p99",
+            f"{_ms(stats.p50_ms)} / {_ms(stats.p95_ms)} / {_ms(stats.p99_ms)}",
+        ),
+    ]
+    if stats.cost_unknown:
+        rows.insert(5, ("cost unknown (unpriced model)", f"{stats.cost_unknown:,} attempts"))
+    for name, value in rows:
+        table.add_row(name, value)
+    out_console().print(table)
+
+
+def print_groups(groups: list[Group], label: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"By {label}", title_justify="left")
+    for col, justify in (
+        (label, "left"),
+        ("executions", "right"),
+        ("success", "right"),
+        ("tokens", "right"),
+        ("cost", "right"),
+        ("cache hits", "right"),
+        ("p50", "right"),
+        ("p95", "right"),
+    ):
+        table.add_column(col, justify=justify, no_wrap=col == label)  # type: ignore[arg-type]
+    for g in groups:
+        s = g.stats
+        table.add_row(
+            g.name,
+            f"{s.executions:,}",
+            f"{s.success_rate:.0%}",
+            f"{s.total_tokens:,}",
+            _usd(s.cost_usd) + (" +?" if s.cost_unknown else ""),
+            f"{s.cache_hits:,}",
+            _ms(s.p50_ms),
+            _ms(s.p95_ms),
+        )
+    out_console().print(table)
+
+
+@app.command("summary")
+def summary(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    agent: AgentOpt = None,
+    model: ModelOpt = None,
+    workflow: WorkflowOpt = None,
+    real_only: RealOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Executions, success rate, tokens, cost, cache hit rate, savings and p50/p95/p99 latency."""
+    q = _query(since, until, agent, model, workflow, real_only)
+    with open_metrics(state_of(ctx)) as tracker:
+        stats = tracker.analytics().summary(q)
+    if json_out:
+        emit_json({**_period(q), **stats.to_dict()})
+        return
+    print_summary(stats)
+
+
+def _grouped(
+    ctx: typer.Context, dimension: Literal["agent", "model", "workflow"], q: Query, json_out: bool
+) -> None:
+    with open_metrics(state_of(ctx)) as tracker:
+        groups = tracker.analytics().by(dimension, q)
+    if json_out:
+        emit_json({**_period(q), "groups": [g.to_dict(dimension) for g in groups]})
+        return
+    print_groups(groups, dimension)
+
+
+@app.command("agents")
+def agents(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    real_only: RealOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Figures per agent, most expensive first."""
+    _grouped(ctx, "agent", _query(since, until, real_only=real_only), json_out)
+
+
+@app.command("models")
+def models(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    real_only: RealOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Figures per model, most expensive first."""
+    _grouped(ctx, "model", _query(since, until, real_only=real_only), json_out)
+
+
+@app.command("workflows")
+def workflows(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    real_only: RealOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Figures per workflow; executions outside any workflow are '(none)'."""
+    _grouped(ctx, "workflow", _query(since, until, real_only=real_only), json_out)
+
+
+@app.command("trends")
+def trends(
+    ctx: typer.Context,
+    interval: Annotated[
+        str, typer.Option("--interval", help="hour or day (rolled-up days stay whole days).")
+    ] = "day",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    agent: AgentOpt = None,
+    model: ModelOpt = None,
+    workflow: WorkflowOpt = None,
+    real_only: RealOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Executions, cost, success rate and latency per hour or day."""
+    from ..errors import ConfigurationError
+
+    if interval not in ("hour", "day"):
+        raise ConfigurationError(
+            f"unknown interval '{interval}'", key="--interval", hint="use hour or day"
+        )
+    q = _query(since, until, agent, model, workflow, real_only)
+    with open_metrics(state_of(ctx)) as tracker:
+        points = tracker.analytics().trends(q, "hour" if interval == "hour" else "day")
+    if json_out:
+        emit_json({**_period(q), "interval": interval, "points": [p.to_dict() for p in points]})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Trends per {interval}", title_justify="left")
+    for col in ("start (UTC)", "executions", "success", "tokens", "cost", "cache hits", "p95"):
+        table.add_column(col, justify="left" if col.startswith("start") else "right")
+    for p in points:
+        s = p.stats
+        start = p.start.strftime("%Y-%m-%d %H:%M" if p.resolution == "hour" else "%Y-%m-%d (day)")
+        table.add_row(
+            start,
+            f"{s.executions:,}",
+            f"{s.success_rate:.0%}",
+            f"{s.total_tokens:,}",
+            _usd(s.cost_usd),
+            f"{s.cache_hits:,}",
+            _ms(s.p95_ms),
+        )
+    out_console().print(table)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json or csv.")] = "json",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    real_only: RealOpt = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+) -> None:
+    """Raw executions and daily rollups (JSON: one document; CSV: one table with a 'kind' column)."""
+    from ..errors import ConfigurationError
+
+    fmt = "json" if json_out else fmt.lower()
+    if fmt not in ("json", "csv"):
+        raise ConfigurationError(f"unknown format '{fmt}'", key="--format", hint="use json or csv")
+    q = _query(since, until, real_only=real_only)
+    with open_metrics(state_of(ctx)) as tracker:
+        text = tracker.analytics().export(q, "json" if fmt == "json" else "csv")
+    if output is not None:
+        write_output_file(output, text)
+        return
+    typer.echo(text.rstrip("\n"))
+
+
+@app.command("rollup")
+def rollup(
+    ctx: typer.Context,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="Roll up raw rows before this day (default: older than metrics.raw_retention_days).",
+            show_default=False,
+        ),
+    ] = None,
+    vacuum: Annotated[
+        bool, typer.Option("--vacuum", help="Also rebuild the file compactly.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fold old raw rows into daily rows now, prune expired daily rows, reclaim space."""
+    with open_metrics(state_of(ctx), auto_rollup=False) as tracker:
+        if until is not None:
+            cutoff = _query(None, until).until_us
+            assert cutoff is not None
+            report = tracker.store.rollup(cutoff)
+        else:
+            report = tracker.rollup()
+        if vacuum:
+            from ..metrics.sqlite_store import SQLiteMetricsStore
+
+            if isinstance(tracker.store, SQLiteMetricsStore):
+                tracker.store.vacuum()
+        stats = tracker.store.stats()
+    data = {**report.to_dict(), "raw_rows_left": stats.raw_rows, "daily_rows": stats.daily_rows}
+    data["bytes_after"] = stats.bytes
+    if json_out:
+        emit_json(data)
+        return
+    notice(
+        f"rolled {report.raw_rows_rolled:,} raw rows (before {data['cutoff'][:10]}) into "
+        f"{report.daily_rows_written:,} daily rows; {report.daily_rows_pruned:,} expired daily rows "
+        f"pruned; {stats.raw_rows:,} raw and {stats.daily_rows:,} daily rows kept; "
+        f"{report.bytes_before:,} → {stats.bytes:,} bytes"
+    )
+
+
+@app.command("prometheus")
+def prometheus(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+) -> None:
+    """Print the Prometheus text exposition of the stored metrics."""
+    from ..metrics.prometheus import store_exposition
+
+    q = _query(since, until)
+    with open_metrics(state_of(ctx)) as tracker:
+        tracker.flush()
+        text = store_exposition(tracker.store, q).decode()
+    typer.echo(text.rstrip("\n"))

@@ -1,0 +1,304 @@
+"""The root ``claude-force`` command: global options, command registration, error mapping.
+
+Later features register their command group here with one ``app.add_typer(...)`` line. Command
+modules import only typer and the standard library at module level; the orchestrator, pydantic
+and rich tables load inside the commands, so ``claude-force --help`` stays fast.
+
+Errors are mapped in :class:`RootGroup.main`, which both the console script and typer's
+``CliRunner`` go through: a :class:`~claude_force.errors.ClaudeForceError` prints one
+``error: ...`` line and exits with its ``exit_code`` (2 configuration/usage, 1 run failure);
+usage errors exit 2; anything else prints one line and exits 1. ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TextIO
+
+import typer
+from typer.core import TyperGroup
+
+from .._version import __version__
+from ..errors import ClaudeForceError
+from . import analytics as _analytics
+from . import cache as _cache
+from . import emulator as _emulator
+from . import execute as _execute
+from . import health as _health
+from . import listing as _listing
+from . import metrics as _metrics
+from . import project as _project
+from . import run as _run
+from . import workflow as _workflow
+from ._common import CliState
+
+PROG = "claude-force"
+
+
+def _click_base(name: str) -> type[BaseException]:
+    """Click's ``ClickException``: typer vendors click in recent releases, re-exports it in older."""
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == name:
+            return cls
+    raise AssertionError(f"typer.BadParameter does not derive from {name}")
+
+
+ClickException = _click_base("ClickException")
+UsageError = _click_base("UsageError")
+
+
+class RootGroup(TyperGroup):
+    """The root group; its ``main`` turns every failure into one line and an exit code."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        _plain_help(self)
+        state = extra.get("obj")
+        if not isinstance(state, CliState):
+            state = CliState(debug=_env_flag("CLAUDE_FORCE_DEBUG"))
+            extra["obj"] = state
+
+        def invoke() -> Any:
+            return super(RootGroup, self).main(
+                args,
+                prog_name or PROG,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+
+        code = guarded(invoke, state)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _plain_help(command: object) -> None:
+    """Use click's plain help formatter for every command, sub-groups included.
+
+    typer's rich help formatter imports rich's markdown, syntax and traceback modules (~70 ms,
+    more on a busy machine), which alone would eat a quarter of the 0.3 s budget of
+    ``claude-force --help``. Command *output* still uses rich.
+    """
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _error(message: str, stream: TextIO | None = None) -> None:
+    out = stream or sys.stderr
+    out.write(f"error: {_one_line(message)}\n")
+    out.flush()
+
+
+def guarded(call: Callable[[], Any], state: CliState) -> int:
+    """Run the command line; return its exit code after printing any error as one line."""
+    show_warnings = _install_warning_format()
+    try:
+        rv = call()
+    except ClaudeForceError as exc:
+        if state.debug:
+            traceback.print_exception(exc)
+        _error(exc.one_line())
+        return exc.exit_code
+    except ClickException as exc:
+        message = str(exc.format_message())  # type: ignore[attr-defined]
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # A group run without a command: its message is the group's help text.
+            sys.stdout.write(message.rstrip("\n") + "\n")
+            sys.stdout.flush()
+        elif message:
+            if isinstance(exc, UsageError):
+                ctx = getattr(exc, "ctx", None)
+                path = ctx.command_path if ctx is not None else PROG
+                message += f" (see '{path} --help')"
+            _error(message)
+        return int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        _error("aborted")
+        return 1
+    except Exception as exc:
+        if state.debug:
+            traceback.print_exception(exc)
+            _error(f"{type(exc).__name__}: {exc}")
+        else:
+            _error(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return 1
+    finally:
+        warnings.showwarning = show_warnings
+    if isinstance(rv, int) and not isinstance(rv, bool):
+        return rv
+    return 0
+
+
+def _install_warning_format() -> Callable[..., None]:
+    """Show warnings (e.g. unknown keys in claude.json) as one ``warning:`` line on stderr."""
+    previous = warnings.showwarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        (file or sys.stderr).write(f"warning: {_one_line(str(message))}\n")
+
+    warnings.showwarning = show
+    return previous
+
+
+class _LogFormatter(logging.Formatter):
+    """``level: message``; tracebacks only with ``--debug``."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__("%(levelname)s: %(message)s")
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        copy = logging.makeLogRecord(record.__dict__)  # other handlers must see the original
+        copy.levelname = record.levelname.lower()
+        if not self.debug:
+            copy.exc_info = None
+            copy.exc_text = None
+            copy.stack_info = None
+        return super().format(copy)
+
+
+def _configure_logging(ctx: typer.Context, debug: bool) -> None:
+    logger = logging.getLogger("claude_force")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormatter(debug))
+    previous_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+
+    ctx.call_on_close(restore)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PROG} {__version__}")
+        raise typer.Exit(0)
+
+
+app = typer.Typer(
+    name=PROG,
+    cls=RootGroup,
+    help="Run specialised Claude agents and workflows from your project's .claude/ folder.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Path of claude.json (or its folder). Default: nearest .claude/claude.json "
+            "or $CLAUDE_FORCE_CONFIG.",
+            show_default=False,
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="Anthropic API key (default: $ANTHROPIC_API_KEY). Never printed.",
+            show_default=False,
+        ),
+    ] = None,
+    simulate: Annotated[
+        bool,
+        typer.Option(
+            "--simulate",
+            "--demo",
+            help="Use the offline SIMULATED model (no key, no network). --demo is the old spelling.",
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show tracebacks and debug logs (or CLAUDE_FORCE_DEBUG=1)."),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Run specialised Claude agents and workflows from your project's .claude/ folder.
+
+    Without ANTHROPIC_API_KEY (or with --simulate) every run uses a SIMULATED model, labelled as such.
+    Exit codes: 0 success, 1 a failed run, 2 a usage or configuration error.
+    """
+    del version
+    state = ctx.ensure_object(CliState)
+    state.config = config
+    state.api_key = api_key or None
+    state.simulate = simulate
+    state.debug = debug or state.debug
+    _configure_logging(ctx, state.debug)
+
+
+app.command("init")(_project.init)
+app.add_typer(_listing.app, name="list")
+app.command("info")(_project.info)
+app.command("execute")(_execute.execute)
+app.add_typer(_run.app, name="run")
+app.command("emulator")(_emulator.emulator)
+# Later features register their command groups below, one add_typer line each.
+app.add_typer(_health.app, name="health")
+app.command("run-workflow")(_workflow.run_workflow)
+app.add_typer(_workflow.app, name="workflow")
+app.add_typer(_analytics.app, name="analytics")
+app.add_typer(_metrics.app, name="metrics")
+app.add_typer(_cache.app, name="cache")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line in-process and return its exit code (used by the demo and tests)."""
+    command = typer.main.get_command(app)
+    code = command.main(
+        args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False
+    )
+    return int(code)
+
+
+def run() -> NoReturn:
+    """The console script's entry point."""
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""``claude-force cache stats|list|inspect|prune|clear`` — look into and tidy the response cache.
+
+They work on the project's configured backend (``cache.backend``) whether or not caching is
+switched on, so a disabled cache can still be inspected and cleared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from ._common import CliState, emit_json, notice, out_console, state_of
+
+if TYPE_CHECKING:
+    from ..cache.store import ResponseStore
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Inspect and tidy the response cache.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
+AgentOpt = Annotated[
+    str | None, typer.Option("--agent", "-a", help="Only this agent's entries.", show_default=False)
+]
+
+
+def with_store(state: CliState, fn: Callable[[ResponseStore], Awaitable[T]]) -> T:
+    """Open the project's response store, run ``fn`` on it, close it."""
+    from ..cache.layer import build_store
+    from ..config import load_project
+
+    project = load_project(state.config, check_files=False)
+    store = build_store(project)
+
+    async def go() -> T:
+        try:
+            return await fn(store)
+        finally:
+            await store.aclose()
+
+    return asyncio.run(go())
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n = n / 1024  # type: ignore[assignment]
+    return str(n)
+
+
+@app.command("stats")
+def stats(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Hits, misses, hit rate, evictions, expirations, integrity failures, size, and savings."""
+
+    async def go(store: ResponseStore) -> dict[str, Any]:
+        return (await store.stats()).to_dict()
+
+    data = with_store(state_of(ctx), go)
+    if json_out:
+        emit_json(data)
+        return
+    from rich.table import Table
+
+    table = Table(title="Response cache", title_justify="left", show_header=False)
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    tokens = data["tokens_saved"]
+    rows = [
+        ("backend", f"{data['backend']} — {data['location']}"),
+        ("entries", f"{data['entries']:,}"),
+        ("size", f"{_size(data['bytes'])} of {data['max_size_mb']:g} MiB"),
+        ("ttl", f"{data['ttl_hours']:g} h"),
+        ("hits", f"{data['hits']:,}"),
+        ("misses", f"{data['misses']:,}"),
+        ("hit rate", f"{data['hit_rate'] * 100:.1f}%"),
+        ("coalesced (single-flight)", f"{data['coalesced']:,}"),
+        ("stores", f"{data['stores']:,}"),
+        ("evictions", f"{data['evictions']:,}"),
+        ("expirations", f"{data['expirations']:,}"),
+        ("integrity failures", f"{data['integrity_failures']:,}"),
+        ("tokens saved", f"{tokens['total']:,} ({tokens['input']:,} in, {tokens['output']:,} out)"),
+        ("cost saved", f"${float(data['cost_saved_usd']):,.6f}"),
+        ("time saved", f"{data['seconds_saved']:,.1f} s"),
+    ]
+    if data["uncosted_hits"]:
+        rows.append(("hits without a price", f"{data['uncosted_hits']:,}"))
+    for name, value in rows:
+        table.add_row(name, value)
+    out_console().print(table)
+
+
+@app.command("list")
+def list_entries(
+    ctx: typer.Context,
+    agent: AgentOpt = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="At most N entries.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Entries, most recently used first."""
+
+    async def go(store: ResponseStore) -> list[dict[str, Any]]:
+        now = store.now()
+        return [
+            {
+                "key": e.key,
+                "agent": e.agent,
+                "model": e.model,
+                "namespace": e.namespace,
+                "size": e.size,
+                "hits": e.hits,
+                "created_at": e.created_at,
+                "last_used_at": e.last_used_at,
+                "expires_at": e.expires_at,
+                "expired": not store.policy.is_live(e.expires_at, now),
+            }
+            for e in await store.entries(agent=agent, limit=limit)
+        ]
+
+    rows = with_store(state_of(ctx), go)
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        notice("the cache is empty" if agent is None else f"no entries for agent '{agent}'")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Cache entries ({len(rows)})", title_justify="left")
+    for col, justify in (
+        ("key", "left"),
+        ("agent", "left"),
+        ("model", "left"),
+        ("kind", "left"),
+        ("size", "right"),
+        ("hits", "right"),
+        ("last used (UTC)", "left"),
+        ("expires (UTC)", "left"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(
+            r["key"][:16],
+            r["agent"] or "-",
+            r["model"],
+            r["namespace"],
+            _size(r["size"]),
+            str(r["hits"]),
+            _when(r["last_used_at"]),
+            _when(r["expires_at"]) + (" (expired)" if r["expired"] else ""),
+        )
+    out_console().print(table)
+
+
+@app.command("inspect")
+def inspect(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The key, or a unique prefix (≥ 6 hex digits).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """One entry: its columns, whether its signature verifies, and the cached answer."""
+    from ..cache.errors import CacheKeyError
+
+    async def go(store: ResponseStore) -> dict[str, Any]:
+        full = await store.resolve(key)
+        found = await store.inspect(full)
+        if found is None:
+            raise CacheKeyError(f"no cache entry {full}", hint="see `claude-force cache list`")
+        e, info = found.entry, found.info
+        return {
+            "key": info.key,
+            "agent": info.agent,
+            "model": info.model,
+            "namespace": info.namespace,
+            "size": info.size,
+            "hits": info.hits,
+            "created_at": info.created_at,
+            "last_used_at": info.last_used_at,
+            "expires_at": info.expires_at,
+            "live": found.live,
+            "valid": found.valid,
+            "problem": found.problem,
+            "entry": None
+            if e is None
+            else {
+                "task_preview": e.preview,
+                "response_model": e.response_model,
+                "stop_reason": e.stop_reason,
+                "provider": e.provider,
+                "simulated": e.simulated,
+                "request_id": e.request_id,
+                "usage": e.usage.model_dump(),
+                "duration_s": e.duration_s,
+                "estimated_cost": e.estimated_cost,
+                "text": e.text,
+            },
+        }
+
+    data = with_store(state_of(ctx), go)
+    if json_out:
+        emit_json(data)
+        return
+    from rich.markup import escape
+
+    console = out_console()
+    status = "valid" if data["valid"] else f"INVALID: {data['problem']}"
+    console.print(f"[bold]key[/bold]        {data['key']}")
+    console.print(
+        f"[bold]agent[/bold]      {data['agent'] or '-'}   [bold]model[/bold] {data['model']}"
+    )
+    console.print(
+        f"[bold]kind[/bold]       {data['namespace']}   [bold]size[/bold] {_size(data['size'])}"
+    )
+    console.print(f"[bold]created[/bold]    {_when(data['created_at'])} UTC   hits {data['hits']}")
+    console.print(
+        f"[bold]expires[/bold]    {_when(data['expires_at'])} UTC"
+        + ("" if data["live"] else " (expired)")
+    )
+    console.print(f"[bold]signature[/bold]  {escape(status)}")
+    entry = data["entry"]
+    if entry is not None:
+        u = entry["usage"]
+        console.print(f"[bold]task[/bold]       {escape(entry['task_preview'])}")
+        console.print(
+            f"[bold]answer[/bold]     {escape(entry['response_model'])} · {entry['stop_reason']} · "
+            f"{u['input_tokens']} in / {u['output_tokens']} out tokens"
+            + (" · SIMULATED" if entry["simulated"] else "")
+        )
+        console.print()
+        console.print(entry["text"], markup=False, highlight=False)
+
+
+@app.command("prune")
+def prune(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Remove expired entries."""
+
+    async def go(store: ResponseStore) -> int:
+        return await store.prune()
+
+    removed = with_store(state_of(ctx), go)
+    if json_out:
+        emit_json({"removed": removed})
+        return
+    out_console().print(f"removed {removed} expired entr{'y' if removed == 1 else 'ies'}")
+
+
+@app.command("clear")
+def clear(
+    ctx: typer.Context,
+    agent: AgentOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove all entries (or one agent's). Statistics are kept."""
+    from ..errors import ConfigurationError
+
+    what = "all cache entries" if agent is None else f"the cache entries of agent '{agent}'"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ConfigurationError(
+                f"refusing to remove {what} without confirmation", hint="pass --yes"
+            )
+        typer.confirm(f"Remove {what}?", abort=True, err=True)
+
+    async def go(store: ResponseStore) -> int:
+        return await store.clear(agent)
+
+    removed = with_store(state_of(ctx), go)
+    if json_out:
+        emit_json({"removed": removed, "agent": agent})
+        return
+    out_console().print(f"removed {removed} entr{'y' if removed == 1 else 'ies'}")

@@ -1,0 +1,158 @@
+"""``claude-force execute AGENT [TASK ...]``: run an agent on one or many tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ._common import emit_json, err_console, notice, open_core, out_console, state_of
+
+if TYPE_CHECKING:
+    from ..runner import Execution
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Model id or alias (default: from claude.json)."),
+]
+MaxTokensOpt = Annotated[
+    int, typer.Option("--max-tokens", min=1, help="Upper bound on output tokens.")
+]
+TemperatureOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--temperature",
+        min=0.0,
+        max=1.0,
+        help="Sampling temperature; sent only when given (some models reject it).",
+    ),
+]
+SimulateOpt = Annotated[
+    bool,
+    typer.Option("--simulate", help="Use the offline SIMULATED model even if a key is set."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout only.")]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only the outputs (no progress or summary).")
+]
+
+
+def execute(
+    ctx: typer.Context,
+    agent: Annotated[
+        str, typer.Argument(help="Agent name (see 'claude-force list agents').", metavar="AGENT")
+    ],
+    tasks: Annotated[
+        list[str] | None,
+        typer.Argument(help="Task text; several TASK arguments are several tasks.", metavar="TASK"),
+    ] = None,
+    task_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--task-file", help="Read one task from a file (the whole file; '-' = stdin)."
+        ),
+    ] = None,
+    tasks_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--tasks-file",
+            help='Read many tasks: one per line, or JSON Lines {"agent": ..., "task": ...}.',
+        ),
+    ] = None,
+    run_async: Annotated[
+        bool,
+        typer.Option("--async", help="Run the tasks concurrently (progress on stderr)."),
+    ] = False,
+    model: ModelOpt = None,
+    max_tokens: MaxTokensOpt = 4096,
+    temperature: TemperatureOpt = None,
+    simulate: SimulateOpt = False,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
+    ] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option("--refresh", help="Skip cached answers but store the fresh ones."),
+    ] = False,
+    max_concurrent: Annotated[
+        int | None,
+        typer.Option(
+            "--max-concurrent",
+            min=1,
+            help="At most N tasks at once (default: performance.max_concurrent_agents).",
+        ),
+    ] = None,
+) -> None:
+    """Run AGENT on one or more tasks; with --async they run concurrently.
+
+    Exit code 0 when every task succeeded, 1 when one failed, 2 for usage or configuration errors.
+    """
+    import asyncio
+
+    from ..runner import RunOptions
+    from ._drive import label, preflight, run_items
+    from ._progress import ProgressView
+    from ._report import (
+        RunSummary,
+        print_outputs_only,
+        print_result,
+        report_failures,
+        result_dict,
+    )
+    from ._tasks import collect
+
+    state = state_of(ctx)
+    items = collect(agent, tasks or [], task_file, tasks_file)
+    core = open_core(state, simulate=simulate, max_concurrent=max_concurrent)
+    preflight(core, items, model)
+    settings = core.project.settings
+    concurrent = run_async
+    if run_async and not (settings.features.async_enabled and settings.performance.async_enabled):
+        notice(
+            "warning: async execution is disabled in claude.json "
+            "(features.async_enabled / performance.async_enabled); running one task at a time"
+        )
+        concurrent = False
+    options = RunOptions(
+        model=model,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        use_cache=not no_cache,
+        refresh=refresh,
+    )
+    labels = [label(item) for item in items]
+    show_progress = not quiet and (run_async or len(items) > 1)
+    view = ProgressView(err_console(), labels, enabled=show_progress)
+
+    async def go() -> tuple[list[Execution], float]:
+        try:
+            with view:
+                return await run_items(
+                    core, items, options, concurrent=concurrent, board=view.board
+                )
+        finally:
+            await core.close()
+
+    executions, wall = asyncio.run(go())
+    summary = RunSummary.of(
+        executions,
+        wall,
+        "async" if concurrent else "sequential",
+        max_concurrent=core.max_concurrent,
+    )
+    if json_out:
+        emit_json({"results": [result_dict(ex) for ex in executions], "summary": summary.to_dict()})
+    elif quiet:
+        print_outputs_only(executions)
+    else:
+        console = out_console()
+        n = len(executions)
+        for i, ex in enumerate(executions, start=1):
+            print_result(console, ex, f"task {i}/{n}", markdown=console.is_terminal)
+        console.print(summary.line(), markup=False, highlight=False)
+    report_failures(executions, [f"task {i}" for i in range(1, len(executions) + 1)])
+    if not summary.ok:
+        raise typer.Exit(1)

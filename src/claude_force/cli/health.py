@@ -1,0 +1,99 @@
+"""``claude-force health [--json]``: provider reachability, breaker states, rate-limit headroom."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ._common import emit_json, open_core, out_console, state_of
+
+if TYPE_CHECKING:
+    from ..resilience.health import HealthReport
+
+app = typer.Typer(help="Check the provider and the resilience layers (exit 1 unless healthy).")
+
+
+@app.callback(invoke_without_command=True)
+def health(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document only.")] = False,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model to probe (default: the project's default)."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the probe.")
+    ] = 10.0,
+) -> None:
+    """Probe the provider with a free count_tokens request; report breakers and headroom.
+
+    Exit codes: 0 healthy, 1 degraded or unreachable, 2 configuration error.
+    """
+    import asyncio
+
+    from ..resilience.health import check_health
+
+    core = open_core(state_of(ctx))
+    catalog = core.project.catalog
+    chosen = catalog.resolve(model, where="--model") if model else catalog.default
+
+    async def run() -> HealthReport:
+        try:
+            return await check_health(core.pipeline, chosen, timeout_s=timeout)
+        finally:
+            await core.close()
+
+    report = asyncio.run(run())
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        _print(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _print(report: HealthReport) -> None:
+    from rich.table import Table
+
+    console = out_console()
+    colour = {"healthy": "green", "degraded": "yellow", "unreachable": "red"}[report.status]
+    p = report.probe
+    console.print(f"[bold {colour}]{report.status}[/]  ({report.checked_at})")
+    where = f"{p.provider}{' (SIMULATED)' if p.simulated else ''}, model {p.model}"
+    if p.reachable is None:
+        console.print(f"provider: {where}: not probed ({p.error})")
+    elif p.ok:
+        console.print(f"provider: {where}: reachable in {p.latency_ms:g} ms")
+    else:
+        console.print(f"provider: {where}: [red]{p.error}[/]")
+    if report.breakers:
+        table = Table("provider", "model", "breaker", "failure rate", "calls", "probe in")
+        for b in report.breakers:
+            retry = "" if b["retry_in_s"] is None else f"{b['retry_in_s']:g}s"
+            table.add_row(
+                b["provider"],
+                b["model"],
+                b["state"],
+                f"{b['failure_rate']:.0%}",
+                str(b["calls_in_window"]),
+                retry,
+            )
+        console.print(table)
+    else:
+        console.print("breakers: none used yet (all closed)")
+    if report.rate_limits:
+        table = Table("model", "limit", "per minute", "available", "headroom", "source")
+        for m, kinds in report.rate_limits.items():
+            for kind, v in kinds.items():
+                headroom = "" if v["headroom"] is None else f"{v['headroom']:.0%}"
+                table.add_row(
+                    m,
+                    kind.replace("_", " "),
+                    f"{v['per_minute']:,.0f}",
+                    f"{v['available']:,.0f}",
+                    headroom,
+                    v["source"],
+                )
+        console.print(table)
+    else:
+        console.print("rate limits: none configured or reported")

@@ -1,0 +1,134 @@
+"""Redact credentials from text before a session is stored.
+
+Hand-written rather than a library: the scanners that exist (detect-secrets, trufflehog) find
+secrets line by line in files to report them, with entropy heuristics and plugin machinery we
+do not need; here a session's text is rewritten in memory with a short, reviewable list of
+patterns for the credential formats that end up in prompts and answers. Over-redacting a value
+that merely looks like a secret is the accepted trade-off.
+
+Each match becomes ``[REDACTED:<kind>]``. For ``key: value`` forms (a bearer header, a password
+assignment, a URL's password) the name stays and only the value is replaced, so the stored text
+still reads sensibly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# (kind, pattern, group to replace — 0 for the whole match). Order matters: specific formats
+# first, so a GitHub token in ``token=ghp_…`` is reported as github-token, not as an assignment.
+_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
+    (
+        "private-key",
+        re.compile(
+            r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:.*?-----END \1PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+            re.DOTALL,
+        ),
+        0,
+    ),
+    ("anthropic-key", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{16,}"), 0),
+    ("openai-key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"), 0),
+    ("stripe-key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"), 0),
+    ("aws-access-key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"), 0),
+    (
+        "aws-secret-key",
+        re.compile(
+            r"(?i)\baws_?secret_?(?:access_?)?key\b[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
+        ),
+        1,
+    ),
+    ("github-token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"), 0),
+    ("gitlab-token", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"), 0),
+    ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"), 0),
+    (
+        "slack-webhook",
+        re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9_/]+"),
+        0,
+    ),
+    ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), 0),
+    (
+        "jwt",
+        re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+        0,
+    ),
+    (
+        "bearer-token",
+        re.compile(r"(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{12,}=*)"),
+        1,
+    ),
+    (
+        "authorization",
+        re.compile(r"(?i)\bauthorization\s*[:=]\s*(?:basic|token|digest)\s+([A-Za-z0-9\-._~+/]{8,}=*)"),
+        1,
+    ),
+    (
+        "url-password",
+        re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@]+:([^\s/@]+)@"),
+        1,
+    ),
+    (
+        "secret-assignment",
+        re.compile(
+            r"(?i)\b(?:api[_\-]?key|apikey|secret(?:[_\-]?key)?|client[_\-]?secret|password|passwd"
+            r"|pwd|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|private[_\-]?key)\b"
+            r"[\"']?\s*[:=]\s*[\"']?([^\s\"',;]{8,})"
+        ),
+        1,
+    ),
+)
+
+KINDS: tuple[str, ...] = tuple(kind for kind, _, _ in _PATTERNS)
+
+
+def marker(kind: str) -> str:
+    return f"[REDACTED:{kind}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    """Redacted text and how many secrets of each kind were removed."""
+
+    text: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def redact(text: str) -> Redacted:
+    """``text`` with every credential pattern replaced by ``[REDACTED:<kind>]``."""
+    counts: Counter[str] = Counter()
+    for kind, pattern, group in _PATTERNS:
+        def sub(m: re.Match[str], kind: str = kind, group: int = group) -> str:
+            value = m.group(group)
+            if value.startswith("[REDACTED:"):
+                return m.group(0)  # already replaced by a more specific pattern
+            counts[kind] += 1
+            if group == 0:
+                return marker(kind)
+            start, end = m.span(group)
+            base = m.start()
+            whole = m.group(0)
+            return whole[: start - base] + marker(kind) + whole[end - base :]
+
+        text = pattern.sub(sub, text)
+    return Redacted(text, dict(counts))
+
+
+def redact_value(value: Any, counts: Counter[str]) -> Any:
+    """Redact every string inside a JSON-like value (dicts, lists, strings), adding to ``counts``."""
+    if isinstance(value, str):
+        r = redact(value)
+        counts.update(r.counts)
+        return r.text
+    if isinstance(value, Mapping):
+        return {str(k): redact_value(v, counts) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v, counts) for v in value]
+    return value

@@ -1,0 +1,84 @@
+"""Execution metrics: records, stores (memory, SQLite), rollups, analytics, Prometheus.
+
+Names load lazily: ``claude_force.config.schema`` imports :mod:`.settings` from here, and must
+not pull in the stores (which import the config package back).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .analytics import Analytics, Group, Stats, TrendPoint, make_query, parse_when
+    from .histogram import RELATIVE_ACCURACY, LogHistogram
+    from .prometheus import PrometheusMetrics, StoreCollector, store_exposition
+    from .record import Cell, ExecutionRecord
+    from .settings import MetricsSettings
+    from .sqlite_store import SQLiteMetricsStore
+    from .store import MemoryMetricsStore, MetricsStore, Query, RollupReport, StoreStats
+    from .tracker import MetricsTracker
+    from .writer import BatchWriter
+
+_EXPORTS: dict[str, str] = {
+    "Analytics": ".analytics",
+    "Group": ".analytics",
+    "Stats": ".analytics",
+    "TrendPoint": ".analytics",
+    "make_query": ".analytics",
+    "parse_when": ".analytics",
+    "RELATIVE_ACCURACY": ".histogram",
+    "LogHistogram": ".histogram",
+    "PrometheusMetrics": ".prometheus",
+    "StoreCollector": ".prometheus",
+    "store_exposition": ".prometheus",
+    "Cell": ".record",
+    "ExecutionRecord": ".record",
+    "MetricsSettings": ".settings",
+    "SQLiteMetricsStore": ".sqlite_store",
+    "MemoryMetricsStore": ".store",
+    "MetricsStore": ".store",
+    "Query": ".store",
+    "RollupReport": ".store",
+    "StoreStats": ".store",
+    "MetricsTracker": ".tracker",
+    "BatchWriter": ".writer",
+}
+
+__all__ = [
+    "RELATIVE_ACCURACY",
+    "Analytics",
+    "BatchWriter",
+    "Cell",
+    "ExecutionRecord",
+    "Group",
+    "LogHistogram",
+    "MemoryMetricsStore",
+    "MetricsSettings",
+    "MetricsStore",
+    "MetricsTracker",
+    "PrometheusMetrics",
+    "Query",
+    "RollupReport",
+    "SQLiteMetricsStore",
+    "Stats",
+    "StoreCollector",
+    "StoreStats",
+    "TrendPoint",
+    "make_query",
+    "parse_when",
+    "store_exposition",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'claude_force.metrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

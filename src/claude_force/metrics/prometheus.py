@@ -1,0 +1,277 @@
+"""Prometheus metrics: a live registry fed by events, and a collector that reads the store.
+
+* :class:`PrometheusMetrics` — counters, gauges and histograms in its own
+  ``prometheus_client.CollectorRegistry`` (never the global one), updated on every recorded
+  execution and resilience event. The server exposes ``registry`` at ``/metrics``.
+* :class:`StoreCollector` — the same families computed from the metrics store (raw + rolled-up
+  data), for ``claude-force analytics prometheus`` and for scraping a store that many processes
+  write. Its totals cover the retained data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from ..events import (
+    BreakerRejected,
+    BreakerTransition,
+    Event,
+    ModelFallback,
+    RateLimitWait,
+    RetryGaveUp,
+    RetryScheduled,
+)
+from .histogram import bucket_value
+from .record import PICO, ExecutionRecord
+from .store import MetricsStore, Query
+
+LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+WAIT_BUCKETS_S = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+_PICO = float(PICO)
+
+
+class PrometheusMetrics:
+    """Live metrics of this process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.executions = Counter(
+            "claude_force_executions",
+            "Finished agent executions.",
+            ["agent", "model", "outcome", "cached", "simulated"],
+            registry=r,
+        )
+        self.tokens = Counter(
+            "claude_force_tokens",
+            "Tokens used, by kind (input, output, cache_write, cache_read).",
+            ["agent", "model", "kind"],
+            registry=r,
+        )
+        self.cost = Counter(
+            "claude_force_cost_usd", "Cost in USD (known prices).", ["agent", "model"], registry=r
+        )
+        self.cost_unknown = Counter(
+            "claude_force_cost_unknown",
+            "Attempts whose model has no price (cost recorded as unknown).",
+            ["model"],
+            registry=r,
+        )
+        self.cache_hits = Counter(
+            "claude_force_cache_hits", "Executions answered from the cache.", ["agent"], registry=r
+        )
+        self.saved = Counter(
+            "claude_force_saved_cost_usd", "USD saved by cache hits.", ["agent"], registry=r
+        )
+        self.latency = Histogram(
+            "claude_force_execution_duration_seconds",
+            "Wall time of an execution (queue wait included).",
+            ["agent", "model"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "claude_force_queue_wait_seconds",
+            "Time an execution waited for a concurrency slot.",
+            ["agent"],
+            buckets=WAIT_BUCKETS_S,
+            registry=r,
+        )
+        self.retries = Counter(
+            "claude_force_retries",
+            "Retried attempts, by reason (retry_after or backoff).",
+            ["provider", "model", "reason"],
+            registry=r,
+        )
+        self.retry_gave_up = Counter(
+            "claude_force_retry_gave_up",
+            "Retryable failures not retried (max attempts, deadline, budget …).",
+            ["provider", "model", "reason"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "claude_force_circuit_breaker_state",
+            "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+            ["provider", "model"],
+            registry=r,
+        )
+        self.breaker_transitions = Counter(
+            "claude_force_circuit_breaker_transitions",
+            "Circuit breaker state changes, by new state.",
+            ["provider", "model", "state"],
+            registry=r,
+        )
+        self.breaker_rejected = Counter(
+            "claude_force_circuit_breaker_rejected",
+            "Calls failed at once because the breaker was open.",
+            ["provider", "model"],
+            registry=r,
+        )
+        self.rate_limit_waits = Histogram(
+            "claude_force_rate_limit_wait_seconds",
+            "Waits for the client-side rate limit (estimated at the start of the wait).",
+            ["model", "limit"],
+            buckets=WAIT_BUCKETS_S,
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "claude_force_model_fallbacks",
+            "Calls moved to a fallback model.",
+            ["from_model", "to_model", "reason"],
+            registry=r,
+        )
+
+    def observe(self, rec: ExecutionRecord) -> None:
+        """Count one recorded attempt (called once per ``(execution_id, attempt)``)."""
+        agent, model = rec.agent, rec.model
+        for kind, n in (
+            ("input", rec.input_tokens),
+            ("output", rec.output_tokens),
+            ("cache_write", rec.cache_write_tokens),
+            ("cache_read", rec.cache_read_tokens),
+        ):
+            if n:
+                self.tokens.labels(agent, model, kind).inc(n)
+        if rec.cost_pusd is None:
+            self.cost_unknown.labels(model).inc()
+        elif rec.cost_pusd:
+            self.cost.labels(agent, model).inc(rec.cost_pusd / _PICO)
+        if not rec.final:
+            return
+        self.executions.labels(
+            agent, model, rec.outcome, str(rec.cached).lower(), str(rec.simulated).lower()
+        ).inc()
+        if rec.cached:
+            self.cache_hits.labels(agent).inc()
+            if rec.saved_pusd:
+                self.saved.labels(agent).inc(rec.saved_pusd / _PICO)
+        self.latency.labels(agent, model).observe(rec.duration_us / 1e6)
+        self.queue_wait.labels(agent).observe(rec.queue_wait_us / 1e6)
+
+    def on_event(self, event: Event) -> None:
+        """Count a resilience event (executions are counted by :meth:`observe`)."""
+        if isinstance(event, RetryScheduled):
+            self.retries.labels(event.provider, event.model, event.reason).inc()
+        elif isinstance(event, RetryGaveUp):
+            self.retry_gave_up.labels(event.provider, event.model, event.reason).inc()
+        elif isinstance(event, BreakerTransition):
+            state = BREAKER_STATES.get(event.to_state, -1)
+            self.breaker_state.labels(event.provider, event.model).set(state)
+            self.breaker_transitions.labels(event.provider, event.model, event.to_state).inc()
+        elif isinstance(event, BreakerRejected):
+            self.breaker_rejected.labels(event.provider, event.model).inc()
+        elif isinstance(event, RateLimitWait):
+            self.rate_limit_waits.labels(event.model, event.limit).observe(event.wait_s)
+        elif isinstance(event, ModelFallback):
+            self.fallbacks.labels(event.from_model, event.to_model, event.reason).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class StoreCollector(Collector):
+    """Prometheus families computed from a metrics store at scrape time."""
+
+    def __init__(self, store: MetricsStore, query: Query | None = None) -> None:
+        self.store = store
+        self.query = query or Query()
+
+    def collect(self) -> Iterator[Metric]:
+        cells = self.store.aggregate(self.query, by=("agent", "model", "outcome", "simulated"))
+        executions = CounterMetricFamily(
+            "claude_force_executions",
+            "Finished agent executions.",
+            labels=["agent", "model", "outcome", "simulated"],
+        )
+        retries = CounterMetricFamily(
+            "claude_force_retries", "Retried attempts.", labels=["agent", "model"]
+        )
+        tokens = CounterMetricFamily(
+            "claude_force_tokens", "Tokens used, by kind.", labels=["agent", "model", "kind"]
+        )
+        cost = CounterMetricFamily(
+            "claude_force_cost_usd", "Cost in USD (known prices).", labels=["agent", "model"]
+        )
+        unknown = CounterMetricFamily(
+            "claude_force_cost_unknown",
+            "Attempts whose model has no price.",
+            labels=["agent", "model"],
+        )
+        hits = CounterMetricFamily(
+            "claude_force_cache_hits",
+            "Executions answered from the cache.",
+            labels=["agent", "model"],
+        )
+        saved = CounterMetricFamily(
+            "claude_force_saved_cost_usd", "USD saved by cache hits.", labels=["agent", "model"]
+        )
+        latency = HistogramMetricFamily(
+            "claude_force_execution_duration_seconds",
+            "Wall time of an execution (from the store's log-scale histogram, ±1%).",
+            labels=["agent", "model"],
+        )
+        per_am: dict[tuple[str, str], list[int]] = {}
+        per_am_hist: dict[tuple[str, str], list[int]] = {}
+        per_am_sum: dict[tuple[str, str], int] = {}
+        for (agent, model, outcome, simulated), c in sorted(cells.items(), key=str):
+            if c.executions:
+                executions.add_metric([agent, model, outcome, str(simulated).lower()], c.executions)
+            sums = per_am.setdefault((agent, model), [0] * 9)
+            for i, v in enumerate(
+                (
+                    c.attempts - c.executions,
+                    c.input_tokens,
+                    c.output_tokens,
+                    c.cache_write_tokens,
+                    c.cache_read_tokens,
+                    c.cost_pusd,
+                    c.cost_unknown,
+                    c.cached,
+                    c.saved_pusd,
+                )
+            ):
+                sums[i] += v
+            counts = per_am_hist.setdefault((agent, model), [0] * (len(LATENCY_BUCKETS_S) + 1))
+            for index, n in c.latency.buckets():
+                seconds = bucket_value(index) / 1000
+                slot = next(
+                    (i for i, le in enumerate(LATENCY_BUCKETS_S) if seconds <= le),
+                    len(LATENCY_BUCKETS_S),
+                )
+                counts[slot] += n
+            per_am_sum[(agent, model)] = per_am_sum.get((agent, model), 0) + c.duration_us
+        for (agent, model), s in per_am.items():
+            labels = [agent, model]
+            retries.add_metric(labels, s[0])
+            for kind, v in zip(
+                ("input", "output", "cache_write", "cache_read"), s[1:5], strict=True
+            ):
+                tokens.add_metric([*labels, kind], v)
+            cost.add_metric(labels, s[5] / _PICO)
+            unknown.add_metric(labels, s[6])
+            hits.add_metric(labels, s[7])
+            saved.add_metric(labels, s[8] / _PICO)
+            counts = per_am_hist[(agent, model)]
+            cumulative: list[tuple[str, float]] = []
+            running = 0
+            for le, n in zip((*map(str, LATENCY_BUCKETS_S), "+Inf"), counts, strict=True):
+                running += n
+                cumulative.append((le, running))
+            latency.add_metric(labels, cumulative, per_am_sum[(agent, model)] / 1e6)
+        yield from (executions, retries, tokens, cost, unknown, hits, saved, latency)
+
+
+def store_exposition(store: MetricsStore, query: Query | None = None) -> bytes:
+    """The Prometheus text exposition of a store's data."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(store, query))
+    return generate_latest(registry)

@@ -1,0 +1,612 @@
+"""The SQLite metrics store (the default): one file in the project's state directory, WAL mode.
+
+Raw rows live in ``executions`` (upserted by ``(execution_id, attempt)``); rollups fold old raw
+rows into ``daily`` (sums per day × dimension set, the dimension sets interned in ``dims``) and
+``daily_latency`` (the latency histogram's bucket counts), then delete them and give the space back.
+Aggregates run as ``GROUP BY`` queries over both, so analytics never loads raw rows into Python.
+
+Every batch is one transaction: a process killed mid-write loses at most that batch and never
+leaves a half-written one (SQLite's WAL guarantees it). Methods block; they are called from the
+tracker's writer thread or through ``asyncio.to_thread``. One connection per store, serialised
+by a lock; other processes share the file through SQLite's own locking (``busy_timeout``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from .record import (
+    Cell,
+    CellKey,
+    Dimension,
+    ExecutionRecord,
+    Granularity,
+    period_start,
+)
+from .store import DAY_US, ROLLED_BEFORE, DailyRow, Query, RollupReport, StoreStats
+
+SCHEMA_VERSION = 1
+HOUR_US = 3_600_000_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS executions (
+    id INTEGER PRIMARY KEY,
+    execution_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    final INTEGER NOT NULL,
+    started_us INTEGER NOT NULL,
+    agent TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    simulated INTEGER NOT NULL,
+    success INTEGER NOT NULL,
+    error_type TEXT,
+    duration_us INTEGER NOT NULL,
+    queue_wait_us INTEGER NOT NULL,
+    latency_bucket INTEGER,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cost_pusd INTEGER,
+    cached INTEGER NOT NULL,
+    saved_pusd INTEGER,
+    workflow_position INTEGER,
+    workflow_run_id TEXT,
+    step_id TEXT,
+    task_hash TEXT NOT NULL,
+    UNIQUE (execution_id, attempt)
+);
+CREATE INDEX IF NOT EXISTS executions_started ON executions (started_us);
+CREATE TABLE IF NOT EXISTS dims (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    simulated INTEGER NOT NULL,
+    UNIQUE (agent, provider, model, workflow, outcome, simulated)
+);
+CREATE TABLE IF NOT EXISTS daily (
+    id INTEGER PRIMARY KEY,
+    day INTEGER NOT NULL,
+    dim INTEGER NOT NULL REFERENCES dims (id),
+    executions INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    successes INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cost_pusd INTEGER NOT NULL,
+    cost_unknown INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    saved_pusd INTEGER NOT NULL,
+    duration_us INTEGER NOT NULL,
+    queue_wait_us INTEGER NOT NULL,
+    UNIQUE (day, dim)
+);
+CREATE TABLE IF NOT EXISTS daily_latency (
+    daily INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (daily, bucket)
+) WITHOUT ROWID;
+"""
+
+_RAW_COLUMNS = (
+    "execution_id",
+    "attempt",
+    "final",
+    "started_us",
+    "agent",
+    "provider",
+    "model",
+    "workflow",
+    "outcome",
+    "simulated",
+    "success",
+    "error_type",
+    "duration_us",
+    "queue_wait_us",
+    "latency_bucket",
+    "input_tokens",
+    "output_tokens",
+    "cache_write_tokens",
+    "cache_read_tokens",
+    "cost_pusd",
+    "cached",
+    "saved_pusd",
+    "workflow_position",
+    "workflow_run_id",
+    "step_id",
+    "task_hash",
+)
+_UPSERT = (
+    f"INSERT INTO executions ({', '.join(_RAW_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _RAW_COLUMNS)}) "
+    "ON CONFLICT (execution_id, attempt) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RAW_COLUMNS[2:])
+)
+
+# The sums of a Cell, as SQL over raw rows (failed earlier attempts count tokens and cost only).
+_RAW_SUMS = """
+    SUM(final), COUNT(*), SUM(final * success),
+    SUM(input_tokens), SUM(output_tokens), SUM(cache_write_tokens), SUM(cache_read_tokens),
+    SUM(COALESCE(cost_pusd, 0)), SUM(cost_pusd IS NULL), SUM(final * cached),
+    SUM(final * COALESCE(saved_pusd, 0)), SUM(final * duration_us), SUM(final * queue_wait_us)
+"""
+_DAILY_SUMS = ", ".join(f"SUM(d.{name})" for name in Cell.SUMS)
+
+
+def _row_of(r: ExecutionRecord) -> tuple[Any, ...]:
+    return (
+        r.execution_id,
+        r.attempt,
+        int(r.final),
+        r.started_us,
+        r.agent,
+        r.provider,
+        r.model,
+        r.workflow or "",
+        r.outcome,
+        int(r.simulated),
+        int(r.success),
+        r.error_type,
+        r.duration_us,
+        r.queue_wait_us,
+        r.latency_bucket,
+        r.input_tokens,
+        r.output_tokens,
+        r.cache_write_tokens,
+        r.cache_read_tokens,
+        r.cost_pusd,
+        int(r.cached),
+        r.saved_pusd,
+        r.workflow_position,
+        r.workflow_run_id,
+        r.step_id,
+        r.task_hash,
+    )
+
+
+def _record_of(row: sqlite3.Row) -> ExecutionRecord:
+    return ExecutionRecord(
+        execution_id=row["execution_id"],
+        attempt=row["attempt"],
+        final=bool(row["final"]),
+        started_us=row["started_us"],
+        agent=row["agent"],
+        provider=row["provider"],
+        model=row["model"],
+        workflow=row["workflow"] or None,
+        success=bool(row["success"]),
+        error_type=row["error_type"],
+        duration_us=row["duration_us"],
+        queue_wait_us=row["queue_wait_us"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        cache_write_tokens=row["cache_write_tokens"],
+        cache_read_tokens=row["cache_read_tokens"],
+        cost_pusd=row["cost_pusd"],
+        cached=bool(row["cached"]),
+        saved_pusd=row["saved_pusd"],
+        simulated=bool(row["simulated"]),
+        workflow_position=row["workflow_position"],
+        workflow_run_id=row["workflow_run_id"],
+        step_id=row["step_id"],
+        task_hash=row["task_hash"],
+    )
+
+
+def _cell_of(sums: Sequence[Any]) -> Cell:
+    cell = Cell()
+    for name, v in zip(Cell.SUMS, sums, strict=True):
+        setattr(cell, name, int(v or 0))
+    return cell
+
+
+class SQLiteMetricsStore:
+    """Metrics in one SQLite file (created with its folder on first open)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 10_000) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise self._error(f"cannot open the metrics database: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        self._conn = conn
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            fresh = not conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+            if fresh:  # must precede the first table: lets rollups give pages back cheaply
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(_SCHEMA)
+            version = self.get_meta("schema_version")
+            if version is None:
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
+            elif int(version) > SCHEMA_VERSION:
+                raise self._error(
+                    f"written by a newer claude-force (schema {version}, this one reads "
+                    f"{SCHEMA_VERSION})",
+                    hint="upgrade claude-force, or point metrics.path at another file",
+                )
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise self._error(f"not a usable metrics database ({exc})") from None
+
+    def _error(self, message: str, hint: str | None = None) -> ConfigurationError:
+        return ConfigurationError(
+            message,
+            file=self.path,
+            key="metrics.path",
+            hint=hint or "move the file aside (a fresh one is created) or set metrics.path",
+        )
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    # --- writing -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: all of it is committed, or none of it."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def upsert(self, records: Sequence[ExecutionRecord]) -> None:
+        if not records:
+            return
+        with self._write() as conn:
+            conn.executemany(_UPSERT, [_row_of(r) for r in records])
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _raw_where(query: Query) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if query.since_us is not None:
+            clauses.append("started_us >= ?")
+            args.append(query.since_us)
+        if query.until_us is not None:
+            clauses.append("started_us < ?")
+            args.append(query.until_us)
+        for name, value in query.filters().items():
+            clauses.append(f"{name} = ?")
+            args.append(value)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    @staticmethod
+    def _daily_where(query: Query) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if query.since_us is not None:
+            clauses.append("d.day >= ?")
+            args.append(query.since_us // DAY_US)
+        if query.until_us is not None:
+            clauses.append("d.day < ?")
+            args.append(-(-query.until_us // DAY_US))
+        for name, value in query.filters().items():
+            clauses.append(f"m.{name} = ?")
+            args.append(value)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    @staticmethod
+    def _raw_groups(by: Sequence[Dimension], granularity: Granularity) -> list[str]:
+        size = HOUR_US if granularity == "hour" else DAY_US
+        return [f"(started_us - started_us % {size})" if d == "period" else d for d in by]
+
+    @staticmethod
+    def _daily_groups(by: Sequence[Dimension]) -> list[str]:
+        return [f"(d.day * {DAY_US})" if d == "period" else f"m.{d}" for d in by]
+
+    def aggregate(
+        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity = "day"
+    ) -> dict[CellKey, Cell]:
+        out: dict[CellKey, Cell] = {}
+        n = len(by)
+        fix = _key_fixer(by)
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")  # one snapshot for all four queries
+            try:
+                raw_where, raw_args = self._raw_where(query)
+                g = self._raw_groups(by, granularity)
+                group = f" GROUP BY {', '.join(g)}" if g else ""
+                select = ", ".join([*g, _RAW_SUMS])
+                for row in conn.execute(
+                    f"SELECT {select} FROM executions{raw_where}{group}", raw_args
+                ):
+                    if row[n + 1]:  # attempts > 0 (an ungrouped SELECT returns one empty row)
+                        _add(out, fix(tuple(row[:n])), _cell_of(row[n:]))
+                hist_where = raw_where + (" AND " if raw_where else " WHERE ")
+                hist_where += "latency_bucket IS NOT NULL"
+                hg = ", ".join([*g, "latency_bucket"])
+                for row in conn.execute(
+                    f"SELECT {hg}, COUNT(*) FROM executions{hist_where} GROUP BY {hg}", raw_args
+                ):
+                    out[fix(tuple(row[:n]))].latency.add_index(row[n], row[n + 1])
+
+                dwhere, dargs = self._daily_where(query)
+                dg = self._daily_groups(by)
+                dgroup = f" GROUP BY {', '.join(dg)}" if dg else ""
+                base = " FROM daily d JOIN dims m ON m.id = d.dim"
+                dselect = ", ".join([*dg, _DAILY_SUMS])
+                for row in conn.execute(f"SELECT {dselect}{base}{dwhere}{dgroup}", dargs):
+                    if row[n + 1]:
+                        _add(out, fix(tuple(row[:n])), _cell_of(row[n:]))
+                dhg = ", ".join([*dg, "l.bucket"])
+                for row in conn.execute(
+                    f"SELECT {dhg}, SUM(l.n){base} JOIN daily_latency l ON l.daily = d.id"
+                    f"{dwhere} GROUP BY {dhg}",
+                    dargs,
+                ):
+                    out[fix(tuple(row[:n]))].latency.add_index(row[n], row[n + 1])
+            finally:
+                conn.execute("COMMIT")
+        return out
+
+    def records(self, query: Query) -> Iterator[ExecutionRecord]:
+        where, args = self._raw_where(query)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM executions{where} ORDER BY started_us, id", args
+            ).fetchall()
+        return (_record_of(r) for r in rows)
+
+    def daily_rows(self, query: Query) -> list[DailyRow]:
+        where, args = self._daily_where(query)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT d.*, m.agent, m.provider, m.model, m.workflow, m.outcome, m.simulated "
+                f"FROM daily d JOIN dims m ON m.id = d.dim{where} ORDER BY d.day, d.id",
+                args,
+            ).fetchall()
+            hist: dict[int, list[tuple[int, int]]] = {}
+            if rows:
+                ids = [r["id"] for r in rows]
+                for i in range(0, len(ids), 500):
+                    chunk = ids[i : i + 500]
+                    marks = ", ".join("?" for _ in chunk)
+                    for daily, bucket, n in self._conn.execute(
+                        f"SELECT daily, bucket, n FROM daily_latency WHERE daily IN ({marks})",
+                        chunk,
+                    ):
+                        hist.setdefault(daily, []).append((bucket, n))
+        out: list[DailyRow] = []
+        for r in rows:
+            cell = _cell_of([r[name] for name in Cell.SUMS])
+            for bucket, n in hist.get(r["id"], ()):
+                cell.latency.add_index(bucket, n)
+            dims = {
+                "agent": r["agent"],
+                "provider": r["provider"],
+                "model": r["model"],
+                "workflow": r["workflow"],
+                "outcome": r["outcome"],
+                "simulated": bool(r["simulated"]),
+            }
+            out.append(DailyRow(r["day"] * DAY_US, dims, cell))
+        return out
+
+    # --- rollup and retention --------------------------------------------------------------------
+
+    def rollup(self, cutoff_us: int) -> RollupReport:
+        cutoff_us = period_start(cutoff_us, "day")
+        before = self.size_bytes()
+        dims: tuple[Dimension, ...] = (
+            "period",
+            "agent",
+            "provider",
+            "model",
+            "workflow",
+            "outcome",
+            "simulated",
+        )
+        with self._lock:
+            with self._write() as conn:
+                cells = self._aggregate_raw_locked(Query(until_us=cutoff_us), dims)
+                rolled = conn.execute(
+                    "SELECT COUNT(*) FROM executions WHERE started_us < ?", (cutoff_us,)
+                ).fetchone()[0]
+                for key, cell in cells.items():
+                    self._merge_daily(conn, key, cell)
+                conn.execute("DELETE FROM executions WHERE started_us < ?", (cutoff_us,))
+                previous = int(self.get_meta(ROLLED_BEFORE) or 0)
+                self.set_meta(ROLLED_BEFORE, str(max(previous, cutoff_us)))
+            if rolled:
+                self._reclaim()
+        return RollupReport(cutoff_us, int(rolled), len(cells), 0, before, self.size_bytes())
+
+    def _aggregate_raw_locked(self, query: Query, by: Sequence[Dimension]) -> dict[CellKey, Cell]:
+        """Raw-only aggregate inside the caller's transaction."""
+        out: dict[CellKey, Cell] = {}
+        n = len(by)
+        fix = _key_fixer(by)
+        where, args = self._raw_where(query)
+        g = self._raw_groups(by, "day")
+        for row in self._conn.execute(
+            f"SELECT {', '.join([*g, _RAW_SUMS])} FROM executions{where} GROUP BY {', '.join(g)}",
+            args,
+        ):
+            _add(out, fix(tuple(row[:n])), _cell_of(row[n:]))
+        hg = ", ".join([*g, "latency_bucket"])
+        for row in self._conn.execute(
+            f"SELECT {hg}, COUNT(*) FROM executions{where}"
+            f"{' AND' if where else ' WHERE'} latency_bucket IS NOT NULL GROUP BY {hg}",
+            args,
+        ):
+            out[fix(tuple(row[:n]))].latency.add_index(row[n], row[n + 1])
+        return out
+
+    @staticmethod
+    def _merge_daily(conn: sqlite3.Connection, key: CellKey, cell: Cell) -> None:
+        day_us, agent, provider, model, workflow, outcome, simulated = key
+        dim_key = (agent, provider, model, workflow, outcome, int(simulated))
+        conn.execute(
+            "INSERT INTO dims (agent, provider, model, workflow, outcome, simulated) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            dim_key,
+        )
+        dim = conn.execute(
+            "SELECT id FROM dims WHERE agent = ? AND provider = ? AND model = ? AND workflow = ? "
+            "AND outcome = ? AND simulated = ?",
+            dim_key,
+        ).fetchone()[0]
+        day = day_us // DAY_US
+        names = Cell.SUMS
+        conn.execute(
+            f"INSERT INTO daily (day, dim, {', '.join(names)}) "
+            f"VALUES (?, ?, {', '.join('?' for _ in names)}) "
+            "ON CONFLICT (day, dim) DO UPDATE SET "
+            + ", ".join(f"{n} = {n} + excluded.{n}" for n in names),
+            (day, dim, *cell.sums()),
+        )
+        daily_id = conn.execute(
+            "SELECT id FROM daily WHERE day = ? AND dim = ?", (day, dim)
+        ).fetchone()[0]
+        conn.executemany(
+            "INSERT INTO daily_latency (daily, bucket, n) VALUES (?, ?, ?) "
+            "ON CONFLICT (daily, bucket) DO UPDATE SET n = n + excluded.n",
+            [(daily_id, b, n) for b, n in cell.latency.buckets()],
+        )
+
+    def prune_daily(self, cutoff_us: int) -> int:
+        day = period_start(cutoff_us, "day") // DAY_US
+        with self._lock:
+            with self._write() as conn:
+                conn.execute(
+                    "DELETE FROM daily_latency WHERE daily IN (SELECT id FROM daily WHERE day < ?)",
+                    (day,),
+                )
+                gone = conn.execute("DELETE FROM daily WHERE day < ?", (day,)).rowcount
+            if gone:
+                self._reclaim()
+        return int(gone)
+
+    def delete_before(self, cutoff_us: int) -> int:
+        with self._lock:
+            with self._write() as conn:
+                gone = conn.execute(
+                    "DELETE FROM executions WHERE started_us < ?", (cutoff_us,)
+                ).rowcount
+            gone += self.prune_daily(cutoff_us)
+            if gone:
+                self._reclaim()
+        return int(gone)
+
+    def _reclaim(self) -> None:
+        """Give freed pages back to the file system and truncate the WAL."""
+        conn = self._conn
+        conn.executescript("PRAGMA incremental_vacuum;")  # execute() would free one page only
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def vacuum(self) -> None:
+        """Rebuild the file compactly (exclusive; ``analytics rollup --vacuum``)."""
+        with self._lock:
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # --- housekeeping ------------------------------------------------------------------------------
+
+    def size_bytes(self) -> int:
+        """Bytes of the database file and its WAL."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(str(self.path) + suffix)
+        return total
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            row = self._conn.execute("PRAGMA integrity_check").fetchone()
+        return bool(row) and row[0] == "ok"
+
+    def stats(self) -> StoreStats:
+        with self._lock:
+            c = self._conn
+            raw = c.execute("SELECT COUNT(*), MIN(started_us), MAX(started_us) FROM executions")
+            raw_n, raw_min, raw_max = raw.fetchone()
+            daily = c.execute("SELECT COUNT(*), MIN(day), MAX(day) FROM daily").fetchone()
+        starts = [v for v in (raw_min, raw_max) if v is not None]
+        starts += [v * DAY_US for v in (daily[1], daily[2]) if v is not None]
+        return StoreStats(
+            raw_rows=int(raw_n),
+            daily_rows=int(daily[0]),
+            bytes=self.size_bytes(),
+            location=self.location,
+            oldest_us=min(starts) if starts else None,
+            newest_us=max(starts) if starts else None,
+        )
+
+    def clear(self) -> None:
+        with self._lock:
+            with self._write() as conn:
+                for table in ("executions", "daily_latency", "daily", "dims"):
+                    conn.execute(f"DELETE FROM {table}")
+                conn.execute("DELETE FROM meta WHERE key = ?", (ROLLED_BEFORE,))
+            self._reclaim()
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+
+def _key_fixer(by: Sequence[Dimension]) -> Any:
+    """SQLite returns ``simulated`` as 0/1; keys use bool like the memory store."""
+    if "simulated" not in by:
+        return lambda key: key
+    i = list(by).index("simulated")
+
+    def fix(key: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (*key[:i], bool(key[i]), *key[i + 1 :])
+
+    return fix
+
+
+def _add(out: dict[CellKey, Cell], key: CellKey, cell: Cell) -> None:
+    have = out.get(key)
+    if have is None:
+        out[key] = cell
+    else:
+        have.merge(cell)

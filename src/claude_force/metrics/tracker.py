@@ -1,0 +1,299 @@
+"""The metrics tracker: turns events into records, feeds Prometheus, writes in the background.
+
+``MetricsTracker.for_project(project, bus=...)`` is what the orchestrator creates when tracking
+is on. It subscribes to the :class:`~claude_force.events.EventBus` and is also the orchestrator's
+``tracker`` sink (``record_event_async``); an execution reaching it both ways is counted once.
+
+On the request path it only builds a frozen record, bumps Prometheus counters and enqueues the
+record (``BatchWriter.submit``): no I/O, no waiting. The store is opened on the writer thread,
+which also runs the automatic rollup (at most once per ``metrics.rollup_interval_hours``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..catalog import ModelCatalog, builtin_catalog
+from ..events import (
+    Event,
+    EventBus,
+    ExecutionFinished,
+    RetryGaveUp,
+    RetryScheduled,
+)
+from .analytics import Analytics
+from .prometheus import PrometheusMetrics
+from .record import ExecutionRecord, period_start, task_hash, to_us
+from .settings import MetricsSettings
+from .sqlite_store import SQLiteMetricsStore
+from .store import DAY_US, LAST_ROLLUP, MemoryMetricsStore, MetricsStore, RollupReport
+from .writer import BatchWriter
+
+if TYPE_CHECKING:
+    from ..config import Project
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_SEEN_MAX = 50_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def rollup_cutoff(now: datetime, raw_retention_days: int) -> int:
+    """Pure: raw rows started before this (µs, a UTC day boundary) are due for rollup."""
+    return period_start(to_us(now), "day") - raw_retention_days * DAY_US
+
+
+def rollup_due(last_us: int | None, now: datetime, interval_hours: float) -> bool:
+    """Pure: whether an automatic rollup should run now."""
+    return last_us is None or to_us(now) - last_us >= interval_hours * 3_600_000_000
+
+
+def store_for(settings: MetricsSettings, state_dir: Path) -> MetricsStore:
+    """The store the settings ask for (``path`` relative to the state directory)."""
+    if settings.backend == "memory":
+        return MemoryMetricsStore()
+    path = Path(settings.path).expanduser()
+    return SQLiteMetricsStore(path if path.is_absolute() else state_dir / path)
+
+
+class MetricsTracker:
+    """Records executions and attempts; answers analytics once pending writes are flushed."""
+
+    def __init__(
+        self,
+        store: MetricsStore | Callable[[], MetricsStore],
+        *,
+        settings: MetricsSettings | None = None,
+        catalog: ModelCatalog | None = None,
+        prometheus: PrometheusMetrics | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.settings = settings or MetricsSettings()
+        self.catalog = catalog or builtin_catalog()
+        self.prometheus = prometheus or PrometheusMetrics()
+        self.clock = clock
+        self._store: MetricsStore | None = None if callable(store) else store
+        self._factory: Callable[[], MetricsStore] | None = store if callable(store) else None
+        self._open_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._seen: OrderedDict[tuple[str, int], int] = OrderedDict()
+        self._finished: OrderedDict[str, int] = OrderedDict()
+        self._failed_attempts: dict[str, int] = {}
+        self._final_attempt: dict[str, int] = {}
+        self._unsubscribe: list[Callable[[], None]] = []
+        s = self.settings
+        self.writer: BatchWriter[ExecutionRecord] = BatchWriter(
+            self._write_batch,
+            batch_size=s.batch_size,
+            flush_interval_s=s.flush_interval_seconds,
+            max_pending=s.max_pending,
+            on_open=self._on_writer_start,
+        )
+        self.last_rollup: RollupReport | None = None
+
+    @classmethod
+    def for_project(cls, project: Project, *, bus: EventBus | None = None) -> MetricsTracker:
+        settings = getattr(project.settings, "metrics", None) or MetricsSettings()
+        tracker = cls(
+            lambda: store_for(settings, project.state_dir),
+            settings=settings,
+            catalog=project.catalog,
+        )
+        if bus is not None:
+            tracker.subscribe(bus)
+        return tracker
+
+    # --- the store (opened lazily, off the request path) ---------------------------------------
+
+    @property
+    def store(self) -> MetricsStore:
+        """The store, opened at first use (blocking: call it off the event loop)."""
+        if self._store is None:
+            with self._open_lock:
+                if self._store is None:
+                    assert self._factory is not None
+                    self._store = self._factory()
+        return self._store
+
+    def _on_writer_start(self) -> None:
+        self.store  # noqa: B018 - open on the writer thread
+        if self.settings.auto_rollup:
+            self.maybe_rollup()
+
+    def _write_batch(self, batch: Sequence[ExecutionRecord]) -> None:
+        self.store.upsert(batch)
+
+    # --- recording (request path: no I/O) -----------------------------------------------------------
+
+    def subscribe(self, bus: EventBus) -> None:
+        self._unsubscribe.append(bus.subscribe(self.record_event))
+
+    def record(self, rec: ExecutionRecord) -> bool:
+        """Count and enqueue one record; False when skipped (a repeat, simulated off, queue full).
+
+        Prometheus counts each ``(execution_id, attempt)`` once; a changed record with the same
+        key is written again (the store upserts), an identical repeat is dropped here.
+        """
+        if rec.simulated and not self.settings.record_simulated:
+            return False
+        digest = hash(rec)
+        with self._state_lock:
+            previous = self._seen.get(rec.key)
+            if previous is None:
+                self._seen[rec.key] = digest
+                if len(self._seen) > _SEEN_MAX:
+                    self._seen.popitem(last=False)
+            elif previous == digest:
+                return False
+            else:
+                self._seen[rec.key] = digest
+        if previous is None:
+            self.prometheus.observe(rec)
+        return self.writer.submit(rec)
+
+    def record_event(self, event: Event) -> None:
+        """The EventBus subscriber: executions, retries and other resilience events."""
+        if isinstance(event, ExecutionFinished):
+            self.record(self.record_of(event))
+            return
+        if isinstance(event, RetryScheduled):
+            self._record_retry(event)
+        elif isinstance(event, RetryGaveUp) and event.execution_id:
+            with self._state_lock:
+                self._final_attempt[event.execution_id] = event.attempts
+        self.prometheus.on_event(event)
+
+    async def record_event_async(self, event: ExecutionFinished) -> None:
+        """The orchestrator's ``tracker`` sink; never waits for I/O."""
+        self.record_event(event)
+
+    def record_of(self, event: ExecutionFinished) -> ExecutionRecord:
+        """The record of a finished execution: its attempt number, exact or unknown cost."""
+        attempt = self._attempt_of(event.execution_id)
+        cost = event.cost_usd
+        if cost is None and event.usage.total_tokens == 0:
+            cost = Decimal(0)  # nothing reached the model: nothing to pay
+        elif cost is None:  # priced from the table in force on the execution's UTC date
+            cost = self.catalog.prices.cost(event.model, event.usage, event.started_at.date())
+            if cost is None:
+                self.catalog.warn_unpriced(event.model)
+        saved: Decimal | None = None
+        if event.cached and event.saved_cost_usd is None:
+            saved = self.catalog.prices.cost(event.model, event.usage, event.started_at.date())
+        return ExecutionRecord.from_event(_with_cost(event, cost), attempt=attempt, saved_usd=saved)
+
+    def _attempt_of(self, execution_id: str) -> int:
+        """The final attempt's number: after the retries seen; stable if the event comes again."""
+        with self._state_lock:
+            attempt = self._finished.get(execution_id)
+            if attempt is None:
+                final = self._final_attempt.pop(execution_id, None)
+                failed = self._failed_attempts.pop(execution_id, 0)
+                attempt = final or failed + 1
+                self._finished[execution_id] = attempt
+                if len(self._finished) > _SEEN_MAX:
+                    self._finished.popitem(last=False)
+            return attempt
+
+    def _record_retry(self, event: RetryScheduled) -> None:
+        if not event.execution_id:
+            return
+        with self._state_lock:
+            seen = self._failed_attempts.get(event.execution_id, 0)
+            self._failed_attempts[event.execution_id] = max(seen, event.attempt)
+        self.record(
+            ExecutionRecord(
+                execution_id=event.execution_id,
+                attempt=event.attempt,
+                final=False,
+                agent=event.agent or "",
+                provider=event.provider,
+                model=event.model,
+                started_us=to_us(self.clock()),
+                duration_us=0,
+                success=False,
+                error_type=event.error_type,
+                cost_pusd=0,
+                simulated=event.provider == "simulated",
+                task_hash=task_hash(""),
+            )
+        )
+
+    # --- flushing, reading, rollup ---------------------------------------------------------------
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every record submitted so far is in the store."""
+        return self.writer.flush(timeout)
+
+    async def aflush(self) -> bool:
+        """:meth:`flush` from async code (waits in a worker thread, not on the loop)."""
+        return await asyncio.to_thread(self.flush)
+
+    def analytics(self) -> Analytics:
+        """Analytics over the store, after flushing pending records (blocking)."""
+        self.flush()
+        return Analytics(self.store)
+
+    def rollup(self, now: datetime | None = None) -> RollupReport:
+        """Roll up raw rows older than ``raw_retention_days`` and prune old daily rows."""
+        self.flush()
+        return self._rollup(now or self.clock())
+
+    def maybe_rollup(self, now: datetime | None = None) -> RollupReport | None:
+        """Run a rollup if none ran within ``rollup_interval_hours`` (in any process)."""
+        now = now or self.clock()
+        last = self.store.get_meta(LAST_ROLLUP)
+        if not rollup_due(int(last) if last else None, now, self.settings.rollup_interval_hours):
+            return None
+        return self._rollup(now)
+
+    def _rollup(self, now: datetime) -> RollupReport:
+        s = self.settings
+        store = self.store
+        report = store.rollup(rollup_cutoff(now, s.raw_retention_days))
+        pruned = 0
+        if s.daily_retention_days is not None:
+            pruned = store.prune_daily(to_us(now - timedelta(days=s.daily_retention_days)))
+        store.set_meta(LAST_ROLLUP, str(to_us(now)))
+        self.last_rollup = replace(
+            report,
+            daily_rows_pruned=pruned,
+            bytes_after=store.stats().bytes if pruned else report.bytes_after,
+        )
+        if report.raw_rows_rolled or pruned:
+            log.info(
+                "metrics rollup: %d raw rows into %d daily rows, %d daily rows pruned",
+                report.raw_rows_rolled,
+                report.daily_rows_written,
+                pruned,
+            )
+        return self.last_rollup
+
+    def close(self) -> None:
+        """Flush pending records, stop the writer thread, close the store. Idempotent."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        self.writer.close()
+        if self._store is not None:
+            self._store.close()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
+
+def _with_cost(event: ExecutionFinished, cost: Decimal | None) -> ExecutionFinished:
+    return event if cost is event.cost_usd else replace(event, cost_usd=cost)

@@ -1,0 +1,57 @@
+"""Resilience: one retry layer, circuit breakers, client-side rate limits, model fallback.
+
+Each concern is a pure policy with an injected clock (:mod:`.retry`, :mod:`.breaker`,
+:mod:`.buckets`) driven by a small async wrapper around the next provider;
+:class:`ResilienceHub` builds the layers from the ``resilience`` section of ``claude.json``.
+See ``docs/reliability.md``.
+"""
+
+from .breaker import BreakerBoard, BreakerPolicy, CircuitBreakerProvider, outcome_of
+from .buckets import Need, TokenBucket, parse_ratelimit_headers
+from .clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, run_virtual
+from .config import (
+    BreakerSettings,
+    FallbackSettings,
+    ModelLimits,
+    RateLimitSettings,
+    ResilienceSettings,
+    RetrySettings,
+)
+from .fallback import FallbackProvider
+from .hub import ResilienceHub, hub_of
+from .ratelimit import RateLimitDeadlineError, RateLimitedProvider, RateLimiter, Reservation
+from .retry import GiveUp, Retry, RetryBudget, RetryingProvider, RetryPolicy, is_retryable
+
+__all__ = [
+    "SYSTEM_CLOCK",
+    "BreakerBoard",
+    "BreakerPolicy",
+    "BreakerSettings",
+    "CircuitBreakerProvider",
+    "Clock",
+    "FallbackProvider",
+    "FallbackSettings",
+    "GiveUp",
+    "ModelLimits",
+    "Need",
+    "RateLimitDeadlineError",
+    "RateLimitSettings",
+    "RateLimitedProvider",
+    "RateLimiter",
+    "Reservation",
+    "ResilienceHub",
+    "ResilienceSettings",
+    "Retry",
+    "RetryBudget",
+    "RetryPolicy",
+    "RetrySettings",
+    "RetryingProvider",
+    "SystemClock",
+    "TokenBucket",
+    "VirtualClock",
+    "hub_of",
+    "is_retryable",
+    "outcome_of",
+    "parse_ratelimit_headers",
+    "run_virtual",
+]

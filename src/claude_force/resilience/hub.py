@@ -1,0 +1,192 @@
+"""Wire the resilience layers of one call pipeline from the ``resilience`` settings.
+
+Order (outermost first): cache → fallback → rate limit → circuit breaker → retry → provider.
+Fallback sits in the pipeline's ``rate_limit`` slot, outside the rate limiter, so that each
+alternate model is limited, broken and retried as itself. The hub owns the shared state (the
+breakers, buckets and retry budgets) so that ``claude-force health`` and the server can report it.
+"""
+
+from __future__ import annotations
+
+import random
+import weakref
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..events import EventBus
+from ..messages import MessageRequest
+from ..providers.base import Provider
+from .breaker import BreakerBoard, CircuitBreakerProvider
+from .clock import SYSTEM_CLOCK, Clock
+from .config import ResilienceSettings
+from .fallback import FallbackProvider
+from .ratelimit import RateLimitedProvider, RateLimiter
+from .retry import RetryBudget, RetryingProvider, RetryPolicy
+
+if TYPE_CHECKING:
+    from ..config import Project
+    from ..pipeline import PipelineSpec
+
+_HUBS: weakref.WeakKeyDictionary[object, ResilienceHub] = weakref.WeakKeyDictionary()
+
+
+class ResilienceHub:
+    """The breakers, rate limiter and retry budgets of one pipeline, and its layers."""
+
+    def __init__(
+        self,
+        settings: ResilienceSettings | None = None,
+        *,
+        bus: EventBus | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_attempts: int | None = None,
+        rng: random.Random | None = None,
+        sampling_allowed: Callable[[str], bool] = lambda _model: True,
+    ) -> None:
+        self.settings = settings or ResilienceSettings()
+        self.bus = bus
+        self.clock = clock
+        s = self.settings
+        self.retry_policy = RetryPolicy.from_settings(s.retry, max_attempts=max_attempts, rng=rng)
+        self.breakers = BreakerBoard(s.breaker, clock=clock, bus=bus, wall=wall)
+        self.limiter = RateLimiter(s.rate_limits, clock=clock, bus=bus)
+        self._budgets: dict[str, RetryBudget] = {}
+        self._sampling_allowed = sampling_allowed
+
+    @classmethod
+    def from_project(
+        cls,
+        project: Project,
+        bus: EventBus | None = None,
+        *,
+        max_attempts: int | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> ResilienceHub:
+        settings: ResilienceSettings = (
+            getattr(project.settings, "resilience", None) or ResilienceSettings()
+        )
+        return cls(
+            settings,
+            bus=bus,
+            clock=clock,
+            max_attempts=max_attempts,
+            sampling_allowed=project.catalog.sampling_allowed,
+        )
+
+    # --- shared state -----------------------------------------------------------------------------
+
+    def budget(self, model: str) -> RetryBudget:
+        found = self._budgets.get(model)
+        if found is None:
+            r = self.settings.retry
+            found = self._budgets[model] = RetryBudget(
+                r.budget_ratio, r.budget_min_retries, r.budget_window_seconds
+            )
+        return found
+
+    # --- layers -----------------------------------------------------------------------------------
+
+    def _tag(self, provider: Provider) -> Provider:
+        _HUBS[provider] = self
+        return provider
+
+    def retry_layer(self, inner: Provider) -> Provider:
+        on_retry: Callable[[MessageRequest], None] | None = None
+        if self.settings.rate_limits.enabled:
+
+            def on_retry(request: MessageRequest) -> None:
+                self.limiter.charge(request.model, "requests", 1)
+
+        return self._tag(
+            RetryingProvider(
+                inner,
+                self.retry_policy,
+                budgets=self.budget,
+                bus=self.bus,
+                clock=self.clock,
+                on_retry=on_retry,
+            )
+        )
+
+    def breaker_layer(self, inner: Provider) -> Provider:
+        return self._tag(CircuitBreakerProvider(inner, self.breakers))
+
+    def rate_limit_layer(self, inner: Provider) -> Provider:
+        """Rate limit, with fallback around it when fallback models are configured."""
+        s = self.settings
+        layer = inner
+        if s.rate_limits.enabled:
+            precheck = self.breakers.check if s.breaker.enabled else None
+            layer = self._tag(RateLimitedProvider(inner, self.limiter, precheck=precheck))
+        if s.fallback.models or s.fallback.agents:
+            layer = self._tag(
+                FallbackProvider(
+                    layer,
+                    s.fallback,
+                    bus=self.bus,
+                    clock=self.clock,
+                    sampling_allowed=self._sampling_allowed,
+                )
+            )
+        return layer
+
+    def install(self, spec: PipelineSpec) -> PipelineSpec:
+        """Fill the spec's ``rate_limit``, ``breaker`` and ``retry`` slots (as settings enable)."""
+        s = self.settings
+        spec.rate_limit = self.rate_limit_layer
+        spec.breaker = self.breaker_layer if s.breaker.enabled else None
+        spec.retry = self.retry_layer if s.retry.enabled else None
+        return spec
+
+    # --- reporting --------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Breaker states and rate-limit headroom, as plain data (for health and the server)."""
+        now = self.clock.now()
+        breakers = []
+        for (provider, model), b in self.breakers.items():
+            snap = b.snapshot(now)
+            breakers.append(
+                {
+                    "provider": provider,
+                    "model": model,
+                    "state": snap.state,
+                    "failure_rate": round(snap.failure_rate, 4),
+                    "calls_in_window": snap.calls,
+                    "failures_in_window": snap.failures,
+                    "retry_in_s": None if snap.retry_in_s is None else round(snap.retry_in_s, 3),
+                }
+            )
+        limits = {
+            model: {
+                s.kind: {
+                    "per_minute": s.per_minute,
+                    "available": max(0.0, round(s.available, 1)),
+                    "headroom": round(max(0.0, s.available) / s.per_minute, 4)
+                    if s.per_minute
+                    else None,
+                    "source": s.source,
+                }
+                for s in snaps
+            }
+            for model, snaps in self.limiter.snapshot().items()
+        }
+        return {"breakers": breakers, "rate_limits": limits}
+
+
+def hub_of(provider: object) -> ResilienceHub | None:
+    """The hub whose layers wrap ``provider`` (walking the ``inner`` chain), if any."""
+    seen: set[int] = set()
+    current: object | None = provider
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        try:
+            hub = _HUBS.get(current)
+        except TypeError:  # not weak-referenceable
+            hub = None
+        if hub is not None:
+            return hub
+        current = getattr(current, "inner", None)
+    return None

@@ -1,0 +1,280 @@
+"""The one retry layer: a pure policy (what to do after a failure) and a small async driver.
+
+Why not tenacity for the loop: its ``RetryCallState`` reads ``time.monotonic()`` itself (no
+injectable clock), and our single decision — retryable? which delay (``retry-after`` or jittered
+backoff)? does it fit before the call's deadline? is there retry budget left? — would be split
+across tenacity's ``retry``/``wait``/``stop`` callbacks with the budget as a side effect of
+``stop``. The pure :meth:`RetryPolicy.decide` (tenacity's own ``DoAttempt``/``DoSleep`` idea) plus
+the 20-line loop in :class:`RetryingProvider` is smaller, and testable on a virtual clock.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from .. import callctx
+from ..errors import ProviderError
+from ..events import EventBus, RetryGaveUp, RetryScheduled
+from ..messages import MessageRequest, MessageResponse
+from ..providers.base import Provider, ProviderWrapper
+from .clock import SYSTEM_CLOCK, Clock
+from .config import RetrySettings
+
+NEVER_RETRY = frozenset({400, 401, 403, 404, 413, 422})
+"""Statuses caused by the request itself: a retry cannot succeed, whatever the server hints."""
+
+RETRY_STATUSES = frozenset({408, 409, 429})
+"""Besides every 5xx (529 included) and connection errors/timeouts (no status)."""
+
+GiveUpReason = Literal[
+    "not_retryable", "max_attempts", "deadline", "budget", "retry_after_too_long"
+]
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether another attempt can succeed: only transient provider failures qualify.
+
+    ``NEVER_RETRY`` statuses are final even with ``x-should-retry: true``; otherwise the server's
+    ``x-should-retry`` wins; otherwise connection errors, timeouts, 408, 409, 429 and 5xx retry.
+    """
+    if not isinstance(exc, ProviderError):
+        return False
+    if exc.status in NEVER_RETRY:
+        return False
+    if exc.should_retry is not None:
+        return exc.should_retry
+    return exc.status is None or exc.status in RETRY_STATUSES or exc.status >= 500
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    delay: float
+    reason: Literal["retry_after", "backoff"]
+
+
+@dataclass(frozen=True, slots=True)
+class GiveUp:
+    reason: GiveUpReason
+
+
+Decision = Retry | GiveUp
+
+
+class RetryBudget:
+    """Retries allowed in a sliding window: ``min_retries + ratio × calls`` (pure, clock injected).
+
+    Like Finagle's ``RetryBudget``: a steady trickle of retries is always allowed (``min_retries``)
+    so a quiet client can still ride out one failure, but during an outage the retries stay a
+    bounded fraction of the calls instead of multiplying the load.
+    """
+
+    def __init__(self, ratio: float, min_retries: int, window_s: float) -> None:
+        self.ratio = ratio
+        self.min_retries = min_retries
+        self.window_s = window_s
+        self._calls: deque[float] = deque()
+        self._retries: deque[float] = deque()
+
+    def _prune(self, now: float) -> None:
+        edge = now - self.window_s
+        for q in (self._calls, self._retries):
+            while q and q[0] <= edge:
+                q.popleft()
+
+    def record_call(self, now: float) -> None:
+        self._prune(now)
+        self._calls.append(now)
+
+    def allowed(self, now: float) -> int:
+        """Retries the window allows in total right now."""
+        self._prune(now)
+        return self.min_retries + int(self.ratio * len(self._calls))
+
+    def can_retry(self, now: float) -> bool:
+        allowed = self.allowed(now)  # prunes first
+        return len(self._retries) < allowed
+
+    def record_retry(self, now: float) -> None:
+        self._prune(now)
+        self._retries.append(now)
+
+    def counts(self, now: float) -> tuple[int, int]:
+        """(calls, retries) in the window."""
+        self._prune(now)
+        return len(self._calls), len(self._retries)
+
+
+class RetryPolicy:
+    """Exponential backoff with full jitter and a cap; honours ``retry-after``; pure."""
+
+    def __init__(
+        self,
+        *,
+        max_attempts: int = 3,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        max_retry_after: float = 60.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.max_retry_after = max_retry_after
+        self.rng = rng or random.Random()
+
+    @classmethod
+    def from_settings(
+        cls, s: RetrySettings, *, max_attempts: int | None = None, rng: random.Random | None = None
+    ) -> RetryPolicy:
+        return cls(
+            max_attempts=max_attempts if max_attempts is not None else s.max_attempts,
+            base_delay=s.base_delay_seconds,
+            max_delay=s.max_delay_seconds,
+            max_retry_after=s.max_retry_after_seconds,
+            rng=rng,
+        )
+
+    def backoff_ceiling(self, attempt: int) -> float:
+        """The upper bound of the jittered delay after failed attempt ``attempt`` (1-based)."""
+        exponent = max(attempt - 1, 0)
+        if exponent >= 1023:  # 2.0**1024 overflows; any positive base is past the cap by then
+            return self.max_delay if self.base_delay > 0 else 0.0
+        return min(self.max_delay, self.base_delay * (2.0**exponent))
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in ``[0, min(cap, base × 2^(attempt-1))]``."""
+        return self.rng.uniform(0.0, self.backoff_ceiling(attempt))
+
+    def decide(
+        self,
+        attempt: int,
+        exc: BaseException,
+        *,
+        now: float,
+        deadline: float | None = None,
+        budget: RetryBudget | None = None,
+    ) -> Decision:
+        """What to do after attempt number ``attempt`` failed with ``exc`` at time ``now``."""
+        if not is_retryable(exc):
+            return GiveUp("not_retryable")
+        if attempt >= self.max_attempts:
+            return GiveUp("max_attempts")
+        hint = exc.retry_after if isinstance(exc, ProviderError) else None
+        decision: Retry
+        if hint is not None:
+            if hint > self.max_retry_after:
+                return GiveUp("retry_after_too_long")
+            decision = Retry(hint, "retry_after")
+        else:
+            decision = Retry(self.backoff(attempt), "backoff")
+        if deadline is not None and now + decision.delay >= deadline:
+            return GiveUp("deadline")
+        if budget is not None and not budget.can_retry(now):
+            return GiveUp("budget")
+        return decision
+
+
+class RetryingProvider(ProviderWrapper):
+    """Retries transient failures of ``inner`` as :class:`RetryPolicy` decides.
+
+    The call's deadline comes from :func:`claude_force.callctx.current`; ``budgets`` gives the
+    retry budget of a model (``None``: no budget). ``on_retry(request)`` runs before each extra
+    attempt (the rate limiter charges the extra request there).
+    """
+
+    def __init__(
+        self,
+        inner: Provider,
+        policy: RetryPolicy,
+        *,
+        budgets: Callable[[str], RetryBudget | None] | None = None,
+        bus: EventBus | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        on_retry: Callable[[MessageRequest], None] | None = None,
+    ) -> None:
+        super().__init__(inner)
+        self.policy = policy
+        self._budgets = budgets
+        self._bus = bus
+        self._clock = clock
+        self._on_retry = on_retry
+        self.attempts = 0  # attempts sent through this layer (for tests and health)
+
+    async def send(self, request: MessageRequest) -> MessageResponse:
+        ctx = callctx.current()
+        budget = self._budgets(request.model) if self._budgets is not None else None
+        if budget is not None:
+            budget.record_call(self._clock.now())
+        attempt = 1
+        while True:
+            self.attempts += 1
+            try:
+                return await self.inner.send(request)
+            except ProviderError as exc:
+                now = self._clock.now()
+                decision = self.policy.decide(
+                    attempt, exc, now=now, deadline=ctx.deadline, budget=budget
+                )
+                if isinstance(decision, GiveUp):
+                    if decision.reason != "not_retryable":
+                        exc.add_note(f"gave up after {attempt} attempt(s): {decision.reason}")
+                        self._emit_gave_up(request, attempt, decision, exc, ctx)
+                    raise
+                if budget is not None:
+                    budget.record_retry(now)
+                self._emit_scheduled(request, attempt, decision, exc, ctx)
+                if self._on_retry is not None:
+                    self._on_retry(request)
+            await self._clock.sleep(decision.delay)
+            attempt += 1
+
+    def _emit_scheduled(
+        self,
+        request: MessageRequest,
+        attempt: int,
+        d: Retry,
+        exc: ProviderError,
+        ctx: callctx.CallContext,
+    ) -> None:
+        if self._bus is not None:
+            self._bus.emit(
+                RetryScheduled(
+                    provider=self.name,
+                    model=request.model,
+                    attempt=attempt,
+                    delay_s=d.delay,
+                    reason=d.reason,
+                    error_type=type(exc).__name__,
+                    status=exc.status,
+                    agent=ctx.agent,
+                    execution_id=ctx.execution_id,
+                )
+            )
+
+    def _emit_gave_up(
+        self,
+        request: MessageRequest,
+        attempts: int,
+        d: GiveUp,
+        exc: ProviderError,
+        ctx: callctx.CallContext,
+    ) -> None:
+        if self._bus is not None:
+            self._bus.emit(
+                RetryGaveUp(
+                    provider=self.name,
+                    model=request.model,
+                    attempts=attempts,
+                    reason=d.reason,
+                    error_type=type(exc).__name__,
+                    status=exc.status,
+                    agent=ctx.agent,
+                    execution_id=ctx.execution_id,
+                )
+            )

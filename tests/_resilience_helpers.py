@@ -1,0 +1,86 @@
+"""Fakes shared by the resilience tests: a scripted provider and an event recorder."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from claude_force.errors import status_error
+from claude_force.events import EventBus
+from claude_force.messages import ChatMessage, MessageRequest, MessageResponse, Usage
+
+Outcome = BaseException | MessageResponse | None
+
+
+def request(model: str = "claude-sonnet-5-5", text: str = "hello", max_tokens: int = 100) -> MessageRequest:
+    return MessageRequest(model=model, messages=(ChatMessage("user", text),), max_tokens=max_tokens)
+
+
+def response(
+    req: MessageRequest,
+    *,
+    input_tokens: int = 10,
+    output_tokens: int = 5,
+    headers: Sequence[tuple[str, str]] = (),
+    cache_read: int = 0,
+) -> MessageResponse:
+    return MessageResponse(
+        text=f"answer from {req.model}",
+        model=req.model,
+        stop_reason="end_turn",
+        usage=Usage(input_tokens, output_tokens, 0, cache_read),
+        provider="fake",
+        headers=tuple(headers),
+    )
+
+
+def err(status: int | None, retry_after: float | None = None, should_retry: bool | None = None) -> BaseException:
+    if status is None:
+        from claude_force.errors import ProviderConnectionError
+
+        return ProviderConnectionError("connection dropped")
+    return status_error(status, f"error {status}", retry_after=retry_after, should_retry=should_retry)
+
+
+class Scripted:
+    """A provider whose n-th call has the n-th outcome (an exception to raise, a response, or
+    ``None`` for a default response). ``gate`` (if set) is awaited inside every call."""
+
+    simulated = False
+
+    def __init__(self, outcomes: Sequence[Outcome] = (), *, name: str = "fake", per_model: dict[str, list[Outcome]] | None = None) -> None:
+        self.name = name
+        self.outcomes = list(outcomes)
+        self.per_model = per_model or {}
+        self.calls: list[MessageRequest] = []
+        self.gate: asyncio.Event | None = None
+        self.in_flight = 0
+
+    async def send(self, req: MessageRequest) -> MessageResponse:
+        self.calls.append(req)
+        self.in_flight += 1
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            queue = self.per_model.get(req.model, self.outcomes)
+            item = queue.pop(0) if queue else None
+            if isinstance(item, BaseException):
+                raise item
+            return item if item is not None else response(req)
+        finally:
+            self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Recorder:
+    """Subscribes to a bus and keeps every event."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.events: list[Any] = []
+        bus.subscribe(self.events.append)
+
+    def of(self, cls: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, cls)]

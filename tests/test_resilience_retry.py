@@ -1,0 +1,225 @@
+"""The retry layer: which failures retry, backoff bounds, retry-after, deadline, budget."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from _resilience_helpers import Recorder, Scripted, err, request
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from claude_force import callctx
+from claude_force.errors import (
+    InvalidRequestError,
+    OverloadedError,
+    ProviderConnectionError,
+    RateLimitError,
+    ServerError,
+)
+from claude_force.events import EventBus, RetryGaveUp, RetryScheduled
+from claude_force.resilience import (
+    GiveUp,
+    Retry,
+    RetryBudget,
+    RetryingProvider,
+    RetryPolicy,
+    VirtualClock,
+    is_retryable,
+)
+from claude_force.resilience.config import RetrySettings
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422])
+def test_request_errors_are_never_retried_even_if_the_server_says_so(status: int) -> None:
+    assert not is_retryable(err(status))
+    assert not is_retryable(err(status, should_retry=True))
+
+
+@pytest.mark.parametrize("status", [None, 408, 409, 429, 500, 502, 503, 504, 529])
+def test_transient_failures_are_retried(status: int | None) -> None:
+    assert is_retryable(err(status))
+
+
+def test_x_should_retry_wins_over_the_status() -> None:
+    assert not is_retryable(err(500, should_retry=False))
+    assert not is_retryable(err(429, should_retry=False))
+    assert is_retryable(err(402, should_retry=True))
+    assert not is_retryable(err(402))
+    assert not is_retryable(ValueError("not a provider error"))
+
+
+def test_decide_honours_retry_after_and_its_ceiling() -> None:
+    policy = RetryPolicy(max_attempts=5, base_delay=1, max_delay=10, max_retry_after=30)
+    assert policy.decide(1, err(429, retry_after=7.5), now=0) == Retry(7.5, "retry_after")
+    assert policy.decide(1, err(429, retry_after=31), now=0) == GiveUp("retry_after_too_long")
+    assert policy.decide(5, err(529), now=0) == GiveUp("max_attempts")
+    assert policy.decide(1, err(400), now=0) == GiveUp("not_retryable")
+    # The sleep must end before the deadline.
+    assert policy.decide(1, err(429, retry_after=5), now=100, deadline=105) == GiveUp("deadline")
+    assert policy.decide(1, err(429, retry_after=4.9), now=100, deadline=105) == Retry(
+        4.9, "retry_after"
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    attempt=st.integers(min_value=1, max_value=200),
+    base=st.floats(min_value=0, max_value=10, allow_nan=False),
+    extra=st.floats(min_value=0, max_value=100, allow_nan=False),
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_backoff_is_full_jitter_within_the_cap(
+    attempt: int, base: float, extra: float, seed: int
+) -> None:
+    cap = base + extra
+    policy = RetryPolicy(max_attempts=500, base_delay=base, max_delay=cap, rng=random.Random(seed))
+    ceiling = policy.backoff_ceiling(attempt)
+    assert ceiling == min(cap, base * 2.0 ** (attempt - 1))
+    assert policy.backoff_ceiling(attempt + 1) >= ceiling
+    delay = policy.backoff(attempt)
+    assert 0.0 <= delay <= ceiling <= cap
+    decision = policy.decide(attempt, err(503), now=0.0)
+    if attempt < 500:
+        assert isinstance(decision, Retry) and decision.reason == "backoff"
+        assert 0.0 <= decision.delay <= ceiling
+
+
+def test_full_jitter_spreads_over_the_whole_range() -> None:
+    policy = RetryPolicy(base_delay=1, max_delay=100, rng=random.Random(1))
+    delays = [policy.backoff(4) for _ in range(2000)]  # ceiling 8
+    assert min(delays) < 0.5 and max(delays) > 7.5
+    assert 3.5 < sum(delays) / len(delays) < 4.5
+
+
+def test_budget_allows_min_plus_ratio_of_recent_calls() -> None:
+    budget = RetryBudget(ratio=0.2, min_retries=1, window_s=10)
+    for t in range(10):
+        budget.record_call(float(t) / 10)
+    assert budget.allowed(1.0) == 3
+    for _ in range(3):
+        assert budget.can_retry(1.0)
+        budget.record_retry(1.0)
+    assert not budget.can_retry(1.0)
+    assert budget.counts(1.0) == (10, 3)
+    # Everything ages out of the window.
+    assert budget.can_retry(20.0) and budget.counts(20.0) == (0, 0)
+
+
+def test_policy_settings_and_validation() -> None:
+    s = RetrySettings(max_attempts=7, base_delay_seconds=2, max_delay_seconds=9)
+    policy = RetryPolicy.from_settings(s)
+    assert (policy.max_attempts, policy.base_delay, policy.max_delay) == (7, 2, 9)
+    assert RetryPolicy.from_settings(s, max_attempts=2).max_attempts == 2
+    with pytest.raises(ValueError):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="max_delay_seconds"):
+        RetrySettings(base_delay_seconds=5, max_delay_seconds=1)
+
+
+# --- the driver ------------------------------------------------------------------------------
+
+
+def make(
+    outcomes: list[BaseException | None], *, attempts: int = 5, budget: RetryBudget | None = None
+) -> tuple[RetryingProvider, Scripted, VirtualClock, Recorder, list[str]]:
+    clock = VirtualClock(auto=True)
+    bus = EventBus()
+    rec = Recorder(bus)
+    inner = Scripted(outcomes)
+    charged: list[str] = []
+    policy = RetryPolicy(max_attempts=attempts, base_delay=1, max_delay=8, rng=random.Random(0))
+    layer = RetryingProvider(
+        inner,
+        policy,
+        budgets=(lambda _m: budget),
+        bus=bus,
+        clock=clock,
+        on_retry=lambda r: charged.append(r.model),
+    )
+    return layer, inner, clock, rec, charged
+
+
+async def test_retry_after_is_honoured_on_the_virtual_clock() -> None:
+    layer, inner, clock, rec, charged = make([err(429, retry_after=2.5), err(529), None])
+    start = clock.now()
+    out = await layer.send(request())
+    assert out.text.startswith("answer")
+    assert len(inner.calls) == 3 and layer.attempts == 3
+    assert clock.sleeps[0] == 2.5  # exactly the server's retry-after
+    assert 0 <= clock.sleeps[1] <= 2.0  # backoff after attempt 2: ceiling base × 2
+    assert clock.now() - start == pytest.approx(sum(clock.sleeps))
+    events = rec.of(RetryScheduled)
+    assert [(e.attempt, e.reason, e.status) for e in events] == [
+        (1, "retry_after", 429),
+        (2, "backoff", 529),
+    ]
+    assert events[0].error_type == "RateLimitError" and events[1].error_type == "OverloadedError"
+    assert charged == ["claude-sonnet-5-5"] * 2
+
+
+async def test_request_errors_fail_at_once() -> None:
+    layer, inner, clock, rec, _ = make([err(400), None])
+    with pytest.raises(InvalidRequestError):
+        await layer.send(request())
+    assert len(inner.calls) == 1 and clock.sleeps == [] and rec.events == []
+
+
+async def test_server_saying_no_retry_is_obeyed() -> None:
+    layer, inner, _, rec, _ = make([err(500, should_retry=False), None])
+    with pytest.raises(ServerError):
+        await layer.send(request())
+    assert len(inner.calls) == 1 and rec.events == []
+
+
+async def test_max_attempts_then_the_last_error_with_a_note() -> None:
+    layer, inner, _, rec, _ = make([err(None), err(503), err(529), None], attempts=3)
+    with pytest.raises(OverloadedError) as info:
+        await layer.send(request())
+    assert len(inner.calls) == 3
+    assert "gave up after 3 attempt(s): max_attempts" in info.value.__notes__
+    (gave_up,) = rec.of(RetryGaveUp)
+    assert (gave_up.attempts, gave_up.reason, gave_up.status) == (3, "max_attempts", 529)
+
+
+async def test_the_deadline_bounds_the_whole_sequence_sleeps_included() -> None:
+    layer, inner, clock, rec, _ = make([err(429, retry_after=3)] * 5 + [None], attempts=10)
+    start = clock.now()
+    with callctx.using(deadline=start + 5):
+        with pytest.raises(RateLimitError):
+            await layer.send(request())
+    # Attempt 1 fails, sleeps 3 (ends at +3 < +5); attempt 2 fails, another 3 would pass +5.
+    assert len(inner.calls) == 2 and clock.sleeps == [3]
+    assert clock.now() - start < 5
+    assert rec.of(RetryGaveUp)[0].reason == "deadline"
+
+
+async def test_budget_stops_retries_from_multiplying_an_outage() -> None:
+    budget = RetryBudget(ratio=0.0, min_retries=2, window_s=60)
+    layer, inner, _, rec, _ = make([err(503)] * 100, attempts=5, budget=budget)
+    for _ in range(4):
+        with pytest.raises(ServerError):
+            await layer.send(request())
+    # 4 calls, at most 2 retries in total: 6 requests instead of 20.
+    assert len(inner.calls) == 6
+    reasons = [e.reason for e in rec.of(RetryGaveUp)]
+    assert reasons == ["budget"] * 4
+    assert len(rec.of(RetryScheduled)) == 2
+
+
+async def test_connection_errors_retry_and_succeed() -> None:
+    layer, inner, _, _, _ = make([ProviderConnectionError("reset"), None])
+    await layer.send(request())
+    assert len(inner.calls) == 2
+
+
+async def test_without_a_bus_or_budget_the_driver_still_retries() -> None:
+    clock = VirtualClock(auto=True)
+    inner = Scripted([err(500), err(500)])
+    layer = RetryingProvider(inner, RetryPolicy(max_attempts=3, base_delay=0.1), clock=clock)
+    await layer.send(request())
+    assert len(inner.calls) == 3
+    inner2 = Scripted([err(500)] * 3)
+    layer2 = RetryingProvider(inner2, RetryPolicy(max_attempts=2, base_delay=0.1), clock=clock)
+    with pytest.raises(ServerError):
+        await layer2.send(request())
