@@ -208,7 +208,89 @@ def step_cache_replay(demo: Demo) -> None:
     )
 
 
-STEPS: list[Callable[[Demo], None]] = [step_init, step_concurrent_tasks, step_cache_replay]
+def step_parallel_workflow(demo: Demo) -> None:
+    """code-quality-check: three reviewers in parallel, then a summary (issue 5)."""
+    demo.console.rule("[bold]4. A workflow: three reviewers in parallel, then a summary")
+    code, _ = demo.cli("workflow", "show", "code-quality-check")
+    if code != 0:
+        raise DemoFailed(f"workflow show exited with code {code}")
+    code, stdout = demo.cli(
+        "run-workflow",
+        "code-quality-check",
+        "--task",
+        "Review the payment module: refunds, currency rounding and the webhook handler.",
+        "--parallel",
+        "--simulate",
+        "--no-cache",
+        "--fresh",
+        "--json",
+        capture=True,
+    )
+    if code != 0:
+        raise DemoFailed(f"run-workflow exited with code {code}")
+    result = json.loads(stdout)
+    demo.notes["workflow"] = result
+    wall = result["wall_s"] or 1e-9
+    table = Table(title="Timeline (seconds from the start of the run)", title_justify="left")
+    table.add_column("step", style="bold", no_wrap=True)
+    table.add_column("start", justify="right")
+    table.add_column("end", justify="right")
+    table.add_column("", no_wrap=True)
+    width = 32
+    for step in result["steps"]:
+        start, end = step["start_offset_s"] or 0.0, step["end_offset_s"] or 0.0
+        left = round(start / wall * width)
+        bar = " " * left + "█" * max(1, round(end / wall * width) - left)
+        table.add_row(
+            step["step_id"],
+            f"{start:.2f}",
+            f"{end:.2f}",
+            bar,
+        )
+    demo.console.print(table)
+    speedup = result["speedup"] or 1.0
+    demo.console.print(
+        f"[bold]Wall time[/bold] {result['wall_s']:.2f} s; the steps add up to "
+        f"{result['sequential_s']:.2f} s → [bold]{speedup:.2f}× faster[/bold] than running them "
+        f"one after another. The critical path ({' → '.join(result['critical_path'])}) takes "
+        f"{result['critical_path_s']:.2f} s: no schedule can finish sooner.",
+        soft_wrap=True,
+    )
+
+
+def step_analytics(demo: Demo) -> None:
+    """What the demo ran, from the metrics store: cost, tokens, cache savings, latency (issue 6)."""
+    demo.console.rule("[bold]5. Analytics of everything above")
+    code, stdout = demo.cli("analytics", "summary", "--json", capture=True)
+    if code != 0:
+        raise DemoFailed(f"analytics summary exited with code {code}")
+    summary = json.loads(stdout)
+    if summary["executions"] < len(TASKS):
+        raise DemoFailed(f"analytics saw {summary['executions']} executions; expected more")
+    demo.notes["analytics"] = summary
+    code, _ = demo.cli("analytics", "summary")
+    if code != 0:
+        raise DemoFailed(f"analytics summary exited with code {code}")
+    code, _ = demo.cli("analytics", "agents")
+    if code != 0:
+        raise DemoFailed(f"analytics agents exited with code {code}")
+    demo.console.print(
+        f"Recorded {summary['executions']} executions (all SIMULATED) with exact per-token costs "
+        f"from the price table: ${summary['cost_usd']:.4f} spent, "
+        f"{summary['cache_hits']} cache hits saved ${summary['saved_usd']:.4f}. "
+        "Old rows are rolled up daily; see `claude-force analytics --help` (trends, models, "
+        "workflows, export, rollup, prometheus).",
+        soft_wrap=True,
+    )
+
+
+STEPS: list[Callable[[Demo], None]] = [
+    step_init,
+    step_concurrent_tasks,
+    step_cache_replay,
+    step_parallel_workflow,
+    step_analytics,
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,9 @@ from claude_force.messages import ChatMessage, MessageRequest, MessageResponse, 
 Outcome = BaseException | MessageResponse | None
 
 
-def request(model: str = "claude-sonnet-5-5", text: str = "hello", max_tokens: int = 100) -> MessageRequest:
+def request(
+    model: str = "claude-sonnet-5-5", text: str = "hello", max_tokens: int = 100
+) -> MessageRequest:
     return MessageRequest(model=model, messages=(ChatMessage("user", text),), max_tokens=max_tokens)
 
 
@@ -35,12 +37,16 @@ def response(
     )
 
 
-def err(status: int | None, retry_after: float | None = None, should_retry: bool | None = None) -> BaseException:
+def err(
+    status: int | None, retry_after: float | None = None, should_retry: bool | None = None
+) -> BaseException:
     if status is None:
         from claude_force.errors import ProviderConnectionError
 
         return ProviderConnectionError("connection dropped")
-    return status_error(status, f"error {status}", retry_after=retry_after, should_retry=should_retry)
+    return status_error(
+        status, f"error {status}", retry_after=retry_after, should_retry=should_retry
+    )
 
 
 class Scripted:
@@ -49,7 +55,13 @@ class Scripted:
 
     simulated = False
 
-    def __init__(self, outcomes: Sequence[Outcome] = (), *, name: str = "fake", per_model: dict[str, list[Outcome]] | None = None) -> None:
+    def __init__(
+        self,
+        outcomes: Sequence[Outcome] = (),
+        *,
+        name: str = "fake",
+        per_model: dict[str, list[Outcome]] | None = None,
+    ) -> None:
         self.name = name
         self.outcomes = list(outcomes)
         self.per_model = per_model or {}
@@ -84,3 +96,23 @@ class Recorder:
 
     def of(self, cls: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, cls)]
+
+
+def write_project(root: Any, resilience: dict[str, Any] | None = None, **extra: Any) -> Any:
+    """A two-agent project (``alpha``, ``beta``) with an optional ``resilience`` section."""
+    import json
+    from pathlib import Path
+
+    claude = Path(root) / ".claude"
+    (claude / "agents").mkdir(parents=True, exist_ok=True)
+    (claude / "agents" / "alpha.md").write_text("# Alpha\n\nAlpha answers.\n", encoding="utf-8")
+    (claude / "agents" / "beta.md").write_text("# Beta\n\nBeta answers.\n", encoding="utf-8")
+    config: dict[str, Any] = {
+        "agents": {"alpha": {"file": "agents/alpha.md"}, "beta": {"file": "agents/beta.md"}},
+        **extra,
+    }
+    if resilience is not None:
+        config["resilience"] = resilience
+    path = claude / "claude.json"
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return path

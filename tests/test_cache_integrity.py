@@ -77,6 +77,7 @@ TAMPERINGS = {
     "truncated signature": "UPDATE entries SET sig = substr(sig, 1, 10)",
     "expiry extended": "UPDATE entries SET expires_at = expires_at + 1e9",
     "row moved to another key": "UPDATE entries SET key = '" + "e" * 64 + "'",
+    "impossible column value": "UPDATE entries SET created_at = 'yesterday'",
 }
 
 
@@ -207,11 +208,15 @@ async def test_redis_entries_tampered_in_place_are_counted(redis_url: str) -> No
         [entry_key] = [k async for k in client.scan_iter(match=prefix + "*:e:*")]
         payload = await client.hget(entry_key, "payload")
         await client.hset(entry_key, "payload", payload.replace(b"answer", b"ANSWER"))
-        await client.aclose()
         assert not await ask(store, provider)
         stats = await store.stats()
         assert stats.counters.integrity_failures == 1 and stats.entries == 1
         assert await ask(store, provider)
+        [entry_key] = [k async for k in client.scan_iter(match=prefix + "*:e:*")]
+        await client.hset(entry_key, "created_at", "yesterday")
+        await client.aclose()
+        assert not await ask(store, provider)
+        assert (await store.stats()).counters.integrity_failures == 2
     finally:
         await store.aclose()
         await drop_redis_prefix(redis_url, prefix)

@@ -202,3 +202,65 @@ async def test_the_async_path_never_blocks_the_event_loop(tmp_path: Path) -> Non
             assert ex.success, ex.errors
         assert ex.cached
     await core.close()
+
+
+async def test_the_2_2_cache_arguments_of_the_async_orchestrator(tmp_path: Path) -> None:
+    config = project_with(tmp_path)
+    async with AsyncAgentOrchestrator(
+        config, provider=RecordingProvider(), cache_ttl_hours=2, cache_max_size_mb=5
+    ) as core:
+        stats = await core.pipeline.store.stats()  # type: ignore[attr-defined]
+        assert (stats.ttl_seconds, stats.max_bytes) == (7200, 5 * 1024 * 1024)
+    async with AsyncAgentOrchestrator(config, provider=RecordingProvider()) as core:
+        stats = await core.pipeline.store.stats()  # type: ignore[attr-defined]
+        assert (stats.ttl_seconds, stats.max_bytes) == (24 * 3600, 100 * 1024 * 1024)
+
+
+def test_the_public_face_of_the_cache_package() -> None:
+    import claude_force.cache as cache
+    import claude_force.response_cache as compat
+
+    assert compat.__all__ == ["ResponseCache"]
+    assert sorted(cache.__all__) == sorted(
+        [
+            "KEY_VERSION",
+            "SECRET_ENV",
+            "CacheBackend",
+            "CacheBackendError",
+            "CacheConfigurationError",
+            "CacheKeyError",
+            "CachePolicy",
+            "CacheProvider",
+            "CacheStats",
+            "Counters",
+            "EntryInfo",
+            "EntryPayload",
+            "ForeignStorageError",
+            "Hit",
+            "Inspection",
+            "MemoryBackend",
+            "Record",
+            "RedisBackend",
+            "ResponseStore",
+            "SecretSource",
+            "Signer",
+            "SqliteBackend",
+            "body_key",
+            "build_store",
+            "cache_enabled",
+            "cache_layer",
+            "compat_key",
+            "provider_identity",
+            "request_key",
+        ]
+    )
+    for name in cache.__all__:
+        assert getattr(cache, name) is not None
+    from claude_force.cache.backend import CacheBackend
+
+    for backend in (
+        cache.MemoryBackend(),
+        cache.SqliteBackend(Path("x.db")),
+        cache.RedisBackend("redis://h"),
+    ):
+        assert isinstance(backend, CacheBackend)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,13 +83,38 @@ async def test_second_fetch_is_a_hit_with_cost_and_savings() -> None:
     assert stats.to_dict()["cost_saved_usd"] == "0.004"
 
 
-async def test_fifty_concurrent_identical_requests_make_one_provider_call(tmp_path: Path) -> None:
-    store = make_store(SqliteBackend(tmp_path / "c.db"))
+class CountingSqlite(SqliteBackend):
+    """Signals when ``target`` lookups have returned (so a test can wait without a clock)."""
+
+    def __init__(self, path: Path, target: int) -> None:
+        super().__init__(path)
+        self.target = target
+        self.returned = 0
+        self.all_returned = asyncio.Event()
+
+    async def lookup(self, *args: Any, **kwargs: Any) -> Any:
+        verdict = await super().lookup(*args, **kwargs)
+        self.returned += 1
+        if self.returned == self.target:
+            self.all_returned.set()
+        return verdict
+
+
+@pytest.mark.parametrize("backend_kind", ["sqlite", "memory"])
+async def test_fifty_concurrent_identical_requests_make_one_provider_call(
+    tmp_path: Path, backend_kind: str
+) -> None:
+    backend = CountingSqlite(tmp_path / "c.db", 50) if backend_kind == "sqlite" else MemoryBackend()
+    store = make_store(backend)
     provider = GatedProvider()
     provider.gate = asyncio.Event()
     tasks = [asyncio.create_task(fetch(store, provider)) for _ in range(50)]
     key = request_key(request("t"), namespace="sim", provider="gated")
-    await until(lambda: store.waiters(key) == 50)  # all 50 wait on the one call
+    if isinstance(backend, CountingSqlite):
+        await backend.all_returned.wait()  # every caller has looked up (and missed) …
+    else:
+        await until(lambda: store.waiters(key) == 50)
+    assert store.waiters(key) == 50  # … and now waits on the one call
     assert provider.calls == 1
     provider.gate.set()
     answers = await asyncio.gather(*tasks)

@@ -162,3 +162,12 @@ def test_runs_from_the_cli_are_recorded(in_project: Path, monkeypatch: pytest.Mo
     )
     data = as_json(cli("analytics", "agents", "--json"))
     assert [g["agent"] for g in data["groups"]] == ["code-reviewer"]
+
+
+def test_a_memory_backend_is_explained(in_project: Path) -> None:
+    data = json.loads(in_project.read_text())
+    data["metrics"] = {"backend": "memory"}
+    in_project.write_text(json.dumps(data))
+    result = cli("analytics", "summary", "--json")
+    assert as_json(result)["executions"] == 0
+    assert "memory" in result.stderr

@@ -153,6 +153,7 @@ def test_run_agent_returns_agent_result_with_2_2_metadata(sample_config: Path) -
         assert key in md
     assert md["model"] == "claude-sonnet-5-5"
     assert md["tokens_used"] == md["input_tokens"] + md["output_tokens"] > 0
+    assert md["estimated_cost"] == md["cost_usd"] > 0  # the 2.2 key, now in correct dollars
     assert md["simulated"] is True and md["cached"] is False
 
 
@@ -306,6 +307,18 @@ async def test_async_execute_agent_and_multiple(sample_config: Path) -> None:
         )
     assert [r.success for r in results] == [True, False, True]
     assert all(isinstance(r, AsyncAgentResult) for r in results)
+
+
+async def test_execute_multiple_passes_keywords_to_every_task(sample_config: Path) -> None:
+    provider = RecordingProvider()
+    async with AsyncAgentOrchestrator(config_path=sample_config, provider=provider) as orch:
+        results = await orch.execute_multiple(
+            [("python-expert", "a"), ("code-reviewer", "b")], model="haiku", max_tokens=99
+        )
+        with pytest.raises(TypeError):
+            await orch.execute_multiple([("python-expert", "a")], colour="blue")
+    assert all(r.success for r in results)
+    assert [(r.model, r.max_tokens) for r in provider.requests] == [("claude-haiku-5-5", 99)] * 2
 
 
 async def test_async_execute_agent_accepts_the_2_2_keywords(sample_config: Path) -> None:

@@ -535,6 +535,12 @@ def test_retired_model_is_a_model_error_with_successor(
     )
     assert f"'{successor}'" in msg
     assert info.value.exit_code == 2
+    # the error points at the setting in the file
+    key = {"models.default": "models.default", "agent": "agents.a.model"}.get(
+        where, "models.agents.a"
+    )
+    assert info.value.key == key and info.value.file == path
+    assert info.value.line is not None and msg.startswith(f"{path}:{info.value.line}: {key}: ")
 
 
 def test_model_precedence_and_aliases(tmp_path: Path) -> None:
@@ -621,4 +627,7 @@ def test_line_of_finds_nested_keys_and_list_items() -> None:
     assert line_of(text, ["missing"]) is None
     assert line_of(text, ["a", "b", 7]) is None
     assert line_of(text, ["d", "x"]) is None  # not an object
-    assert line_of("{", ["a"]) is None  # broken text never raises
+    # broken text never raises
+    assert line_of("{", ["a"]) is None
+    assert line_of('{"a":', ["a", "b"]) is None
+    assert line_of('{"b": nope, "a": 1}', ["a"]) is None

@@ -168,3 +168,14 @@ def test_bad_time_arguments_name_the_option() -> None:
         since_us=to_us(NOW - timedelta(days=1)), until_us=to_us(NOW), agent="x", simulated=False
     )
     assert math.isclose((q.until_us - q.since_us) / 3.6e9, 24)  # type: ignore[operator]
+
+
+def test_public_names_of_the_metrics_package() -> None:
+    import claude_force.metrics as metrics
+
+    assert dir(metrics) == sorted(metrics.__all__)
+    for name in metrics.__all__:
+        assert getattr(metrics, name) is not None
+    assert metrics.RELATIVE_ACCURACY == RELATIVE_ACCURACY
+    with pytest.raises(AttributeError):
+        metrics.NotAThing  # noqa: B018

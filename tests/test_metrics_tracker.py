@@ -366,6 +366,8 @@ def test_the_orchestrator_records_into_the_state_directory(
             "code-reviewer",
         }
         assert orch.get_cost_breakdown()["by_model"].keys() == {"claude-sonnet-5-5"}
+        orch.close()
+        assert orch.get_performance_summary()["total_executions"] == 4  # still readable
     db = sample_config.parent / "state" / "m" / "metrics.sqlite"
     assert db.exists()
     store = SQLiteMetricsStore(db)

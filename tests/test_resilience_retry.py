@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from _resilience_helpers import Recorder, Scripted, err, request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _resilience_helpers import Recorder, Scripted, err, request
 from claude_force import callctx
 from claude_force.errors import (
     InvalidRequestError,
@@ -95,7 +95,8 @@ def test_full_jitter_spreads_over_the_whole_range() -> None:
 def test_budget_allows_min_plus_ratio_of_recent_calls() -> None:
     budget = RetryBudget(ratio=0.2, min_retries=1, window_s=10)
     for t in range(10):
-        budget.record_call(float(t) / 10)
+        budget.start_call()
+        budget.end_call(float(t) / 10)
     assert budget.allowed(1.0) == 3
     for _ in range(3):
         assert budget.can_retry(1.0)
@@ -104,6 +105,16 @@ def test_budget_allows_min_plus_ratio_of_recent_calls() -> None:
     assert budget.counts(1.0) == (10, 3)
     # Everything ages out of the window.
     assert budget.can_retry(20.0) and budget.counts(20.0) == (0, 0)
+
+
+def test_calls_in_flight_count_however_long_they_last() -> None:
+    budget = RetryBudget(ratio=0.5, min_retries=0, window_s=10)
+    for _ in range(10):
+        budget.start_call()
+    assert budget.allowed(1_000.0) == 5  # started long ago, still running: still recent
+    budget.end_call(1_000.0)
+    assert budget.counts(1_000.0) == (10, 0)
+    assert budget.counts(1_011.0) == (9, 0)
 
 
 def test_policy_settings_and_validation() -> None:
@@ -185,9 +196,8 @@ async def test_max_attempts_then_the_last_error_with_a_note() -> None:
 async def test_the_deadline_bounds_the_whole_sequence_sleeps_included() -> None:
     layer, inner, clock, rec, _ = make([err(429, retry_after=3)] * 5 + [None], attempts=10)
     start = clock.now()
-    with callctx.using(deadline=start + 5):
-        with pytest.raises(RateLimitError):
-            await layer.send(request())
+    with callctx.using(deadline=start + 5), pytest.raises(RateLimitError):
+        await layer.send(request())
     # Attempt 1 fails, sleeps 3 (ends at +3 < +5); attempt 2 fails, another 3 would pass +5.
     assert len(inner.calls) == 2 and clock.sleeps == [3]
     assert clock.now() - start < 5

@@ -21,11 +21,17 @@ from claude_force.catalog import UnknownModelWarning
 from claude_force.config import load_project
 from claude_force.errors import ConfigurationError, ProviderError, RateLimitError
 from claude_force.events import EventBus, ExecutionFinished, ExecutionStarted
-from claude_force.messages import MessageRequest, MessageResponse, Usage
+from claude_force.messages import (
+    ChatMessage,
+    MessageRequest,
+    MessageResponse,
+    SystemBlock,
+    Usage,
+)
 from claude_force.providers import LatencyModel, SimulatedProvider
 from claude_force.providers.anthropic import AnthropicProvider
 from claude_force.runner import RunOptions, build_request, system_text
-from claude_force.testing import Emulator
+from claude_force.testing import Emulator, EmulatorThread
 
 SAFETY_S = 10  # only reached when a wave never fills, i.e. when the code under test is wrong
 
@@ -110,6 +116,18 @@ def test_orchestrator_reused_across_event_loops(sample_config: Path) -> None:
     for _ in range(2):
         results = asyncio.run(orch.execute_multiple(tasks))
         assert [r.errors for r in results] == [[]] * 5
+
+
+def test_real_provider_reused_across_event_loops(sample_config: Path) -> None:
+    """The SDK's connection pool is bound to a loop: a new asyncio.run needs a new client."""
+    with EmulatorThread() as emu:
+        provider = AnthropicProvider("sk-test", base_url=emu.base_url, timeout_seconds=10)
+        orch = orchestrator(sample_config, provider, enable_cache=False)
+        for round_ in range(2):
+            tasks = [("python-expert", f"round {round_} task {i}") for i in range(3)]
+            results = asyncio.run(orch.execute_multiple(tasks))
+            assert [r.errors for r in results] == [[]] * 3
+        assert emu.requests_total == 6
 
 
 # --- one failure never aborts the others -----------------------------------------------------------
@@ -219,6 +237,43 @@ async def test_temperature_dropped_for_default_sampling_models(
     assert any(
         "claude-sonnet-5 rejects non-default temperature" in r.message for r in caplog.records
     )
+
+
+def test_optional_request_fields_are_sent_only_when_set() -> None:
+    req = MessageRequest(
+        model="m",
+        messages=(ChatMessage("user", "hi"),),
+        max_tokens=5,
+        system=(SystemBlock("long-lived", cache=True, cache_ttl="1h"), SystemBlock("plain")),
+        temperature=0.0,
+        top_p=0.9,
+        top_k=40,
+        stop_sequences=("END",),
+        metadata_user_id="user-1",
+    )
+    assert req.to_api() == {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}],
+        "system": [
+            {
+                "type": "text",
+                "text": "long-lived",
+                "cache_control": {"type": "ephemeral", "ttl": "1h"},
+            },
+            {"type": "text", "text": "plain"},
+        ],
+        "temperature": 0.0,
+        "top_p": 0.9,
+        "top_k": 40,
+        "stop_sequences": ["END"],
+        "metadata": {"user_id": "user-1"},
+    }
+    assert req.prompt_text == "long-lived\nplain\nhi"
+    bare = MessageRequest(model="m", messages=(ChatMessage("user", "hi"),)).to_api()
+    assert set(bare) == {"model", "max_tokens", "messages"}
+    usage = Usage(1, 2, 3, 4)
+    assert (usage.total_tokens, usage.prompt_tokens) == (10, 8)
 
 
 def test_context_goes_before_the_task() -> None:

@@ -62,14 +62,14 @@ def test_loop_thread_propagates_exceptions() -> None:
 def test_loop_thread_restarts_after_close() -> None:
     lt = LoopThread()
 
-    async def loop_id() -> int:
-        return id(asyncio.get_running_loop())
+    async def current_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
 
-    before = lt.run(loop_id())
+    before = lt.run(current_loop())  # held, so a new loop cannot reuse its id()
     lt.close()
     lt.close()  # closing twice is harmless
-    after = lt.run(loop_id())
-    assert lt.running and after != before
+    after = lt.run(current_loop())
+    assert lt.running and after is not before and before.is_closed()
     lt.close()
 
 

@@ -371,3 +371,17 @@ def test_cli_workflow_validate(in_project: Path) -> None:
     # loading the project for a run reports the broken workflow (exit 2)
     run = cli("run-workflow", "refactor", "-t", "t")
     assert run.exit_code == 2 and "depends on itself" in run.stderr
+
+
+async def test_workflow_runs_do_not_block_the_loop(sample_config: Path) -> None:
+    from blockbuster import blockbuster_ctx
+
+    provider = RecordingProvider(fail={"document-writer"})
+    async with core_for(sample_config, provider) as core:
+        with blockbuster_ctx(["claude_force"], excluded_modules=["claude_force.testing"]):
+            first = await core.execute_workflow("code-quality-check", "t", checkpoint=True)
+            provider.fail.clear()
+            second = await core.execute_workflow("code-quality-check", "t", resume=True)
+    assert first.status == "failed" and first.by_status("succeeded") == REVIEWERS
+    assert second.success and second.by_status("reused") == REVIEWERS
+    assert all("Blocking call" not in (s.error or "") for s in first.steps.values())

@@ -50,7 +50,6 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "__version__",
     "AgentOrchestrator",
     "AgentResult",
     "AsyncAgentOrchestrator",
@@ -69,6 +68,7 @@ __all__ = [
     "Usage",
     "WorkflowCycleError",
     "WorkflowResult",
+    "__version__",
     "load_project",
 ]
 

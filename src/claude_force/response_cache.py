@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from ._sync import LoopThread
-from .cache.errors import CacheConfigurationError
+from .cache.errors import CacheBackendError, CacheConfigurationError
 from .cache.keys import compat_key
 from .cache.policy import MIB, CachePolicy
 from .cache.secret import KEY_FILE_NAME, SecretSource, check_secret
@@ -138,7 +138,11 @@ class ResponseCache:
         """The cached response, or ``None``. Counts a hit or a miss."""
         if self._skip(agent_name):
             return None
-        hit = self._loop.run(self.store.get(self._cache_key(agent_name, task, model)))
+        try:
+            hit = self._loop.run(self.store.get(self._cache_key(agent_name, task, model)))
+        except CacheBackendError as exc:  # a broken cache is a miss, never a crash
+            log.warning("ResponseCache.get: cache unavailable (%s)", exc)
+            return None
         if hit is None:
             return None
         e = hit.entry
@@ -172,18 +176,21 @@ class ResponseCache:
             usage=Usage(input_tokens=int(input_tokens), output_tokens=int(output_tokens)),
             provider="response_cache",
         )
-        self._loop.run(
-            self.store.put(
-                self._cache_key(agent_name, task, model),
-                namespace="compat",
-                agent=agent_name,
-                model=model,
-                response=answer,
-                duration_s=0.0,
-                preview=task,
-                estimated_cost=float(estimated_cost),
+        try:
+            self._loop.run(
+                self.store.put(
+                    self._cache_key(agent_name, task, model),
+                    namespace="compat",
+                    agent=agent_name,
+                    model=model,
+                    response=answer,
+                    duration_s=0.0,
+                    preview=task,
+                    estimated_cost=float(estimated_cost),
+                )
             )
-        )
+        except CacheBackendError as exc:
+            log.warning("ResponseCache.set: cache unavailable, not stored (%s)", exc)
 
     def delete(self, key: str) -> bool:
         """Remove the entry with this key (see ``_cache_key``); ``True`` if there was one."""

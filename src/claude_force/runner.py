@@ -41,6 +41,7 @@ class RunOptions:
     refresh: bool = False
     workflow_run_id: str | None = None
     step_id: str | None = None
+    use_memory: bool = True  # inject relevant past sessions as context (when memory is on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class Execution:
             "execution_time_ms": round(self.duration_ms, 3),
             "queue_wait_ms": round(self.queue_wait_ms, 3),
             "cost_usd": float(self.cost_usd) if self.cost_usd is not None else None,
+            "estimated_cost": float(self.cost_usd) if self.cost_usd is not None else None,  # 2.2
             "cached": self.cached,
             "simulated": self.simulated,
             "request_id": self.request_id,
@@ -147,6 +149,7 @@ class AgentRunner:
         limit: asyncio.Semaphore,
         timeout_s: float | None,
         provider_name: Callable[[], str],
+        provider_simulated: Callable[[], bool] = lambda: False,
     ) -> None:
         self.catalog = catalog
         self._resolve_model = resolve_model
@@ -156,6 +159,7 @@ class AgentRunner:
         self._limit = limit
         self.timeout_s = timeout_s
         self._provider_name = provider_name
+        self._provider_simulated = provider_simulated
 
     async def run(self, agent: str, task: str, opts: RunOptions) -> Execution:
         execution_id = uuid.uuid4().hex
@@ -287,6 +291,7 @@ class AgentRunner:
             task=task,
             model=model,
             provider=self._provider_name(),
+            simulated=self._provider_simulated(),
             success=False,
             output="",
             started_at=started_at,

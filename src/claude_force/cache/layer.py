@@ -160,17 +160,22 @@ class CacheProvider(ProviderWrapper):
             await self.inner.aclose()
 
 
-def cache_layer(project: Project) -> Callable[[Provider], Provider] | None:
+def cache_layer(
+    project: Project, *, ttl_hours: float | None = None, max_size_mb: float | None = None
+) -> Callable[[Provider], Provider] | None:
     """The pipeline's cache layer for ``project``, or ``None`` when caching is switched off.
 
-    Configuration mistakes (a Redis backend without a URL, a too-short secret) are raised here,
-    when the pipeline is assembled, not on the first call.
+    ``ttl_hours``/``max_size_mb`` override the project's ``cache`` settings. Configuration
+    mistakes (a Redis backend without a URL, a too-short secret) are raised here, when the
+    pipeline is assembled, not on the first call.
     """
     if not cache_enabled(project):
         return None
-    build_store(project)  # validate the settings now; each wrapped provider gets its own store
+    # validate the settings now; each wrapped provider gets its own store
+    build_store(project, ttl_hours=ttl_hours, max_size_mb=max_size_mb)
 
     def layer(inner: Provider) -> Provider:
-        return CacheProvider(inner, build_store(project))
+        store = build_store(project, ttl_hours=ttl_hours, max_size_mb=max_size_mb)
+        return CacheProvider(inner, store)
 
     return layer

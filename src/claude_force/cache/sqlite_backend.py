@@ -41,6 +41,8 @@ _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 _OUR_TABLES = frozenset({"entries", "counters"})
 _TOTALS = ("seq", "bytes", "entries")
+CHECKPOINT_EVERY = 128  # operations between background checkpoints
+AUTOCHECKPOINT_PAGES = 16_384  # safety net: a checkpoint inside a commit past ~64 MB of WAL
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -157,6 +159,10 @@ class SqliteBackend:
         self._conn: sqlite3.Connection | None = None
         self._inode: int | None = None
         self._incidents = 0  # quarantines not yet counted in the (new) database
+        self._ops = 0
+        self._ckpt_pool: ThreadPoolExecutor | None = None
+        self._ckpt_conn: sqlite3.Connection | None = None
+        self._ckpt_pending = False
 
     @property
     def location(self) -> str:
@@ -175,7 +181,11 @@ class SqliteBackend:
         try:
             conn = self._connection()
             try:
-                return fn(conn, *args)
+                result = fn(conn, *args)
+                self._ops += 1
+                if self._ops % CHECKPOINT_EVERY == 0:
+                    self._checkpoint_soon()
+                return result
             except sqlite3.DatabaseError as exc:
                 if not _is_corruption(exc):
                     raise
@@ -235,6 +245,7 @@ class SqliteBackend:
                     )
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
             if app_id != APPLICATION_ID:
                 with _write(conn):
                     for statement in _SCHEMA.split(";"):
@@ -264,6 +275,8 @@ class SqliteBackend:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
             self._conn = None
+        if self._ckpt_pool is not None:
+            self._ckpt_pool.submit(self._close_checkpointer).result()
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -458,7 +471,46 @@ class SqliteBackend:
             _add(conn, Counters(), bytes=-sum(sizes), entries=-len(sizes))
         return len(sizes)
 
+    def _checkpoint_soon(self) -> None:
+        """Copy the WAL into the database on the checkpoint thread, off the lookup path.
+
+        SQLite's automatic checkpoint runs inside whichever commit crosses the threshold and
+        takes milliseconds; doing it here, on a second connection, keeps hits fast (a PASSIVE
+        checkpoint never blocks this connection's reads or writes). The main connection keeps a
+        high automatic threshold as a safety net should this thread fall behind.
+        """
+        if self._ckpt_pending:
+            return
+        if self._ckpt_pool is None:
+            self._ckpt_pool = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="claude-force-cache-checkpoint"
+            )
+        self._ckpt_pending = True
+        self._ckpt_pool.submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._ckpt_conn is None:
+                self._ckpt_conn = sqlite3.connect(
+                    self.path, timeout=0.0, isolation_level=None, check_same_thread=False
+                )
+            self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the safety net (wal_autocheckpoint) still applies
+            log.debug("background checkpoint of %s skipped: %s", self.path, exc)
+        finally:
+            self._ckpt_pending = False
+
+    def _close_checkpointer(self) -> None:
+        if self._ckpt_conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._ckpt_conn.close()
+            self._ckpt_conn = None
+
     def _close(self) -> None:
+        if self._ckpt_pool is not None:
+            self._ckpt_pool.submit(self._close_checkpointer).result()
+            self._ckpt_pool.shutdown(wait=True)
+            self._ckpt_pool = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None

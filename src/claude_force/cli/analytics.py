@@ -61,6 +61,8 @@ def open_metrics(state: CliState, *, auto_rollup: bool = True) -> Iterator[Metri
     settings = project.settings.metrics
     db = Path(settings.path).expanduser()
     db = db if db.is_absolute() else project.state_dir / db
+    if settings.backend == "memory":
+        notice("metrics.backend is 'memory': nothing is kept between processes")
     if settings.backend == "sqlite" and not db.exists():
         tracker = MetricsTracker(MemoryMetricsStore(), settings=settings, catalog=project.catalog)
     else:
@@ -105,7 +107,7 @@ def _usd(value: Any) -> str:
 def _ms(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
+    return f"{value / 1000:.2f}s" if value >= 1000 else f"{value:.1f}ms"
 
 
 def _period(query: Query) -> dict[str, str | None]:
@@ -128,10 +130,11 @@ def print_summary(stats: Stats, title: str = "Analytics summary") -> None:
         ("executions", f"{stats.executions:,}"),
         ("success rate", f"{stats.success_rate:.1%} ({stats.failures} failed)"),
         ("retries", f"{stats.retries:,}"),
+        ("tokens", f"{stats.total_tokens:,}"),
         (
-            "tokens",
-            f"{stats.total_tokens:,} (in {stats.input_tokens:,} · out {stats.output_tokens:,} · "
-            f"cache write {stats.cache_write_tokens:,} · cache read {stats.cache_read_tokens:,})",
+            "  in / out / cache write / read",
+            f"{stats.input_tokens:,} / {stats.output_tokens:,} / "
+            f"{stats.cache_write_tokens:,} / {stats.cache_read_tokens:,}",
         ),
         ("cost", _usd(stats.cost_usd)),
         ("cache hit rate", f"{stats.cache_hit_rate:.1%} ({stats.cache_hits:,} hits)"),
@@ -142,7 +145,7 @@ def print_summary(stats: Stats, title: str = "Analytics summary") -> None:
         ),
     ]
     if stats.cost_unknown:
-        rows.insert(5, ("cost unknown (unpriced model)", f"{stats.cost_unknown:,} attempts"))
+        rows.insert(6, ("cost unknown (unpriced model)", f"{stats.cost_unknown:,} attempts"))
     for name, value in rows:
         table.add_row(name, value)
     out_console().print(table)
@@ -152,17 +155,9 @@ def print_groups(groups: list[Group], label: str) -> None:
     from rich.table import Table
 
     table = Table(title=f"By {label}", title_justify="left")
-    for col, justify in (
-        (label, "left"),
-        ("executions", "right"),
-        ("success", "right"),
-        ("tokens", "right"),
-        ("cost", "right"),
-        ("cache hits", "right"),
-        ("p50", "right"),
-        ("p95", "right"),
-    ):
-        table.add_column(col, justify=justify, no_wrap=col == label)  # type: ignore[arg-type]
+    table.add_column(label, no_wrap=True)
+    for col in ("runs", "ok", "tokens", "cost", "hits", "p50", "p95"):
+        table.add_column(col, justify="right", no_wrap=True)
     for g in groups:
         s = g.stats
         table.add_row(
@@ -276,8 +271,9 @@ def trends(
     from rich.table import Table
 
     table = Table(title=f"Trends per {interval}", title_justify="left")
-    for col in ("start (UTC)", "executions", "success", "tokens", "cost", "cache hits", "p95"):
-        table.add_column(col, justify="left" if col.startswith("start") else "right")
+    table.add_column("start (UTC)", no_wrap=True)
+    for col in ("runs", "ok", "tokens", "cost", "hits", "p95"):
+        table.add_column(col, justify="right", no_wrap=True)
     for p in points:
         s = p.stats
         start = p.start.strftime("%Y-%m-%d %H:%M" if p.resolution == "hour" else "%Y-%m-%d (day)")

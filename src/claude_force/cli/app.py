@@ -12,6 +12,7 @@ usage errors exit 2; anything else prints one line and exits 1. ``--debug`` adds
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -32,6 +33,7 @@ from . import emulator as _emulator
 from . import execute as _execute
 from . import health as _health
 from . import listing as _listing
+from . import memory as _memory
 from . import metrics as _metrics
 from . import project as _project
 from . import run as _run
@@ -288,11 +290,18 @@ app.add_typer(_workflow.app, name="workflow")
 app.add_typer(_analytics.app, name="analytics")
 app.add_typer(_metrics.app, name="metrics")
 app.add_typer(_cache.app, name="cache")
+app.add_typer(_memory.app, name="memory")
+
+
+@functools.cache
+def _root_command() -> Any:
+    """The click command tree, built once per process (typer inspects every signature)."""
+    return typer.main.get_command(app)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line in-process and return its exit code (used by the demo and tests)."""
-    command = typer.main.get_command(app)
+    command = _root_command()
     code = command.main(
         args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False
     )

@@ -6,7 +6,6 @@ switched on, so a disabled cache can still be inspected and cleared.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -31,6 +30,8 @@ AgentOpt = Annotated[
 
 def with_store(state: CliState, fn: Callable[[ResponseStore], Awaitable[T]]) -> T:
     """Open the project's response store, run ``fn`` on it, close it."""
+    import asyncio
+
     from ..cache.layer import build_store
     from ..config import load_project
 
@@ -48,6 +49,18 @@ def with_store(state: CliState, fn: Callable[[ResponseStore], Awaitable[T]]) -> 
 
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _until(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"in {seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"in {seconds / 60:.0f} min"
+    return f"in {max(seconds, 0):.0f} s"
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
 
 
 def _size(n: int) -> str:
@@ -137,28 +150,26 @@ def list_entries(
         return
     from rich.table import Table
 
-    table = Table(title=f"Cache entries ({len(rows)})", title_justify="left")
-    for col, justify in (
-        ("key", "left"),
-        ("agent", "left"),
-        ("model", "left"),
-        ("kind", "left"),
-        ("size", "right"),
-        ("hits", "right"),
-        ("last used (UTC)", "left"),
-        ("expires (UTC)", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    now = datetime.now(UTC).timestamp()
+    table = Table(
+        title=f"Cache entries ({len(rows)}), most recently used first", title_justify="left"
+    )
+    table.add_column("key", no_wrap=True)
+    table.add_column("agent", no_wrap=True)
+    table.add_column("model", no_wrap=True)
+    table.add_column("kind")
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("hits", justify="right")
+    table.add_column("expires", justify="right", no_wrap=True)
     for r in rows:
         table.add_row(
-            r["key"][:16],
+            r["key"][:12],
             r["agent"] or "-",
             r["model"],
             r["namespace"],
             _size(r["size"]),
             str(r["hits"]),
-            _when(r["last_used_at"]),
-            _when(r["expires_at"]) + (" (expired)" if r["expired"] else ""),
+            "expired" if r["expired"] else _until(r["expires_at"] - now),
         )
     out_console().print(table)
 
@@ -267,7 +278,7 @@ def clear(
 
     what = "all cache entries" if agent is None else f"the cache entries of agent '{agent}'"
     if not yes:
-        if not sys.stdin.isatty():
+        if not _interactive():
             raise ConfigurationError(
                 f"refusing to remove {what} without confirmation", hint="pass --yes"
             )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ..memory.settings import MemorySettings
 from ..metrics.settings import MetricsSettings
 from ..resilience.config import ResilienceSettings
 from ..workflows.spec import WorkflowEntry
@@ -100,6 +101,7 @@ class ProjectSettings(Section):
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     # Sections of existing projects that claude-force carries but does not interpret.
     governance: Any = None
     rules: Any = None

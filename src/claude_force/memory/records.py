@@ -17,15 +17,14 @@ MAX_TASK_CHARS = 8000
 
 # Words too common to say anything about a task. Kept short: BM25 already gives frequent terms
 # little weight; this list only spares the index from scoring every session for "the".
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
+_STOPWORD_TEXT = """a about above after again against all am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
     further had has have having he her here hers him his how i if in into is it its itself just
     me more most my no nor not now of off on once only or other our ours out over own please
     same she should so some such than that the their theirs them then there these they this
     those through to too under until up very was we were what when where which while who whom
-    why will with would you your yours""".split()
-)
+    why will with would you your yours"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 _TOKEN = re.compile(r"[^\W_]+")  # letters and digits: what SQLite's unicode61 tokenizer keeps
 

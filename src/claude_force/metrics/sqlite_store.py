@@ -103,6 +103,14 @@ CREATE TABLE IF NOT EXISTS daily_latency (
     n INTEGER NOT NULL,
     PRIMARY KEY (daily, bucket)
 ) WITHOUT ROWID;
+-- the same counts summed over all dimension sets of a day; stored in bucket order so that an
+-- unfiltered summary streams through it without sorting (90 days: a few ms instead of ~100)
+CREATE TABLE IF NOT EXISTS day_latency (
+    bucket INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (bucket, day)
+) WITHOUT ROWID;
 """
 
 _RAW_COLUMNS = (
@@ -367,24 +375,41 @@ class SQLiteMetricsStore:
                 ):
                     out[fix(tuple(row[:n]))].latency.add_index(row[n], row[n + 1])
 
-                dwhere, dargs = self._daily_where(query)
-                dg = self._daily_groups(by)
-                dgroup = f" GROUP BY {', '.join(dg)}" if dg else ""
-                base = " FROM daily d JOIN dims m ON m.id = d.dim"
-                dselect = ", ".join([*dg, _DAILY_SUMS])
-                for row in conn.execute(f"SELECT {dselect}{base}{dwhere}{dgroup}", dargs):
-                    if row[n + 1]:
-                        _add(out, fix(tuple(row[:n])), _cell_of(row[n:]))
-                dhg = ", ".join([*dg, "l.bucket"])
-                for row in conn.execute(
-                    f"SELECT {dhg}, SUM(l.n){base} JOIN daily_latency l ON l.daily = d.id"
-                    f"{dwhere} GROUP BY {dhg}",
-                    dargs,
-                ):
-                    out[fix(tuple(row[:n]))].latency.add_index(row[n], row[n + 1])
+                self._aggregate_daily(conn, query, by, out, fix)
             finally:
                 conn.execute("COMMIT")
         return out
+
+    def _aggregate_daily(
+        self,
+        conn: sqlite3.Connection,
+        query: Query,
+        by: Sequence[Dimension],
+        out: dict[CellKey, Cell],
+        fix: Any,
+    ) -> None:
+        n = len(by)
+        dwhere, dargs = self._daily_where(query)
+        dg = self._daily_groups(by)
+        dgroup = f" GROUP BY {', '.join(dg)}" if dg else ""
+        # the dimension table is joined only when a dimension is asked for or filtered on
+        needs_dims = bool(query.filters()) or any(d != "period" for d in by)
+        base = " FROM daily d JOIN dims m ON m.id = d.dim" if needs_dims else " FROM daily d"
+        dselect = ", ".join([*dg, _DAILY_SUMS])
+        for row in conn.execute(f"SELECT {dselect}{base}{dwhere}{dgroup}", dargs):
+            if row[n + 1]:
+                _add(out, fix(tuple(row[:n])), _cell_of(row[n:]))
+        if needs_dims:
+            dhg = ", ".join([*dg, "l.bucket"])
+            sql = (
+                f"SELECT {dhg}, SUM(l.n){base} JOIN daily_latency l ON l.daily = d.id"
+                f"{dwhere} GROUP BY {dhg}"
+            )
+        else:
+            dhg = ", ".join([*dg, "d.bucket"])
+            sql = f"SELECT {dhg}, SUM(d.n) FROM day_latency d{dwhere} GROUP BY {dhg}"
+        for row in conn.execute(sql, dargs):
+            out[fix(tuple(row[:n]))].latency.add_index(row[n], row[n + 1])
 
     def records(self, query: Query) -> Iterator[ExecutionRecord]:
         where, args = self._raw_where(query)
@@ -449,8 +474,7 @@ class SQLiteMetricsStore:
                 rolled = conn.execute(
                     "SELECT COUNT(*) FROM executions WHERE started_us < ?", (cutoff_us,)
                 ).fetchone()[0]
-                for key, cell in cells.items():
-                    self._merge_daily(conn, key, cell)
+                self._merge_daily(conn, cells)
                 conn.execute("DELETE FROM executions WHERE started_us < ?", (cutoff_us,))
                 previous = int(self.get_meta(ROLLED_BEFORE) or 0)
                 self.set_meta(ROLLED_BEFORE, str(max(previous, cutoff_us)))
@@ -480,35 +504,64 @@ class SQLiteMetricsStore:
         return out
 
     @staticmethod
-    def _merge_daily(conn: sqlite3.Connection, key: CellKey, cell: Cell) -> None:
-        day_us, agent, provider, model, workflow, outcome, simulated = key
-        dim_key = (agent, provider, model, workflow, outcome, int(simulated))
-        conn.execute(
-            "INSERT INTO dims (agent, provider, model, workflow, outcome, simulated) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            dim_key,
-        )
-        dim = conn.execute(
-            "SELECT id FROM dims WHERE agent = ? AND provider = ? AND model = ? AND workflow = ? "
-            "AND outcome = ? AND simulated = ?",
-            dim_key,
-        ).fetchone()[0]
-        day = day_us // DAY_US
+    def _merge_daily(conn: sqlite3.Connection, cells: dict[CellKey, Cell]) -> None:
+        """Add cells keyed by all daily dimensions into ``daily`` and the latency tables.
+
+        Plain INSERT/UPDATE with ``lastrowid`` (no ``RETURNING``: it needs SQLite 3.35).
+        """
+        if not cells:
+            return
+        dim_ids = {
+            tuple(row[1:]): row[0]
+            for row in conn.execute(
+                "SELECT id, agent, provider, model, workflow, outcome, simulated FROM dims"
+            )
+        }
+        days = [key[0] // DAY_US for key in cells]
+        daily_ids = {
+            (row[1], row[2]): row[0]
+            for row in conn.execute(
+                "SELECT id, day, dim FROM daily WHERE day BETWEEN ? AND ?", (min(days), max(days))
+            )
+        }
         names = Cell.SUMS
-        conn.execute(
+        insert = (
             f"INSERT INTO daily (day, dim, {', '.join(names)}) "
-            f"VALUES (?, ?, {', '.join('?' for _ in names)}) "
-            "ON CONFLICT (day, dim) DO UPDATE SET "
-            + ", ".join(f"{n} = {n} + excluded.{n}" for n in names),
-            (day, dim, *cell.sums()),
+            f"VALUES (?, ?, {', '.join('?' for _ in names)})"
         )
-        daily_id = conn.execute(
-            "SELECT id FROM daily WHERE day = ? AND dim = ?", (day, dim)
-        ).fetchone()[0]
+        update = "UPDATE daily SET " + ", ".join(f"{n} = {n} + ?" for n in names) + " WHERE id = ?"
+        per_row: list[tuple[int, int, int]] = []
+        per_day: dict[tuple[int, int], int] = {}
+        for key, cell in cells.items():
+            day_us, agent, provider, model, workflow, outcome, simulated = key
+            dim_key = (agent, provider, model, workflow, outcome, int(simulated))
+            dim = dim_ids.get(dim_key)
+            if dim is None:
+                cur = conn.execute(
+                    "INSERT INTO dims (agent, provider, model, workflow, outcome, simulated) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    dim_key,
+                )
+                dim = dim_ids[dim_key] = int(cur.lastrowid or 0)
+            day = day_us // DAY_US
+            daily_id = daily_ids.get((day, dim))
+            if daily_id is None:
+                cur = conn.execute(insert, (day, dim, *cell.sums()))
+                daily_id = daily_ids[(day, dim)] = int(cur.lastrowid or 0)
+            else:
+                conn.execute(update, (*cell.sums(), daily_id))
+            for bucket, n in cell.latency.buckets():
+                per_row.append((daily_id, bucket, n))
+                per_day[(bucket, day)] = per_day.get((bucket, day), 0) + n
         conn.executemany(
             "INSERT INTO daily_latency (daily, bucket, n) VALUES (?, ?, ?) "
             "ON CONFLICT (daily, bucket) DO UPDATE SET n = n + excluded.n",
-            [(daily_id, b, n) for b, n in cell.latency.buckets()],
+            per_row,
+        )
+        conn.executemany(
+            "INSERT INTO day_latency (bucket, day, n) VALUES (?, ?, ?) "
+            "ON CONFLICT (bucket, day) DO UPDATE SET n = n + excluded.n",
+            [(b, d, n) for (b, d), n in per_day.items()],
         )
 
     def prune_daily(self, cutoff_us: int) -> int:
@@ -519,6 +572,7 @@ class SQLiteMetricsStore:
                     "DELETE FROM daily_latency WHERE daily IN (SELECT id FROM daily WHERE day < ?)",
                     (day,),
                 )
+                conn.execute("DELETE FROM day_latency WHERE day < ?", (day,))
                 gone = conn.execute("DELETE FROM daily WHERE day < ?", (day,)).rowcount
             if gone:
                 self._reclaim()
@@ -582,7 +636,7 @@ class SQLiteMetricsStore:
     def clear(self) -> None:
         with self._lock:
             with self._write() as conn:
-                for table in ("executions", "daily_latency", "daily", "dims"):
+                for table in ("executions", "daily_latency", "day_latency", "daily", "dims"):
                     conn.execute(f"DELETE FROM {table}")
                 conn.execute("DELETE FROM meta WHERE key = ?", (ROLLED_BEFORE,))
             self._reclaim()

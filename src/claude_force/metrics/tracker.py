@@ -290,6 +290,8 @@ class MetricsTracker:
         self.writer.close()
         if self._store is not None:
             self._store.close()
+            if self._factory is not None:
+                self._store = None  # reopened on demand: reports still work after close()
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)

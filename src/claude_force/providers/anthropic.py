@@ -49,6 +49,8 @@ class AnthropicProvider:
         self._timeout = timeout_seconds
         self._client = client
         self._client_lock = threading.Lock()  # concurrent first sends build one client
+        self._owns_client = client is None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def client(self) -> AsyncAnthropic:
@@ -81,6 +83,13 @@ class AnthropicProvider:
         return self._client
 
     async def send(self, request: MessageRequest) -> MessageResponse:
+        loop = asyncio.get_running_loop()
+        if self._client_loop is not loop:
+            if self._owns_client and self._client_loop is not None:
+                # The SDK's connection pool belongs to the event loop that first used it; this
+                # is a new loop (another asyncio.run) and the old one is gone: build a new client.
+                self._client = None
+            self._client_loop = loop
         if self._client is None:
             # Importing the SDK and building its HTTP transport (TLS context, CA bundle) read
             # files: do it once in a worker thread, never on the event loop.

@@ -29,6 +29,9 @@ _HEADER_KIND: dict[str, Kind] = {
 }
 
 
+_EPSILON = 1e-6  # tokens
+
+
 class TokenBucket:
     """``capacity`` tokens, refilled at ``capacity / period_s`` per second. The level may go
     negative when actual usage turns out larger than what was reserved (a debt later callers
@@ -62,7 +65,9 @@ class TokenBucket:
         """Seconds until ``amount`` (at most the capacity) is available; 0 if it is now."""
         self._refill(now)
         deficit = min(amount, self.capacity) - self._level
-        return 0.0 if deficit <= 0 else deficit / self.rate
+        # A deficit of a rounding error counts as none: otherwise a waiter could sleep for a
+        # duration too small to move a float clock, and spin.
+        return 0.0 if deficit <= _EPSILON else deficit / self.rate
 
     def take(self, amount: float, now: float) -> None:
         self._refill(now)

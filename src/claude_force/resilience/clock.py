@@ -80,7 +80,7 @@ class VirtualClock:
             await fut
         finally:
             if not fut.done():
-                fut.cancel()  # a cancelled sleeper is skipped by _wake
+                fut.cancel()  # advance_to skips a cancelled sleeper
 
     @property
     def pending(self) -> int:

@@ -65,34 +65,41 @@ Decision = Retry | GiveUp
 
 
 class RetryBudget:
-    """Retries allowed in a sliding window: ``min_retries + ratio × calls`` (pure, clock injected).
+    """Retries allowed in a sliding window: ``min_retries + ratio × recent calls`` (pure).
 
     Like Finagle's ``RetryBudget``: a steady trickle of retries is always allowed (``min_retries``)
     so a quiet client can still ride out one failure, but during an outage the retries stay a
-    bounded fraction of the calls instead of multiplying the load.
+    bounded fraction of the calls instead of multiplying the load. "Recent calls" are the calls
+    in flight plus those that ended within the window: a model call can last longer than the
+    window, and its own retries must still see it.
     """
 
     def __init__(self, ratio: float, min_retries: int, window_s: float) -> None:
         self.ratio = ratio
         self.min_retries = min_retries
         self.window_s = window_s
-        self._calls: deque[float] = deque()
+        self.in_flight = 0
+        self._ended: deque[float] = deque()
         self._retries: deque[float] = deque()
 
     def _prune(self, now: float) -> None:
         edge = now - self.window_s
-        for q in (self._calls, self._retries):
+        for q in (self._ended, self._retries):
             while q and q[0] <= edge:
                 q.popleft()
 
-    def record_call(self, now: float) -> None:
+    def start_call(self) -> None:
+        self.in_flight += 1
+
+    def end_call(self, now: float) -> None:
         self._prune(now)
-        self._calls.append(now)
+        self.in_flight = max(0, self.in_flight - 1)
+        self._ended.append(now)
 
     def allowed(self, now: float) -> int:
         """Retries the window allows in total right now."""
         self._prune(now)
-        return self.min_retries + int(self.ratio * len(self._calls))
+        return self.min_retries + int(self.ratio * (self.in_flight + len(self._ended)))
 
     def can_retry(self, now: float) -> bool:
         allowed = self.allowed(now)  # prunes first
@@ -103,9 +110,9 @@ class RetryBudget:
         self._retries.append(now)
 
     def counts(self, now: float) -> tuple[int, int]:
-        """(calls, retries) in the window."""
+        """(recent calls, retries) in the window."""
         self._prune(now)
-        return len(self._calls), len(self._retries)
+        return self.in_flight + len(self._ended), len(self._retries)
 
 
 class RetryPolicy:
@@ -209,8 +216,17 @@ class RetryingProvider(ProviderWrapper):
     async def send(self, request: MessageRequest) -> MessageResponse:
         ctx = callctx.current()
         budget = self._budgets(request.model) if self._budgets is not None else None
-        if budget is not None:
-            budget.record_call(self._clock.now())
+        if budget is None:
+            return await self._attempts(request, ctx, None)
+        budget.start_call()
+        try:
+            return await self._attempts(request, ctx, budget)
+        finally:
+            budget.end_call(self._clock.now())
+
+    async def _attempts(
+        self, request: MessageRequest, ctx: callctx.CallContext, budget: RetryBudget | None
+    ) -> MessageResponse:
         attempt = 1
         while True:
             self.attempts += 1

@@ -366,6 +366,10 @@ class WorkflowDAG:
 
         Iterative depth-first search with three colours; unknown dependencies are ignored. The
         cycle is rotated to start at its earliest-defined step so messages are stable.
+        Hand-written rather than ``graphlib.TopologicalSorter``'s ``CycleError``: that one only
+        appears after a full ``prepare()``, raises on unknown nodes we report separately, and
+        gives no control over which cycle is named; the property tests check this against a
+        transitive-closure oracle.
         """
         white, grey, black = 0, 1, 2
         colour = dict.fromkeys(self._steps, white)
@@ -452,7 +456,8 @@ class WorkflowDAG:
             best[sid] = (base + max(0.0, durations.get(sid, 0.0)), prev)
         if not best:
             return [], 0.0
-        end = max(self._steps, key=lambda s: (best[s][0], -self.ids.index(s)))
+        index = {s: i for i, s in enumerate(self._steps)}
+        end = max(self._steps, key=lambda s: (best[s][0], -index[s]))
         path: list[str] = []
         node: str | None = end
         while node is not None:

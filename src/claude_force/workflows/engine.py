@@ -389,7 +389,8 @@ class _Run:
         if status == "succeeded" and self.checkpoint is not None:
             await self.checkpoint.discard()
         fatal = self.fatal
-        sinks = [s.id for s in self.dag if not self.dag.dependents(s.id)]
+        needed = {d for s in self.dag for d in s.depends_on}
+        sinks = [s.id for s in self.dag if s.id not in needed]
         ordered = list(steps.values())
         result = WorkflowResult(
             success=status != "failed",

@@ -11,6 +11,10 @@ step's policy decides the rest:
 - ``fail``: the run is aborted; pending steps are skipped and the engine cancels running ones.
 - ``skip_dependents``: every step downstream of it is skipped; other branches go on.
 - ``continue``: its dependents run anyway (they are told that it failed).
+
+Hand-written rather than on ``graphlib.TopologicalSorter.get_ready()/done()``: that API cannot
+mark a node as never going to run (``skip_dependents``, aborts), has no concurrency bound and
+returns ready nodes in no defined order; the remaining bookkeeping here is a counter per step.
 """
 
 from __future__ import annotations

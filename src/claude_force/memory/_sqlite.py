@@ -1,0 +1,518 @@
+"""The SQLite side of agent memory: schema, writes, BM25 search (blocking: call off the loop).
+
+Layout: ``memory_sessions`` holds the rows; full-text indexes over the task text (FTS5,
+external content, porter stemming) exist twice — ``memory_fts`` over all sessions and one
+``memory_fts_<n>`` per agent. The per-agent index keeps BM25's statistics (document counts,
+average length) a function of that agent's sessions alone, so a write for agent B cannot
+change the ranking of agent A's queries — which is what makes per-agent cache invalidation
+exact. Every write bumps the agent's generation in ``memory_agents`` in the same transaction,
+so another process's writes are seen precisely too (see :meth:`SessionDB.changes`).
+
+Tables are prefixed ``memory_``: a claude-force 2.2 ``sessions.db`` keeps its own ``sessions``
+table untouched next to them, and its rows are imported once (:meth:`SessionDB.import_legacy`).
+
+Not thread-safe by itself: :class:`~claude_force.memory.store.MemoryStore` serialises access.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import MemoryStoreError
+from .records import Hit, SearchQuery, Session, match_expression, plan_match
+
+SCHEMA_VERSION = 1
+TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS memory_agents (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    gen INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS memory_sessions (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    agent TEXT NOT NULL,
+    task TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    success INTEGER NOT NULL,
+    simulated INTEGER NOT NULL DEFAULT 0,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    execution_time_ms REAL NOT NULL DEFAULT 0,
+    workflow TEXT,
+    created_at REAL NOT NULL,
+    redactions INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX IF NOT EXISTS memory_sessions_by_agent ON memory_sessions(agent, created_at);
+CREATE INDEX IF NOT EXISTS memory_sessions_by_time ON memory_sessions(created_at);
+CREATE INDEX IF NOT EXISTS memory_sessions_filter
+    ON memory_sessions(id, success, simulated, created_at);
+CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5(
+    task, content='memory_sessions', content_rowid='id', tokenize='{TOKENIZER}'
+)
+"""
+
+_COLUMNS = (
+    "s.uid, s.agent, s.task, s.summary, s.success, s.simulated, s.model, s.input_tokens, "
+    "s.output_tokens, s.execution_time_ms, s.workflow, s.created_at, s.metadata"
+)
+GLOBAL_INDEX = "memory_fts"
+MMAP_BYTES = 256 * 2**20
+CACHE_KIB = 16 * 1024
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _session(row: Sequence[Any]) -> Session:
+    try:
+        metadata = json.loads(row[12]) if row[12] else {}
+    except (TypeError, ValueError):
+        metadata = {}
+    return Session(
+        id=str(row[0]),
+        agent=str(row[1]),
+        task=str(row[2]),
+        summary=str(row[3]),
+        success=bool(row[4]),
+        simulated=bool(row[5]),
+        model=str(row[6]),
+        input_tokens=int(row[7] or 0),
+        output_tokens=int(row[8] or 0),
+        execution_time_ms=float(row[9] or 0.0),
+        workflow=row[10],
+        created_at=_utc(float(row[11])),
+        metadata=metadata if isinstance(metadata, dict) else {},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session ready to store: redacted, bounded, stamped."""
+
+    agent: str
+    task: str
+    summary: str
+    success: bool
+    model: str
+    created_at: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    execution_time_ms: float = 0.0
+    workflow: str | None = None
+    simulated: bool = False
+    redactions: int = 0
+    metadata_json: str = "{}"
+    uid: str = ""
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.uid or uuid.uuid4().hex,
+            self.agent,
+            self.task,
+            self.summary,
+            int(self.success),
+            int(self.simulated),
+            self.model,
+            self.input_tokens,
+            self.output_tokens,
+            self.execution_time_ms,
+            self.workflow,
+            self.created_at,
+            self.redactions,
+            self.metadata_json,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Generations read from the database: per agent, and the epoch bumped by clears."""
+
+    epoch: int
+    agents: dict[str, int]
+
+
+class SessionDB:
+    """One memory database file; opened at first use."""
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        self._conn: sqlite3.Connection | None = None
+        self._indexes: dict[str, str] = {}  # agent → its FTS table
+        self._data_version: int | None = None
+
+    # --- connection ------------------------------------------------------------------------------
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise MemoryStoreError(
+                f"cannot open the memory database {self.path}: {exc}",
+                hint="check the state directory's permissions and free space",
+            ) from exc
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # Reads through a memory map and a larger page cache: a query touches a few
+            # thousand index entries scattered over the file (both are bounds, not allocations).
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            with _write(conn):
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR IGNORE INTO memory_meta(key, value) VALUES ('schema', ?), "
+                    "('epoch', '0')",
+                    (str(SCHEMA_VERSION),),
+                )
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "fts5" in str(exc).lower():
+                raise MemoryStoreError(
+                    "this Python's SQLite has no FTS5 full-text search, which agent memory needs",
+                    hint='use a Python whose sqlite3 includes FTS5, or set "memory": '
+                    '{"enabled": false} in claude.json',
+                ) from exc
+            raise MemoryStoreError(f"memory database {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise MemoryStoreError(
+                f"{self.path} is not a usable SQLite database: {exc}",
+                hint="move the file away (a new memory starts empty) or point memory.path elsewhere",
+            ) from exc
+        self._data_version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+            self._indexes.clear()
+
+    # --- generations -----------------------------------------------------------------------------
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection committed since the last call (cheap: no table read)."""
+        version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        changed = version != self._data_version
+        self._data_version = version
+        return changed
+
+    def changes(self) -> Changes:
+        conn = self.conn
+        epoch = int(conn.execute("SELECT value FROM memory_meta WHERE key = 'epoch'").fetchone()[0])
+        agents = {str(n): int(g) for n, g in conn.execute("SELECT name, gen FROM memory_agents")}
+        return Changes(epoch, agents)
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def add(self, sessions: Iterable[NewSession]) -> dict[str, int]:
+        """Store sessions in one transaction; returns the new generation of each agent written."""
+        conn = self.conn
+        touched: set[str] = set()
+        try:
+            with _write(conn):
+                return self._insert(conn, sessions, touched)
+        except BaseException:
+            self._indexes.clear()  # an agent's index created in the rolled-back transaction
+            raise
+
+    def _insert(
+        self, conn: sqlite3.Connection, sessions: Iterable[NewSession], touched: set[str]
+    ) -> dict[str, int]:
+        for s in sessions:
+            index = self._index_for_write(s.agent)
+            cur = conn.execute(
+                "INSERT INTO memory_sessions(uid, agent, task, summary, success, "
+                "simulated, model, input_tokens, output_tokens, execution_time_ms, workflow, "
+                "created_at, redactions, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(uid) DO NOTHING",
+                s.row(),
+            )
+            if cur.rowcount != 1:
+                continue  # a session with this id exists (an import run twice)
+            rowid = cur.lastrowid
+            conn.execute(f"INSERT INTO {GLOBAL_INDEX}(rowid, task) VALUES (?, ?)", (rowid, s.task))
+            conn.execute(f"INSERT INTO {index}(rowid, task) VALUES (?, ?)", (rowid, s.task))
+            touched.add(s.agent)
+        return self._bump(touched)
+
+    def delete(
+        self, *, before: float | None = None, agent: str | None = None
+    ) -> tuple[int, set[str]]:
+        """Remove sessions created before ``before`` and/or of ``agent`` (all when both are None).
+
+        Returns how many were removed and which agents lost sessions.
+        """
+        conn = self.conn
+        where: list[str] = []
+        params: list[object] = []
+        if before is not None:
+            where.append("created_at < ?")
+            params.append(before)
+        if agent is not None:
+            where.append("agent = ?")
+            params.append(agent)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        with _write(conn):
+            rows = conn.execute(
+                f"SELECT id, agent, task FROM memory_sessions{cond}", params
+            ).fetchall()
+            if not rows:
+                return 0, set()
+            agents: set[str] = set()
+            by_index: dict[str, list[tuple[str, int, str]]] = {}
+            for rowid, name, task in rows:
+                agents.add(name)
+                index = self._index_of(name)
+                if index is not None:
+                    by_index.setdefault(index, []).append(("delete", rowid, task))
+            if before is None and agent is None:
+                conn.execute(f"INSERT INTO {GLOBAL_INDEX}({GLOBAL_INDEX}) VALUES ('delete-all')")
+                for index in by_index:
+                    conn.execute(f"INSERT INTO {index}({index}) VALUES ('delete-all')")
+            else:
+                conn.executemany(
+                    f"INSERT INTO {GLOBAL_INDEX}({GLOBAL_INDEX}, rowid, task) VALUES (?, ?, ?)",
+                    [("delete", r, t) for r, _, t in rows],
+                )
+                for index, items in by_index.items():
+                    conn.executemany(
+                        f"INSERT INTO {index}({index}, rowid, task) VALUES (?, ?, ?)", items
+                    )
+            conn.execute(f"DELETE FROM memory_sessions{cond}", params)
+            self._bump(agents)
+            if before is None and agent is None:
+                conn.execute(
+                    "UPDATE memory_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'epoch'"
+                )
+        return len(rows), agents
+
+    def _bump(self, agents: set[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for name in sorted(agents):
+            self.conn.execute("UPDATE memory_agents SET gen = gen + 1 WHERE name = ?", (name,))
+            row = self.conn.execute(
+                "SELECT gen FROM memory_agents WHERE name = ?", (name,)
+            ).fetchone()
+            if row is not None:
+                out[name] = int(row[0])
+        return out
+
+    def _index_of(self, agent: str) -> str | None:
+        index = self._indexes.get(agent)
+        if index is None:
+            row = self.conn.execute(
+                "SELECT id FROM memory_agents WHERE name = ?", (agent,)
+            ).fetchone()
+            if row is None:
+                return None
+            index = self._indexes[agent] = f"memory_fts_{int(row[0])}"
+        return index
+
+    def _index_for_write(self, agent: str) -> str:
+        index = self._index_of(agent)
+        if index is not None:
+            return index
+        cur = self.conn.execute("INSERT INTO memory_agents(name) VALUES (?)", (agent,))
+        index = f"memory_fts_{int(cur.lastrowid or 0)}"
+        self.conn.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {index} USING fts5(task, "
+            f"content='memory_sessions', content_rowid='id', tokenize='{TOKENIZER}')"
+        )
+        self._indexes[agent] = index
+        return index
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def search(self, q: SearchQuery, *, cutoff: float | None, budget: int) -> list[Hit]:
+        """The best sessions for ``q`` by BM25 over their task text, newest first among equals."""
+        terms = q.terms
+        index = GLOBAL_INDEX if q.agent is None else self._index_of(q.agent)
+        if index is None:
+            return []  # the agent has never stored a session
+        if not terms:
+            return self._recent(q, cutoff)
+        plan = plan_match(self._doc_counts(index, terms, budget + 1), budget)
+        if plan.empty:
+            return []
+        expr = match_expression(plan.terms)
+        where = [f"{index} MATCH ?"]
+        params: list[Any] = [expr]
+        if plan.windowed:
+            row = self.conn.execute(
+                f"SELECT rowid FROM {index} WHERE {index} MATCH ? ORDER BY rowid DESC "
+                "LIMIT 1 OFFSET ?",
+                (expr, budget - 1),
+            ).fetchone()
+            if row is not None:
+                where.append(f"{index}.rowid >= ?")
+                params.append(int(row[0]))
+        where, params = self._filters(q, cutoff, where, params)
+        # Rank and filter through the narrow covering index (the wide rows are not read for
+        # the thousands of candidates), then fetch only the winners.
+        ranked = self.conn.execute(
+            f"SELECT s.id, {index}.rank FROM {index} CROSS JOIN memory_sessions AS s "
+            f"INDEXED BY memory_sessions_filter ON s.id = {index}.rowid "
+            f"WHERE {' AND '.join(where)} "
+            f"ORDER BY {index}.rank, s.created_at DESC, s.id DESC LIMIT ?",
+            [*params, q.limit],
+        ).fetchall()
+        if not ranked:
+            return []
+        rows = {
+            int(r[0]): r[1:]
+            for r in self.conn.execute(
+                f"SELECT s.id, {_COLUMNS} FROM memory_sessions AS s WHERE s.id IN "
+                f"({','.join('?' * len(ranked))})",
+                [int(r[0]) for r in ranked],
+            )
+        }
+        return [Hit(_session(rows[int(i)]), -float(rank)) for i, rank in ranked]
+
+    def _doc_counts(self, index: str, terms: Sequence[str], cap: int) -> list[tuple[str, int]]:
+        """Sessions matching each term, counted up to ``cap`` (the plan needs no more), in one
+        statement."""
+        one = f"(SELECT count(*) FROM (SELECT rowid FROM {index} WHERE {index} MATCH ? LIMIT ?))"
+        params: list[object] = []
+        for t in terms:
+            params += [f'"{t}"', cap]
+        row = self.conn.execute("SELECT " + ", ".join([one] * len(terms)), params).fetchone()
+        return [(t, int(n)) for t, n in zip(terms, row, strict=True)]
+
+    def _recent(self, q: SearchQuery, cutoff: float | None) -> list[Hit]:
+        where, params = self._filters(q, cutoff, [], [])
+        if q.agent is not None:
+            where.append("s.agent = ?")
+            params.append(q.agent)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        sql = (
+            f"SELECT {_COLUMNS} FROM memory_sessions AS s{cond} "
+            "ORDER BY s.created_at DESC, s.id DESC LIMIT ?"
+        )
+        return [Hit(_session(r), 0.0) for r in self.conn.execute(sql, [*params, q.limit])]
+
+    @staticmethod
+    def _filters(
+        q: SearchQuery, cutoff: float | None, where: list[str], params: list[Any]
+    ) -> tuple[list[str], list[Any]]:
+        if q.success_only:
+            where.append("s.success = 1")
+        if q.simulated is not None:
+            where.append("s.simulated = ?")
+            params.append(int(q.simulated))
+        if cutoff is not None:
+            where.append("s.created_at >= ?")
+            params.append(cutoff)
+        return where, params
+
+    def get(self, uid: str) -> Session | None:
+        row = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM memory_sessions AS s WHERE s.uid = ?", (uid,)
+        ).fetchone()
+        return None if row is None else _session(row)
+
+    def recent(self, *, agent: str | None, limit: int) -> list[Session]:
+        q = SearchQuery("", agent=agent, success_only=False, limit=limit)
+        return [h.session for h in self._recent(q, None)]
+
+    def summary(self, agent: str | None = None) -> dict[str, Any]:
+        cond, params = ("WHERE agent = ?", (agent,)) if agent is not None else ("", ())
+        row = self.conn.execute(
+            "SELECT count(*), coalesce(sum(success), 0), min(created_at), max(created_at), "
+            f"coalesce(avg(execution_time_ms), 0), coalesce(sum(redactions), 0) FROM memory_sessions {cond}",
+            params,
+        ).fetchone()
+        agents = {
+            str(n): int(c)
+            for n, c in self.conn.execute(
+                f"SELECT agent, count(*) FROM memory_sessions {cond} GROUP BY agent ORDER BY agent",
+                params,
+            )
+        }
+        return {
+            "sessions": int(row[0]),
+            "successful": int(row[1]),
+            "oldest": _utc(row[2]) if row[2] is not None else None,
+            "newest": _utc(row[3]) if row[3] is not None else None,
+            "avg_execution_time_ms": float(row[4]),
+            "redactions": int(row[5]),
+            "agents": agents,
+        }
+
+    # --- claude-force 2.2 ------------------------------------------------------------------------
+
+    def legacy_rows(self, source: Path | None = None) -> list[tuple[Any, ...]] | None:
+        """Rows of a claude-force 2.2 ``sessions`` table — in this file, or in ``source`` (the
+        2.2 orchestrator's ``.claude/sessions.db``) — not imported yet (None: nothing to do)."""
+        conn = self.conn
+        done = conn.execute("SELECT 1 FROM memory_meta WHERE key = 'legacy_imported'").fetchone()
+        if done is not None:
+            return None
+        schema = "main"
+        if source is not None and source.resolve() != self.path.resolve():
+            if not source.is_file():
+                return None
+            conn.execute("ATTACH DATABASE ? AS legacy", (str(source),))
+            schema = "legacy"
+        try:
+            cols = {str(r[1]) for r in conn.execute(f"PRAGMA {schema}.table_info(sessions)")}
+            needed = {"session_id", "agent_name", "task", "output", "success", "timestamp"}
+            if not needed <= cols:
+                return None
+            optional = ["execution_time_ms", "model", "input_tokens", "output_tokens", "metadata"]
+            picks = [c if c in cols else "NULL" for c in optional]
+            return conn.execute(
+                "SELECT session_id, agent_name, task, output, success, timestamp, "
+                + ", ".join(picks)
+                + f" FROM {schema}.sessions"
+            ).fetchall()
+        finally:
+            if schema == "legacy":
+                conn.execute("DETACH DATABASE legacy")
+
+    def mark_legacy_imported(self) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO memory_meta(key, value) VALUES ('legacy_imported', '1')"
+        )
+
+
+@contextlib.contextmanager
+def _write(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

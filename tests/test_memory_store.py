@@ -1,0 +1,513 @@
+"""``MemoryStore``: relevance, filters, the query cache's precise invalidation (in one process
+and across connections), retention, removal, the 2.2 import, and failure modes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from claude_force.errors import RunError
+from claude_force.memory import MemorySettings, MemoryStore, MemoryStoreError, SearchQuery
+from claude_force.memory import _sqlite as memsql
+from claude_force.memory.records import Hit
+
+
+class Clock:
+    """A virtual UTC clock."""
+
+    def __init__(self, start: datetime = datetime(2026, 6, 1, 12, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make(path: Path, clock: Clock, **settings_kw: Any) -> MemoryStore:
+    settings_kw.setdefault("retention_days", 0)
+    return MemoryStore(path, MemorySettings(**settings_kw), clock=clock)
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: Clock) -> MemoryStore:
+    s = make(tmp_path / "memory.db", clock)
+    yield s
+    s.close()
+
+
+def tasks(hits: list[Hit]) -> list[str]:
+    return [h.session.task for h in hits]
+
+
+def add(store: MemoryStore, clock: Clock, agent: str, task: str, **kw: Any) -> str:
+    clock.advance(minutes=1)
+    kw.setdefault("model", "claude-sonnet-5-5")
+    return store.add(
+        agent, task, kw.pop("output", f"outcome of {task}"), kw.pop("success", True), **kw
+    )
+
+
+# --- relevance -----------------------------------------------------------------------------------
+
+
+def test_a_session_on_the_same_topic_ranks_above_a_more_recent_unrelated_one(
+    store: MemoryStore, clock: Clock
+) -> None:
+    add(store, clock, "rev", "Review the OAuth token refresh flow for race conditions")
+    for i in range(5):
+        add(store, clock, "rev", f"Write release notes for version {i} of the billing module")
+    add(store, clock, "rev", "Format the changelog of the module")  # newest, unrelated
+    hits = store.search(SearchQuery("race condition in the OAuth token refresh", agent="rev"))
+    assert hits[0].session.task.startswith("Review the OAuth token refresh")
+    assert hits[0].score > 0
+
+
+def test_more_matching_terms_rank_higher_and_stemming_matches_word_forms(
+    store: MemoryStore, clock: Clock
+) -> None:
+    add(store, clock, "rev", "Reviewing caches")
+    add(store, clock, "rev", "Review cache invalidation in the Redis layer")
+    add(store, clock, "rev", "Document the Redis layer")
+    for i in range(4):
+        add(store, clock, "rev", f"Unrelated chore number {i}")
+    hits = store.search(SearchQuery("redis cache invalidation review", agent="rev", limit=3))
+    assert tasks(hits)[0] == "Review cache invalidation in the Redis layer"
+    assert "Reviewing caches" in tasks(hits)  # review/reviewing, cache/caches: same stems
+
+
+def test_ties_go_to_the_most_recent(store: MemoryStore, clock: Clock) -> None:
+    ids = [add(store, clock, "rev", "Audit the payment webhook") for _ in range(3)]
+    hits = store.search(SearchQuery("payment webhook audit", agent="rev"))
+    assert [h.session.id for h in hits] == ids[::-1]
+    assert len({h.score for h in hits}) == 1
+
+
+def test_filters_agent_success_age_and_simulated(store: MemoryStore, clock: Clock) -> None:
+    add(store, clock, "rev", "old deploy pipeline fix")
+    clock.advance(days=10)
+    add(store, clock, "rev", "deploy pipeline fix that failed", success=False)
+    add(store, clock, "ops", "deploy pipeline fix by ops")
+    add(store, clock, "rev", "deploy pipeline fix offline", simulated=True)
+    q = "deploy pipeline fix"
+    assert tasks(store.search(SearchQuery(q, agent="rev"))) == [
+        "deploy pipeline fix offline",
+        "old deploy pipeline fix",
+    ]
+    assert "deploy pipeline fix that failed" in tasks(
+        store.search(SearchQuery(q, agent="rev", success_only=False))
+    )
+    assert tasks(store.search(SearchQuery(q, agent="rev", max_age_days=5))) == [
+        "deploy pipeline fix offline"
+    ]
+    assert tasks(store.search(SearchQuery(q, agent="rev", simulated=False))) == [
+        "old deploy pipeline fix"
+    ]
+    assert len(store.search(SearchQuery(q))) == 3  # all agents, successes
+    assert store.search(SearchQuery(q, agent="nobody")) == []
+    assert store.search(SearchQuery("zebra", agent="rev")) == []
+
+
+def test_a_query_without_searchable_words_returns_the_most_recent(
+    store: MemoryStore, clock: Clock
+) -> None:
+    for t in ("first task", "second task", "third task"):
+        add(store, clock, "rev", t)
+    hits = store.search(SearchQuery("the of a", agent="rev", limit=2))
+    assert tasks(hits) == ["third task", "second task"]
+    assert all(h.score == 0.0 for h in hits)
+
+
+def test_the_work_per_query_is_bounded(tmp_path: Path, clock: Clock) -> None:
+    """With a small budget, a very common term is dropped for a rare one, and a query of only
+    common terms ranks the newest matching sessions."""
+    s = MemoryStore(
+        tmp_path / "m.db", MemorySettings(retention_days=0), clock=clock, search_budget=3
+    )
+    for i in range(8):
+        add(s, clock, "rev", f"common chore {i}")
+    add(s, clock, "rev", "common kafka consumer lag")
+    add(s, clock, "rev", "kafka producer retries")
+    hits = s.search(SearchQuery("common kafka", agent="rev", limit=10))
+    assert sorted(tasks(hits)) == ["common kafka consumer lag", "kafka producer retries"]
+    hits = s.search(SearchQuery("common", agent="rev", limit=10))
+    # only the newest 3 sessions with "common" are ranked; shorter tasks score higher
+    assert tasks(hits) == ["common chore 7", "common chore 6", "common kafka consumer lag"]
+    s.close()
+
+
+# --- the query cache -----------------------------------------------------------------------------
+
+
+def test_a_write_makes_that_agents_next_query_miss_and_others_still_hit(
+    store: MemoryStore, clock: Clock
+) -> None:
+    add(store, clock, "a", "tune the postgres index")
+    add(store, clock, "b", "tune the postgres index for b")
+    qa = SearchQuery("postgres index", agent="a")
+    qb = SearchQuery("postgres index", agent="b")
+    qall = SearchQuery("postgres index")
+    for q in (qa, qb, qall):
+        store.search(q)
+    s0 = store.cache_stats()
+    assert (s0.misses, s0.hits, s0.entries) == (3, 0, 3)
+    for q in (qa, qb, qall):
+        store.search(q)
+    assert store.cache_stats().hits == 3
+
+    add(store, clock, "a", "postgres index bloat")  # a write for agent a
+    a_hits = store.search(qa)
+    s1 = store.cache_stats()
+    assert s1.misses == 4 and "postgres index bloat" in tasks(a_hits)  # a: a miss, fresh
+    store.search(qb)
+    assert store.cache_stats().hits == 4  # b: still a hit
+    assert "postgres index bloat" in tasks(store.search(qall))  # all agents: a miss, fresh
+    assert store.cache_stats().misses == 5
+    assert store.cache_stats().invalidations == 2
+    store.clear_query_cache()
+    store.search(qb)
+    assert store.cache_stats().misses == 6  # emptied: even b goes to SQLite
+
+
+def test_the_age_filter_is_rechecked_on_every_hit(store: MemoryStore, clock: Clock) -> None:
+    add(store, clock, "rev", "rotate the signing key")
+    clock.advance(days=2)
+    add(store, clock, "rev", "rotate the signing key again")
+    q = SearchQuery("rotate signing key", agent="rev", max_age_days=3)
+    assert len(store.search(q)) == 2
+    clock.advance(days=2)  # the first session is now 4 days old
+    assert tasks(store.search(q)) == ["rotate the signing key again"]
+    assert store.cache_stats().hits == 1  # answered from the cache, filtered
+
+
+def test_a_full_cached_result_that_lost_sessions_to_age_is_recomputed(
+    store: MemoryStore, clock: Clock
+) -> None:
+    add(store, clock, "rev", "flaky scheduler test")  # the best match, and the oldest
+    clock.advance(days=1)
+    add(store, clock, "rev", "flaky test")
+    add(store, clock, "rev", "flaky scheduler")
+    q = SearchQuery("flaky scheduler test", agent="rev", max_age_days=3, limit=2)
+    assert tasks(store.search(q)) == ["flaky scheduler test", "flaky scheduler"]
+    clock.advance(days=2.5)  # the best one is now too old: the third one moves up
+    assert tasks(store.search(q)) == ["flaky scheduler", "flaky test"]
+    assert store.cache_stats().hits == 0
+
+
+def test_writes_from_another_connection_invalidate_exactly_their_agents(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "m.db"
+    mine, theirs = make(path, clock), make(path, clock)
+    add(mine, clock, "a", "shard the queue")
+    add(mine, clock, "b", "shard the queue for b")
+    qa, qb = SearchQuery("shard queue", agent="a"), SearchQuery("shard queue", agent="b")
+    mine.search(qa)
+    mine.search(qb)
+    add(theirs, clock, "a", "shard the queue by tenant")  # another process writes for a
+    assert "shard the queue by tenant" in tasks(mine.search(qa))
+    mine.search(qb)
+    assert mine.cache_stats().hits == 1  # b's query still came from the cache
+    theirs.clear()  # another process clears everything
+    assert mine.search(qb) == [] and mine.search(qa) == []
+    mine.close()
+    theirs.close()
+
+
+def test_a_write_landing_during_a_query_is_never_served_stale(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "m.db"
+    mine, theirs = make(path, clock), make(path, clock)
+    add(mine, clock, "a", "cache stampede fix")
+    real = mine._db.search
+
+    def search_then_write(*args: Any, **kw: Any) -> list[Hit]:
+        result = real(*args, **kw)
+        add(theirs, clock, "a", "cache stampede guard")  # commits after the read
+        return result
+
+    mine._db.search = search_then_write  # type: ignore[method-assign]
+    q = SearchQuery("cache stampede", agent="a")
+    assert tasks(mine.search(q)) == ["cache stampede fix"]
+    mine._db.search = real  # type: ignore[method-assign]
+    assert "cache stampede guard" in tasks(mine.search(q))
+    mine.close()
+    theirs.close()
+
+
+AGENTS = ["a", "b", "c"]
+WORDS = ["cache", "index", "queue", "retry", "token"]
+# A small pool, so that the same query comes back after writes, prunes and clears.
+QUERIES = [
+    SearchQuery("cache", agent="a"),
+    SearchQuery("cache index", agent="a", limit=1),
+    SearchQuery("queue retry", agent="b", success_only=False),
+    SearchQuery("token", agent="c", max_age_days=1.0, limit=2),
+    SearchQuery("cache queue"),
+    SearchQuery("index token", max_age_days=3.0, limit=2),
+    SearchQuery("", agent="a", limit=2),
+    SearchQuery("the", success_only=False, max_age_days=2.0),
+]
+op = st.one_of(
+    st.tuples(
+        st.just("add"),
+        st.sampled_from(AGENTS),
+        st.lists(st.sampled_from(WORDS), min_size=1, max_size=3),
+        st.booleans(),
+    ),
+    st.tuples(st.just("search"), st.integers(0, 7)),
+    st.tuples(st.just("wait"), st.floats(0.1, 2.0)),
+    st.tuples(st.just("prune"), st.sampled_from([1.0, 2.0])),
+    st.tuples(st.just("clear"), st.sampled_from([*AGENTS, None])),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=st.lists(op, min_size=1, max_size=30))
+def test_a_cached_query_never_returns_what_a_fresh_query_would_not(
+    tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[Any, ...]]
+) -> None:
+    clock = Clock()
+    path = tmp_path_factory.mktemp("prop") / "m.db"
+    cached = make(path, clock, query_cache_size=8, query_cache_max_mb=0.004)
+    fresh = make(path, clock, query_cache_size=0)
+    try:
+        for o in ops:
+            if o[0] == "add":
+                _, agent, words, ok = o
+                add(cached, clock, agent, " ".join(words), success=ok)
+            elif o[0] == "search":
+                q = QUERIES[o[1]]
+                got = [(h.session.id, round(h.score, 9)) for h in cached.search(q)]
+                want = [(h.session.id, round(h.score, 9)) for h in fresh.search(q)]
+                assert got == want
+            elif o[0] == "wait":
+                clock.advance(days=o[1])
+            elif o[0] == "prune":
+                cached.prune(o[1])
+            else:
+                cached.clear(o[1])
+        stats = cached.cache_stats()
+        assert stats.entries <= 8 and stats.bytes <= stats.max_bytes
+    finally:
+        cached.close()
+        fresh.close()
+
+
+# --- retention and removal -----------------------------------------------------------------------
+
+
+def test_prune_removes_sessions_older_than_n_days(store: MemoryStore, clock: Clock) -> None:
+    add(store, clock, "rev", "ancient grpc timeout")
+    clock.advance(days=40)
+    add(store, clock, "rev", "recent grpc timeout")
+    q = SearchQuery("grpc timeout", agent="rev")
+    assert len(store.search(q)) == 2
+    assert store.prune(30) == 1
+    assert tasks(store.search(q)) == ["recent grpc timeout"]
+    assert store.prune(30) == 0
+    assert store.prune() == 0  # retention_days 0: keep everything
+    with pytest.raises(ValueError):
+        store.prune(-1)
+
+
+def test_retention_runs_at_open_and_daily_on_writes(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "m.db"
+    s = make(path, clock)
+    add(s, clock, "rev", "kubernetes rollout")
+    s.close()
+    clock.advance(days=91)
+    s = make(path, clock, retention_days=90)
+    assert s.stats().sessions == 0  # pruned when opened
+    add(s, clock, "rev", "kubernetes rollback")
+    clock.advance(days=91)
+    add(s, clock, "rev", "kubernetes canary")  # a day has passed: this write prunes
+    assert [x.task for x in s.recent()] == ["kubernetes canary"]
+    s.close()
+
+
+def test_clear_one_agent_or_all(store: MemoryStore, clock: Clock) -> None:
+    add(store, clock, "a", "redis eviction policy")
+    add(store, clock, "b", "redis eviction policy too")
+    q = SearchQuery("redis eviction")
+    assert len(store.search(q)) == 2
+    assert store.clear("a") == 1
+    assert tasks(store.search(q)) == ["redis eviction policy too"]
+    assert store.clear() == 1
+    assert store.search(q) == [] and store.clear() == 0
+    add(store, clock, "a", "redis eviction again")  # the indexes still work after a clear
+    assert tasks(store.search(SearchQuery("redis eviction", agent="a"))) == ["redis eviction again"]
+
+
+# --- storage -------------------------------------------------------------------------------------
+
+
+def test_what_is_stored(store: MemoryStore, clock: Clock) -> None:
+    token = "sk-" + "ant-" + "x" * 40
+    sid = store.add(
+        "rev",
+        f"deploy with {token}",
+        "Approach first. " + "filler " * 1000 + "Conclusion last.",
+        True,
+        model="claude-haiku-5-5",
+        input_tokens=12,
+        output_tokens=34,
+        execution_time_ms=56.5,
+        workflow="ship",
+        metadata={"note": "Bearer " + "y" * 30},
+    )
+    s = store.get(sid)
+    assert s is not None
+    assert token not in s.task and "[REDACTED:anthropic-key]" in s.task
+    assert s.metadata == {"note": "Bearer [REDACTED:bearer-token]"}
+    assert len(s.summary) <= MemorySettings().summary_max_chars
+    assert s.summary.startswith("Approach first.") and s.summary.endswith("Conclusion last.")
+    assert (s.model, s.input_tokens, s.output_tokens, s.workflow) == (
+        "claude-haiku-5-5",
+        12,
+        34,
+        "ship",
+    )
+    assert s.created_at == clock.now and s.created_at.tzinfo is not None
+    assert store.get("nope") is None
+    stats = store.stats()
+    assert (stats.sessions, stats.successful, stats.redactions) == (1, 1, 2)
+    assert stats.agents == {"rev": 1} and stats.avg_execution_time_ms == 56.5
+    d = stats.to_dict()
+    assert d["success_rate"] == 1.0 and d["query_cache"]["max_entries"] == 256
+    assert json.loads(json.dumps(d)) == d
+
+
+def test_stats_of_one_agent_and_of_an_empty_memory(store: MemoryStore, clock: Clock) -> None:
+    assert store.stats().sessions == 0 and store.stats().success_rate == 0.0
+    assert store.stats().to_dict()["oldest"] is None
+    add(store, clock, "a", "x task")
+    add(store, clock, "b", "y task", success=False)
+    assert store.stats("b").to_dict()["agents"] == {"b": 1}
+    assert store.stats("b").successful == 0
+
+
+def test_context_for_an_agent(store: MemoryStore, clock: Clock) -> None:
+    add(
+        store, clock, "rev", "Review the JWT validation in the gateway", output="Check exp and aud."
+    )
+    add(store, clock, "rev", "Review the JWT signing keys", success=False)
+    text = store.context_for("rev", "Audit JWT validation")
+    assert "Review the JWT validation in the gateway" in text and "Check exp and aud." in text
+    assert "signing keys" not in text  # failures are not offered as examples
+    assert store.context_for("rev", "Review the JWT validation in the gateway") == ""  # itself
+    assert store.context_for("other", "Audit JWT validation") == ""
+    off = make(store.path, clock, context_token_budget=0)
+    assert off.context_for("rev", "Audit JWT validation") == ""
+    off.close()
+
+
+def test_sessions_of_claude_force_2_2_are_imported_once(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "sessions.db"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE sessions (session_id TEXT PRIMARY KEY, agent_name TEXT, task TEXT, "
+            "task_hash TEXT, output TEXT, success INTEGER, execution_time_ms REAL, model TEXT, "
+            "input_tokens INTEGER, output_tokens INTEGER, timestamp TEXT, metadata TEXT)"
+        )
+        rows = [
+            (
+                "old-1",
+                "rev",
+                "Review the session cookie flags",
+                "h",
+                "Set HttpOnly. password=" + "p" * 12,
+                1,
+                12.0,
+                "m",
+                1,
+                2,
+                "2026-05-30T10:00:00",
+                '{"k": 1}',
+            ),
+            ("old-2", "rev", "broken row", "h", "x", 1, 0, "m", 0, 0, "not a time", "{}"),
+        ]
+        old.executemany("INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    s = make(path, clock)
+    got = s.get("old-1")
+    assert got is not None and got.metadata == {"k": 1} and "[REDACTED:" in got.summary
+    assert s.get("old-2") is None  # an unreadable row is skipped
+    assert tasks(s.search(SearchQuery("session cookie", agent="rev"))) == [
+        "Review the session cookie flags"
+    ]
+    s.close()
+    again = make(path, clock)
+    assert again.stats().sessions == 1
+    again.close()
+    with sqlite3.connect(path) as old:
+        assert old.execute("SELECT count(*) FROM sessions").fetchone()[0] == 2  # untouched
+
+
+def test_a_file_that_is_not_a_database_is_an_error(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "m.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    s = make(path, clock)
+    with pytest.raises(MemoryStoreError, match="not a usable SQLite database") as info:
+        s.search(SearchQuery("x"))
+    assert isinstance(info.value, RunError)
+
+
+def test_an_unopenable_path_is_an_error(tmp_path: Path, clock: Clock) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(MemoryStoreError, match="cannot open"):
+        make(tmp_path / "dir.db", clock).stats()
+
+
+def test_a_sqlite_without_fts5_is_reported_with_the_fix(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_connect = sqlite3.connect
+
+    class NoFts:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+            self.in_transaction = False
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if "fts5" in sql:
+                raise sqlite3.OperationalError("no such module: fts5")
+            return self.conn.execute(sql, *args)
+
+        def close(self) -> None:
+            self.conn.close()
+
+    monkeypatch.setattr(memsql.sqlite3, "connect", lambda *a, **k: NoFts(real_connect(*a, **k)))
+    with pytest.raises(MemoryStoreError, match="no FTS5") as info:
+        make(tmp_path / "m.db", clock).stats()
+    assert info.value.hint is not None and '"enabled": false' in info.value.hint
+
+
+def test_a_failed_write_leaves_no_trace_and_the_next_one_works(
+    store: MemoryStore, clock: Clock
+) -> None:
+    good = store.prepare("newcomer", "index the audit log", "ok", True)
+    bad = replace(good, task=None)  # type: ignore[arg-type]  # violates NOT NULL
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_prepared([good, bad])
+    assert store.stats().sessions == 0  # the whole batch rolled back
+    add(store, clock, "newcomer", "index the audit log")  # the agent's index is made again
+    assert tasks(store.search(SearchQuery("audit log", agent="newcomer"))) == [
+        "index the audit log"
+    ]
