@@ -33,7 +33,9 @@ async def _overhead(config: Path, n: int) -> tuple[list[float], list[float]]:
     async with Emulator(latency="instant") as emu:
         sdk = AsyncAnthropic(api_key="bench", base_url=emu.base_url, max_retries=0)
         provider = AnthropicProvider("bench", base_url=emu.base_url)
-        orch = AsyncAgentOrchestrator(config, provider=provider, enable_tracking=False, enable_memory=False)
+        orch = AsyncAgentOrchestrator(
+            config, provider=provider, enable_tracking=False, enable_memory=False
+        )
         docs = orch.project.read_agent("python-expert")
         system = system_text(docs.definition, docs.contract)
         model = orch.project.model_for("python-expert")
@@ -67,8 +69,14 @@ async def _concurrency(config: Path) -> tuple[float, float]:
     from claude_force.runner import RunOptions
 
     provider = SimulatedProvider(latency=LatencyModel(first_token_s=1.0))
-    orch = AsyncAgentOrchestrator(config, provider=provider, enable_tracking=False, enable_memory=False)
-    items = [("python-expert", "task A"), ("code-reviewer", "task B"), ("security-specialist", "task C")]
+    orch = AsyncAgentOrchestrator(
+        config, provider=provider, enable_tracking=False, enable_memory=False
+    )
+    items = [
+        ("python-expert", "task A"),
+        ("code-reviewer", "task B"),
+        ("security-specialist", "task C"),
+    ]
     opts = RunOptions(use_cache=False)
     t0 = time.perf_counter()
     for agent, task in items:
@@ -109,12 +117,25 @@ def run(quick: bool) -> list[Result]:
         interp.append(time.perf_counter() - t0)
     speedup = seq / conc
     return [
-        Result("bare SDK call to emulator, p50", median(bare) * 1000, "ms", detail=f"n={len(bare)}"),
-        Result("claude-force execution, p50", median(ours) * 1000, "ms", detail="same emulator, cache off"),
+        Result(
+            "bare SDK call to emulator, p50", median(bare) * 1000, "ms", detail=f"n={len(bare)}"
+        ),
+        Result(
+            "claude-force execution, p50",
+            median(ours) * 1000,
+            "ms",
+            detail="same emulator, cache off",
+        ),
         Result("orchestration overhead, p50", overhead_p50, "ms", "≤ 2 ms", overhead_p50 <= 2.0),
         Result("orchestration overhead, p99", overhead_p99, "ms", detail="p99(ours) − p99(bare)"),
-        Result("`claude-force --help` cold start, median", median(cold) * 1000, "ms", "≤ 300 ms", median(cold) <= 0.3,
-               detail=f"python startup alone {median(interp) * 1000:.0f} ms"),
+        Result(
+            "`claude-force --help` cold start, median",
+            median(cold) * 1000,
+            "ms",
+            "≤ 300 ms",
+            median(cold) <= 0.3,
+            detail=f"python startup alone {median(interp) * 1000:.0f} ms",
+        ),
         Result("3 tasks × 1 s: sequential", seq, "s"),
         Result("3 tasks × 1 s: concurrent", conc, "s"),
         Result("concurrency speedup", speedup, "×", "≥ 2.8×", speedup >= 2.8),

@@ -61,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     for title, results, secs in sections:
-        lines += [f"## {title}  ({secs:.1f}s)", "", "| figure | value | target | verdict | detail |", "|---|---|---|---|---|"]
+        lines += [
+            f"## {title}  ({secs:.1f}s)",
+            "",
+            "| figure | value | target | verdict | detail |",
+            "|---|---|---|---|---|",
+        ]
         lines += ["| " + " | ".join(r.row()) + " |" for r in results]
         lines.append("")
     text = "\n".join(lines)
@@ -74,12 +79,15 @@ def main(argv: list[str] | None = None) -> int:
             "generated_at": datetime.now(UTC).isoformat(),
             "quick": args.quick,
             "sections": [
-                {"title": t, "seconds": s, "results": [r.__dict__ for r in rs]} for t, rs, s in sections
+                {"title": t, "seconds": s, "results": [r.__dict__ for r in rs]}
+                for t, rs, s in sections
             ],
         }
         (out / "latest.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     if failed:
-        print(f"{len(failed)} target(s) missed: " + ", ".join(r.name for r in failed), file=sys.stderr)
+        print(
+            f"{len(failed)} target(s) missed: " + ", ".join(r.name for r in failed), file=sys.stderr
+        )
         return 1
     return 0
 

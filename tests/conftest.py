@@ -17,7 +17,10 @@ REQUIRE_SERVICES = os.environ.get("CLAUDE_FORCE_REQUIRE_SERVICES") == "1"
 def _offline_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see a real key or a user's settings: every run is offline by default."""
     for name in list(os.environ):
-        if name.startswith(("ANTHROPIC_", "CLAUDE_FORCE_")) and name != "CLAUDE_FORCE_REQUIRE_SERVICES":
+        if (
+            name.startswith(("ANTHROPIC_", "CLAUDE_FORCE_"))
+            and name != "CLAUDE_FORCE_REQUIRE_SERVICES"
+        ):
             monkeypatch.delenv(name, raising=False)
 
 

@@ -63,7 +63,9 @@ def test_unpatched_client_is_created_lazily(sample_config: Path) -> None:
 
 async def test_client_errors_are_typed() -> None:
     request = httpx2.Request("POST", "http://127.0.0.1/v1/messages")
-    response = httpx2.Response(429, headers={"retry-after": "3", "request-id": "req_9"}, request=request)
+    response = httpx2.Response(
+        429, headers={"retry-after": "3", "request-id": "req_9"}, request=request
+    )
     client = MagicMock()
     client.messages.create = AsyncMock(
         side_effect=anthropic.RateLimitError("slow down", response=response, body=None)
