@@ -113,6 +113,11 @@ def test_verify_integrity_false_skips_the_signature_check(tmp_path: Path) -> Non
 def test_directories_outside_the_allowed_places_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Allowed places are the project, ~/.claude and the temp dir: point the last two somewhere
+    # known so that the check does not depend on where the checkout lives (CI clones into /tmp).
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     outside = Path(__file__).resolve().parent / "not-allowed"
     monkeypatch.chdir(tmp_path)
     with pytest.raises(CacheConfigurationError, match="cache_dir") as info:
