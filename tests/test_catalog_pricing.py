@@ -14,7 +14,7 @@ import pytest
 from _core_helpers import minimal_project
 from claude_force.catalog import UnknownModelWarning, builtin_catalog
 from claude_force.config import load_project
-from claude_force.errors import ModelError
+from claude_force.errors import ConfigurationError, ModelError
 from claude_force.messages import Usage
 from claude_force.pricing import PriceEntry, PriceTable, Rates
 
@@ -206,6 +206,27 @@ def test_price_for_a_new_model_derives_cache_prices(tmp_path: Path) -> None:
         table, "my-finetune", Usage(cache_creation_input_tokens=M), cache_ttl="1h"
     ) == Decimal(4)
     assert cost(table, "my-finetune", Usage(cache_read_input_tokens=M)) == Decimal("0.2")
+
+
+@pytest.mark.parametrize(
+    ("override", "missing"),
+    [
+        ({"my-finetune": {"input": 2}}, "output"),
+        ({"my-finetune": {"cache_read": "0.1"}}, "input and output"),
+        # a date before the model's first price: nothing to inherit from either
+        ({"claude-opus-5": {"input": 4, "effective_from": "2026-01-01"}}, "output"),
+    ],
+)
+def test_a_new_models_price_without_input_or_output_names_the_key(
+    tmp_path: Path, override: dict[str, dict[str, object]], missing: str
+) -> None:
+    path = minimal_project(tmp_path, models={"prices": override})
+    with pytest.raises(ConfigurationError) as info:
+        load_project(path)
+    model = next(iter(override))
+    err = info.value
+    assert err.file == path and err.key == f"models.prices.{model}" and err.line is not None
+    assert f"inherit {missing} from" in str(err) and '"input" and "output"' in str(err)
 
 
 def test_rates_need_input_and_output() -> None:

@@ -69,6 +69,7 @@ def test_missing_agent_file(sample_config: Path) -> None:
     assert result.exit_code == 2
     line = one_error_line(result)
     assert "code-reviewer.md" in line and "does not exist" in line and str(sample_config) in line
+    assert re.search(r"claude\.json:\d+: agents\.code-reviewer\.file: ", line)  # file, line, key
 
 
 def test_path_escaping_claude_dir_is_refused(sample_config: Path) -> None:
@@ -80,13 +81,16 @@ def test_path_escaping_claude_dir_is_refused(sample_config: Path) -> None:
     assert result.stdout == ""
     line = one_error_line(result)
     assert "escapes" in line and "agents.python-expert.file" in line
+    assert re.search(r"claude\.json:\d+: agents\.python-expert\.file: ", line)
 
 
 def test_empty_agent_file(sample_config: Path) -> None:
     (sample_config.parent / "agents" / "test-engineer.md").write_text("  \n")
     result = cli("--config", str(sample_config), "list", "workflows")
     assert result.exit_code == 2
-    assert "is empty" in one_error_line(result)
+    line = one_error_line(result)
+    assert "is empty" in line
+    assert re.search(r"claude\.json:\d+: agents\.test-engineer\.file: ", line)
 
 
 def test_unknown_agent_with_suggestion(in_project: Path) -> None:

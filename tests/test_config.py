@@ -248,6 +248,8 @@ def test_agent_file_missing_is_project_not_found(tmp_path: Path) -> None:
     err = info.value
     assert isinstance(err, FileNotFoundError)
     assert err.key == "agents.a.file" and err.file == path
+    assert err.line == 4  # the line of "file" in claude.json (indent=2: {, agents, a, file)
+    assert str(err).startswith(f"{path}:4: agents.a.file: ")
     assert "missing.md" in str(err) and "does not exist" in str(err)
 
 
@@ -286,6 +288,8 @@ def test_paths_escaping_claude_folder_are_refused(tmp_path: Path, which: str, re
     with pytest.raises(ConfigurationError, match="escapes the project folder") as info:
         load_project(path)
     assert info.value.key == f"agents.a.{which}"
+    assert info.value.line == {"file": 4, "contract": 5}[which]
+    assert f"{path}:{info.value.line}: " in str(info.value)
     assert not isinstance(info.value, FileNotFoundError)
 
 
@@ -306,7 +310,7 @@ def test_empty_agent_file(tmp_path: Path, body: str) -> None:
     )
     with pytest.raises(ConfigurationError, match="is empty") as info:
         load_project(path)
-    assert info.value.key == "agents.a.file"
+    assert info.value.key == "agents.a.file" and info.value.line == 4
 
 
 def test_agent_file_that_is_not_text(tmp_path: Path) -> None:
@@ -315,7 +319,7 @@ def test_agent_file_that_is_not_text(tmp_path: Path) -> None:
     (path.parent / "agents" / "a.md").write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ConfigurationError, match="cannot read") as info:
         load_project(path)
-    assert info.value.key == "agents.a.file"
+    assert info.value.key == "agents.a.file" and info.value.line == 4
 
 
 def test_workflow_naming_unknown_agent_suggests_the_closest(tmp_path: Path) -> None:

@@ -168,6 +168,46 @@ def test_retries_are_recorded_as_earlier_attempts() -> None:
     t.close()
 
 
+def test_attempts_on_a_fallback_model_get_their_own_numbers_and_the_workflow() -> None:
+    """Retries restart at 1 on the fallback model: the rows must not overwrite model A's."""
+    clock = Clock(T0)
+    t = MetricsTracker(MemoryMetricsStore(), clock=clock)
+    a, b = "claude-opus-5-5", "claude-sonnet-5-5"
+
+    def retry(model: str, attempt: int) -> RetryScheduled:
+        clock.now += timedelta(seconds=1)
+        return RetryScheduled("anthropic", model, attempt, 0.1, "backoff", "ServerError", 500,
+                              "python-expert", "e1")  # fmt: skip
+
+    t.record_event(retry(a, 1))
+    t.record_event(retry(a, 2))
+    t.record_event(RetryGaveUp("anthropic", a, 3, "max_attempts", "ServerError", 500, "x", "e1"))
+    t.record_event(ModelFallback(a, b, "ServerError", "python-expert", "e1"))
+    t.record_event(retry(b, 1))
+    done = finished("e1", model=b, workflow_name="bug-fix", workflow_position=2,
+                    workflow_run_id="run1", step_id="fix")  # fmt: skip
+    t.record_event(done)
+    t.record_event(done)  # delivered twice (bus and hook): nothing more
+    t.record_event(retry(b, 2))  # a late event of a finished execution is ignored
+    t.flush()
+    recs = sorted(t.store.records(Query()), key=lambda r: r.key)
+    assert [(r.attempt, r.model, r.final, r.error_type) for r in recs] == [
+        (1, a, False, "ServerError"),
+        (2, a, False, "ServerError"),
+        (3, a, False, "ServerError"),  # the attempt given up for the fallback model
+        (4, b, False, "ServerError"),
+        (5, b, True, None),
+    ]
+    assert [r.started_us for r in recs[:4]] == sorted(r.started_us for r in recs[:4])
+    assert {(r.workflow, r.step_id, r.workflow_run_id, r.agent) for r in recs} == {
+        ("bug-fix", "fix", "run1", "python-expert")
+    }
+    assert {r.task_hash for r in recs} == {recs[-1].task_hash}
+    (wf,) = Analytics(t.store).by_workflow()
+    assert (wf.name, wf.stats.executions, wf.stats.retries) == ("bug-fix", 1, 4)
+    t.close()
+
+
 def test_cache_hits_record_the_cost_they_saved() -> None:
     t = tracker()
     t.record_event(

@@ -51,6 +51,16 @@ def test_costs_are_per_million_tokens_exactly(tracker: PerformanceTracker) -> No
     assert isinstance(tracker, TrackerProtocol)
 
 
+def test_the_price_is_the_one_in_force_on_the_start_date(tracker: PerformanceTracker) -> None:
+    """claude-sonnet-5-5 cache reads: $0.20/M until 2026-10-06, $0.10/M from 2026-10-07."""
+    assert isinstance(tracker.clock, Clock)
+    tracker.clock.now = datetime(2026, 10, 7, 0, 0, 1, tzinfo=UTC)  # when it is recorded
+    kw = {"model": "claude-sonnet-5-5", "cache_read_tokens": 1_000_000}
+    before = tracker.record_execution("a", "t", True, 2000.0, **kw)  # started 2026-10-06
+    after = tracker.record_execution("a", "t", True, 500.0, **kw)  # started 2026-10-07
+    assert (before.estimated_cost, after.estimated_cost) == (0.2, 0.1)
+
+
 def test_unknown_models_are_warned_once_and_cost_unknown(tracker: PerformanceTracker) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -7,9 +7,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
     from .workflows.dag import WorkflowDAG
     from .workflows.engine import Observer
     from .workflows.result import WorkflowResult
+
+log = logging.getLogger(__name__)
 
 
 class TrackerSink(Protocol):
@@ -208,6 +213,7 @@ class AsyncAgentOrchestrator:
                 timeout_s=self.timeout_seconds,
                 provider_name=lambda: self.provider.name,
                 provider_simulated=lambda: self.provider.simulated,
+                prompt_cache_ttl=self.project.settings.models.prompt_cache_ttl,
             )
         return self._runner
 
@@ -241,7 +247,10 @@ class AsyncAgentOrchestrator:
         """Record one finished execution (hook kept from 2.2; subscribers get the event)."""
         event = kw.get("event")
         if self.tracker is not None and isinstance(event, ExecutionFinished):
-            await self.tracker.record_event_async(event)
+            try:
+                await self.tracker.record_event_async(event)
+            except Exception as exc:  # as in 2.2: a run never fails because tracking did
+                log.warning("execution %s not tracked: %s", event.execution_id, exc)
 
     async def _call_request(self, request: MessageRequest) -> MessageResponse:
         raw = await self._call_api_with_retry(
@@ -312,8 +321,45 @@ class AsyncAgentOrchestrator:
     async def execute_many(
         self, items: Iterable[tuple[str, str]], options: RunOptions | None = None
     ) -> list[Execution]:
-        """Run many (agent, task) pairs concurrently within ``max_concurrent``; order preserved."""
-        return list(await asyncio.gather(*(self.execute(a, t, options) for a, t in items)))
+        """Run many (agent, task) pairs concurrently within ``max_concurrent``; order preserved.
+
+        One bad item never aborts the others: an item that is not an ``(agent, task)`` pair of
+        strings, or an unexpected error while running it, becomes that item's failed result.
+        """
+        return list(await asyncio.gather(*(self._execute_item(item, options) for item in items)))
+
+    async def _execute_item(self, item: object, options: RunOptions | None) -> Execution:
+        pair = item if isinstance(item, (tuple, list)) and len(item) == 2 else None
+        if pair is None or not (isinstance(pair[0], str) and isinstance(pair[1], str)):
+            shown = ("", "") if pair is None else tuple("" if x is None else str(x) for x in pair)
+            error = TypeError(f"expected an (agent_name, task) pair of strings, got {item!r:.120}")
+            return self._failed_item(shown[0], shown[1], error, options)
+        try:
+            return await self.execute(pair[0], pair[1], options)
+        except Exception as exc:  # not CancelledError (a BaseException): cancellation propagates
+            log.warning("agent %s failed unexpectedly: %s", pair[0], exc, exc_info=True)
+            return self._failed_item(pair[0], pair[1], exc, options)
+
+    def _failed_item(
+        self, agent: str, task: str, exc: Exception, options: RunOptions | None
+    ) -> Execution:
+        opts = options or RunOptions()
+        return Execution(
+            execution_id=uuid.uuid4().hex,
+            agent=agent,
+            task=task,
+            model=opts.model or "unknown",
+            provider=self.provider.name,
+            success=False,
+            output="",
+            started_at=datetime.now(UTC),
+            duration_ms=0.0,
+            simulated=self.provider.simulated,
+            errors=(str(exc) or type(exc).__name__,),
+            error_type=type(exc).__name__,
+            workflow_name=opts.workflow_name,
+            workflow_position=opts.workflow_position,
+        )
 
     async def execute_multiple(
         self, tasks: Iterable[tuple[str, str]], **kwargs: Any

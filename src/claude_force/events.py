@@ -71,7 +71,8 @@ class RetryScheduled:
 
 @dataclass(frozen=True, slots=True)
 class RetryGaveUp:
-    """A retryable failure was not retried (max_attempts, deadline, budget, retry_after_too_long)."""
+    """A retryable failure was not retried (max_attempts, deadline, budget, retry_after_too_long,
+    circuit_open)."""
 
     provider: str
     model: str

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 class AgentOrchestrator(BaseOrchestrator):
     """Run agents and workflows of a ``.claude/`` project."""
 
+    #: The async core's class (``HybridOrchestrator`` swaps in one that routes models).
+    core_class: type[AsyncAgentOrchestrator] = AsyncAgentOrchestrator
+
     def __init__(
         self,
         config_path: str | os.PathLike[str] = ".claude/claude.json",
@@ -51,7 +54,7 @@ class AgentOrchestrator(BaseOrchestrator):
                 "Anthropic API key required: pass anthropic_api_key or set ANTHROPIC_API_KEY "
                 "(or use simulate=True to run offline)"
             )
-        self.core = AsyncAgentOrchestrator(
+        self.core = self.core_class(
             config_path,
             api_key=self.api_key,
             max_concurrent=max_concurrent,

@@ -23,7 +23,7 @@ import uuid
 import warnings
 from collections import deque
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -177,14 +177,14 @@ class PerformanceTracker:
         """Record one execution; the cost is computed from today's price of ``model``."""
         duration = duration_ms if duration_ms is not None else (execution_time_ms or 0.0)
         model = model or "unknown"
-        now = self.clock()
+        end_us = to_us(self.clock())
+        duration_us = max(0, round(duration * 1000))
         usage = Usage(input_tokens, output_tokens, cache_write_tokens, cache_read_tokens)
         catalog = self.tracker.catalog
-        cost = catalog.prices.cost(model, usage, now.astimezone(UTC).date())
+        # the price in force on the execution's UTC start date (as the runner prices it)
+        cost = catalog.prices.cost(model, usage, from_us(end_us - duration_us).date())
         if cost is None and usage.total_tokens:
             catalog.warn_unpriced(model)
-        end_us = to_us(now)
-        duration_us = max(0, round(duration * 1000))
         rec = ExecutionRecord(
             execution_id=uuid.uuid4().hex,
             agent=agent_name,

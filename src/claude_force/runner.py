@@ -21,7 +21,7 @@ from .base import AgentResult
 from .catalog import ModelCatalog
 from .errors import ClaudeForceError, ProviderTimeoutError
 from .events import EventBus, ExecutionFinished, ExecutionStarted
-from .messages import ChatMessage, MessageRequest, MessageResponse, SystemBlock, Usage
+from .messages import CacheTTL, ChatMessage, MessageRequest, MessageResponse, SystemBlock, Usage
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ class RunOptions:
     workflow_run_id: str | None = None
     step_id: str | None = None
     use_memory: bool = True  # inject relevant past sessions as context (when memory is on)
+    # this call's own timeout (a workflow step's timeout_seconds); the shorter of it and the
+    # runner's applies, and becomes the call's deadline for the retry and rate-limit layers
+    timeout_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +126,16 @@ def build_request(
     max_tokens: int = 4096,
     temperature: float | None = None,
     context: str | None = None,
+    cache_ttl: CacheTTL = "5m",
 ) -> MessageRequest:
-    """The Messages request for one step. The system prompt is a prompt-cache breakpoint."""
+    """The Messages request for one step. The system prompt is a prompt-cache breakpoint
+    (kept for ``cache_ttl``: ``models.prompt_cache_ttl``)."""
     content = task if not context else f"{context.rstrip()}\n\n# Task\n\n{task}"
     return MessageRequest(
         model=model,
         messages=(ChatMessage("user", content),),
         max_tokens=max_tokens,
-        system=(SystemBlock(system, cache=True),),
+        system=(SystemBlock(system, cache=True, cache_ttl=cache_ttl),),
         temperature=temperature,
     )
 
@@ -150,6 +155,7 @@ class AgentRunner:
         timeout_s: float | None,
         provider_name: Callable[[], str],
         provider_simulated: Callable[[], bool] = lambda: False,
+        prompt_cache_ttl: CacheTTL = "5m",
     ) -> None:
         self.catalog = catalog
         self._resolve_model = resolve_model
@@ -160,6 +166,7 @@ class AgentRunner:
         self.timeout_s = timeout_s
         self._provider_name = provider_name
         self._provider_simulated = provider_simulated
+        self.prompt_cache_ttl = prompt_cache_ttl
 
     async def run(self, agent: str, task: str, opts: RunOptions) -> Execution:
         execution_id = uuid.uuid4().hex
@@ -194,7 +201,9 @@ class AgentRunner:
                     max_tokens=opts.max_tokens,
                     temperature=temperature,
                     context=opts.context,
+                    cache_ttl=self.prompt_cache_ttl,
                 )
+                timeout = _shorter(self.timeout_s, opts.timeout_s)
                 with callctx.using(
                     callctx.CallContext(
                         agent=agent,
@@ -204,14 +213,10 @@ class AgentRunner:
                         step_id=opts.step_id,
                         use_cache=opts.use_cache,
                         refresh=opts.refresh,
-                        deadline=(
-                            time.monotonic() + self.timeout_s
-                            if self.timeout_s is not None
-                            else None
-                        ),
+                        deadline=time.monotonic() + timeout if timeout is not None else None,
                     )
                 ):
-                    response = await self._call_with_timeout(request)
+                    response = await self._call_with_timeout(request, timeout)
             return self._finish(
                 execution_id, agent, task, model, opts, started_at, t0, t_admitted, response
             )
@@ -221,16 +226,16 @@ class AgentRunner:
             log.exception("agent %s failed unexpectedly", agent)
             return self._fail(execution_id, agent, task, model, opts, started_at, t0, exc)
 
-    async def _call_with_timeout(self, request: MessageRequest) -> MessageResponse:
-        if self.timeout_s is None:
+    async def _call_with_timeout(
+        self, request: MessageRequest, limit_s: float | None
+    ) -> MessageResponse:
+        if limit_s is None:
             return await self._call(request)
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(limit_s):
                 return await self._call(request)
         except TimeoutError:
-            raise ProviderTimeoutError(
-                f"timed out after {self.timeout_s:g}s without a response"
-            ) from None
+            raise ProviderTimeoutError(f"timed out after {limit_s:g}s without a response") from None
 
     def _finish(
         self,
@@ -247,7 +252,12 @@ class AgentRunner:
         duration_ms = (time.perf_counter() - t0) * 1000
         cached = response.cached
         # a cached answer costs nothing; what it would have cost is its saving (for metrics)
-        cost = self.catalog.prices.cost(response.model or model, response.usage, started_at.date())
+        cost = self.catalog.prices.cost(
+            response.model or model,
+            response.usage,
+            started_at.date(),
+            cache_ttl=self.prompt_cache_ttl,
+        )
         ex = Execution(
             execution_id=execution_id,
             agent=agent,
@@ -308,6 +318,11 @@ class AgentRunner:
 
     def _emit_finished(self, ex: Execution) -> None:
         self.bus.emit(finished_event(ex))
+
+
+def _shorter(a: float | None, b: float | None) -> float | None:
+    """The shorter of two optional timeouts (``None``: no limit)."""
+    return b if a is None else a if b is None else min(a, b)
 
 
 def finished_event(ex: Execution) -> ExecutionFinished:

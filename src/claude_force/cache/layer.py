@@ -17,6 +17,7 @@ from ..config import Project
 from ..config.schema import CacheSettings
 from ..messages import MessageRequest, MessageResponse
 from ..providers.base import Provider, ProviderWrapper
+from ..providers.client import SwitchProvider
 from .backend import CacheBackend
 from .errors import CacheConfigurationError
 from .keys import Namespace, request_key
@@ -36,11 +37,20 @@ def provider_identity(provider: Provider) -> str:
     """What distinguishes one provider's answers from another's, for the cache key.
 
     The innermost provider's name, plus the seed of the simulation or the base URL of a
-    non-default endpoint (an emulator answers differently from Claude).
+    non-default endpoint (an emulator answers differently from Claude). Decided per call: a
+    client that a 2.2 test suite patched in (see :class:`SwitchProvider`) answers as ``client``,
+    so its answers never pass for the chosen provider's.
     """
     inner: object = provider
-    while isinstance(inner, ProviderWrapper):
-        inner = inner.inner
+    while True:
+        if isinstance(inner, ProviderWrapper):
+            inner = inner.inner
+        elif isinstance(inner, SwitchProvider):
+            if inner.overridden:
+                return "client"
+            inner = inner.inner
+        else:
+            break
     name = str(getattr(inner, "name", type(inner).__name__))
     parts = [name]
     seed = getattr(inner, "seed", None)
@@ -117,13 +127,11 @@ class CacheProvider(ProviderWrapper):
     def __init__(self, inner: Provider, store: ResponseStore) -> None:
         super().__init__(inner)
         self.store = store
-        self._identity: str | None = None
 
     @property
     def identity(self) -> str:
-        if self._identity is None:
-            self._identity = provider_identity(self.inner)
-        return self._identity
+        """Computed per call (a few attribute look-ups): a patched-in client can come and go."""
+        return provider_identity(self.inner)
 
     @property
     def namespace(self) -> Namespace:

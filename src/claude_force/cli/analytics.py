@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from . import _anomalies
 from ._common import emit_json, notice, out_console, state_of, write_output_file
 
 if TYPE_CHECKING:
     from ..metrics.analytics import Group, Stats
+    from ..metrics.prompt_cache import PromptCacheSavings
     from ..metrics.store import Query
     from ..metrics.tracker import MetricsTracker
     from ._common import CliState
@@ -119,7 +121,9 @@ def _period(query: Query) -> dict[str, str | None]:
     }
 
 
-def print_summary(stats: Stats, title: str = "Analytics summary") -> None:
+def print_summary(
+    stats: Stats, title: str = "Analytics summary", prompt_cache: PromptCacheSavings | None = None
+) -> None:
     """The summary as a two-column table on stdout."""
     from rich.table import Table
 
@@ -139,6 +143,16 @@ def print_summary(stats: Stats, title: str = "Analytics summary") -> None:
         ("cost", _usd(stats.cost_usd)),
         ("cache hit rate", f"{stats.cache_hit_rate:.1%} ({stats.cache_hits:,} hits)"),
         ("saved by cache", _usd(stats.saved_usd)),
+        *(
+            [
+                (
+                    "saved by prompt cache",
+                    f"{_usd(prompt_cache.net_saved_usd)} ({prompt_cache.read_tokens:,} tokens read)",
+                )
+            ]
+            if prompt_cache is not None
+            else []
+        ),
         (
             "latency p50 / p95 / p99",
             f"{_ms(stats.p50_ms)} / {_ms(stats.p95_ms)} / {_ms(stats.p99_ms)}",
@@ -186,12 +200,17 @@ def summary(
 ) -> None:
     """Executions, success rate, tokens, cost, cache hit rate, savings and p50/p95/p99 latency."""
     q = _query(since, until, agent, model, workflow, real_only)
+    from ..config import load_project
+
+    ttl = load_project(state_of(ctx).config, check_files=False).settings.models.prompt_cache_ttl
     with open_metrics(state_of(ctx)) as tracker:
-        stats = tracker.analytics().summary(q)
+        analytics = tracker.analytics()
+        stats = analytics.summary(q)
+        prompt = analytics.prompt_cache(tracker.catalog.prices, q, ttl)
     if json_out:
-        emit_json({**_period(q), **stats.to_dict()})
+        emit_json({**_period(q), **stats.to_dict(), "prompt_cache": prompt.to_dict()})
         return
-    print_summary(stats)
+    print_summary(stats, prompt_cache=prompt)
 
 
 def _grouped(
@@ -373,3 +392,6 @@ def prometheus(
         tracker.flush()
         text = store_exposition(tracker.store, q).decode()
     typer.echo(text.rstrip("\n"))
+
+
+app.command("anomalies")(_anomalies.anomalies)

@@ -28,6 +28,7 @@ from typer.core import TyperGroup
 from .._version import __version__
 from ..errors import ClaudeForceError
 from . import analytics as _analytics
+from . import batch as _batch
 from . import cache as _cache
 from . import emulator as _emulator
 from . import execute as _execute
@@ -36,7 +37,9 @@ from . import listing as _listing
 from . import memory as _memory
 from . import metrics as _metrics
 from . import project as _project
+from . import route as _route
 from . import run as _run
+from . import serve as _serve
 from . import workflow as _workflow
 from ._common import CliState
 
@@ -291,6 +294,9 @@ app.add_typer(_analytics.app, name="analytics")
 app.add_typer(_metrics.app, name="metrics")
 app.add_typer(_cache.app, name="cache")
 app.add_typer(_memory.app, name="memory")
+app.add_typer(_batch.app, name="batch")
+app.command("route")(_route.route)
+app.add_typer(_serve.app)  # serve, dashboard
 
 
 @functools.cache

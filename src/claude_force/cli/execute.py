@@ -36,6 +36,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print only the outputs (no progress or summary).")
 ]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
+]
+RefreshOpt = Annotated[
+    bool, typer.Option("--refresh", help="Skip cached answers but store the fresh ones.")
+]
 
 
 def execute(
@@ -70,13 +76,8 @@ def execute(
     simulate: SimulateOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
-    ] = False,
-    refresh: Annotated[
-        bool,
-        typer.Option("--refresh", help="Skip cached answers but store the fresh ones."),
-    ] = False,
+    no_cache: NoCacheOpt = False,
+    refresh: RefreshOpt = False,
     max_concurrent: Annotated[
         int | None,
         typer.Option(
@@ -85,6 +86,10 @@ def execute(
             help="At most N tasks at once (default: performance.max_concurrent_agents).",
         ),
     ] = None,
+    auto_model: Annotated[
+        bool,
+        typer.Option("--auto-model", help="Let the router choose each task's model (see 'route')."),
+    ] = False,
 ) -> None:
     """Run AGENT on one or more tasks; with --async they run concurrently.
 
@@ -106,7 +111,10 @@ def execute(
 
     state = state_of(ctx)
     items = collect(agent, tasks or [], task_file, tasks_file)
-    core = open_core(state, simulate=simulate, max_concurrent=max_concurrent)
+    from .route import open_routed_core
+
+    opener = open_routed_core if auto_model else open_core
+    core = opener(state, simulate=simulate, max_concurrent=max_concurrent)
     preflight(core, items, model)
     settings = core.project.settings
     concurrent = run_async

@@ -19,7 +19,16 @@ from ._common import (
     to_json,
     write_output_file,
 )
-from .execute import JsonOpt, MaxTokensOpt, ModelOpt, QuietOpt, SimulateOpt, TemperatureOpt
+from .execute import (
+    JsonOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    NoCacheOpt,
+    QuietOpt,
+    RefreshOpt,
+    SimulateOpt,
+    TemperatureOpt,
+)
 
 if TYPE_CHECKING:
     from ..runner import Execution
@@ -90,6 +99,8 @@ def run_agent(
     ] = OutputFormat.text,
     quiet: QuietOpt = False,
     output: OutputOpt = None,
+    no_cache: NoCacheOpt = False,
+    refresh: RefreshOpt = False,
 ) -> None:
     """Run AGENT on one task (exit 1 if it fails)."""
     import asyncio
@@ -105,7 +116,13 @@ def run_agent(
     core = open_core(state, simulate=simulate)
     items = [TaskItem(agent, text, "--task")]
     preflight(core, items, model)
-    options = RunOptions(model=model, max_tokens=max_tokens, temperature=temperature)
+    options = RunOptions(
+        model=model,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        use_cache=not no_cache,
+        refresh=refresh,
+    )
 
     async def go() -> tuple[list[Execution], float]:
         try:
@@ -141,6 +158,8 @@ def run_workflow(
         bool,
         typer.Option("--no-pass-output", help="Do not give each step the previous step's output."),
     ] = False,
+    no_cache: NoCacheOpt = False,
+    refresh: RefreshOpt = False,
     simulate: SimulateOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -158,6 +177,8 @@ def run_workflow(
         name,
         _one_task(task, task_file),
         pass_outputs=not no_pass_output,
+        use_cache=not no_cache,
+        refresh=refresh,
         simulate=simulate,
         json_out=json_out,
         quiet=quiet,

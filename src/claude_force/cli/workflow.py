@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ._common import CliState, emit_json, err_console, notice, state_of, to_json
-from .execute import JsonOpt, QuietOpt, SimulateOpt
+from .execute import JsonOpt, QuietOpt, RefreshOpt, SimulateOpt
 from .run import OutputOpt, TaskFileOpt, TaskOpt, _markdown_report, _one_task
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ def run_workflow(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
     ] = False,
+    refresh: RefreshOpt = False,
     simulate: SimulateOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -101,6 +102,7 @@ def run_workflow(
         resume=not fresh,
         pass_outputs=not no_pass_output,
         use_cache=not no_cache,
+        refresh=refresh,
         simulate=simulate,
         json_out=json_out,
         quiet=quiet,
@@ -119,6 +121,7 @@ def drive(
     resume: bool = True,
     pass_outputs: bool = True,
     use_cache: bool = True,
+    refresh: bool = False,
     simulate: bool = False,
     json_out: bool = False,
     quiet: bool = False,
@@ -135,6 +138,9 @@ def drive(
     core = open_core(state, simulate=simulate, max_concurrent=max_concurrent)
     dag = load_workflow(core.project, name)  # a broken workflow exits 2 before anything runs
     bound = max_concurrent or dag.max_concurrent or core.max_concurrent
+    # the runner's own bound must not be the tighter one (a workflow's max_concurrent above
+    # performance.max_concurrent_agents), or steps shown as running would wait for a slot
+    core.max_concurrent = max(core.max_concurrent, bound)
     if parallel is None:
         parallel = core.project.settings.features.parallel_workflows_enabled
     view = ProgressView(
@@ -167,6 +173,7 @@ def drive(
                     resume=resume,
                     observer=observe,
                     use_cache=use_cache,
+                    refresh=refresh,
                 )
         finally:
             await core.close()

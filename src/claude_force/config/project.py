@@ -7,6 +7,7 @@ import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from ..catalog import ModelCatalog, builtin_catalog
@@ -19,7 +20,7 @@ from ..errors import (
 from ..workflows.spec import WorkflowSpec
 from ._jsonpos import line_of
 from .loader import ConfigWarning, find_config, load_settings
-from .schema import AgentSettings, ProjectSettings
+from .schema import AgentSettings, PriceOverride, ProjectSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,12 @@ class Project:
         rel = spec.file if which == "file" else spec.contract
         if rel is None:
             return None
-        return _inside(self.claude_dir, rel, self.config_path, f"agents.{name}.{which}")
+        key = f"agents.{name}.{which}"
+        return _inside(self.claude_dir, rel, self.config_path, key, self._line(name, which))
+
+    def _line(self, name: str, which: str) -> int | None:
+        """The line of ``agents.<name>.<which>`` in claude.json (for error messages)."""
+        return line_of(self.text, ["agents", name, which]) if self.text else None
 
     def model_for(self, agent_name: str, override: str | None = None) -> str:
         """``override`` > agent's ``model`` > ``models.agents`` > ``models.default`` > catalog."""
@@ -135,22 +141,16 @@ class Project:
                     stacklevel=2,
                 )
             contract_path = None
-        stamp = _stamp(path, self.config_path, f"agents.{name}.file")
-        cstamp = (
-            _stamp(contract_path, self.config_path, f"agents.{name}.contract")
-            if contract_path
-            else (0, 0)
-        )
+        where = (self.config_path, f"agents.{name}.file", self._line(name, "file"))
+        cwhere = (self.config_path, f"agents.{name}.contract", self._line(name, "contract"))
+        stamp = _stamp(path, *where)
+        cstamp = _stamp(contract_path, *cwhere) if contract_path else (0, 0)
         key = (*stamp, *cstamp)
         hit = self._docs_cache.get(name)
         if hit is not None and hit[0] == key:
             return hit[1]
-        definition = _read_text(path, self.config_path, f"agents.{name}.file")
-        contract = (
-            _read_text(contract_path, self.config_path, f"agents.{name}.contract")
-            if contract_path
-            else None
-        )
+        definition = _read_text(path, *where)
+        contract = _read_text(contract_path, *cwhere) if contract_path else None
         docs = AgentDocs(name, definition, contract)
         self._docs_cache[name] = (key, docs)
         return docs
@@ -176,47 +176,80 @@ class Project:
                 dag.validate(self.agent_names)
 
 
-def _inside(base: Path, rel: str, config: Path, key: str) -> Path:
+def _inside(base: Path, rel: str, config: Path, key: str, line: int | None = None) -> Path:
     candidate = (base / rel).resolve()
     if not candidate.is_relative_to(base.resolve()):
         raise ConfigurationError(
             f"path '{rel}' escapes the project folder {base}",
             file=config,
             key=key,
+            line=line,
             hint="keep agent and contract files inside .claude/ and use a relative path",
         )
     return candidate
 
 
-def _stamp(path: Path, config: Path, key: str) -> tuple[int, int]:
+def _stamp(path: Path, config: Path, key: str, line: int | None = None) -> tuple[int, int]:
     try:
         st = path.stat()
     except FileNotFoundError:
         raise ProjectNotFoundError(
-            f"file '{path}' does not exist", file=config, key=key, hint="create it or fix the path"
+            f"file '{path}' does not exist",
+            file=config,
+            key=key,
+            line=line,
+            hint="create it or fix the path",
         ) from None
     return st.st_mtime_ns, st.st_size
 
 
-def _read_text(path: Path, config: Path, key: str) -> str:
+def _read_text(path: Path, config: Path, key: str, line: int | None = None) -> str:
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:
         raise ProjectNotFoundError(
-            f"file '{path}' does not exist", file=config, key=key, hint="create it or fix the path"
+            f"file '{path}' does not exist",
+            file=config,
+            key=key,
+            line=line,
+            hint="create it or fix the path",
         ) from None
     except (UnicodeDecodeError, IsADirectoryError) as exc:
         raise ConfigurationError(
-            f"cannot read '{path}': {exc}", file=config, key=key, hint="use a UTF-8 text file"
+            f"cannot read '{path}': {exc}",
+            file=config,
+            key=key,
+            line=line,
+            hint="use a UTF-8 text file",
         ) from None
     if not text.strip():
         raise ConfigurationError(
             f"agent file '{path}' is empty",
             file=config,
             key=key,
+            line=line,
             hint="write the agent's instructions in it",
         )
     return text
+
+
+def _check_new_model_prices(path: Path, text: str, prices: Mapping[str, PriceOverride]) -> None:
+    """A price for a model without a built-in one (on that date) has nothing to inherit from:
+    it needs input and output (cache prices are derived from input)."""
+    builtin = builtin_catalog().prices
+    for model, price in prices.items():
+        if price.input is not None and price.output is not None:
+            continue
+        if builtin.price_for(model, price.effective_from or date.max) is None:
+            missing = " and ".join(k for k in ("input", "output") if getattr(price, k) is None)
+            raise ConfigurationError(
+                f"'{model}' has no built-in price to inherit {missing} from",
+                file=path,
+                key=f"models.prices.{model}",
+                line=line_of(text, ["models", "prices", model]),
+                hint='give both "input" and "output" (USD per million tokens); cache write and '
+                "read prices default to 1.25x / 2x / 0.1x the input price",
+            )
 
 
 def load_project(
@@ -239,6 +272,7 @@ def load_project(
         )
     settings, text = load_settings(path, env)
     m = settings.models
+    _check_new_model_prices(path, text, m.prices)
     catalog = builtin_catalog().with_overrides(
         default=m.default,
         routing={str(k): v for k, v in m.routing.items()},
@@ -259,6 +293,27 @@ def load_project(
             catalog.resolve(model, where=f"{key} (environment variable CLAUDE_FORCE_MODEL)")
         else:
             catalog.resolve(model, where=key, file=path, line=line_of(text, key.split(".")))
+    for where, model in _nested_models(settings):  # fallback chains and workflow steps too
+        catalog.resolve(
+            model, where=".".join(map(str, where)), file=path, line=line_of(text, where)
+        )
     if check_files:
         project.check_files()
     return project
+
+
+def _nested_models(settings: ProjectSettings) -> list[tuple[tuple[str | int, ...], str]]:
+    """Models named inside lists (``resilience.fallback``, DAG workflow steps), with their paths."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    fb = settings.resilience.fallback
+    found += [(("resilience", "fallback", "models", i), m) for i, m in enumerate(fb.models)]
+    for agent, chain in fb.agents.items():
+        found += [(("resilience", "fallback", "agents", agent, i), m) for i, m in enumerate(chain)]
+    for name, entry in settings.workflows.items():
+        if isinstance(entry, WorkflowSpec):
+            found += [
+                (("workflows", name, "steps", i, "model"), step.model)
+                for i, step in enumerate(entry.steps)
+                if step.model
+            ]
+    return found

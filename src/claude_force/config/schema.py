@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ..memory.settings import MemorySettings
 from ..metrics.settings import MetricsSettings
+from ..monitoring.settings import AnomalySettings
 from ..resilience.config import ResilienceSettings
+from ..routing.settings import RoutingSettings
+from ..server.settings import ServerSettings
 from ..workflows.spec import WorkflowEntry
 
 LatencyPreset = Literal["instant", "fast", "realistic", "slow"]
@@ -73,6 +76,7 @@ class ModelSettings(Section):
     aliases: dict[str, str] = Field(default_factory=dict)
     routing: dict[Literal["simple", "normal", "critical"], str] = Field(default_factory=dict)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    prompt_cache_ttl: Literal["5m", "1h"] = "5m"  # Anthropic prompt-cache lifetime
 
 
 class PathSettings(Section):
@@ -102,6 +106,9 @@ class ProjectSettings(Section):
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     # Sections of existing projects that claude-force carries but does not interpret.
     governance: Any = None
     rules: Any = None

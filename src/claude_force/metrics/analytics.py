@@ -16,11 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigurationError
 from .record import Cell, Dimension, Granularity, from_pico, from_us, to_us
 from .store import ROLLED_BEFORE, MetricsStore, Query
+
+if TYPE_CHECKING:
+    from ..messages import CacheTTL
+    from ..pricing import PriceTable
+    from .prompt_cache import PromptCacheSavings
 
 ExportFormat = Literal["json", "csv"]
 
@@ -167,6 +172,14 @@ class Analytics:
     def summary(self, query: Query | None = None) -> Stats:
         cells = self.store.aggregate(query or Query())
         return Stats.of(cells.get((), Cell()))
+
+    def prompt_cache(
+        self, prices: PriceTable, query: Query | None = None, cache_ttl: CacheTTL = "5m"
+    ) -> PromptCacheSavings:
+        """What Anthropic's prompt cache saved (see :mod:`claude_force.metrics.prompt_cache`)."""
+        from .prompt_cache import prompt_cache_savings
+
+        return prompt_cache_savings(self.store, prices, query, cache_ttl=cache_ttl)
 
     def by(self, dimension: Dimension, query: Query | None = None) -> list[Group]:
         """Groups by one dimension, most expensive first (then most executed, then name)."""

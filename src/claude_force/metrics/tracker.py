@@ -16,7 +16,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +27,7 @@ from ..events import (
     Event,
     EventBus,
     ExecutionFinished,
+    ModelFallback,
     RetryGaveUp,
     RetryScheduled,
 )
@@ -45,6 +46,16 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 _SEEN_MAX = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class _FailedAttempt:
+    """An attempt that failed and was followed by another (a retry, or a fallback model)."""
+
+    model: str
+    provider: str | None  # None: not known from the event; the execution's provider is used
+    error_type: str
+    at_us: int
 
 
 def utcnow() -> datetime:
@@ -91,7 +102,9 @@ class MetricsTracker:
         self._state_lock = threading.Lock()
         self._seen: OrderedDict[tuple[str, int], int] = OrderedDict()
         self._finished: OrderedDict[str, int] = OrderedDict()
-        self._failed_attempts: dict[str, int] = {}
+        # failed attempts per execution, written with the execution's own dimensions (agent,
+        # workflow, step, simulated) once it finishes; numbered in the order they happened
+        self._failed: OrderedDict[str, list[_FailedAttempt]] = OrderedDict()
         self._final_attempt: dict[str, int] = {}
         self._unsubscribe: list[Callable[[], None]] = []
         s = self.settings
@@ -165,12 +178,23 @@ class MetricsTracker:
         return self.writer.submit(rec)
 
     def record_event(self, event: Event) -> None:
-        """The EventBus subscriber: executions, retries and other resilience events."""
+        """The EventBus subscriber: executions, retries and other resilience events.
+
+        A retried attempt (``RetryScheduled``) and an attempt abandoned for a fallback model
+        (``ModelFallback``) are kept until their execution finishes, then written as its
+        earlier attempts (``final=False``), numbered in the order they happened — so the
+        attempts of two models never share a number, and they carry the execution's workflow.
+        """
         if isinstance(event, ExecutionFinished):
-            self.record(self.record_of(event))
+            final = self.record_of(event)
+            for earlier in self._take_failed(event, final.attempt):
+                self.record(earlier)
+            self.record(final)
             return
-        if isinstance(event, RetryScheduled):
-            self._record_retry(event)
+        if isinstance(event, RetryScheduled) and event.execution_id:
+            self._note_failed(event.execution_id, event.model, event.provider, event.error_type)
+        elif isinstance(event, ModelFallback) and event.execution_id:
+            self._note_failed(event.execution_id, event.from_model, None, event.reason)
         elif isinstance(event, RetryGaveUp) and event.execution_id:
             with self._state_lock:
                 self._final_attempt[event.execution_id] = event.attempts
@@ -196,41 +220,58 @@ class MetricsTracker:
         return ExecutionRecord.from_event(_with_cost(event, cost), attempt=attempt, saved_usd=saved)
 
     def _attempt_of(self, execution_id: str) -> int:
-        """The final attempt's number: after the retries seen; stable if the event comes again."""
+        """The final attempt's number: after the failed ones seen; stable if the event comes again."""
         with self._state_lock:
             attempt = self._finished.get(execution_id)
             if attempt is None:
-                final = self._final_attempt.pop(execution_id, None)
-                failed = self._failed_attempts.pop(execution_id, 0)
-                attempt = final or failed + 1
+                final = self._final_attempt.pop(execution_id, 0)
+                failed = len(self._failed.get(execution_id, ()))
+                attempt = max(final, failed + 1)
                 self._finished[execution_id] = attempt
                 if len(self._finished) > _SEEN_MAX:
                     self._finished.popitem(last=False)
             return attempt
 
-    def _record_retry(self, event: RetryScheduled) -> None:
-        if not event.execution_id:
-            return
+    def _note_failed(
+        self, execution_id: str, model: str, provider: str | None, error_type: str
+    ) -> None:
+        failed = _FailedAttempt(model, provider, error_type, to_us(self.clock()))
         with self._state_lock:
-            seen = self._failed_attempts.get(event.execution_id, 0)
-            self._failed_attempts[event.execution_id] = max(seen, event.attempt)
-        self.record(
+            if execution_id in self._finished:
+                return  # a late event of an execution already recorded
+            self._failed.setdefault(execution_id, []).append(failed)
+            self._failed.move_to_end(execution_id)
+            if len(self._failed) > _SEEN_MAX:  # executions that never finished (cancelled)
+                self._failed.popitem(last=False)
+
+    def _take_failed(self, event: ExecutionFinished, final_attempt: int) -> list[ExecutionRecord]:
+        """The earlier attempts of a finished execution, once (a repeat of the event gets none)."""
+        with self._state_lock:
+            failed = self._failed.pop(event.execution_id, [])
+        th = task_hash(event.task)
+        return [
             ExecutionRecord(
                 execution_id=event.execution_id,
-                attempt=event.attempt,
+                attempt=n,
                 final=False,
-                agent=event.agent or "",
-                provider=event.provider,
-                model=event.model,
-                started_us=to_us(self.clock()),
+                agent=event.agent,
+                provider=f.provider or event.provider,
+                model=f.model,
+                started_us=f.at_us,
                 duration_us=0,
                 success=False,
-                error_type=event.error_type,
+                error_type=f.error_type,
                 cost_pusd=0,
-                simulated=event.provider == "simulated",
-                task_hash=task_hash(""),
+                simulated=event.simulated,
+                workflow=event.workflow_name,
+                workflow_position=event.workflow_position,
+                workflow_run_id=event.workflow_run_id,
+                step_id=event.step_id,
+                task_hash=th,
             )
-        )
+            for n, f in enumerate(failed, 1)
+            if n < final_attempt
+        ]
 
     # --- flushing, reading, rollup ---------------------------------------------------------------
 

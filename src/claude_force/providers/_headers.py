@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
+from datetime import UTC
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
@@ -22,9 +23,14 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return max(0.0, float(raw))
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(raw) if raw else None
+    try:
+        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
+    except (ValueError, TypeError):  # neither seconds nor an HTTP date: no hint
+        return None
     if parsed is None:
         return None
+    if parsed.tzinfo is None:  # "-0000" or no zone: HTTP dates are GMT
+        parsed = parsed.replace(tzinfo=UTC)
     current = time.time() if now is None else now
     return max(0.0, parsed.timestamp() - current)
 

@@ -53,6 +53,12 @@ class AnthropicProvider:
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
     @property
+    def base_url(self) -> str | None:
+        """The endpoint requests go to; ``None``: Anthropic's. Like the SDK, an unset
+        ``base_url`` falls back to ``ANTHROPIC_BASE_URL``."""
+        return self._base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+
+    @property
     def client(self) -> AsyncAnthropic:
         """The SDK client, created at first use (importing the SDK costs ~0.3 s)."""
         with self._client_lock:

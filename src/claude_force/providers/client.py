@@ -105,6 +105,11 @@ class SwitchProvider:
     def simulated(self) -> bool:
         return self.inner.simulated and self._override() is None
 
+    @property
+    def overridden(self) -> bool:
+        """Whether a caller-supplied client answers requests sent now (not ``inner``)."""
+        return self._override() is not None
+
     async def send(self, request: MessageRequest) -> MessageResponse:
         client = self._override()
         if client is None:

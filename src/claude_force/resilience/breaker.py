@@ -255,6 +255,19 @@ class BreakerBoard:
             self.bus.emit(BreakerRejected(provider, model, retry_in, ctx.agent, ctx.execution_id))
         return CircuitOpenError(f"{provider}/{model}", self.wall() + timedelta(seconds=retry_in))
 
+    def check_open(self, provider: str, model: str) -> None:
+        """Raise :class:`CircuitOpenError` if the breaker is open now (the retry layer's gate).
+
+        Unlike :meth:`check`, a half-open breaker lets the call through: a call retrying while
+        its breaker is half-open may be the probe itself, and must finish to decide it.
+        """
+        breaker = self._breakers.get((provider, model))
+        if breaker is None or breaker.state != "open":
+            return
+        now = self.clock.now()
+        if now < breaker.open_until:
+            raise self.rejection(provider, model, breaker.open_until, now)
+
     def check(self, provider: str, model: str) -> None:
         """Raise :class:`CircuitOpenError` at once if the breaker would reject a call now."""
         breaker = self._breakers.get((provider, model))

@@ -112,7 +112,9 @@ async def probe(
         return Probe(name, model, True, True, True, latency_ms=0.0)
     if not isinstance(base, AnthropicProvider):
         return Probe(name, model, False, None, True, error="no cheap probe for this provider")
-    base.client  # noqa: B018 - create the SDK client (an import) before timing the probe
+    # Create the SDK client before timing the probe: importing the SDK and building its TLS
+    # context read files, so it happens in a worker thread, never on the event loop.
+    await asyncio.to_thread(lambda: base.client)
     t0 = time.perf_counter()
     try:
         async with asyncio.timeout(timeout_s):

@@ -67,6 +67,21 @@ class ResilienceHub:
         settings: ResilienceSettings = (
             getattr(project.settings, "resilience", None) or ResilienceSettings()
         )
+        fb = settings.fallback
+        if fb.models or fb.agents:  # aliases ("haiku") become model ids, as everywhere else
+
+            def resolve(model: str) -> str:
+                return project.catalog.resolve(
+                    model, where="resilience.fallback", file=project.config_path
+                )
+
+            fb = fb.model_copy(
+                update={
+                    "models": [resolve(m) for m in fb.models],
+                    "agents": {a: [resolve(m) for m in ms] for a, ms in fb.agents.items()},
+                }
+            )
+            settings = settings.model_copy(update={"fallback": fb})
         return cls(
             settings,
             bus=bus,
@@ -107,6 +122,8 @@ class ResilienceHub:
                 bus=self.bus,
                 clock=self.clock,
                 on_retry=on_retry,
+                # no retry is sent to a circuit that opened while this call was backing off
+                gate=self.breakers.check_open if self.settings.breaker.enabled else None,
             )
         )
 

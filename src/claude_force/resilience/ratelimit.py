@@ -260,8 +260,10 @@ class RateLimitedProvider(ProviderWrapper):
         )
         try:
             response = await self.inner.send(request)
-        except CircuitOpenError:
-            reservation.release(sent=False)
+        except CircuitOpenError as exc:
+            # Rejected before sending (sent nothing), or a retry stopped by a circuit that opened
+            # meanwhile (the earlier attempts did reach the API: the error's cause is theirs).
+            reservation.release(sent=isinstance(exc.__cause__, ProviderError))
             raise
         except ProviderError:
             reservation.release(sent=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .. import callctx
-from ..errors import ProviderError
+from ..errors import CircuitOpenError, ProviderError
 from ..events import EventBus, RetryGaveUp, RetryScheduled
 from ..messages import MessageRequest, MessageResponse
 from ..providers.base import Provider, ProviderWrapper
@@ -31,7 +31,7 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 """Besides every 5xx (529 included) and connection errors/timeouts (no status)."""
 
 GiveUpReason = Literal[
-    "not_retryable", "max_attempts", "deadline", "budget", "retry_after_too_long"
+    "not_retryable", "max_attempts", "deadline", "budget", "retry_after_too_long", "circuit_open"
 ]
 
 
@@ -191,8 +191,12 @@ class RetryingProvider(ProviderWrapper):
     """Retries transient failures of ``inner`` as :class:`RetryPolicy` decides.
 
     The call's deadline comes from :func:`claude_force.callctx.current`; ``budgets`` gives the
-    retry budget of a model (``None``: no budget). ``on_retry(request)`` runs before each extra
-    attempt (the rate limiter charges the extra request there).
+    retry budget of a model (``None``: no budget). ``gate(provider, model)`` runs before each
+    extra attempt, before and after its sleep, and stops the retries by raising
+    :class:`~claude_force.errors.CircuitOpenError` (the hub passes the breaker's check, so a
+    circuit that opened while this call was backing off receives none of its retries).
+    ``on_retry(request)`` runs right before each extra attempt is sent (the rate limiter charges
+    the extra request there).
     """
 
     def __init__(
@@ -204,6 +208,7 @@ class RetryingProvider(ProviderWrapper):
         bus: EventBus | None = None,
         clock: Clock = SYSTEM_CLOCK,
         on_retry: Callable[[MessageRequest], None] | None = None,
+        gate: Callable[[str, str], None] | None = None,
     ) -> None:
         super().__init__(inner)
         self.policy = policy
@@ -211,6 +216,7 @@ class RetryingProvider(ProviderWrapper):
         self._bus = bus
         self._clock = clock
         self._on_retry = on_retry
+        self._gate = gate
         self.attempts = 0  # attempts sent through this layer (for tests and health)
 
     async def send(self, request: MessageRequest) -> MessageResponse:
@@ -242,13 +248,32 @@ class RetryingProvider(ProviderWrapper):
                         exc.add_note(f"gave up after {attempt} attempt(s): {decision.reason}")
                         self._emit_gave_up(request, attempt, decision, exc, ctx)
                     raise
+                self._check_gate(request, attempt, exc, ctx)  # open already: do not even wait
                 if budget is not None:
                     budget.record_retry(now)
                 self._emit_scheduled(request, attempt, decision, exc, ctx)
-                if self._on_retry is not None:
-                    self._on_retry(request)
+                last = exc
             await self._clock.sleep(decision.delay)
+            self._check_gate(request, attempt, last, ctx)  # it may have opened meanwhile
+            if self._on_retry is not None:
+                self._on_retry(request)
             attempt += 1
+
+    def _check_gate(
+        self, request: MessageRequest, attempt: int, last: ProviderError, ctx: callctx.CallContext
+    ) -> None:
+        """Raise ``CircuitOpenError`` (from the last failure) if the gate refuses a retry."""
+        if self._gate is None:
+            return
+        try:
+            self._gate(self.name, request.model)
+        except CircuitOpenError as stop:
+            stop.add_note(
+                f"retries stopped after {attempt} attempt(s); last error: {type(last).__name__}: "
+                f"{last}"
+            )
+            self._emit_gave_up(request, attempt, GiveUp("circuit_open"), last, ctx)
+            raise stop from last
 
     def _emit_scheduled(
         self,

@@ -15,8 +15,10 @@ import contextlib
 import json
 import logging
 import random
+import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
@@ -36,6 +38,7 @@ from ._api import (
     retry_after_headers,
     sse_stream,
 )
+from ._batches import BatchStore, batch_route
 from .faults import Fault, FaultInjector, FaultSpec
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,8 @@ class Emulator:
         limits: RateLimits | None = None,
         cache_min_tokens: int = 0,
         max_body_bytes: int = 32 * 1024 * 1024,
+        batch_delay_s: float = 0.0,
+        batch_clock: Callable[[], float] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -103,6 +108,9 @@ class Emulator:
         self.max_body_bytes = max_body_bytes
         self.window = RateWindow(limits or RateLimits())
         self.cache = PromptCache(min_tokens=cache_min_tokens)
+        self.batches = BatchStore(
+            delay_s=batch_delay_s, clock=batch_clock or time.monotonic, seed=seed, cache=self.cache
+        )  # /v1/messages/batches: ended batch_delay_s after creation
         self.requests: list[RecordedRequest] = []
         self.outcomes: Counter[str] = Counter()
         self._rng = random.Random(seed)
@@ -127,6 +135,7 @@ class Emulator:
         self.outcomes.clear()
         self.faults.reset()
         self.cache.clear()
+        self.batches.clear()
         self.window.reset()
         self._rng = random.Random(self.seed)
 
@@ -311,7 +320,7 @@ class Emulator:
         )
         self.requests.append(record)
         self._arrived.set()
-        route = _ROUTES.get((record.method, record.path))
+        route = _ROUTES.get((record.method, record.path)) or batch_route(record.method, record.path)
         fault = Fault()
         try:
             if route is not None:
@@ -341,7 +350,13 @@ class Emulator:
             self._authenticate(headers)
             if raw and body is None:
                 raise ApiError(400, "The request body is not valid JSON")
-            reply = self._count(record) if route == "count" else self._message(record)
+            if route.startswith("batch_"):
+                body_bytes, content_type = self.batches.handle(
+                    route, record.path, record.body, self.base_url
+                )
+                reply = _Reply(200, self._headers(record.request_id, content_type), body_bytes)
+            else:
+                reply = self._count(record) if route == "count" else self._message(record)
         except ApiError as error:
             reply = self._error_reply(error, record.request_id)
         if not reply.events and reply.status == 200 and fault.kind == "ok":

@@ -49,6 +49,9 @@ class OrchestratorExecutor:
             refresh=self.refresh,
             workflow_run_id=call.run_id,
             step_id=step.id,
+            # the step's timeout is its calls' deadline too: no retry or rate-limit wait is
+            # started that could not finish in time (the engine still enforces it)
+            timeout_s=step.timeout_seconds,
         )
         return await self.orchestrator.execute(step.agent, call.task, options)
 

@@ -1,0 +1,124 @@
+"""``claude-force route AGENT TASK``: which model the router would choose, why, and the estimate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ._common import CliState, emit_json, out_console, state_of
+
+if TYPE_CHECKING:
+    from ..hybrid_orchestrator import AsyncHybridOrchestrator
+    from ..routing import RouteDecision
+
+
+def open_routed_core(
+    state: CliState,
+    *,
+    simulate: bool = False,
+    max_concurrent: int | None = None,
+    enable_tracking: bool = True,
+) -> AsyncHybridOrchestrator:
+    """The async core with model routing (``execute --auto-model``, ``batch submit --auto-model``)."""
+    from ..hybrid_orchestrator import AsyncHybridOrchestrator
+
+    return AsyncHybridOrchestrator(
+        state.config,
+        api_key=state.api_key,
+        max_concurrent=max_concurrent,
+        simulate=True if (simulate or state.simulate) else None,
+        enable_tracking=enable_tracking,
+    )
+
+
+def route(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help="Agent name.", metavar="AGENT")],
+    task: Annotated[
+        str | None, typer.Argument(help="The task text.", metavar="TASK", show_default=False)
+    ] = None,
+    task_file: Annotated[
+        Path | None,
+        typer.Option("--task-file", help="Read the task from a file ('-' = stdin)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Estimate this model instead of routing."),
+    ] = None,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="The run's max_tokens (for the estimate).")
+    ] = 4096,
+    complexity: Annotated[
+        str,
+        typer.Option("--complexity", help="auto (classify), simple, normal or critical."),
+    ] = "auto",
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Estimate with the 50% batch discount.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")] = False,
+) -> None:
+    """Explain the model the router picks for AGENT on TASK, and its estimated cost.
+
+    Nothing is sent to any model. A pinned model (agents.X.model, models.agents) always wins; a
+    cost threshold (routing.cost_threshold_usd) may step the choice down or refuse it (exit 1).
+    """
+    import asyncio
+
+    from ..routing import parse_complexity
+    from ._tasks import TaskInputError, read_text
+
+    if task_file is not None:
+        text = read_text(task_file, "--task-file")
+    elif task is not None:
+        text = task
+    else:
+        raise TaskInputError("no task given", key="TASK", hint="pass TASK or --task-file FILE")
+    try:
+        forced = parse_complexity(complexity)
+    except ValueError as exc:
+        raise TaskInputError(str(exc), key="--complexity") from None
+    core = open_routed_core(state_of(ctx), enable_tracking=False)
+
+    async def go() -> RouteDecision:
+        try:
+            return await core.route(
+                agent, text, model=model, max_tokens=max_tokens, complexity=forced, batch=batch
+            )
+        finally:
+            await core.close()
+
+    core.project.agent(agent)  # an unknown agent is a usage error (exit 2) with suggestions
+    decision = asyncio.run(go())
+    if json_out:
+        emit_json({"agent": agent, **decision.to_metadata()})
+        return
+    print_decision(decision)
+
+
+def print_decision(d: RouteDecision) -> None:
+    from rich.table import Table
+
+    est = d.estimate
+    cost = "unknown (unpriced model)" if est.cost_usd is None else f"${est.cost_usd:.6f}"
+    table = Table(title=f"Route for {d.agent}", title_justify="left", show_header=False)
+    table.add_column("figure", style="bold")
+    table.add_column("value")
+    table.add_row("model", f"{d.model} ({d.source})")
+    table.add_row("complexity", f"{d.complexity} (score {d.classification.score:+d})")
+    if d.stepped_down_from:
+        table.add_row("stepped down from", d.stepped_down_from)
+    table.add_row(
+        "estimated cost",
+        f"{cost} · {est.estimated_input_tokens:,} prompt + {est.estimated_output_tokens:,} output "
+        "tokens" + (" · batch price" if est.batch else ""),
+    )
+    if d.cost_threshold_usd is not None:
+        table.add_row("cost threshold", f"${d.cost_threshold_usd}")
+    console = out_console()
+    console.print(table)
+    console.print("Why:", style="bold")
+    for reason in d.reasons:
+        console.print(f"  • {reason}", markup=False, highlight=False)
+    console.print(est.basis, style="dim", markup=False, highlight=False)

@@ -1,0 +1,208 @@
+"""``create_app``: the FastAPI application of ``claude-force serve``.
+
+Endpoints (see ``docs/dashboard.md``): ``GET /healthz``, ``GET /readyz``, ``GET /metrics``,
+``GET /`` (dashboard), ``GET /api/v1/summary|agents|models|workflows|trends|anomalies|live|
+project``, ``GET /api/v1/events`` (SSE), ``POST /api/v1/execute``,
+``POST /api/v1/workflows/{name}/run``. The two ``POST`` endpoints need the bearer token when one
+is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .._version import __version__
+from ..errors import ClaudeForceError
+from ..monitoring.anomaly import AnomalyDetector
+from ..monitoring.live import LiveStats
+from ..monitoring.settings import AnomalySettings
+from . import routes_api, routes_ops
+from .broadcast import Broadcaster
+from .monitor import Monitor
+from .schemas import ErrorDetail, ErrorResponse
+from .settings import LOOPBACK_HOSTS, TOKEN_ENV, ServerSettings
+from .state import AuthError, ServerState, status_of_error
+
+if TYPE_CHECKING:
+    from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..config import Project
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+def resolve_token(
+    settings: ServerSettings, explicit: str | None, env: Mapping[str, str] | None
+) -> str | None:
+    """``explicit`` > ``$CLAUDE_FORCE_SERVER_TOKEN`` > ``server.token``; blank means none."""
+    environ = os.environ if env is None else env
+    for candidate in (
+        explicit,
+        environ.get(TOKEN_ENV),
+        settings.token.get_secret_value() if settings.token is not None else None,
+    ):
+        if candidate is not None and candidate.strip():
+            return candidate.strip()
+    return None
+
+
+def trusted_hosts(settings: ServerSettings, host: str | None = None) -> list[str]:
+    """The ``Host`` header values to accept: loopback names, the bound host and
+    ``server.allowed_hosts``; any when bound to a wildcard address."""
+    bound = settings.host if host is None else host
+    if bound in WILDCARD_HOSTS or "*" in settings.allowed_hosts:
+        return ["*"]
+    hosts = [*LOOPBACK_HOSTS, bound, *settings.allowed_hosts]
+    return list(dict.fromkeys(h.lower() for h in hosts))
+
+
+class SecurityHeaders:
+    """Adds a strict Content-Security-Policy (the dashboard loads nothing from elsewhere) and
+    ``nosniff`` / ``no-referrer`` to every response. Plain ASGI, so streams are untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _orchestrator_for(
+    target: AsyncAgentOrchestrator | Project | str | os.PathLike[str] | None,
+    simulate: bool | None,
+    api_key: str | None,
+) -> tuple[AsyncAgentOrchestrator, bool]:
+    """The orchestrator to serve, and whether this app owns (and closes) it."""
+    from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..config import Project
+
+    if isinstance(target, AsyncAgentOrchestrator):
+        return target, False
+    if isinstance(target, Project):
+        return AsyncAgentOrchestrator(project=target, api_key=api_key, simulate=simulate), True
+    return AsyncAgentOrchestrator(target, api_key=api_key, simulate=simulate), True
+
+
+def create_app(
+    target: AsyncAgentOrchestrator | Project | str | os.PathLike[str] | None = None,
+    *,
+    simulate: bool | None = None,
+    api_key: str | None = None,
+    token: str | None = None,
+    settings: ServerSettings | None = None,
+    anomalies: AnomalySettings | None = None,
+    host: str | None = None,
+    env: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+    warm_up: bool = True,
+    allowed_hosts: Sequence[str] | None = None,
+) -> FastAPI:
+    """The server for an orchestrator (used as is, closed by its owner), a loaded project, or
+    the path of ``claude.json`` (``None``: the nearest one). For the latter two the app creates
+    the orchestrator (with ``simulate`` and ``api_key``) and closes it at shutdown.
+
+    ``settings``/``anomalies`` default to the project's ``server`` and ``anomalies`` sections;
+    ``token`` overrides ``CLAUDE_FORCE_SERVER_TOKEN`` and ``server.token``. ``host`` is the
+    address the server binds (for the allowed ``Host`` headers); ``allowed_hosts`` replaces
+    that list. ``clock`` (epoch seconds) and ``monotonic`` drive the live figures, the anomaly
+    detector and the readiness cache.
+    """
+    orchestrator, owned = _orchestrator_for(target, simulate, api_key)
+    project_settings = orchestrator.project.settings
+    server_settings = settings or getattr(project_settings, "server", None) or ServerSettings()
+    anomaly_settings = anomalies or getattr(project_settings, "anomalies", None)
+    tracker = orchestrator.metrics
+    broadcaster = Broadcaster(server_settings.sse_queue_size)
+    monitor = Monitor(
+        live=LiveStats(clock=clock, window_s=server_settings.live_window_minutes * 60),
+        detector=AnomalyDetector(
+            anomaly_settings, clock=lambda: datetime.fromtimestamp(clock(), UTC)
+        ),
+        broadcaster=broadcaster,
+        prometheus=tracker.prometheus if tracker is not None else None,
+    )
+    state = ServerState(
+        orchestrator=orchestrator,
+        owned=owned,
+        settings=server_settings,
+        monitor=monitor,
+        broadcaster=broadcaster,
+        token=resolve_token(server_settings, token, env),
+        clock=clock,
+        monotonic=monotonic,
+        started_at=clock(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        broadcaster.bind(asyncio.get_running_loop())
+        unsubscribe = orchestrator.bus.subscribe(monitor.on_event)
+        try:
+            if warm_up:
+                await state.warm_up()
+            yield
+        finally:
+            unsubscribe()
+            broadcaster.close()
+            if owned:
+                await orchestrator.close()
+
+    app = FastAPI(
+        title="claude-force",
+        version=__version__,
+        summary="Run Claude agents and workflows; analytics, health, metrics, live dashboard.",
+        lifespan=lifespan,
+    )
+    app.state.claude_force = state
+    app.include_router(routes_ops.router)
+    app.include_router(routes_api.router)
+    app.mount("/static", StaticFiles(directory=routes_ops.STATIC_DIR), name="static")
+
+    @app.exception_handler(ClaudeForceError)
+    async def on_error(request: Request, exc: ClaudeForceError) -> JSONResponse:
+        body = ErrorResponse(
+            error=ErrorDetail(type=type(exc).__name__, message=exc.message, hint=exc.hint)
+        )
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
+        return JSONResponse(body.model_dump(), status_code=status_of_error(exc), headers=headers)
+
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        TrustedHostMiddleware,
+        allowed_hosts=list(allowed_hosts)
+        if allowed_hosts is not None
+        else trusted_hosts(server_settings, host),
+    )
+    return app

@@ -1,0 +1,125 @@
+"""The server's event-bus subscriber: live figures, anomaly detection, Prometheus, the SSE fan-out.
+
+Every event the orchestrator emits goes to :meth:`Monitor.on_event` (quick, never raises, no
+I/O): it updates :class:`~claude_force.monitoring.live.LiveStats`, feeds finished executions to
+the :class:`~claude_force.monitoring.anomaly.AnomalyDetector`, and publishes the event — and any
+anomaly raised or resolved — to the :class:`Broadcaster` for the dashboard's stream.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from ..events import Event, ExecutionFinished, ExecutionStarted
+from ..metrics.prometheus import PrometheusMetrics
+from ..metrics.record import ExecutionRecord
+from ..monitoring.anomaly import KINDS, AnomalyChange, AnomalyDetector, Sample
+from ..monitoring.live import LiveStats
+from ..monitoring.wire import anomaly_event, event_payload, event_type
+from .broadcast import Broadcaster
+
+
+class Monitor:
+    """Live state of one server. ``prometheus``: the registry to expose at ``/metrics`` when the
+    orchestrator's metrics tracker keeps one; otherwise the monitor keeps its own, fed by events.
+    """
+
+    def __init__(
+        self,
+        *,
+        live: LiveStats,
+        detector: AnomalyDetector,
+        broadcaster: Broadcaster,
+        prometheus: PrometheusMetrics | None = None,
+    ) -> None:
+        self.live = live
+        self.detector = detector
+        self.broadcaster = broadcaster
+        self._own_prometheus = prometheus is None
+        self.prometheus = prometheus if prometheus is not None else PrometheusMetrics()
+        self._lock = threading.Lock()
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self._active = Gauge(
+            "claude_force_anomalies_active", "Anomalies open now, by kind.", ["kind"], registry=r
+        )
+        self._raised = Counter(
+            "claude_force_anomalies_raised", "Anomalies raised, by kind.", ["kind"], registry=r
+        )
+        for kind in KINDS:
+            self._active.labels(kind).set(0)
+            self._raised.labels(kind)
+        in_flight = Gauge(
+            "claude_force_executions_in_flight", "Executions started, not finished.", registry=r
+        )
+        in_flight.set_function(lambda: self.live.in_flight)
+        clients = Gauge(
+            "claude_force_live_stream_clients", "Open /api/v1/events streams.", registry=r
+        )
+        clients.set_function(lambda: self.broadcaster.clients)
+
+    # --- the bus subscriber ----------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        changes: list[AnomalyChange] = []
+        payload = event_payload(event)
+        with self._lock:
+            if isinstance(event, ExecutionFinished):
+                self.live.finished(event, payload)
+                changes = self.detector.observe(Sample.from_event(event))
+                if self._own_prometheus:
+                    self.prometheus.observe(ExecutionRecord.from_event(event))
+            elif isinstance(event, ExecutionStarted):
+                self.live.started(event)
+            elif self._own_prometheus:
+                self.prometheus.on_event(event)
+        self.broadcaster.publish(event_type(event), payload)
+        self._announce(changes)
+
+    def _announce(self, changes: Iterable[AnomalyChange]) -> None:
+        for change in changes:
+            kind = change.anomaly.kind
+            if change.change == "raised":
+                self._raised.labels(kind).inc()
+                self._active.labels(kind).inc()
+            else:
+                self._active.labels(kind).dec()
+            self.broadcaster.publish(*anomaly_event(change))
+
+    def warm_up(self, samples: Iterable[Sample]) -> int:
+        """Seed the anomaly baselines with past executions (oldest first); nothing is announced,
+        but anomalies still open at the end count as active. Returns how many were fed."""
+        n = 0
+        with self._lock:
+            for sample in samples:
+                self.detector.observe(sample)
+                n += 1
+            for kind in KINDS:
+                self._active.labels(kind).set(sum(a.kind == kind for a in self.detector.active()))
+        return n
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The live figures and the anomalies (stale ones are resolved, and announced, first)."""
+        with self._lock:
+            changes = self.detector.expire()
+            snap = self.live.snapshot()
+            snap["anomalies"] = {
+                "active": [a.to_dict() for a in self.detector.active()],
+                "recent": [a.to_dict() for a in self.detector.history()[:20]],
+            }
+        self._announce(changes)
+        snap["stream"] = {"clients": self.broadcaster.clients, "dropped": self.broadcaster.dropped}
+        return snap
+
+    def exposition(self) -> bytes:
+        """Prometheus text: the execution metrics, then the server's own."""
+        with self._lock:
+            changes = self.detector.expire()
+        self._announce(changes)
+        return generate_latest(self.prometheus.registry) + generate_latest(self.registry)

@@ -1,0 +1,195 @@
+"""What the routes share: the orchestrator, the monitor, the token, the readiness cache; the
+server's errors and how they map to HTTP status codes."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from ..errors import (
+    CircuitOpenError,
+    ClaudeForceError,
+    ConfigurationError,
+    ProviderError,
+    UnknownAgentError,
+    UnknownWorkflowError,
+)
+from ..monitoring.anomaly import Sample
+from .broadcast import Broadcaster
+from .monitor import Monitor
+from .settings import ServerSettings
+
+if TYPE_CHECKING:
+    from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..runner import Execution
+    from ..workflows.result import WorkflowResult
+
+WARMUP_MAX_SAMPLES = 50_000
+
+
+class AuthError(ClaudeForceError):
+    """The request lacks the server's bearer token, or carries a wrong one."""
+
+
+class MetricsUnavailableError(ClaudeForceError):
+    """Analytics were asked for, but this orchestrator records no metrics."""
+
+
+def _provider_error_names() -> frozenset[str]:
+    names: set[str] = set()
+    todo: list[type[BaseException]] = [ProviderError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return frozenset(names)
+
+
+PROVIDER_ERRORS = _provider_error_names()
+"""Error types of failures the provider caused (answered with 502)."""
+NOT_SENT_ERRORS = frozenset({CircuitOpenError.__name__, "RateLimitDeadlineError"})
+"""Error types of calls that were never sent: breaker open, rate limit past the deadline (503)."""
+
+
+def status_of_error(exc: ClaudeForceError) -> int:
+    """The HTTP status of an error raised while handling a request."""
+    if isinstance(exc, AuthError):
+        return 401
+    if isinstance(exc, (UnknownAgentError, UnknownWorkflowError)):
+        return 404
+    if isinstance(exc, ConfigurationError):
+        return 400
+    if isinstance(exc, MetricsUnavailableError) or type(exc).__name__ in NOT_SENT_ERRORS:
+        return 503
+    if isinstance(exc, ProviderError):
+        return 502
+    return 500
+
+
+def status_of_failure(error_type: str | None) -> int:
+    """The HTTP status of a finished run: 502 provider failure, 503 not sent, else 200."""
+    if error_type in PROVIDER_ERRORS:
+        return 502
+    if error_type in NOT_SENT_ERRORS:
+        return 503
+    return 200
+
+
+def status_of_execution(ex: Execution) -> int:
+    return 200 if ex.success else status_of_failure(ex.error_type)
+
+
+def status_of_workflow(result: WorkflowResult) -> int:
+    """200 unless the run failed because a step's provider failed (502) or was not sent (503)."""
+    if result.status != "failed":
+        return 200
+    codes = [status_of_failure(s.error_type) for s in result.steps.values() if not s.ok]
+    return max(codes, default=200)
+
+
+@dataclass
+class ServerState:
+    orchestrator: AsyncAgentOrchestrator
+    owned: bool
+    settings: ServerSettings
+    monitor: Monitor
+    broadcaster: Broadcaster
+    token: str | None = field(repr=False)
+    clock: Callable[[], float]
+    monotonic: Callable[[], float]
+    started_at: float = 0.0
+    _ready: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
+    _ready_lock: asyncio.Lock | None = field(default=None, repr=False)
+
+    # --- auth ------------------------------------------------------------------------------------
+
+    def check_token(self, authorization: str | None) -> None:
+        """Raise :class:`AuthError` unless ``Authorization: Bearer <token>`` matches (in
+        constant time). No token configured: everything passes."""
+        if self.token is None:
+            return
+        scheme, _, given = (authorization or "").partition(" ")
+        ok = scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), self.token.encode()
+        )
+        if not ok:
+            raise AuthError(
+                "this endpoint needs the server's bearer token",
+                hint="send 'Authorization: Bearer <token>' (server.token or "
+                "CLAUDE_FORCE_SERVER_TOKEN)",
+            )
+
+    # --- readiness -------------------------------------------------------------------------------
+
+    async def readiness(self) -> dict[str, Any]:
+        """Provider probe, breakers, rate limits and a writable state directory; the result is
+        reused for ``ready_cache_seconds`` (a real probe is a request to the API)."""
+        if self._ready_lock is None:
+            self._ready_lock = asyncio.Lock()
+        async with self._ready_lock:
+            now = self.monotonic()
+            if self._ready is not None and now - self._ready[0] < self.settings.ready_cache_seconds:
+                return self._ready[1]
+            from ..resilience.health import check_health
+
+            orch = self.orchestrator
+            report = await check_health(
+                orch.pipeline,
+                orch.project.catalog.default,
+                timeout_s=self.settings.ready_timeout_seconds,
+            )
+            state_dir = await asyncio.to_thread(_check_writable, orch.project.state_dir)
+            data = report.to_dict()
+            data["state_dir"] = state_dir
+            data["ready"] = report.status != "unreachable" and bool(state_dir["writable"])
+            self._ready = (now, data)
+            return data
+
+    # --- anomaly warm-up -------------------------------------------------------------------------
+
+    async def warm_up(self) -> int:
+        """Seed the anomaly baselines with the stored executions of the last ``warmup_hours``."""
+        tracker = self.orchestrator.metrics
+        hours = self.settings.warmup_hours
+        if tracker is None or hours <= 0:
+            return 0
+        since = datetime.fromtimestamp(self.clock(), UTC) - timedelta(hours=hours)
+
+        def read() -> list[Sample]:
+            from ..metrics.record import to_us
+            from ..metrics.store import Query
+
+            tracker.flush()
+            found = (Sample.from_record(r) for r in tracker.store.records(Query(to_us(since))))
+            samples = [s for s in found if s is not None]
+            samples.sort(key=lambda s: s.at)
+            return samples[-WARMUP_MAX_SAMPLES:]
+
+        return self.monitor.warm_up(await asyncio.to_thread(read))
+
+
+def _check_writable(folder: Path) -> dict[str, Any]:
+    """Create the state directory if needed and write (then remove) a small file in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".ready-", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        return {"path": str(folder), "writable": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {"path": str(folder), "writable": True, "error": None}
+
+
+def state_of(request: Request) -> ServerState:
+    """The :class:`ServerState` of the app serving ``request``."""
+    state: ServerState = request.app.state.claude_force
+    return state
