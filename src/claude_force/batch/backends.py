@@ -265,7 +265,7 @@ class SimulatedBatchBackend:
         return batch
 
     def _write(self, batch: RemoteBatch, lines: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._path(batch.id, ".jsonl").write_text(lines, encoding="utf-8")
         self._path(batch.id, ".json").write_text(json.dumps(batch.to_dict()), encoding="utf-8")
 

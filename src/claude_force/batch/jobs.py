@@ -34,7 +34,7 @@ class JobStore:
         await asyncio.to_thread(self._save, job)
 
     def _save(self, job: BatchJob) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         target = self.path(job.id)
         fd, tmp = tempfile.mkstemp(prefix=".job-", dir=self.directory)
         try:

@@ -217,7 +217,7 @@ class SqliteBackend:
         raise AssertionError("unreachable")
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             with open(self.path, "rb") as fh:
                 head = fh.read(len(SQLITE_MAGIC))

@@ -41,7 +41,12 @@ class RunSummary:
         mode: Mode,
         max_concurrent: int | None = None,
     ) -> RunSummary:
-        costs = [ex.cost_usd for ex in executions if ex.cost_usd is not None]
+        # A failed call is not billed: it counts as 0, so all-failed runs show $0, not "n/a".
+        costs = [
+            ex.cost_usd if ex.success else Decimal(0)
+            for ex in executions
+            if ex.cost_usd is not None or not ex.success
+        ]
         return cls(
             tasks=len(executions),
             succeeded=sum(ex.success for ex in executions),

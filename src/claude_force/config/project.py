@@ -68,7 +68,7 @@ class Project:
         return p if p.is_absolute() else (self.claude_dir / p)
 
     def ensure_state_dir(self) -> Path:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self.state_dir
 
     # --- agents and workflows ---------------------------------------------------------------------

@@ -166,7 +166,7 @@ class SessionDB:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 self.path,
                 timeout=self.busy_timeout_s,
