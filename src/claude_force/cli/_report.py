@@ -42,11 +42,12 @@ class RunSummary:
         max_concurrent: int | None = None,
     ) -> RunSummary:
         # A failed call is not billed: it counts as 0, so all-failed runs show $0, not "n/a".
-        costs = [
-            ex.cost_usd if ex.success else Decimal(0)
-            for ex in executions
-            if ex.cost_usd is not None or not ex.success
-        ]
+        costs: list[Decimal] = []
+        for ex in executions:
+            if not ex.success:
+                costs.append(Decimal(0))
+            elif ex.cost_usd is not None:
+                costs.append(ex.cost_usd)
         return cls(
             tasks=len(executions),
             succeeded=sum(ex.success for ex in executions),
