@@ -330,3 +330,16 @@ def test_policy_modes_and_validation() -> None:
         CachePolicy(ttl_seconds=0, max_bytes=1)
     with pytest.raises(ValueError):
         CachePolicy(ttl_seconds=1, max_bytes=0)
+
+
+async def test_entry_previews_never_hold_credentials() -> None:
+    """`cache inspect`/`list` show a preview of the task: a key in the task must not land there."""
+    secret = "sk-ant-api03-" + "A" * 40
+    store = make_store()
+    await store.open()
+    await fetch(store, GatedProvider(), task=f"deploy with ANTHROPIC_API_KEY={secret} please")
+    [entry] = await store.entries()
+    found = await store.inspect(entry.key)
+    assert found is not None and found.entry is not None
+    assert secret not in found.entry.preview and "REDACTED" in found.entry.preview
+    await store.aclose()

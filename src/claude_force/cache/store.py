@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TypeVar
 
+from ..memory.redact import redact
 from ..messages import MessageResponse
 from ..pricing import PriceTable
 from .backend import CacheBackend
@@ -215,7 +216,8 @@ class ResponseStore:
             created_at=now,
             expires_at=self.policy.expires_at(now),
             duration_s=max(0.0, duration_s),
-            preview=preview[:PREVIEW_CHARS],
+            # The preview only labels the entry in `cache list`: credentials never go in it.
+            preview=redact(preview[: PREVIEW_CHARS * 2]).text[:PREVIEW_CHARS],
             text=response.text,
             response_model=response.model or model,
             stop_reason=response.stop_reason,
