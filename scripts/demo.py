@@ -77,6 +77,32 @@ class Demo:
             code = cli_main(argv)
         return code, buffer.getvalue()
 
+    def check(self, *args: str, what: str) -> None:
+        """Run a command shown to the audience; a non-zero exit code fails the demo."""
+        code, _ = self.cli(*args)
+        if code != 0:
+            raise DemoFailed(f"{what} exited with code {code}")
+
+    def json(self, *args: str, what: str) -> Any:
+        """Run a ``--json`` command and parse its stdout; a non-zero exit code fails the demo."""
+        code, stdout = self.cli(*args, capture=True)
+        if code != 0:
+            raise DemoFailed(f"{what} exited with code {code}")
+        return json.loads(stdout)
+
+    def execute_tasks(self, tasks_file: Path, *, what: str) -> Any:
+        """``claude-force execute`` of the demo's tasks, concurrently and simulated."""
+        return self.json(
+            "execute",
+            "python-expert",
+            "--tasks-file",
+            str(tasks_file),
+            "--async",
+            "--simulate",
+            "--json",
+            what=what,
+        )
+
 
 class DemoFailed(Exception):
     pass
@@ -97,19 +123,7 @@ def step_concurrent_tasks(demo: Demo) -> None:
     demo.console.rule("[bold]2. Three agents, three tasks, concurrently (--async)")
     tasks_file = demo.workdir / "tasks.jsonl"
     tasks_file.write_text("\n".join(json.dumps(t) for t in TASKS) + "\n", encoding="utf-8")
-    code, stdout = demo.cli(
-        "execute",
-        "python-expert",
-        "--tasks-file",
-        str(tasks_file),
-        "--async",
-        "--simulate",
-        "--json",
-        capture=True,
-    )
-    if code != 0:
-        raise DemoFailed(f"execute exited with code {code}")
-    report = json.loads(stdout)
+    report = demo.execute_tasks(tasks_file, what="execute")
     demo.notes["execute"] = report
     summary = report["summary"]
 
@@ -157,19 +171,7 @@ def step_cache_replay(demo: Demo) -> None:
     """Run the same three tasks again: the response cache answers them (cached, cost 0)."""
     demo.console.rule("[bold]3. The same work again, answered from the response cache")
     tasks_file = demo.workdir / "tasks.jsonl"
-    code, stdout = demo.cli(
-        "execute",
-        "python-expert",
-        "--tasks-file",
-        str(tasks_file),
-        "--async",
-        "--simulate",
-        "--json",
-        capture=True,
-    )
-    if code != 0:
-        raise DemoFailed(f"execute (second run) exited with code {code}")
-    report = json.loads(stdout)
+    report = demo.execute_tasks(tasks_file, what="execute (second run)")
     first = demo.notes.get("execute", {}).get("results", [])
     table = Table(title="Second run", title_justify="left")
     table.add_column("agent", style="bold")
@@ -192,10 +194,7 @@ def step_cache_replay(demo: Demo) -> None:
     demo.console.print(table)
     if not all(r["metadata"]["cached"] for r in report["results"]):
         raise DemoFailed("the second run was not answered from the cache")
-    code, stdout = demo.cli("cache", "stats", "--json", capture=True)
-    if code != 0:
-        raise DemoFailed(f"cache stats exited with code {code}")
-    stats = json.loads(stdout)
+    stats = demo.json("cache", "stats", "--json", what="cache stats")
     demo.notes["cache"] = stats
     demo.console.print(
         f"[bold]Cache[/bold] {stats['hits']} hits / {stats['misses']} misses "
@@ -211,10 +210,8 @@ def step_cache_replay(demo: Demo) -> None:
 def step_parallel_workflow(demo: Demo) -> None:
     """code-quality-check: three reviewers in parallel, then a summary (issue 5)."""
     demo.console.rule("[bold]4. A workflow: three reviewers in parallel, then a summary")
-    code, _ = demo.cli("workflow", "show", "code-quality-check")
-    if code != 0:
-        raise DemoFailed(f"workflow show exited with code {code}")
-    code, stdout = demo.cli(
+    demo.check("workflow", "show", "code-quality-check", what="workflow show")
+    result = demo.json(
         "run-workflow",
         "code-quality-check",
         "--task",
@@ -224,11 +221,8 @@ def step_parallel_workflow(demo: Demo) -> None:
         "--no-cache",
         "--fresh",
         "--json",
-        capture=True,
+        what="run-workflow",
     )
-    if code != 0:
-        raise DemoFailed(f"run-workflow exited with code {code}")
-    result = json.loads(stdout)
     demo.notes["workflow"] = result
     wall = result["wall_s"] or 1e-9
     table = Table(title="Timeline (seconds from the start of the run)", title_justify="left")
@@ -261,19 +255,12 @@ def step_parallel_workflow(demo: Demo) -> None:
 def step_analytics(demo: Demo) -> None:
     """What the demo ran, from the metrics store: cost, tokens, cache savings, latency (issue 6)."""
     demo.console.rule("[bold]5. Analytics of everything above")
-    code, stdout = demo.cli("analytics", "summary", "--json", capture=True)
-    if code != 0:
-        raise DemoFailed(f"analytics summary exited with code {code}")
-    summary = json.loads(stdout)
+    summary = demo.json("analytics", "summary", "--json", what="analytics summary")
     if summary["executions"] < len(TASKS):
         raise DemoFailed(f"analytics saw {summary['executions']} executions; expected more")
     demo.notes["analytics"] = summary
-    code, _ = demo.cli("analytics", "summary")
-    if code != 0:
-        raise DemoFailed(f"analytics summary exited with code {code}")
-    code, _ = demo.cli("analytics", "agents")
-    if code != 0:
-        raise DemoFailed(f"analytics agents exited with code {code}")
+    demo.check("analytics", "summary", what="analytics summary")
+    demo.check("analytics", "agents", what="analytics agents")
     demo.console.print(
         f"Recorded {summary['executions']} executions (all SIMULATED) with exact per-token costs "
         f"from the price table: ${summary['cost_usd']:.4f} spent, "

@@ -361,7 +361,7 @@ def test_store_exposition_agrees_with_the_store(tmp_path: Path) -> None:
     assert execs == sum(r.final for r in recs)
     cost = sum(s.value for s in families["claude_force_cost_usd"].samples)
     assert cost == pytest.approx(sum(r.cost_pusd or 0 for r in recs) / 1e12)
-    retries = sum(s.value for s in families["claude_force_retries"].samples)
+    retries = sum(s.value for s in families["claude_force_retried_attempts"].samples)
     assert retries == sum(not r.final for r in recs)
     counts = [
         s

@@ -23,9 +23,9 @@ import hashlib
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from ._closing import Closing
 from .memory.context import build_context, select
 from .memory.records import SearchQuery, Session
 from .memory.settings import MemorySettings
@@ -93,7 +93,7 @@ def resolve_db_path(db_path: str | os.PathLike[str], start: Path | None = None) 
     return here / path
 
 
-class AgentMemory:
+class AgentMemory(Closing):
     """Session memory for agents: store runs, find relevant ones, build context from them."""
 
     def __init__(
@@ -189,17 +189,6 @@ class AgentMemory:
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> AgentMemory:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def get_memory(db_path: str | os.PathLike[str] = DEFAULT_DB_PATH) -> AgentMemory:

@@ -190,6 +190,21 @@ class AsyncAgentOrchestrator:
             self._runner = None  # the runner holds the bound
         return self._semaphore
 
+    def allow_concurrency(self, n: int) -> None:
+        """Let at least ``n`` calls run at once from now on (never lowers the bound).
+
+        A workflow run with more steps at once than ``max_concurrent`` raises the bound, as the
+        CLI does; otherwise steps reported as running would wait for a slot. The current
+        semaphore (shared by the runner and calls in flight) gets the extra permits.
+        """
+        extra = n - self.max_concurrent
+        if extra <= 0:
+            return
+        self.max_concurrent = n
+        if self._semaphore is not None:
+            for _ in range(extra):
+                self._semaphore.release()
+
     def _model_for(self, agent_name: str, override: str | None) -> str:
         """The agent's model. For a name the project does not define, the default model: the
         ``load_agent_definition`` hook decides whether the agent exists (2.2 test suites patch it)."""
@@ -344,6 +359,12 @@ class AsyncAgentOrchestrator:
         self, agent: str, task: str, exc: Exception, options: RunOptions | None
     ) -> Execution:
         opts = options or RunOptions()
+        return self._failed_execution(agent, task, opts, exc, str(exc) or type(exc).__name__)
+
+    def _failed_execution(
+        self, agent: str, task: str, opts: RunOptions, exc: Exception, error: str, **extra: Any
+    ) -> Execution:
+        """A failed execution that sent nothing (``extra``: further :class:`Execution` fields)."""
         return Execution(
             execution_id=uuid.uuid4().hex,
             agent=agent,
@@ -355,10 +376,11 @@ class AsyncAgentOrchestrator:
             started_at=datetime.now(UTC),
             duration_ms=0.0,
             simulated=self.provider.simulated,
-            errors=(str(exc) or type(exc).__name__,),
+            errors=(error,),
             error_type=type(exc).__name__,
             workflow_name=opts.workflow_name,
             workflow_position=opts.workflow_position,
+            **extra,
         )
 
     async def execute_multiple(

@@ -70,7 +70,7 @@ class ModelCatalog:
                 file=file,
                 line=line,
                 key=where,
-                hint=f"use '{successor}' instead (set it in claude.json 'models' or pass --model)",
+                hint=_retired_hint(where, successor),
             )
         if model not in self.prices.models and model not in self._warned:
             self._warned.add(model)
@@ -139,3 +139,11 @@ def builtin_catalog() -> ModelCatalog:
             batch_discount=Decimal(str(raw.get("batch_discount", "0.5"))),
         ),
     )
+
+
+def _retired_hint(where: str, successor: str) -> str:
+    """Where to put the successor: a fallback chain or a workflow step is changed in place
+    (``models`` and ``--model`` do not reach them); other settings as before."""
+    if where.startswith(("resilience.", "workflows.")):
+        return f"use '{successor}' instead (change {where} in claude.json)"
+    return f"use '{successor}' instead (set it in claude.json 'models' or pass --model)"

@@ -93,12 +93,15 @@ class ProviderError(RunError):
         retry_after: float | None = None,
         error_type: str | None = None,
         should_retry: bool | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.status = status
         self.request_id = request_id
         self.retry_after = retry_after
         self.error_type = error_type
         self.should_retry = should_retry
+        # the error response's ``anthropic-ratelimit-*`` headers (the rate limiter adapts to them)
+        self.headers = headers
         parts = [message]
         if status is not None:
             parts.append(f"status {status}")
@@ -190,6 +193,7 @@ def status_error(
     retry_after: float | None = None,
     error_type: str | None = None,
     should_retry: bool | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> ProviderError:
     """Build the typed error for an HTTP status (pure: used by providers and the emulator tests)."""
     cls: type[ProviderError]
@@ -214,4 +218,5 @@ def status_error(
         retry_after=retry_after,
         error_type=error_type,
         should_retry=should_retry,
+        headers=headers,
     )

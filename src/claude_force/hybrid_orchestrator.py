@@ -14,7 +14,6 @@ A run refused by the cost threshold is a failed result (``success=False``, ``err
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -244,22 +243,13 @@ class AsyncHybridOrchestrator(AsyncAgentOrchestrator):
     def _refused(
         self, agent: str, task: str, opts: RunOptions, exc: BudgetExceededError
     ) -> Execution:
-        ex = Execution(
-            execution_id=uuid.uuid4().hex,
-            agent=agent,
-            task=task,
-            model=opts.model or "unknown",
-            provider=self.provider.name,
-            success=False,
-            output="",
-            started_at=datetime.now(UTC),
-            duration_ms=0.0,
+        ex = self._failed_execution(
+            agent,
+            task,
+            opts,
+            exc,
+            str(exc),
             cost_usd=Decimal(0),  # nothing was sent
-            simulated=self.provider.simulated,
-            errors=(str(exc),),
-            error_type=type(exc).__name__,
-            workflow_name=opts.workflow_name,
-            workflow_position=opts.workflow_position,
             workflow_run_id=opts.workflow_run_id,
             step_id=opts.step_id,
         )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._closing import Closing
 from ._sync import LoopThread
 from .async_orchestrator import AsyncAgentOrchestrator
 from .base import AgentResult, BaseOrchestrator
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .workflows.result import WorkflowResult
 
 
-class AgentOrchestrator(BaseOrchestrator):
+class AgentOrchestrator(BaseOrchestrator, Closing):
     """Run agents and workflows of a ``.claude/`` project."""
 
     #: The async core's class (``HybridOrchestrator`` swaps in one that routes models).
@@ -277,17 +277,6 @@ class AgentOrchestrator(BaseOrchestrator):
         if self._loop.running:
             self._loop.run(self.core.close())
         self._loop.close()
-
-    def __enter__(self) -> AgentOrchestrator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _first_paragraph(markdown: str) -> str:

@@ -18,9 +18,9 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from ._closing import Closing
 from ._sync import LoopThread
 from .cache.errors import CacheBackendError, CacheConfigurationError
 from .cache.keys import compat_key
@@ -79,7 +79,7 @@ def _check_dir(cache_dir: Path, roots: Iterable[Path]) -> Path:
     )
 
 
-class ResponseCache:
+class ResponseCache(Closing):
     """Cache of agent responses keyed by (agent, task, model). See docs/caching.md."""
 
     def __init__(
@@ -192,21 +192,39 @@ class ResponseCache:
         except CacheBackendError as exc:
             log.warning("ResponseCache.set: cache unavailable, not stored (%s)", exc)
 
+    # Like get/set, a broken cache (unreadable key, full disk, locked file …) is logged and
+    # answered with a neutral value, never raised: the 2.2 cache never failed its caller.
+
     def delete(self, key: str) -> bool:
         """Remove the entry with this key (see ``_cache_key``); ``True`` if there was one."""
-        return self._loop.run(self.store.delete(key))
+        try:
+            return self._loop.run(self.store.delete(key))
+        except CacheBackendError as exc:
+            log.warning("ResponseCache.delete: cache unavailable, nothing removed (%s)", exc)
+            return False
 
     def size(self) -> int:
-        """The number of entries."""
-        return self._stats().entries
+        """The number of entries (0 when the cache cannot be read)."""
+        try:
+            return self._stats().entries
+        except CacheBackendError as exc:
+            log.warning("ResponseCache.size: cache unavailable (%s)", exc)
+            return 0
 
     def clear(self) -> None:
         """Remove every entry (statistics are kept)."""
-        self._loop.run(self.store.clear())
+        try:
+            self._loop.run(self.store.clear())
+        except CacheBackendError as exc:
+            log.warning("ResponseCache.clear: cache unavailable, nothing removed (%s)", exc)
 
     def prune(self) -> int:
-        """Remove expired entries; returns how many."""
-        return self._loop.run(self.store.prune())
+        """Remove expired entries; returns how many (0 when the cache cannot be read)."""
+        try:
+            return self._loop.run(self.store.prune())
+        except CacheBackendError as exc:
+            log.warning("ResponseCache.prune: cache unavailable (%s)", exc)
+            return 0
 
     def _stats(self) -> CacheStats:
         return self._loop.run(self.store.stats())
@@ -244,17 +262,6 @@ class ResponseCache:
         if self._loop.running:
             self._loop.run(self.store.aclose())
         self._loop.close()
-
-    def __enter__(self) -> ResponseCache:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"ResponseCache(cache_dir={str(self.cache_dir)!r}, enabled={self.enabled})"

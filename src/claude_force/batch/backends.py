@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import uuid
 from collections.abc import Sequence
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ..errors import (
-    ConfigurationError,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
@@ -84,19 +82,15 @@ class AnthropicBatchBackend:
     def _make_client(self) -> AsyncAnthropic:
         with self._lock:
             if self._client is None:
-                from anthropic import AsyncAnthropic
+                from ..providers.anthropic import sdk_client
 
-                if not (self._api_key or os.environ.get("ANTHROPIC_API_KEY")):
-                    raise ConfigurationError(
-                        "no Anthropic credentials for the Message Batches API",
-                        key="ANTHROPIC_API_KEY",
-                        hint="set ANTHROPIC_API_KEY or pass --api-key, or use --simulate",
-                    )
-                self._client = AsyncAnthropic(
-                    api_key=self._api_key,
-                    base_url=self.base_url,
-                    timeout=self._timeout,
-                    max_retries=0,
+                self._client = sdk_client(
+                    self._api_key,
+                    self.base_url,
+                    self._timeout,
+                    credential_env=("ANTHROPIC_API_KEY",),
+                    missing="no Anthropic credentials for the Message Batches API",
+                    hint="set ANTHROPIC_API_KEY or pass --api-key, or use --simulate",
                 )
             return self._client
 

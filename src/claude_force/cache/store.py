@@ -331,23 +331,50 @@ class ResponseStore:
 
     # --- management (CLI, facade) -----------------------------------------------------------------
 
-    async def stats(self) -> CacheStats:
+    async def _open_to_read(self) -> bool:
+        """Open for a read-only look without creating anything; ``False``: nothing stored yet.
+
+        ``open`` would create the key file and the SQLite file; ``stats`` and ``entries`` (what
+        ``cache stats`` / ``cache list`` call) must not leave either behind when they are absent.
+        """
+        if self._signer is not None:
+            return True
+        from .sqlite_backend import SqliteBackend  # here: the store does not need it otherwise
+
+        sqlite = isinstance(self.backend, SqliteBackend)
+        if isinstance(self.backend, SqliteBackend) and not self.backend.path.exists():
+            return False
+        s = self._secret
+        if s.configured is None and s.key_file is not None and not s.key_file.exists():
+            if not sqlite:  # Redis entries live under the key's id: without a key, none are ours
+                return False
+            await self.backend.open("")  # SQLite counts and lists need no key (nor its id)
+            self._closed = False
+            return True
         await self.open()
-        raw = await self.backend.stats()
+        return True
+
+    async def stats(self) -> CacheStats:
+        if await self._open_to_read():
+            raw = await self.backend.stats()
+            entries, size, counters = raw.entries, raw.bytes, raw.counters
+        else:
+            entries, size, counters = 0, 0, Counters()
         return CacheStats(
             backend=self.backend.name,
             location=self.backend.location,
             persistent=self.backend.persistent,
             ttl_seconds=self.policy.ttl_seconds,
             max_bytes=self.policy.max_bytes,
-            entries=raw.entries,
-            bytes=raw.bytes,
-            counters=raw.counters,
+            entries=entries,
+            bytes=size,
+            counters=counters,
             errors=self._errors,
         )
 
     async def entries(self, agent: str | None = None, limit: int | None = None) -> list[EntryInfo]:
-        await self.open()
+        if not await self._open_to_read():
+            return []
         return await self.backend.entries(agent=agent, limit=limit)
 
     async def resolve(self, key_or_prefix: str) -> str:

@@ -7,7 +7,7 @@ store runs the automatic rollup when one is due (at most once per ``metrics.roll
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -224,40 +224,31 @@ def _grouped(
     print_groups(groups, dimension)
 
 
-@app.command("agents")
-def agents(
-    ctx: typer.Context,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    real_only: RealOpt = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Figures per agent, most expensive first."""
-    _grouped(ctx, "agent", _query(since, until, real_only=real_only), json_out)
+def _group_command(
+    dimension: Literal["agent", "model", "workflow"], doc: str
+) -> Callable[..., None]:
+    """One ``analytics agents|models|workflows`` command: the same options, another dimension."""
+
+    def command(
+        ctx: typer.Context,
+        since: SinceOpt = None,
+        until: UntilOpt = None,
+        real_only: RealOpt = False,
+        json_out: JsonOpt = False,
+    ) -> None:
+        _grouped(ctx, dimension, _query(since, until, real_only=real_only), json_out)
+
+    command.__doc__ = doc
+    return command
 
 
-@app.command("models")
-def models(
-    ctx: typer.Context,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    real_only: RealOpt = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Figures per model, most expensive first."""
-    _grouped(ctx, "model", _query(since, until, real_only=real_only), json_out)
-
-
-@app.command("workflows")
-def workflows(
-    ctx: typer.Context,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    real_only: RealOpt = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Figures per workflow; executions outside any workflow are '(none)'."""
-    _grouped(ctx, "workflow", _query(since, until, real_only=real_only), json_out)
+agents = app.command("agents")(_group_command("agent", "Figures per agent, most expensive first."))
+models = app.command("models")(_group_command("model", "Figures per model, most expensive first."))
+workflows = app.command("workflows")(
+    _group_command(
+        "workflow", "Figures per workflow; executions outside any workflow are '(none)'."
+    )
+)
 
 
 @app.command("trends")

@@ -279,6 +279,7 @@ def load_project(
         aliases=m.aliases,
         prices={k: v.model_dump(exclude_none=True, mode="json") for k, v in m.prices.items()},
     )
+    settings = _resolve_resilience(settings, catalog, path, text)
     project = Project(config_path=path, settings=settings, catalog=catalog, text=text)
     # Every configured model is checked now: a retired id is a configuration error (exit 2)
     # naming the setting, not a failure of each run.
@@ -300,6 +301,44 @@ def load_project(
     if check_files:
         project.check_files()
     return project
+
+
+def _resolve_resilience(
+    settings: ProjectSettings, catalog: ModelCatalog, path: Path, text: str
+) -> ProjectSettings:
+    """Alias-resolve the model keys of ``resilience.rate_limits.models`` (the limiter looks
+    models up by id) and warn about fallback chains for agents the project does not define."""
+    rl = settings.resilience.rate_limits
+    resolved: dict[str, str] = {}  # model id -> the key that named it
+    for key in rl.models:
+        where = ("resilience", "rate_limits", "models", key)
+        model = catalog.resolve(
+            key, where=".".join(where), file=path, line=line_of(text, list(where))
+        )
+        if model in resolved:
+            raise ConfigurationError(
+                f"'{resolved[model]}' and '{key}' are the same model ({model})",
+                file=path,
+                key="resilience.rate_limits.models",
+                line=line_of(text, list(where)),
+                hint="keep one entry per model",
+            )
+        resolved[model] = key
+    for agent in settings.resilience.fallback.agents:
+        if agent not in settings.agents:
+            line = line_of(text, ["resilience", "fallback", "agents", agent])
+            located = f"{path}:{line}" if line else str(path)
+            warnings.warn(
+                f"{located}: resilience.fallback.agents.{agent}: no agent '{agent}' is defined, "
+                f"so this chain is never used ({suggest(agent, list(settings.agents))})",
+                ConfigWarning,
+                stacklevel=3,
+            )
+    if all(model == key for model, key in resolved.items()):
+        return settings
+    limits = rl.model_copy(update={"models": {m: rl.models[k] for m, k in resolved.items()}})
+    resilience = settings.resilience.model_copy(update={"rate_limits": limits})
+    return settings.model_copy(update={"resilience": resilience})
 
 
 def _nested_models(settings: ProjectSettings) -> list[tuple[tuple[str | int, ...], str]]:

@@ -5,7 +5,8 @@
   execution and resilience event. The server exposes ``registry`` at ``/metrics``.
 * :class:`StoreCollector` — the same families computed from the metrics store (raw + rolled-up
   data), for ``claude-force analytics prometheus`` and for scraping a store that many processes
-  write. Its totals cover the retained data.
+  write. Its totals cover the retained data. Breaker state is live-only (the store keeps no
+  breaker rows); retries are ``claude_force_retried_attempts`` there, not ``claude_force_retries``.
 """
 
 from __future__ import annotations
@@ -192,8 +193,13 @@ class StoreCollector(Collector):
             "Finished agent executions.",
             labels=["agent", "model", "outcome", "simulated"],
         )
+        # Not ``claude_force_retries``: the live registry's family of that name counts
+        # RetryScheduled events by (provider, model, reason); the store counts the attempts that
+        # did not end their execution (retries and fallbacks alike) by (agent, model).
         retries = CounterMetricFamily(
-            "claude_force_retries", "Retried attempts.", labels=["agent", "model"]
+            "claude_force_retried_attempts",
+            "Attempts that were retried or moved to a fallback model (from the store).",
+            labels=["agent", "model"],
         )
         tokens = CounterMetricFamily(
             "claude_force_tokens", "Tokens used, by kind.", labels=["agent", "model", "kind"]

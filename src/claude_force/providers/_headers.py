@@ -42,3 +42,8 @@ def parse_should_retry(headers: Mapping[str, str]) -> bool | None:
     if value == "false":
         return False
     return None
+
+
+def ratelimit_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The ``anthropic-ratelimit-*`` headers (of a response or an error), as pairs."""
+    return tuple((k, v) for k, v in headers.items() if k.lower().startswith("anthropic-ratelimit-"))

@@ -18,7 +18,7 @@ from ..errors import (
     status_error,
 )
 from ..messages import MessageRequest, MessageResponse, Usage
-from ._headers import parse_retry_after, parse_should_retry
+from ._headers import parse_retry_after, parse_should_retry, ratelimit_headers
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -28,6 +28,29 @@ if TYPE_CHECKING:
 _SDK_KEYWORDS = frozenset(
     {"model", "max_tokens", "messages", "system", "stop_sequences", "metadata"}
 )
+
+
+def sdk_client(
+    api_key: str | None,
+    base_url: str | None,
+    timeout_seconds: float,
+    *,
+    credential_env: tuple[str, ...],
+    missing: str,
+    hint: str,
+) -> AsyncAnthropic:
+    """An ``AsyncAnthropic`` without SDK retries (claude-force retries itself).
+
+    Raises :class:`ConfigurationError` (``missing``, ``hint``) when there is no ``api_key`` and
+    none of ``credential_env`` is set. Imports the SDK: call it off the event loop.
+    """
+    from anthropic import AsyncAnthropic
+
+    if not (api_key or any(os.environ.get(n) for n in credential_env)):
+        raise ConfigurationError(missing, key="ANTHROPIC_API_KEY", hint=hint)
+    return AsyncAnthropic(
+        api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=0
+    )
 
 
 class AnthropicProvider:
@@ -66,25 +89,13 @@ class AnthropicProvider:
 
     def _make_client(self) -> AsyncAnthropic:
         if self._client is None:
-            from anthropic import AsyncAnthropic
-
-            if not (
-                self._api_key
-                or any(
-                    os.environ.get(n)
-                    for n in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE")
-                )
-            ):
-                raise ConfigurationError(
-                    "no Anthropic credentials",
-                    key="ANTHROPIC_API_KEY",
-                    hint="set ANTHROPIC_API_KEY or pass api_key, or use --simulate to run offline",
-                )
-            self._client = AsyncAnthropic(
-                api_key=self._api_key,
-                base_url=self._base_url,
-                timeout=self._timeout,
-                max_retries=0,
+            self._client = sdk_client(
+                self._api_key,
+                self._base_url,
+                self._timeout,
+                credential_env=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE"),
+                missing="no Anthropic credentials",
+                hint="set ANTHROPIC_API_KEY or pass api_key, or use --simulate to run offline",
             )
         return self._client
 
@@ -120,6 +131,7 @@ class AnthropicProvider:
                 retry_after=parse_retry_after(headers),
                 error_type=str(exc.type) if exc.type else None,
                 should_retry=parse_should_retry(headers),
+                headers=ratelimit_headers(headers),
             ) from exc
         except anthropic.APITimeoutError as exc:
             raise ProviderTimeoutError(f"no response within {self._timeout:g}s") from exc
@@ -144,9 +156,7 @@ class AnthropicProvider:
             message_id=message.id,
             provider=self.name,
             simulated=False,
-            headers=tuple(
-                (k, v) for k, v in raw.headers.items() if k.startswith("anthropic-ratelimit-")
-            ),
+            headers=ratelimit_headers(raw.headers),
         )
 
     async def aclose(self) -> None:

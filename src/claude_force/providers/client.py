@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ProviderConnectionError, ProviderTimeoutError, status_error
 from ..messages import MessageRequest, MessageResponse, Usage
-from ._headers import parse_retry_after, parse_should_retry
+from ._headers import parse_retry_after, parse_should_retry, ratelimit_headers
 from .base import Provider
 
 ClientGetter = Callable[[], Any]
@@ -82,6 +82,7 @@ async def call_client(client: Any, request: MessageRequest) -> MessageResponse:
             request_id=exc.request_id,
             retry_after=parse_retry_after(headers),
             should_retry=parse_should_retry(headers),
+            headers=ratelimit_headers(headers),
         ) from exc
     except anthropic.APITimeoutError as exc:
         raise ProviderTimeoutError("no response from the client in time") from exc

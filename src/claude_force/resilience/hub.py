@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ProviderError
 from ..events import EventBus
 from ..messages import MessageRequest
 from ..providers.base import Provider
@@ -109,10 +110,15 @@ class ResilienceHub:
 
     def retry_layer(self, inner: Provider) -> Provider:
         on_retry: Callable[[MessageRequest], None] | None = None
+        on_error: Callable[[MessageRequest, ProviderError], None] | None = None
         if self.settings.rate_limits.enabled:
 
             def on_retry(request: MessageRequest) -> None:
                 self.limiter.charge(request.model, "requests", 1)
+
+            def on_error(request: MessageRequest, exc: ProviderError) -> None:
+                if exc.headers:  # each failed attempt's 429 headers, not only the last one's
+                    self.limiter.observe(request.model, exc.headers)
 
         return self._tag(
             RetryingProvider(
@@ -122,6 +128,7 @@ class ResilienceHub:
                 bus=self.bus,
                 clock=self.clock,
                 on_retry=on_retry,
+                on_error=on_error,
                 # no retry is sent to a circuit that opened while this call was backing off
                 gate=self.breakers.check_open if self.settings.breaker.enabled else None,
             )

@@ -265,8 +265,10 @@ class RateLimitedProvider(ProviderWrapper):
             # meanwhile (the earlier attempts did reach the API: the error's cause is theirs).
             reservation.release(sent=isinstance(exc.__cause__, ProviderError))
             raise
-        except ProviderError:
+        except ProviderError as exc:
             reservation.release(sent=True)
+            if exc.headers:  # a 429 says how much is left as well as a 200 does
+                self.limiter.observe(request.model, exc.headers)
             raise
         except BaseException:  # cancelled, timed out, or a bug: give everything back
             reservation.release(sent=False)

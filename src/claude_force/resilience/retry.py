@@ -196,7 +196,8 @@ class RetryingProvider(ProviderWrapper):
     :class:`~claude_force.errors.CircuitOpenError` (the hub passes the breaker's check, so a
     circuit that opened while this call was backing off receives none of its retries).
     ``on_retry(request)`` runs right before each extra attempt is sent (the rate limiter charges
-    the extra request there).
+    the extra request there). ``on_error(request, error)`` runs on every failed attempt (the rate
+    limiter adapts to the ``anthropic-ratelimit-*`` headers of a 429 there).
     """
 
     def __init__(
@@ -209,6 +210,7 @@ class RetryingProvider(ProviderWrapper):
         clock: Clock = SYSTEM_CLOCK,
         on_retry: Callable[[MessageRequest], None] | None = None,
         gate: Callable[[str, str], None] | None = None,
+        on_error: Callable[[MessageRequest, ProviderError], None] | None = None,
     ) -> None:
         super().__init__(inner)
         self.policy = policy
@@ -217,6 +219,7 @@ class RetryingProvider(ProviderWrapper):
         self._clock = clock
         self._on_retry = on_retry
         self._gate = gate
+        self._on_error = on_error
         self.attempts = 0  # attempts sent through this layer (for tests and health)
 
     async def send(self, request: MessageRequest) -> MessageResponse:
@@ -239,6 +242,8 @@ class RetryingProvider(ProviderWrapper):
             try:
                 return await self.inner.send(request)
             except ProviderError as exc:
+                if self._on_error is not None:
+                    self._on_error(request, exc)
                 now = self._clock.now()
                 decision = self.policy.decide(
                     attempt, exc, now=now, deadline=ctx.deadline, budget=budget

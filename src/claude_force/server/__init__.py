@@ -8,8 +8,9 @@ runs it with uvicorn. FastAPI and uvicorn come with the ``server`` extra
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .app import create_app
@@ -20,14 +21,4 @@ _EXPORTS: dict[str, str] = {"create_app": ".app", "ServerSettings": ".settings"}
 __all__ = ["ServerSettings", "create_app"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'claude_force.server' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

@@ -215,6 +215,19 @@ def _period(q: MetricsQuery) -> dict[str, Any]:
     }
 
 
+async def _grouped(
+    state: ServerState,
+    dimension: Literal["agent", "model", "workflow"],
+    since: str | None,
+    until: str | None,
+    real_only: bool,
+) -> dict[str, Any]:
+    """The body of ``/agents``, ``/models`` and ``/workflows``: the period and its groups."""
+    q = _query(since, until, state, real_only)
+    groups = await _ask(state, lambda a: a.by(dimension, q))
+    return {**_period(q), "groups": [g.to_dict(dimension) for g in groups]}
+
+
 @router.get("/summary", response_model=SummaryResponse, responses=_ERRORS)
 async def summary(
     state: State, since: Since = None, until: Until = None, real_only: RealOnly = False
@@ -230,11 +243,7 @@ async def agents(
     state: State, since: Since = None, until: Until = None, real_only: RealOnly = False
 ) -> AgentsResponse:
     """Figures per agent, most expensive first."""
-    q = _query(since, until, state, real_only)
-    groups = await _ask(state, lambda a: a.by_agent(q))
-    return AgentsResponse.model_validate(
-        {**_period(q), "groups": [g.to_dict("agent") for g in groups]}
-    )
+    return AgentsResponse.model_validate(await _grouped(state, "agent", since, until, real_only))
 
 
 @router.get("/models", response_model=ModelsResponse, responses=_ERRORS)
@@ -242,11 +251,7 @@ async def models(
     state: State, since: Since = None, until: Until = None, real_only: RealOnly = False
 ) -> ModelsResponse:
     """Figures per model, most expensive first."""
-    q = _query(since, until, state, real_only)
-    groups = await _ask(state, lambda a: a.by_model(q))
-    return ModelsResponse.model_validate(
-        {**_period(q), "groups": [g.to_dict("model") for g in groups]}
-    )
+    return ModelsResponse.model_validate(await _grouped(state, "model", since, until, real_only))
 
 
 @router.get("/workflows", response_model=WorkflowsResponse, responses=_ERRORS)
@@ -254,10 +259,8 @@ async def workflows(
     state: State, since: Since = None, until: Until = None, real_only: RealOnly = False
 ) -> WorkflowsResponse:
     """Figures per workflow; executions outside any workflow are ``(none)``."""
-    q = _query(since, until, state, real_only)
-    groups = await _ask(state, lambda a: a.by_workflow(q))
     return WorkflowsResponse.model_validate(
-        {**_period(q), "groups": [g.to_dict("workflow") for g in groups]}
+        await _grouped(state, "workflow", since, until, real_only)
     )
 
 

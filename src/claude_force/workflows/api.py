@@ -58,7 +58,8 @@ async def execute_workflow(
 
     ``parallel=None`` follows the ``features.parallel_workflows_enabled`` flag; ``False`` runs
     one step at a time in topological order. The bound is ``max_concurrent``, else the
-    workflow's own ``max_concurrent``, else the orchestrator's. ``checkpoint`` records
+    workflow's own ``max_concurrent``, else the orchestrator's; a bound above the orchestrator's
+    ``max_concurrent`` raises the orchestrator's (as the CLI does). ``checkpoint`` records
     completed steps in the state directory; ``resume`` (implies ``checkpoint``) reuses the steps
     a previous run of the same workflow and task completed.
     """
@@ -69,6 +70,9 @@ async def execute_workflow(
         dag = load_workflow(project, workflow)
     if parallel is None:
         parallel = project.settings.features.parallel_workflows_enabled
+    bound = max_concurrent or dag.max_concurrent or orchestrator.max_concurrent
+    if parallel:  # the orchestrator's own bound must not be the tighter one
+        orchestrator.allow_concurrency(bound)
     engine = WorkflowEngine(
         OrchestratorExecutor(orchestrator, use_cache=use_cache, refresh=refresh),
         checkpoints=checkpoint_store(project) if (checkpoint or resume) else None,
@@ -77,7 +81,7 @@ async def execute_workflow(
     return await engine.run(
         dag,
         task,
-        max_concurrent=max_concurrent or dag.max_concurrent or orchestrator.max_concurrent,
+        max_concurrent=bound,
         sequential=not parallel,
         timeout_seconds=timeout_seconds,
         pass_outputs=pass_outputs,
