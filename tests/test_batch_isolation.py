@@ -129,3 +129,13 @@ async def test_cancelling_a_batch_cancels_it(sample_config: Path) -> None:
         batch.cancel()
         with pytest.raises(asyncio.CancelledError):
             await batch
+
+
+async def test_a_failed_item_keeps_its_workflow_ids_and_costs_nothing(sample_config: Path) -> None:
+    orch = core(sample_config, RecordingProvider())
+    opts = RunOptions(workflow_name="wf", workflow_run_id="run-1", step_id="s1")
+    [bad, good] = await orch.execute_many([("python-expert", None), ("python-expert", "ok")], opts)  # type: ignore[list-item]
+    assert not bad.success and good.success
+    assert (bad.workflow_run_id, bad.step_id, bad.workflow_name) == ("run-1", "s1", "wf")
+    assert bad.cost_usd == 0
+    await orch.close()

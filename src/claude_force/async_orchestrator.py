@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -380,6 +381,9 @@ class AsyncAgentOrchestrator:
             error_type=type(exc).__name__,
             workflow_name=opts.workflow_name,
             workflow_position=opts.workflow_position,
+            workflow_run_id=opts.workflow_run_id,
+            step_id=opts.step_id,
+            cost_usd=Decimal(0),  # nothing was sent
             **extra,
         )
 

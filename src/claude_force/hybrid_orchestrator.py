@@ -249,9 +249,6 @@ class AsyncHybridOrchestrator(AsyncAgentOrchestrator):
             opts,
             exc,
             str(exc),
-            cost_usd=Decimal(0),  # nothing was sent
-            workflow_run_id=opts.workflow_run_id,
-            step_id=opts.step_id,
         )
         self.bus.emit(finished_event(ex))  # the metrics tracker records the refusal
         return ex
