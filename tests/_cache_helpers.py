@@ -1,4 +1,4 @@
-"""Helpers for the response-cache tests: a virtual clock, records, backends, a gated provider."""
+"""Helpers for the response-cache tests: records, backends, a gated provider."""
 
 from __future__ import annotations
 
@@ -16,19 +16,6 @@ from claude_force.cache.sqlite_backend import SqliteBackend
 from claude_force.messages import MessageRequest, MessageResponse, Usage
 
 BACKENDS = ("memory", "sqlite", "redis")
-
-
-class VirtualClock:
-    """Wall-clock seconds that only move when a test says so."""
-
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.t = start
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 def record(

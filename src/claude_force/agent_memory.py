@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from ._closing import Closing
+from .clock import WALL_CLOCK, Clock
 from .memory.context import build_context, select
 from .memory.records import SearchQuery, Session
 from .memory.settings import MemorySettings
-from .memory.store import Clock, MemoryStore, utc_now
+from .memory.store import MemoryStore
 
 DEFAULT_DB_PATH = ".claude/sessions.db"
 
@@ -101,7 +102,7 @@ class AgentMemory(Closing):
         db_path: str | os.PathLike[str] = DEFAULT_DB_PATH,
         *,
         settings: MemorySettings | None = None,
-        clock: Clock = utc_now,
+        clock: Clock = WALL_CLOCK,
     ) -> None:
         self.db_path = resolve_db_path(db_path)
         self.settings = settings or MemorySettings(retention_days=0)
