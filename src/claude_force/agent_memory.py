@@ -87,11 +87,10 @@ def resolve_db_path(db_path: str | os.PathLike[str], start: Path | None = None) 
     path = Path(db_path).expanduser()
     if path.is_absolute():
         return path
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / ".claude" / "claude.json").is_file():
-            return folder / path
-    return here / path
+    from .config.discover import nearby_project
+
+    root = nearby_project(start, load=False).root
+    return (root if root is not None else (start or Path.cwd()).resolve()) / path
 
 
 class AgentMemory(Closing):

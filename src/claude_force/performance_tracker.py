@@ -91,21 +91,14 @@ class ExecutionMetrics:
 
 def _project_root_and_catalog() -> tuple[Path | None, ModelCatalog, Any]:
     """The nearest project's root, catalog and settings (None/builtin when there is none)."""
-    from .config import load_project
-    from .config.loader import find_config
+    from .config.discover import nearby_project
 
-    config = find_config()
-    if not config.is_file():
-        return None, builtin_catalog(), None
-    claude_dir = config.parent
-    root = claude_dir.parent if claude_dir.name == ".claude" else claude_dir
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            project = load_project(config, check_files=False)
-    except Exception:  # a broken claude.json must not stop tracking; prices stay built in
-        return root, builtin_catalog(), None
-    return root, project.catalog, project
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = nearby_project()
+    if found.project is None:  # none, or a broken claude.json: tracking goes on, prices built in
+        return found.root, builtin_catalog(), None
+    return found.root, found.project.catalog, found.project
 
 
 class PerformanceTracker:
