@@ -660,3 +660,15 @@ def test_nearby_project_is_the_one_discovery_of_the_2_2_faces(
     broken = nearby_project(deep)
     assert broken.project is None and isinstance(broken.error, ValueError)
     assert broken.root == config.parent.parent
+
+
+def test_the_api_key_is_read_once_when_the_project_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = minimal_project(tmp_path)
+    project = load_project(config, env={"ANTHROPIC_API_KEY": " sk-test "})
+    assert project.environment.api_key == "sk-test"
+    assert project.environment.key("explicit") == "explicit"  # --api-key / api_key= wins
+    assert "sk-test" not in repr(project) and "sk-test" not in repr(project.environment)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert load_project(config).environment.api_key is None
