@@ -367,7 +367,7 @@ async def test_routed_batches_and_budget_refusals(sample_config: Path) -> None:
         status = await r.service.status(refused.id)
         assert status.refused == 1 and status.ended
         plain = await make_rig(sample_config, emu, vt)
-        with pytest.raises(TypeError, match="AsyncHybridOrchestrator"):
+        with pytest.raises(TypeError, match="routing strategy"):
             await plain.service.submit([BatchTask("document-writer", "x")], auto_model=True)
         with pytest.raises(ValueError, match="no tasks"):
             await plain.service.submit([])

@@ -58,14 +58,14 @@ async def test_an_unexpected_error_of_one_item_is_its_failure(
 ) -> None:
     provider = RecordingProvider()
     async with core(sample_config, provider) as orch:
-        real_execute = orch.execute
+        real_execute = orch.engine.execute
 
         async def execute(agent: str, task: str, options: RunOptions | None = None) -> Execution:
             if task == "boom":
                 raise RuntimeError("a bug in a hook")
             return await real_execute(agent, task, options)
 
-        orch.execute = execute  # type: ignore[method-assign]
+        orch.engine.execute = execute  # type: ignore[method-assign]
         with caplog.at_level(logging.WARNING, logger="claude_force.async_orchestrator"):
             executions = await orch.execute_many(
                 [("python-expert", "ok 1"), ("code-reviewer", "boom"), ("test-engineer", "ok 2")],

@@ -1,5 +1,5 @@
 """The 2.2 migration path: a caller-supplied SDK-like client (``call_client``, ``coerce_message``,
-``SwitchProvider``) — connection failures and timeouts typed, sync clients off the loop."""
+``ClientProvider`` in the engine's ``ProviderSlot``) — connection failures and timeouts typed, sync clients off the loop."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 
 from claude_force.errors import ProviderConnectionError, ProviderTimeoutError
 from claude_force.messages import ChatMessage, MessageRequest
-from claude_force.providers.client import SwitchProvider, call_client, coerce_message
+from claude_force.providers.base import ProviderSlot
+from claude_force.providers.client import ClientProvider, call_client, coerce_message
 from claude_force.providers.simulated import SimulatedProvider
 
 REQUEST = MessageRequest(model="claude-sonnet-5-5", messages=(ChatMessage("user", "hi"),))
@@ -79,16 +80,17 @@ def test_content_that_is_not_a_list_gives_empty_text() -> None:
     assert (odd.text, odd.model, odd.stop_reason) == ("", "m", "end_turn")
 
 
-async def test_switch_provider_follows_the_override_at_call_time() -> None:
-    override: list[Any] = [None]
+async def test_a_client_inserted_into_the_provider_slot_answers_until_removed() -> None:
     inner = SimulatedProvider()
-    switch = SwitchProvider(inner, lambda: override[0])
-    assert (switch.name, switch.simulated, switch.overridden) == ("simulated", True, False)
-    assert (await switch.send(REQUEST)).simulated
+    slot = ProviderSlot(inner)
+    assert (slot.name, slot.simulated) == ("simulated", True)
+    assert (await slot.send(REQUEST)).simulated
     client = MagicMock()
     client.messages.create = AsyncMock(return_value=_message("from the client"))
-    override[0] = client
-    assert (switch.simulated, switch.overridden) == (False, True)
-    assert (await switch.send(REQUEST)).text == "from the client"
-    assert inner.calls == 1
-    await switch.aclose()
+    slot.insert(ClientProvider(client))
+    assert (slot.name, slot.simulated) == ("client", False)
+    assert (await slot.send(REQUEST)).text == "from the client"
+    slot.insert(None)
+    assert (await slot.send(REQUEST)).simulated
+    assert inner.calls == 2
+    await slot.aclose()

@@ -58,7 +58,9 @@ def test_unpatched_client_is_created_lazily(sample_config: Path) -> None:
     with AgentOrchestrator(str(sample_config), anthropic_api_key="test-key") as orch:
         assert orch._client is None
         assert isinstance(orch.client, anthropic.Anthropic)
-        assert orch._client_override() is None  # reading it does not reroute calls
+        orch._sync_client()  # what each call does first: reading the client reroutes nothing
+        assert orch.core._outer_client is None
+        assert orch.core.engine.provider.inner is orch.core.engine.provider.chosen
 
 
 async def test_client_errors_are_typed() -> None:

@@ -107,7 +107,7 @@ def test_explicit_model_and_auto_select_off(hybrid: HybridOrchestrator) -> None:
 
 
 def test_estimate_only_does_not_run(hybrid: HybridOrchestrator) -> None:
-    provider = hybrid.core._base_provider
+    provider = hybrid.core.engine.provider.chosen
     assert isinstance(provider, SimulatedProvider)
     r = hybrid.run_agent("security-specialist", CRITICAL_TASK, estimate_only=True)
     assert r.success and r.output == "Cost estimate only"

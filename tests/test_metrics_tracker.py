@@ -1,4 +1,4 @@
-"""The tracker: events → records (attempts, dedupe, saved cost), rollup scheduling, Prometheus,
+"""The tracker: events → records (attempts, saved cost), rollup scheduling, Prometheus,
 and its wiring into the orchestrators."""
 
 from __future__ import annotations
@@ -92,13 +92,11 @@ def test_a_finished_event_becomes_one_record_with_everything() -> None:
     t.close()
 
 
-async def test_the_same_execution_delivered_twice_is_counted_once() -> None:
+async def test_an_execution_reaches_the_tracker_once_through_the_bus() -> None:
     bus = EventBus()
     t = tracker()
     t.subscribe(bus)
-    event = finished()
-    bus.emit(event)  # the bus subscription …
-    await t.record_event_async(event)  # … and the orchestrator's tracker hook
+    bus.emit(finished())  # the one path: the bus subscription
     assert await t.aflush()
     assert t.store.stats().raw_rows == 1
     assert (
@@ -180,7 +178,6 @@ def test_attempts_on_a_fallback_model_get_their_own_numbers_and_the_workflow() -
     done = finished("e1", model=b, workflow_name="bug-fix", workflow_position=2,
                     workflow_run_id="run1", step_id="fix")  # fmt: skip
     t.record_event(done)
-    t.record_event(done)  # delivered twice (bus and hook): nothing more
     t.record_event(retry(b, 2))  # a late event of a finished execution is ignored
     t.flush()
     recs = sorted(t.store.records(Query()), key=lambda r: r.key)
@@ -432,3 +429,20 @@ def test_metrics_settings_are_validated(sample_config: Path) -> None:
     _configure(sample_config, backend="memory", raw_retention_days=3, daily_retention_days=400)
     s = load_project(sample_config).settings.metrics
     assert (s.backend, s.raw_retention_days, s.daily_retention_days) == ("memory", 3, 400)
+
+
+async def test_an_orchestrators_execution_is_recorded_once(sample_config: Path) -> None:
+    from claude_force.testing import ScriptedProvider
+
+    async with AsyncAgentOrchestrator(
+        sample_config, provider=ScriptedProvider(simulated=False), enable_memory=False
+    ) as orch:
+        ex = await orch.execute("python-expert", "count me once")
+        metrics = orch.metrics
+        assert metrics is not None and await metrics.aflush()
+        rows = [r for r in metrics.store.records(Query()) if r.execution_id == ex.execution_id]
+        assert len(rows) == 1
+        labels = {"agent": "python-expert", "model": ex.model, "outcome": "success",
+                  "cached": "false", "simulated": "false"}  # fmt: skip
+        total = "claude_force_executions_total"
+        assert metrics.prometheus.registry.get_sample_value(total, labels) == 1

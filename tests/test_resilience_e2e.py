@@ -22,7 +22,7 @@ from claude_force.errors import (
 )
 from claude_force.events import BreakerTransition, EventBus, RetryGaveUp, RetryScheduled
 from claude_force.messages import MessageRequest, MessageResponse
-from claude_force.pipeline import PipelineSpec, wrap
+from claude_force.pipeline import resilient_spec, wrap
 from claude_force.providers.anthropic import AnthropicProvider
 from claude_force.providers.base import Provider, ProviderWrapper
 from claude_force.providers.simulated import SimulatedProvider
@@ -65,7 +65,7 @@ def pipeline(
     )
     if on_send is not None:
         provider = Announce(provider, on_send)
-    return wrap(provider, hub.install(PipelineSpec())), hub, Recorder(bus)
+    return wrap(provider, resilient_spec(hub)), hub, Recorder(bus)
 
 
 async def test_200_concurrent_executions_ride_through_30_percent_faults(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from _resilience_helpers import Scripted, err, request, write_project
 from claude_force.cli.app import main
-from claude_force.pipeline import PipelineSpec, wrap
+from claude_force.pipeline import PipelineSpec, resilient_spec, wrap
 from claude_force.providers.anthropic import AnthropicProvider
 from claude_force.providers.simulated import SimulatedProvider
 from claude_force.resilience import ResilienceHub, ResilienceSettings, VirtualClock
@@ -31,9 +31,9 @@ async def test_healthy_emulator_reports_headroom_from_its_headers() -> None:
     async with Emulator(latency="instant") as emu:
         hub = ResilienceHub(ResilienceSettings(), clock=VirtualClock())
         provider = wrap(
-            AnthropicProvider(api_key="test", base_url=emu.base_url), hub.install(PipelineSpec())
+            AnthropicProvider(api_key="test", base_url=emu.base_url), resilient_spec(hub)
         )
-        report = await check_health(provider, MODEL)
+        report = await check_health(provider, MODEL, hub=hub)
         assert [r.path for r in emu.requests] == ["/v1/messages/count_tokens"]
         await provider.aclose()
     assert report.status == "healthy" and report.exit_code == 0
@@ -91,13 +91,13 @@ async def test_open_breakers_make_it_degraded_and_the_simulation_needs_no_probe(
     )
     hub = ResilienceHub(settings, clock=clock)
     inner = Scripted([err(503)])
-    pipeline = wrap(inner, hub.install(PipelineSpec()))
+    pipeline = wrap(inner, resilient_spec(hub))
     with pytest.raises(Exception, match="503"):
         await pipeline.send(request())
     report = await check_health(wrap(SimulatedProvider(), PipelineSpec()), MODEL, hub=hub)
     assert report.probe.simulated and report.probe.ok
     assert report.status == "degraded" and report.breakers[0]["state"] == "open"
-    unknown = await check_health(pipeline, MODEL)  # Scripted: no cheap probe
+    unknown = await check_health(pipeline, MODEL, hub=hub)  # Scripted: no cheap probe
     assert unknown.probe.reachable is None and unknown.status == "degraded"
     assert innermost(pipeline) is inner
 

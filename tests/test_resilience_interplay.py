@@ -22,7 +22,7 @@ from claude_force.errors import (
 )
 from claude_force.events import BreakerRejected, BreakerTransition, EventBus, RetryGaveUp
 from claude_force.messages import MessageRequest, MessageResponse
-from claude_force.pipeline import PipelineSpec, wrap
+from claude_force.pipeline import resilient_spec, wrap
 from claude_force.providers._headers import parse_retry_after, parse_should_retry
 from claude_force.resilience import (
     RateLimitedProvider,
@@ -30,7 +30,6 @@ from claude_force.resilience import (
     ResilienceHub,
     ResilienceSettings,
     VirtualClock,
-    hub_of,
     run_virtual,
 )
 from claude_force.resilience.config import ModelLimits, RateLimitSettings
@@ -95,7 +94,7 @@ async def test_a_retry_is_not_sent_once_the_breaker_opened_and_the_call_falls_ba
             SECOND: [],
         }
     )
-    pipeline = wrap(inner, hub.install(PipelineSpec()))
+    pipeline = wrap(inner, resilient_spec(hub))
     a, b, c = await run_virtual(
         clock, pipeline.send(request()), pipeline.send(request()), pipeline.send(request())
     )
@@ -116,7 +115,7 @@ async def test_without_fallback_the_caller_sees_the_open_circuit_caused_by_the_l
     inner = Scripted(
         [err(429, retry_after=10), err(503, should_retry=False), err(503, should_retry=False)]
     )
-    pipeline = wrap(inner, hub.install(PipelineSpec()))
+    pipeline = wrap(inner, resilient_spec(hub))
     a, _, _ = await run_virtual(
         clock, pipeline.send(request()), pipeline.send(request()), pipeline.send(request())
     )
@@ -141,7 +140,7 @@ async def test_an_open_circuit_stops_retries_before_sleeping() -> None:
             return await super().send(req)
 
     inner = SlowFirst([err(503, should_retry=False), err(503, should_retry=False)])
-    pipeline = wrap(inner, hub.install(PipelineSpec()))
+    pipeline = wrap(inner, resilient_spec(hub))
     first = asyncio.ensure_future(pipeline.send(request()))
     await asyncio.sleep(0)
     for _ in range(2):
@@ -164,7 +163,7 @@ async def test_a_half_open_probe_may_still_retry_and_close_the_circuit() -> None
         clock,
     )
     inner = Scripted([err(503, should_retry=False), err(503), None])
-    pipeline = wrap(inner, hub.install(PipelineSpec()))
+    pipeline = wrap(inner, resilient_spec(hub))
     with pytest.raises(ServerError):
         await pipeline.send(request())  # opens the breaker
     await clock.sleep(30)
@@ -205,7 +204,7 @@ async def test_fallback_aliases_are_resolved_to_model_ids(tmp_path: Path) -> Non
     inner = Scripted(per_model={PRIMARY: [CircuitOpenError(f"fake/{PRIMARY}", until)]})
     async with AsyncAgentOrchestrator(path, provider=inner, enable_tracking=False) as orch:
         result = await orch.execute_agent("alpha", "do it", use_memory=False)
-        hub = hub_of(orch.pipeline)
+        hub = orch.hub
     assert result.success and result.metadata["model"] == SECOND
     assert [r.model for r in inner.calls] == [PRIMARY, SECOND]
     assert hub is not None

@@ -20,7 +20,7 @@ from claude_force.errors import (
     ServerError,
 )
 from claude_force.events import EventBus, ModelFallback
-from claude_force.pipeline import PipelineSpec, default_spec, wrap
+from claude_force.pipeline import default_spec, resilient_spec, wrap
 from claude_force.resilience import (
     BreakerSettings,
     FallbackProvider,
@@ -31,7 +31,6 @@ from claude_force.resilience import (
     RetryingProvider,
     RetrySettings,
     VirtualClock,
-    hub_of,
 )
 
 PRIMARY, SECOND, THIRD = "claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-5-5"
@@ -142,9 +141,9 @@ def chain_types(provider: object) -> list[str]:
     return names
 
 
-def test_hub_installs_layers_in_order_and_can_be_found_again() -> None:
+def test_the_hubs_layers_come_in_order() -> None:
     hub = ResilienceHub(ResilienceSettings(fallback=FallbackSettings(models=[SECOND])))
-    spec = hub.install(PipelineSpec())
+    spec = resilient_spec(hub)
     pipeline = wrap(Scripted(), spec)
     assert chain_types(pipeline) == [
         "FallbackProvider",
@@ -153,8 +152,6 @@ def test_hub_installs_layers_in_order_and_can_be_found_again() -> None:
         "RetryingProvider",
         "Scripted",
     ]
-    assert hub_of(pipeline) is hub
-    assert hub_of(Scripted()) is None
 
 
 def test_disabled_layers_are_left_out() -> None:
@@ -165,7 +162,7 @@ def test_disabled_layers_are_left_out() -> None:
             "rate_limits": {"enabled": False},
         }
     )
-    spec = ResilienceHub(settings).install(PipelineSpec())
+    spec = resilient_spec(ResilienceHub(settings))
     assert spec.layers() == [spec.rate_limit]
     assert chain_types(wrap(Scripted(), spec)) == ["Scripted"]
 
@@ -181,7 +178,7 @@ async def test_retry_charges_the_rate_limiter_and_the_snapshot_reports_state() -
     )
     hub = ResilienceHub(settings, clock=clock)
     inner = Scripted([err(503), None, err(503), err(503), err(503), err(503)])
-    pipeline = wrap(inner, hub.install(PipelineSpec()))
+    pipeline = wrap(inner, resilient_spec(hub))
     await pipeline.send(request())  # one retry: 2 requests charged
     assert hub.limiter.buckets(PRIMARY).buckets["requests"].level(clock.now()) == pytest.approx(
         98, abs=0.1
@@ -207,7 +204,7 @@ async def test_open_breaker_fails_before_waiting_for_rate_limit_capacity() -> No
     )
     hub = ResilienceHub(settings, clock=clock)
     inner = Scripted([err(503)])
-    pipeline = wrap(inner, hub.install(PipelineSpec()))
+    pipeline = wrap(inner, resilient_spec(hub))
     with pytest.raises(ServerError):
         await pipeline.send(request())
     hub.limiter.charge(PRIMARY)  # even with a limiter that would have to wait …
@@ -278,14 +275,14 @@ def test_max_retries_maps_to_max_attempts(tmp_path: Path) -> None:
 
 def test_default_spec_wires_resilience_from_the_project(tmp_path: Path) -> None:
     project = load_project(write_project(tmp_path, {"fallback": {"models": [SECOND]}}))
-    spec = default_spec(project, EventBus(), max_attempts=4)
+    hub = ResilienceHub.from_project(project, EventBus(), max_attempts=4)
+    spec = default_spec(project, hub)
     pipeline = wrap(Scripted(), spec)
     names = chain_types(pipeline)
     mine = [n for n in names if n in RESILIENCE_LAYERS]
     assert mine == RESILIENCE_LAYERS  # in this order, whatever other layers surround them
     assert names.index("RetryingProvider") == len(names) - 2  # right above the provider
-    hub = hub_of(pipeline)
-    assert hub is not None and hub.retry_policy.max_attempts == 4
+    assert hub.retry_policy.max_attempts == 4
 
 
 async def test_an_execution_records_the_model_that_answered(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from claude_force.errors import (
     RateLimitError,
     status_error,
 )
-from claude_force.pipeline import PipelineSpec, wrap
+from claude_force.pipeline import resilient_spec, wrap
 from claude_force.providers.anthropic import AnthropicProvider
 from claude_force.resilience import (
     RateLimitedProvider,
@@ -76,7 +76,7 @@ async def test_each_retried_429_adapts_the_limiter_through_the_hub() -> None:
         {"retry": {"max_attempts": 3, "base_delay_seconds": 0.01, "max_delay_seconds": 0.01}}
     )
     hub = ResilienceHub(settings, clock=clock)
-    pipeline = wrap(Scripted([limited_429(), None]), hub.install(PipelineSpec()))
+    pipeline = wrap(Scripted([limited_429(), None]), resilient_spec(hub))
     response = await pipeline.send(request())  # retried; the success carries no headers
     assert response.model == MODEL
     (snap,) = hub.snapshot()["rate_limits"][MODEL].values()

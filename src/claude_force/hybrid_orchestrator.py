@@ -1,9 +1,9 @@
-"""``HybridOrchestrator``: model routing for cost (the claude-force 2.2 API, on the new engine).
+"""``HybridOrchestrator``: model routing for cost (the claude-force 2.2 API, on the engine).
 
-There is no second engine. :class:`AsyncHybridOrchestrator` is the async core with one change:
-before a run whose options name no model, it asks the :class:`~claude_force.routing.ModelRouter`
-which model to use (explicit > pinned > routed by complexity; then the cost threshold) and passes
-that model down. That covers single runs, ``run_many`` and every workflow step. The result's
+There is no second engine and no override of ``execute``: :class:`AsyncHybridOrchestrator`
+gives its engine a routing strategy (:class:`~claude_force.routing.strategy.ModelRouting`);
+before a run whose options name no model, the engine asks it which model to use (explicit >
+pinned > routed by complexity; then the cost threshold) and passes that model down. That covers single runs, ``run_many`` and every workflow step. The result's
 metadata records the choice under ``routing`` (model, source, complexity, score, reasons,
 estimate), plus ``complexity``, ``complexity_reasons`` and ``estimate`` at the top level.
 
@@ -14,16 +14,16 @@ A run refused by the cost threshold is a failed result (``success=False``, ``err
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 from .async_orchestrator import AsyncAgentOrchestrator
 from .base import AgentResult
 from .catalog import ModelCatalog, builtin_catalog
-from .config import Project
-from .errors import BudgetExceededError, ClaudeForceError
+from .config import Project, load_project
+from .errors import ClaudeForceError
 from .events import EventBus
 from .orchestrator import AgentOrchestrator
 from .providers.base import Provider
@@ -37,7 +37,8 @@ from .routing import (
     parse_complexity,
 )
 from .routing.settings import OverBudget
-from .runner import Execution, RunOptions, finished_event
+from .routing.strategy import ModelRouting, RoutedExecution, RouteOptions
+from .runner import Execution, RunOptions
 
 __all__ = [
     "AsyncHybridOrchestrator",
@@ -47,30 +48,6 @@ __all__ = [
     "RoutedExecution",
     "get_hybrid_orchestrator",
 ]
-
-
-# --- results ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RoutedExecution(Execution):
-    """An :class:`Execution` that knows why its model was chosen."""
-
-    route: RouteDecision | None = None
-
-    @classmethod
-    def of(cls, ex: Execution, route: RouteDecision) -> RoutedExecution:
-        values = {f.name: getattr(ex, f.name) for f in fields(Execution)}
-        return cls(**values, route=route)
-
-    def metadata(self) -> dict[str, Any]:
-        data = Execution.metadata(self)  # (slots dataclasses cannot use zero-argument super())
-        if self.route is not None:
-            data["routing"] = self.route.to_metadata()
-            data["complexity"] = self.route.complexity
-            data["complexity_reasons"] = self.route.reasons
-            data["estimate"] = self.route.estimate.to_dict()
-        return data
 
 
 # --- 2.2 pricing view ------------------------------------------------------------------------------
@@ -118,23 +95,37 @@ class ModelPricing:
 
 
 class AsyncHybridOrchestrator(AsyncAgentOrchestrator):
-    """The async core that chooses the model of each run whose options name none."""
+    """The async face whose engine is given a routing strategy (:class:`ModelRouting`): a run
+    whose options name no model runs on the model the strategy chooses."""
 
     def __init__(
         self,
+        config_path: str | os.PathLike[str] | None = None,
         *args: Any,
         auto_select_model: bool = True,
         prefer_cheaper: bool | None = None,
         cost_threshold: float | Decimal | None = None,
         over_budget: OverBudget | None = None,
+        project: Project | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
-        self.auto_select_model = auto_select_model
-        self._prefer_cheaper = prefer_cheaper
-        self._cost_threshold = cost_threshold
-        self._over_budget = over_budget
-        self._router: ModelRouter | None = None
+        project = project if project is not None else load_project(config_path)
+        self.model_routing = ModelRouting(
+            project,
+            auto_select_model=auto_select_model,
+            prefer_cheaper=prefer_cheaper,
+            cost_threshold=cost_threshold,
+            over_budget=over_budget,
+        )
+        super().__init__(config_path, *args, project=project, routing=self.model_routing, **kwargs)
+
+    @property
+    def auto_select_model(self) -> bool:
+        return self.model_routing.auto_select_model
+
+    @auto_select_model.setter
+    def auto_select_model(self, value: bool) -> None:
+        self.model_routing.auto_select_model = value
 
     def configure_routing(
         self,
@@ -145,72 +136,31 @@ class AsyncHybridOrchestrator(AsyncAgentOrchestrator):
         over_budget: OverBudget | None = None,
     ) -> None:
         """Change routing options (``None`` keeps the current value)."""
-        if auto_select_model is not None:
-            self.auto_select_model = auto_select_model
-        if prefer_cheaper is not None:
-            self._prefer_cheaper = prefer_cheaper
-        if cost_threshold is not None:
-            self._cost_threshold = cost_threshold
-        if over_budget is not None:
-            self._over_budget = over_budget
-        self._router = None
+        self.model_routing.configure(
+            auto_select_model=auto_select_model,
+            prefer_cheaper=prefer_cheaper,
+            cost_threshold=cost_threshold,
+            over_budget=over_budget,
+        )
 
     def clear_cost_threshold(self) -> None:
-        self._cost_threshold = None
-        self._router = None
+        self.model_routing.clear_cost_threshold()
 
     @property
     def router(self) -> ModelRouter:
-        if self._router is None:
-            router = ModelRouter.from_project(
-                self.project,
-                prefer_cheaper=self._prefer_cheaper,
-                cost_threshold=self._cost_threshold,
-                over_budget=self._over_budget,
-            )
-            self._router = router
-        return self._router
+        return self.model_routing.router
 
     def profile(self, agent_name: str) -> AgentProfile:
-        spec = self.project.settings.agents.get(agent_name)
-        if spec is None:
-            return AgentProfile(agent_name)
-        return AgentProfile(agent_name, tuple(spec.domains), spec.priority)
+        return self.model_routing.profile(agent_name)
 
     async def route(
-        self,
-        agent_name: str,
-        task: str,
-        *,
-        model: str | None = None,
-        max_tokens: int = 4096,
-        complexity: Complexity | None = None,
-        auto: bool | None = None,
-        batch: bool = False,
-        budget: bool = True,
+        self, agent_name: str, task: str, **options: Unpack[RouteOptions]
     ) -> RouteDecision:
-        """The routing decision for one run (reads the agent's system prompt off the loop).
-
-        Raises :class:`~claude_force.errors.BudgetExceededError` when the cost threshold refuses
-        it (``budget=False`` ignores the threshold), or the configuration error of an unknown agent.
-        """
-        system = await self.load_agent_definition(agent_name)
-        router = self.router if budget else replace(self.router, cost_threshold=None)
-        return router.route(
-            self.profile(agent_name),
-            task,
-            system=system,
-            max_tokens=max_tokens,
-            explicit_model=model,
-            complexity=complexity,
-            auto=self.auto_select_model if auto is None else auto,
-            batch=batch,
-        )
-
-    async def execute(
-        self, agent_name: str, task: str, options: RunOptions | None = None
-    ) -> Execution:
-        return await self.execute_routed(agent_name, task, options)
+        """The routing decision for one run (see :meth:`AgentEngine.route
+        <claude_force.engine.AgentEngine.route>`); a replaced ``load_agent_definition`` supplies
+        the system prompt."""
+        self._sync_hooks()
+        return await self.engine.route(agent_name, task, **options)
 
     async def execute_routed(
         self,
@@ -222,35 +172,9 @@ class AsyncHybridOrchestrator(AsyncAgentOrchestrator):
         complexity: Complexity | None = None,
     ) -> Execution:
         """Route, then run with the chosen model; a refused run is a failed result."""
-        opts = options or RunOptions()
-        try:
-            decision = await self.route(
-                agent_name,
-                task,
-                model=opts.model,
-                max_tokens=opts.max_tokens,
-                complexity=complexity,
-                auto=auto,
-            )
-        except BudgetExceededError as exc:
-            return self._refused(agent_name, task, opts, exc)
-        except ClaudeForceError:
-            # an unknown agent or a retired model: the core reports it as a failed result
-            return await super().execute(agent_name, task, opts)
-        ex = await super().execute(agent_name, task, replace(opts, model=decision.model))
-        return RoutedExecution.of(ex, decision)
-
-    def _refused(
-        self, agent: str, task: str, opts: RunOptions, exc: BudgetExceededError
-    ) -> Execution:
-        ex = self._failed_execution(
-            agent,
-            task,
-            opts,
-            exc,
-            str(exc),
-        )
-        self.bus.emit(finished_event(ex))  # the metrics tracker records the refusal
+        self._sync_hooks()
+        ex = await self.engine.execute(agent_name, task, options, auto=auto, complexity=complexity)
+        await self._tracked((ex,))
         return ex
 
 
@@ -354,6 +278,7 @@ class HybridOrchestrator(AgentOrchestrator):
         budget: bool = True,
     ) -> RouteDecision:
         """The full routing decision (model, source, complexity, reasons, estimate)."""
+        self._sync_client()
         return self._loop.run(
             self.hybrid.route(
                 agent_name,
@@ -447,6 +372,7 @@ class HybridOrchestrator(AgentOrchestrator):
             workflow_name=workflow_name,
             workflow_position=workflow_position,
         )
+        self._sync_client()
         ex = await self.hybrid.execute_routed(
             agent_name, task, opts, auto=auto_select, complexity=complexity
         )
@@ -461,6 +387,7 @@ class HybridOrchestrator(AgentOrchestrator):
         complexity: Complexity | None,
     ) -> AgentResult:
         try:
+            self._sync_client()
             d = await self.hybrid.route(
                 agent_name, task, model=model, max_tokens=max_tokens, complexity=complexity
             )

@@ -15,11 +15,11 @@ from ._closing import Closing
 from ._sync import LoopThread
 from .async_orchestrator import AsyncAgentOrchestrator
 from .base import AgentResult, BaseOrchestrator
+from .compat.hooks import originals, replaced
 from .config import Project
 from .errors import ConfigurationError
 from .events import EventBus
 from .providers.base import Provider
-from .providers.client import patched
 from .runner import RunOptions
 
 if TYPE_CHECKING:
@@ -71,8 +71,6 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         self._loop = LoopThread()
         self._client: Any = None
         self._client_assigned = False
-        core_override = self.core._client_override
-        self.core._client_override = lambda: self._client_override() or core_override()  # type: ignore[method-assign]
         self._tracker: PerformanceTracker | None = None
 
     # --- properties kept from 2.2 ---------------------------------------------------------------
@@ -109,12 +107,11 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         self._client = value
         self._client_assigned = value is not None
 
-    def _client_override(self) -> Any:
-        if self._client_assigned:
-            return self._client
-        if patched(type(self), "client", _CLIENT):
-            return self.client
-        return None
+    def _sync_client(self) -> None:
+        """At the entry of each call: hand a client assigned to (or patched over) ``client`` to
+        the async face, which puts it into the engine below the cache and resilience layers."""
+        client = self._client if self._client_assigned else replaced(self, "client", _HOOKS)
+        self.core._outer_client = client
 
     # --- running ----------------------------------------------------------------------------------
 
@@ -159,6 +156,7 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
             workflow_name=workflow_name,
             workflow_position=workflow_position,
         )
+        self._sync_client()
         return (await self.core.execute(agent_name, task, opts)).to_agent_result()
 
     def run_workflow(
@@ -170,6 +168,7 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
     async def arun_workflow(
         self, workflow_name: str, task: str, pass_output_to_next: bool = True
     ) -> list[AgentResult]:
+        self._sync_client()
         executions = await self.core.run_workflow(workflow_name, task, pass_output_to_next)
         return [ex.to_agent_result() for ex in executions]
 
@@ -182,15 +181,18 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         ``max_concurrent``, ``timeout_seconds``, ``resume`` …); an ``observer`` is called on the
         orchestrator's loop thread.
         """
+        self._sync_client()
         return self._loop.run(self.core.execute_workflow(workflow, task, **options))
 
     async def aexecute_workflow(
         self, workflow: str | WorkflowDAG, task: str, **options: Any
     ) -> WorkflowResult:
+        self._sync_client()
         return await self.core.execute_workflow(workflow, task, **options)
 
     def run_many(self, items: list[tuple[str, str]]) -> list[AgentResult]:
         """Run (agent, task) pairs concurrently within the configured bound."""
+        self._sync_client()
         return [ex.to_agent_result() for ex in self._loop.run(self.core.execute_many(items))]
 
     # --- project information ----------------------------------------------------------------------
@@ -289,4 +291,4 @@ def _first_paragraph(markdown: str) -> str:
     return ""
 
 
-_CLIENT = AgentOrchestrator.__dict__["client"]
+_HOOKS = originals(AgentOrchestrator, "client")

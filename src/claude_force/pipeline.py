@@ -1,7 +1,9 @@
 """Assemble the call pipeline: cache → rate limit → circuit breaker → retry → provider.
 
 Each concern is one :class:`~claude_force.providers.base.ProviderWrapper` around the next. This
-module only decides the order and which layers a project's settings switch on.
+module only decides the order and which layers a project's settings switch on; the resilience
+layers come from the engine's :class:`~claude_force.resilience.hub.ResilienceHub` (which owns
+their shared state), the cache layer from ``cache.layer``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from dataclasses import dataclass, field
 
 from .cache.layer import cache_layer
 from .config import Project
-from .events import EventBus
 from .providers.base import Provider
 from .resilience.hub import ResilienceHub
 
@@ -41,14 +42,18 @@ def wrap(provider: Provider, spec: PipelineSpec) -> Provider:
     return result
 
 
-def default_spec(
-    project: Project, bus: EventBus, *, max_attempts: int | None = None
-) -> PipelineSpec:
-    """The layers a project's settings ask for (each later issue plugs its layer in here).
+def resilient_spec(hub: ResilienceHub, *, cache: Layer | None = None) -> PipelineSpec:
+    """A spec with the hub's ``rate_limit`` (with fallback around it), ``breaker`` and ``retry``
+    layers, as its settings enable them, below ``cache``."""
+    s = hub.settings
+    return PipelineSpec(
+        cache=cache,
+        rate_limit=hub.rate_limit_layer,
+        breaker=hub.breaker_layer if s.breaker.enabled else None,
+        retry=hub.retry_layer if s.retry.enabled else None,
+    )
 
-    ``max_attempts`` overrides ``resilience.retry.max_attempts`` (the orchestrator's
-    ``max_retries`` argument).
-    """
-    spec = PipelineSpec(cache=cache_layer(project))
-    ResilienceHub.from_project(project, bus, max_attempts=max_attempts).install(spec)
-    return spec
+
+def default_spec(project: Project, hub: ResilienceHub) -> PipelineSpec:
+    """The layers a project's settings ask for: its response cache and the hub's layers."""
+    return resilient_spec(hub, cache=cache_layer(project))

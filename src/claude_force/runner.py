@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -141,7 +142,7 @@ def build_request(
 
 
 class AgentRunner:
-    """Runs one agent on one task, bounded by ``limit`` and ``timeout_s``."""
+    """Runs one agent on one task, bounded by ``limit`` (a slot held per run) and ``timeout_s``."""
 
     def __init__(
         self,
@@ -151,7 +152,7 @@ class AgentRunner:
         load_system: LoadFn,
         call: CallFn,
         bus: EventBus,
-        limit: asyncio.Semaphore,
+        limit: AbstractAsyncContextManager[Any],
         timeout_s: float | None,
         provider_name: Callable[[], str],
         provider_simulated: Callable[[], bool] = lambda: False,
@@ -159,8 +160,9 @@ class AgentRunner:
     ) -> None:
         self.catalog = catalog
         self._resolve_model = resolve_model
-        self._load_system = load_system
-        self._call = call
+        # the engine's seams: what a 2.2 face inserts lands here (see AgentEngine.insert_*)
+        self.load_system = load_system
+        self.call = call
         self.bus = bus
         self._limit = limit
         self.timeout_s = timeout_s
@@ -187,7 +189,7 @@ class AgentRunner:
                         opts.workflow_position,
                     )
                 )
-                system = await self._load_system(agent)
+                system = await self.load_system(agent)
                 temperature = opts.temperature
                 if temperature is not None and not self.catalog.sampling_allowed(model):
                     log.warning(
@@ -230,10 +232,10 @@ class AgentRunner:
         self, request: MessageRequest, limit_s: float | None
     ) -> MessageResponse:
         if limit_s is None:
-            return await self._call(request)
+            return await self.call(request)
         try:
             async with asyncio.timeout(limit_s):
-                return await self._call(request)
+                return await self.call(request)
         except TimeoutError:
             raise ProviderTimeoutError(f"timed out after {limit_s:g}s without a response") from None
 

@@ -45,8 +45,8 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from ..async_orchestrator import AsyncAgentOrchestrator
     from ..cache.layer import CacheProvider
+    from ..engine import AgentEngine
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class BatchTask:
 class BatchService:
     def __init__(
         self,
-        core: AsyncAgentOrchestrator,
+        core: AgentEngine,
         backend: BatchBackend,
         jobs: JobStore,
         *,
@@ -126,7 +126,7 @@ class BatchService:
                     JobItem(cid, t.agent, model or "", source, task_hash(t.task), refused=str(exc))
                 )
                 continue
-            system = await self.core.load_agent_definition(t.agent)
+            system = await self.core.system_prompt(t.agent)
             request = build_request(
                 system, t.task, chosen, max_tokens=max_tokens, cache_ttl=self.cache_ttl
             )
@@ -174,11 +174,9 @@ class BatchService:
         return job
 
     async def _route(self, t: BatchTask, model: str | None, max_tokens: int) -> tuple[str, str]:
-        from ..hybrid_orchestrator import AsyncHybridOrchestrator
-
         core = self.core
-        if not isinstance(core, AsyncHybridOrchestrator):
-            raise TypeError("auto_model needs an AsyncHybridOrchestrator")
+        if core.routing is None:
+            raise TypeError("auto_model needs an engine with a routing strategy")
         decision = await core.route(t.agent, t.task, model=model, max_tokens=max_tokens, batch=True)
         return decision.model, decision.complexity
 

@@ -18,7 +18,6 @@ from ..config import Project
 from ..config.schema import CacheSettings
 from ..messages import MessageRequest, MessageResponse
 from ..providers.base import Provider, ProviderWrapper
-from ..providers.client import SwitchProvider
 from .backend import CacheBackend
 from .errors import CacheConfigurationError
 from .keys import Namespace, request_key
@@ -39,19 +38,12 @@ def provider_identity(provider: Provider) -> str:
 
     The innermost provider's name, plus the seed of the simulation or the base URL of a
     non-default endpoint (an emulator answers differently from Claude). Decided per call: a
-    client that a 2.2 test suite patched in (see :class:`SwitchProvider`) answers as ``client``,
-    so its answers never pass for the chosen provider's.
+    client that a 2.2 test suite patched in (a ``ClientProvider`` in the engine's provider slot)
+    answers as ``client``, so its answers never pass for the chosen provider's.
     """
     inner: object = provider
-    while True:
-        if isinstance(inner, ProviderWrapper):
-            inner = inner.inner
-        elif isinstance(inner, SwitchProvider):
-            if inner.overridden:
-                return "client"
-            inner = inner.inner
-        else:
-            break
+    while isinstance(inner, ProviderWrapper):  # the layers below, and the engine's provider slot
+        inner = inner.inner
     name = str(getattr(inner, "name", type(inner).__name__))
     parts = [name]
     seed = getattr(inner, "seed", None)

@@ -1,4 +1,4 @@
-"""What every command shares: the global options' state, JSON output, consoles, the core factory.
+"""What every command shares: the global options' state, JSON output, consoles, the engine factory.
 
 Imported when ``claude-force --help`` runs, so it imports nothing heavy at module level: rich,
 pydantic and the orchestrator are imported inside the functions that use them.
@@ -18,7 +18,8 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..config import Project
+    from ..engine import AgentEngine
 
 
 @dataclass
@@ -37,16 +38,35 @@ def state_of(ctx: typer.Context) -> CliState:
 
 
 def open_core(
-    state: CliState, *, simulate: bool = False, max_concurrent: int | None = None
-) -> AsyncAgentOrchestrator:
-    """The async core for the configured project (loads and validates it: config errors raise)."""
-    from ..async_orchestrator import AsyncAgentOrchestrator
+    state: CliState,
+    *,
+    simulate: bool = False,
+    max_concurrent: int | None = None,
+    routing: bool = False,
+    tracking: bool = True,
+    memory: bool = True,
+    project: Project | None = None,
+) -> AgentEngine:
+    """The engine for the configured project, assembled: loading and validating the project and
+    building the pipeline raise every configuration error here (exit 2), before anything runs.
+    ``routing``: the engine routes runs that name no model (``--auto-model``)."""
+    from ..config import load_project
+    from ..engine import AgentEngine
 
-    return AsyncAgentOrchestrator(
-        state.config,
+    project = project if project is not None else load_project(state.config)
+    strategy = None
+    if routing:
+        from ..routing.strategy import ModelRouting
+
+        strategy = ModelRouting(project)
+    return AgentEngine.open(
+        project,
         api_key=state.api_key,
         max_concurrent=max_concurrent,
         simulate=True if (simulate or state.simulate) else None,
+        routing=strategy,
+        tracking=tracking,
+        memory=memory,
     )
 
 

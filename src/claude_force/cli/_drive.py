@@ -1,4 +1,4 @@
-"""Drive the async core for the CLI: run items with a progress board, time the whole run.
+"""Drive the engine for the CLI: run items with a progress board, time the whole run.
 
 Kept apart from the typer commands so that ``execute`` and ``run agent`` share one path to the
 engine (and so benchmarks can call it). Workflows run through ``cli/workflow.py``.
@@ -15,11 +15,11 @@ from ._progress import TaskBoard, current_row
 from ._tasks import TaskItem
 
 if TYPE_CHECKING:
-    from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..engine import AgentEngine
     from ..runner import Execution, RunOptions
 
 
-def preflight(core: AsyncAgentOrchestrator, items: Sequence[TaskItem], model: str | None) -> None:
+def preflight(core: AgentEngine, items: Sequence[TaskItem], model: str | None) -> None:
     """Fail fast (exit 2) on an unknown agent or a retired/unknown model, before anything runs."""
     for agent in dict.fromkeys(item.agent for item in items):
         core.project.agent(agent)
@@ -34,7 +34,7 @@ def label(item: TaskItem, width: int = 48) -> str:
 
 
 async def run_items(
-    core: AsyncAgentOrchestrator,
+    core: AgentEngine,
     items: Sequence[TaskItem],
     options: RunOptions,
     *,

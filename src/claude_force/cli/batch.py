@@ -16,8 +16,8 @@ import typer
 from ._common import CliState, emit_json, notice, out_console, state_of, write_output_file
 
 if TYPE_CHECKING:
-    from ..async_orchestrator import AsyncAgentOrchestrator
     from ..batch import BatchJob, BatchService, ItemResult, JobStatus
+    from ..engine import AgentEngine
 
 T = TypeVar("T")
 
@@ -82,17 +82,16 @@ def _run(
 
 def _core(
     state: CliState, project: Any, *, simulated: bool, auto_model: bool, tracking: bool
-) -> AsyncAgentOrchestrator:
-    from ..async_orchestrator import AsyncAgentOrchestrator
-    from ..hybrid_orchestrator import AsyncHybridOrchestrator
+) -> AgentEngine:
+    from ._common import open_core
 
-    cls = AsyncHybridOrchestrator if auto_model else AsyncAgentOrchestrator
-    return cls(
+    return open_core(
+        state,
+        simulate=simulated,
+        routing=auto_model,
+        tracking=tracking,
+        memory=False,
         project=project,
-        api_key=state.api_key,
-        simulate=True if simulated else None,
-        enable_tracking=tracking,
-        enable_memory=False,
     )
 
 

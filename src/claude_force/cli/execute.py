@@ -111,10 +111,7 @@ def execute(
 
     state = state_of(ctx)
     items = collect(agent, tasks or [], task_file, tasks_file)
-    from .route import open_routed_core
-
-    opener = open_routed_core if auto_model else open_core
-    core = opener(state, simulate=simulate, max_concurrent=max_concurrent)
+    core = open_core(state, simulate=simulate, max_concurrent=max_concurrent, routing=auto_model)
     preflight(core, items, model)
     settings = core.project.settings
     concurrent = run_async

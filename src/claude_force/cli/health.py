@@ -40,7 +40,7 @@ def health(
 
     async def run() -> HealthReport:
         try:
-            return await check_health(core.pipeline, chosen, timeout_s=timeout)
+            return await check_health(core.pipeline, chosen, hub=core.hub, timeout_s=timeout)
         finally:
             await core.close()
 

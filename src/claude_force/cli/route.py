@@ -7,30 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._common import CliState, emit_json, out_console, state_of
+from ._common import emit_json, open_core, out_console, state_of
 
 if TYPE_CHECKING:
-    from ..hybrid_orchestrator import AsyncHybridOrchestrator
     from ..routing import RouteDecision
-
-
-def open_routed_core(
-    state: CliState,
-    *,
-    simulate: bool = False,
-    max_concurrent: int | None = None,
-    enable_tracking: bool = True,
-) -> AsyncHybridOrchestrator:
-    """The async core with model routing (``execute --auto-model``, ``batch submit --auto-model``)."""
-    from ..hybrid_orchestrator import AsyncHybridOrchestrator
-
-    return AsyncHybridOrchestrator(
-        state.config,
-        api_key=state.api_key,
-        max_concurrent=max_concurrent,
-        simulate=True if (simulate or state.simulate) else None,
-        enable_tracking=enable_tracking,
-    )
 
 
 def route(
@@ -79,7 +59,7 @@ def route(
         forced = parse_complexity(complexity)
     except ValueError as exc:
         raise TaskInputError(str(exc), key="--complexity") from None
-    core = open_routed_core(state_of(ctx), enable_tracking=False)
+    core = open_core(state_of(ctx), routing=True, tracking=False)
 
     async def go() -> RouteDecision:
         try:

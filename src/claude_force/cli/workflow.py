@@ -140,7 +140,7 @@ def drive(
     bound = max_concurrent or dag.max_concurrent or core.max_concurrent
     # the runner's own bound must not be the tighter one (a workflow's max_concurrent above
     # performance.max_concurrent_agents), or steps shown as running would wait for a slot
-    core.max_concurrent = max(core.max_concurrent, bound)
+    core.allow_concurrency(bound)
     if parallel is None:
         parallel = core.project.settings.features.parallel_workflows_enabled
     view = ProgressView(

@@ -1,8 +1,8 @@
 """The metrics tracker: turns events into records, feeds Prometheus, writes in the background.
 
-``MetricsTracker.for_project(project, bus=...)`` is what the orchestrator creates when tracking
-is on. It subscribes to the :class:`~claude_force.events.EventBus` and is also the orchestrator's
-``tracker`` sink (``record_event_async``); an execution reaching it both ways is counted once.
+``MetricsTracker.for_project(project, bus=...)`` is what the engine creates when tracking is on.
+It subscribes to the :class:`~claude_force.events.EventBus`: that is the one path by which
+executions reach it (the 2.2 ``tracker`` sink, ``record_event_async``, is the same subscriber).
 
 On the request path it only builds a frozen record, bumps Prometheus counters and enqueues the
 record (``BatchWriter.submit``): no I/O, no waiting. The store is opened on the writer thread,
@@ -96,7 +96,6 @@ class MetricsTracker:
         self._factory: Callable[[], MetricsStore] | None = store if callable(store) else None
         self._open_lock = threading.Lock()
         self._state_lock = threading.Lock()
-        self._seen: OrderedDict[tuple[str, int], int] = OrderedDict()
         self._finished: OrderedDict[str, int] = OrderedDict()
         # failed attempts per execution, written with the execution's own dimensions (agent,
         # workflow, step, simulated) once it finishes; numbered in the order they happened
@@ -151,26 +150,14 @@ class MetricsTracker:
         self._unsubscribe.append(bus.subscribe(self.record_event))
 
     def record(self, rec: ExecutionRecord) -> bool:
-        """Count and enqueue one record; False when skipped (a repeat, simulated off, queue full).
+        """Count and enqueue one record; False when skipped (simulated off, queue full).
 
-        Prometheus counts each ``(execution_id, attempt)`` once; a changed record with the same
-        key is written again (the store upserts), an identical repeat is dropped here.
+        Each execution reaches the tracker once, from the bus; the store upserts by
+        ``(execution_id, attempt)``.
         """
         if rec.simulated and not self.settings.record_simulated:
             return False
-        digest = hash(rec)
-        with self._state_lock:
-            previous = self._seen.get(rec.key)
-            if previous is None:
-                self._seen[rec.key] = digest
-                if len(self._seen) > _SEEN_MAX:
-                    self._seen.popitem(last=False)
-            elif previous == digest:
-                return False
-            else:
-                self._seen[rec.key] = digest
-        if previous is None:
-            self.prometheus.observe(rec)
+        self.prometheus.observe(rec)
         return self.writer.submit(rec)
 
     def record_event(self, event: Event) -> None:

@@ -45,3 +45,24 @@ class ProviderWrapper:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+class ProviderSlot(ProviderWrapper):
+    """The bottom of an engine's pipeline: the provider the engine chose, or one put in its place.
+
+    The 2.2 faces put a caller's SDK client here (a patched ``async_client``, an assigned
+    ``client``) with :meth:`insert`; every layer above — cache, rate limit, breaker, retry —
+    stays as it is. Closing the slot closes the chosen provider (an inserted one belongs to
+    whoever inserted it).
+    """
+
+    def __init__(self, chosen: Provider) -> None:
+        super().__init__(chosen)
+        self.chosen = chosen
+
+    def insert(self, provider: Provider | None) -> None:
+        """Answer with ``provider`` from now on (``None``: the chosen provider again)."""
+        self.inner = provider if provider is not None else self.chosen
+
+    async def aclose(self) -> None:
+        await self.chosen.aclose()

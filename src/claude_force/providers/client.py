@@ -2,24 +2,20 @@
 
 claude-force 2.2 test suites patch ``AsyncAgentOrchestrator.async_client`` or assign
 ``AgentOrchestrator.client`` and expect every call to go through that object's
-``messages.create``. :class:`SwitchProvider` honours such an override at call time and
-otherwise delegates to the provider claude-force chose, so a migrated suite never reaches the
-real API by accident.
+``messages.create``. The 2.2 faces notice that and put a :class:`ClientProvider` at the bottom
+of the engine's pipeline (its :class:`~claude_force.providers.base.ProviderSlot`), so a migrated
+suite never reaches the real API by accident.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
 from typing import Any
 
 from ..errors import ProviderConnectionError, ProviderTimeoutError, status_error
 from ..messages import MessageRequest, MessageResponse, Usage
 from ._headers import parse_retry_after, parse_should_retry, ratelimit_headers
-from .base import Provider
-
-ClientGetter = Callable[[], Any]
 
 
 def coerce_message(obj: object, model: str, provider: str = "custom") -> MessageResponse:
@@ -91,36 +87,17 @@ async def call_client(client: Any, request: MessageRequest) -> MessageResponse:
     return coerce_message(result, request.model, provider="client")
 
 
-class SwitchProvider:
-    """Use the override client when one is present at call time, else the chosen provider."""
+class ClientProvider:
+    """Sends requests through a caller's SDK-like client (``client.messages.create``)."""
 
-    def __init__(self, inner: Provider, override: ClientGetter) -> None:
-        self.inner = inner
-        self._override = override
+    name = "client"
+    simulated = False
 
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def simulated(self) -> bool:
-        return self.inner.simulated and self._override() is None
-
-    @property
-    def overridden(self) -> bool:
-        """Whether a caller-supplied client answers requests sent now (not ``inner``)."""
-        return self._override() is not None
+    def __init__(self, client: Any) -> None:
+        self.client = client
 
     async def send(self, request: MessageRequest) -> MessageResponse:
-        client = self._override()
-        if client is None:
-            return await self.inner.send(request)
-        return await call_client(client, request)
+        return await call_client(self.client, request)
 
     async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-def patched(cls: type, name: str, original: object) -> bool:
-    """Whether ``cls.name`` was replaced (e.g. by ``unittest.mock.patch.object``)."""
-    return inspect.getattr_static(cls, name, original) is not original
+        return None  # the client belongs to the caller

@@ -29,17 +29,31 @@ def announce(message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def simulation_notice(
+    settings: ProviderSettings, *, api_key: str | None = None, simulate: bool | None = None
+) -> str | None:
+    """The notice to print when this choice means the simulated model, else ``None``."""
+    forced = simulate if simulate is not None else settings.simulate
+    if forced:
+        return FORCED_NOTICE
+    return None if api_key else SIMULATION_NOTICE
+
+
 def choose_provider(
     settings: ProviderSettings,
     *,
     api_key: str | None = None,
     simulate: bool | None = None,
+    quiet: bool = False,
 ) -> Provider:
-    key = api_key
-    forced = simulate if simulate is not None else settings.simulate
-    if forced or not key:
-        announce(FORCED_NOTICE if forced else SIMULATION_NOTICE)
+    """The real provider when ``api_key`` is given (and simulation is not forced), else the
+    simulated one, announced once on stderr unless ``quiet`` (the engine announces it when it
+    first runs, not when it is assembled)."""
+    notice = simulation_notice(settings, api_key=api_key, simulate=simulate)
+    if notice is not None:
+        if not quiet:
+            announce(notice)
         return SimulatedProvider(latency=settings.latency, seed=settings.seed)
     return AnthropicProvider(
-        key, base_url=settings.base_url, timeout_seconds=settings.timeout_seconds
+        api_key, base_url=settings.base_url, timeout_seconds=settings.timeout_seconds
     )

@@ -18,7 +18,7 @@ from .config import (
     RetrySettings,
 )
 from .fallback import FallbackProvider
-from .hub import ResilienceHub, hub_of
+from .hub import ResilienceHub
 from .ratelimit import RateLimitDeadlineError, RateLimitedProvider, RateLimiter, Reservation
 from .retry import GiveUp, Retry, RetryBudget, RetryingProvider, RetryPolicy, is_retryable
 
@@ -49,7 +49,6 @@ __all__ = [
     "SystemClock",
     "TokenBucket",
     "VirtualClock",
-    "hub_of",
     "is_retryable",
     "outcome_of",
     "parse_ratelimit_headers",

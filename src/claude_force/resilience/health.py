@@ -20,7 +20,7 @@ from ..providers._headers import parse_retry_after, parse_should_retry
 from ..providers.anthropic import AnthropicProvider
 from ..providers.base import Provider
 from .buckets import parse_ratelimit_headers
-from .hub import ResilienceHub, hub_of
+from .hub import ResilienceHub
 
 Status = Literal["healthy", "degraded", "unreachable"]
 
@@ -138,7 +138,6 @@ async def probe(
         kind: {"limit": lim, "remaining": rem}
         for kind, (lim, rem) in parse_ratelimit_headers(headers).items()
     }
-    hub = hub if hub is not None else hub_of(provider)
     if hub is not None and hub.settings.rate_limits.enabled:
         hub.limiter.observe(model, headers)
     return Probe(
@@ -163,9 +162,8 @@ async def check_health(
     hub: ResilienceHub | None = None,
     timeout_s: float = 10.0,
 ) -> HealthReport:
-    """Probe the provider and report breaker states and rate-limit headroom of ``hub`` (by
-    default the hub whose layers wrap ``provider``, if any)."""
-    hub = hub if hub is not None else hub_of(provider)
+    """Probe the provider and report breaker states and rate-limit headroom of ``hub`` (the
+    hub whose layers wrap ``provider``: an engine's ``hub``)."""
     found = await probe(provider, model, timeout_s=timeout_s, hub=hub)
     snap: dict[str, Any] = hub.snapshot() if hub is not None else {}
     breakers: list[dict[str, Any]] = snap.get("breakers", [])

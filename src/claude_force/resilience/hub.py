@@ -3,13 +3,13 @@
 Order (outermost first): cache → fallback → rate limit → circuit breaker → retry → provider.
 Fallback sits in the pipeline's ``rate_limit`` slot, outside the rate limiter, so that each
 alternate model is limited, broken and retried as itself. The hub owns the shared state (the
-breakers, buckets and retry budgets) so that ``claude-force health`` and the server can report it.
+breakers, buckets and retry budgets); the engine keeps its hub as an attribute, so that
+``claude-force health`` and the server report the state of the pipeline that runs.
 """
 
 from __future__ import annotations
 
 import random
-import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,9 +27,6 @@ from .retry import RetryBudget, RetryingProvider, RetryPolicy
 
 if TYPE_CHECKING:
     from ..config import Project
-    from ..pipeline import PipelineSpec
-
-_HUBS: weakref.WeakKeyDictionary[object, ResilienceHub] = weakref.WeakKeyDictionary()
 
 
 class ResilienceHub:
@@ -104,10 +101,6 @@ class ResilienceHub:
 
     # --- layers -----------------------------------------------------------------------------------
 
-    def _tag(self, provider: Provider) -> Provider:
-        _HUBS[provider] = self
-        return provider
-
     def retry_layer(self, inner: Provider) -> Provider:
         on_retry: Callable[[MessageRequest], None] | None = None
         on_error: Callable[[MessageRequest, ProviderError], None] | None = None
@@ -120,22 +113,20 @@ class ResilienceHub:
                 if exc.headers:  # each failed attempt's 429 headers, not only the last one's
                     self.limiter.observe(request.model, exc.headers)
 
-        return self._tag(
-            RetryingProvider(
-                inner,
-                self.retry_policy,
-                budgets=self.budget,
-                bus=self.bus,
-                clock=self.clock,
-                on_retry=on_retry,
-                on_error=on_error,
-                # no retry is sent to a circuit that opened while this call was backing off
-                gate=self.breakers.check_open if self.settings.breaker.enabled else None,
-            )
+        return RetryingProvider(
+            inner,
+            self.retry_policy,
+            budgets=self.budget,
+            bus=self.bus,
+            clock=self.clock,
+            on_retry=on_retry,
+            on_error=on_error,
+            # no retry is sent to a circuit that opened while this call was backing off
+            gate=self.breakers.check_open if self.settings.breaker.enabled else None,
         )
 
     def breaker_layer(self, inner: Provider) -> Provider:
-        return self._tag(CircuitBreakerProvider(inner, self.breakers))
+        return CircuitBreakerProvider(inner, self.breakers)
 
     def rate_limit_layer(self, inner: Provider) -> Provider:
         """Rate limit, with fallback around it when fallback models are configured."""
@@ -143,26 +134,16 @@ class ResilienceHub:
         layer = inner
         if s.rate_limits.enabled:
             precheck = self.breakers.check if s.breaker.enabled else None
-            layer = self._tag(RateLimitedProvider(inner, self.limiter, precheck=precheck))
+            layer = RateLimitedProvider(inner, self.limiter, precheck=precheck)
         if s.fallback.models or s.fallback.agents:
-            layer = self._tag(
-                FallbackProvider(
-                    layer,
-                    s.fallback,
-                    bus=self.bus,
-                    clock=self.clock,
-                    sampling_allowed=self._sampling_allowed,
-                )
+            layer = FallbackProvider(
+                layer,
+                s.fallback,
+                bus=self.bus,
+                clock=self.clock,
+                sampling_allowed=self._sampling_allowed,
             )
         return layer
-
-    def install(self, spec: PipelineSpec) -> PipelineSpec:
-        """Fill the spec's ``rate_limit``, ``breaker`` and ``retry`` slots (as settings enable)."""
-        s = self.settings
-        spec.rate_limit = self.rate_limit_layer
-        spec.breaker = self.breaker_layer if s.breaker.enabled else None
-        spec.retry = self.retry_layer if s.retry.enabled else None
-        return spec
 
     # --- reporting --------------------------------------------------------------------------------
 
@@ -198,19 +179,3 @@ class ResilienceHub:
             for model, snaps in self.limiter.snapshot().items()
         }
         return {"breakers": breakers, "rate_limits": limits}
-
-
-def hub_of(provider: object) -> ResilienceHub | None:
-    """The hub whose layers wrap ``provider`` (walking the ``inner`` chain), if any."""
-    seen: set[int] = set()
-    current: object | None = provider
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        try:
-            hub = _HUBS.get(current)
-        except TypeError:  # not weak-referenceable
-            hub = None
-        if hub is not None:
-            return hub
-        current = getattr(current, "inner", None)
-    return None

@@ -37,6 +37,7 @@ from .state import AuthError, ServerState, status_of_error
 if TYPE_CHECKING:
     from ..async_orchestrator import AsyncAgentOrchestrator
     from ..config import Project
+    from ..engine import AgentEngine
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
@@ -98,23 +99,24 @@ class SecurityHeaders:
 
 
 def _orchestrator_for(
-    target: AsyncAgentOrchestrator | Project | str | os.PathLike[str] | None,
+    target: AgentEngine | AsyncAgentOrchestrator | Project | str | os.PathLike[str] | None,
     simulate: bool | None,
     api_key: str | None,
-) -> tuple[AsyncAgentOrchestrator, bool]:
-    """The orchestrator to serve, and whether this app owns (and closes) it."""
+) -> tuple[AgentEngine, bool]:
+    """The engine to serve, and whether this app owns (and closes) it. An orchestrator (a 2.2
+    face) is served through its engine; requests never pass through the face."""
     from ..async_orchestrator import AsyncAgentOrchestrator
-    from ..config import Project
+    from ..engine import AgentEngine
 
-    if isinstance(target, AsyncAgentOrchestrator):
+    if isinstance(target, AgentEngine):
         return target, False
-    if isinstance(target, Project):
-        return AsyncAgentOrchestrator(project=target, api_key=api_key, simulate=simulate), True
-    return AsyncAgentOrchestrator(target, api_key=api_key, simulate=simulate), True
+    if isinstance(target, AsyncAgentOrchestrator):
+        return target.engine, False
+    return AgentEngine.open(target, api_key=api_key, simulate=simulate), True
 
 
 def create_app(
-    target: AsyncAgentOrchestrator | Project | str | os.PathLike[str] | None = None,
+    target: AgentEngine | AsyncAgentOrchestrator | Project | str | os.PathLike[str] | None = None,
     *,
     simulate: bool | None = None,
     api_key: str | None = None,
@@ -128,9 +130,10 @@ def create_app(
     warm_up: bool = True,
     allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
-    """The server for an orchestrator (used as is, closed by its owner), a loaded project, or
-    the path of ``claude.json`` (``None``: the nearest one). For the latter two the app creates
-    the orchestrator (with ``simulate`` and ``api_key``) and closes it at shutdown.
+    """The server for an engine or an orchestrator (its engine, used as is, closed by its
+    owner), a loaded project, or the path of ``claude.json`` (``None``: the nearest one). For the
+    latter two the app opens an engine (with ``simulate`` and ``api_key``) and closes it at
+    shutdown.
 
     ``settings``/``anomalies`` default to the project's ``server`` and ``anomalies`` sections;
     ``token`` overrides ``CLAUDE_FORCE_SERVER_TOKEN`` and ``server.token``. ``host`` is the

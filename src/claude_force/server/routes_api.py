@@ -308,13 +308,9 @@ async def anomalies(state: State, since: Since = None, until: Until = None) -> A
 
 def live_snapshot(state: ServerState) -> dict[str, Any]:
     """What the dashboard shows: live figures, anomalies, breakers and rate-limit headroom."""
-    from ..resilience.hub import hub_of
-
     snap = state.monitor.snapshot()
     orch = state.orchestrator
-    hub = hub_of(orch.pipeline)
-    resilience = hub.snapshot() if hub is not None else {"breakers": [], "rate_limits": {}}
-    snap.update(resilience)
+    snap.update(orch.hub.snapshot())
     snap["provider"] = {"name": orch.provider.name, "simulated": orch.provider.simulated}
     snap["project"] = orch.project.settings.name
     return snap

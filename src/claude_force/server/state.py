@@ -29,7 +29,7 @@ from .monitor import Monitor
 from .settings import ServerSettings
 
 if TYPE_CHECKING:
-    from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..engine import AgentEngine
     from ..runner import Execution
     from ..workflows.result import WorkflowResult
 
@@ -98,7 +98,7 @@ def status_of_workflow(result: WorkflowResult) -> int:
 
 @dataclass
 class ServerState:
-    orchestrator: AsyncAgentOrchestrator
+    orchestrator: AgentEngine  # the engine served (an orchestrator's, when given one)
     owned: bool
     settings: ServerSettings
     monitor: Monitor
@@ -145,6 +145,7 @@ class ServerState:
             report = await check_health(
                 orch.pipeline,
                 orch.project.catalog.default,
+                hub=orch.hub,
                 timeout_s=self.settings.ready_timeout_seconds,
             )
             state_dir = await asyncio.to_thread(_check_writable, orch.project.state_dir)

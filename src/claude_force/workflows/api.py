@@ -1,19 +1,16 @@
-"""Workflows of a project: load and validate them, and run them with an orchestrator."""
+"""Workflows of a project: load and validate them, and run them with a step runner (the engine)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TypedDict
 
 from ..config import Project
 from .checkpoint import CheckpointStore
 from .dag import WorkflowDAG
 from .engine import Observer, WorkflowEngine
-from .executor import OrchestratorExecutor
+from .executor import OrchestratorExecutor, StepRunner
 from .result import WorkflowResult
-
-if TYPE_CHECKING:
-    from ..async_orchestrator import AsyncAgentOrchestrator
 
 
 def load_workflow(project: Project, name: str) -> WorkflowDAG:
@@ -38,8 +35,22 @@ def checkpoint_store(project: Project) -> CheckpointStore:
     return CheckpointStore(project.state_dir / "workflows")
 
 
+class WorkflowOptions(TypedDict, total=False):
+    """The options of :func:`execute_workflow` that the engine and the faces pass through."""
+
+    parallel: bool | None
+    max_concurrent: int | None
+    timeout_seconds: float | None
+    pass_outputs: bool
+    checkpoint: bool
+    resume: bool
+    observer: Observer | None
+    use_cache: bool
+    refresh: bool
+
+
 async def execute_workflow(
-    orchestrator: AsyncAgentOrchestrator,
+    orchestrator: StepRunner,
     workflow: str | WorkflowDAG,
     task: str,
     *,

@@ -1,31 +1,49 @@
-"""The default executor: a step runs in-process through ``AsyncAgentOrchestrator.execute``.
+"""The default executor: a step runs in-process through a :class:`StepRunner` (the engine).
 
 So each step goes through the same runner and call pipeline (cache → rate limit → breaker →
 retry → provider) and emits the same events as a single agent run, tagged with the workflow's
-name, run id and step id.
+name, run id and step id. The workflow engine knows only this small protocol, not the engine
+class (nor any 2.2 face).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from ..config import Project
 from ..runner import Execution, RunOptions
 from .checkpoint import fingerprint
 from .dag import Step
 from .engine import StepCall
 
-if TYPE_CHECKING:
-    from ..async_orchestrator import AsyncAgentOrchestrator
-
 DEFAULT_MAX_TOKENS = RunOptions().max_tokens
 
 
+class StepRunner(Protocol):
+    """What running a workflow needs: the project, one agent run, an agent's system prompt,
+    and a concurrency bound it may raise. :class:`~claude_force.engine.AgentEngine` is one."""
+
+    @property
+    def project(self) -> Project: ...
+
+    @property
+    def max_concurrent(self) -> int: ...
+
+    def allow_concurrency(self, n: int) -> None: ...
+
+    async def execute(
+        self, agent: str, task: str, options: RunOptions | None = None
+    ) -> Execution: ...
+
+    async def system_prompt(self, agent: str) -> str: ...
+
+
 class OrchestratorExecutor:
-    """Runs steps with an :class:`~claude_force.async_orchestrator.AsyncAgentOrchestrator`."""
+    """Runs steps with a :class:`StepRunner`."""
 
     def __init__(
         self,
-        orchestrator: AsyncAgentOrchestrator,
+        orchestrator: StepRunner,
         *,
         use_cache: bool = True,
         refresh: bool = False,
@@ -57,6 +75,6 @@ class OrchestratorExecutor:
 
     async def identity(self, step: Step) -> str:
         """The agent's system prompt (definition + contract) and resolved model, digested."""
-        system = await self.orchestrator.load_agent_definition(step.agent)
+        system = await self.orchestrator.system_prompt(step.agent)
         model = self.orchestrator.project.model_for(step.agent, step.model)
         return fingerprint(system, model, self.temperature)

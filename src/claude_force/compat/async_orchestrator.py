@@ -1,0 +1,338 @@
+"""``AsyncAgentOrchestrator``: the 2.2 async API, a face over :class:`~claude_force.engine.AgentEngine`.
+
+The face keeps 2.2's constructor, result type and hooks; the engine does the work. At the entry
+of each public call the face checks whether a 2.2 test suite replaced a hook and, on a change,
+inserts the adapter into its engine (see :mod:`claude_force.compat.hooks`). The
+``_track_performance_async`` hook is called only when replaced: tracking itself has one path,
+the event bus, so nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Unpack
+
+from .._closing import AsyncClosing
+from ..config import Project, load_project
+from ..engine.service import AgentEngine, EngineOptions
+from ..events import EventBus, ExecutionFinished
+from ..messages import ChatMessage, MessageRequest, MessageResponse
+from ..providers.base import Provider, ProviderSlot
+from ..providers.client import ClientProvider
+from ..runner import Execution, RunOptions, finished_event
+from .hooks import EngineAttribute, HookCallProvider, originals, replaced
+
+if TYPE_CHECKING:
+    from ..memory.service import MemoryService
+    from ..metrics.tracker import MetricsTracker
+    from ..resilience.hub import ResilienceHub
+    from ..routing.strategy import RoutingStrategy
+    from ..runner import AgentRunner
+    from ..workflows.api import WorkflowOptions
+    from ..workflows.dag import WorkflowDAG
+    from ..workflows.result import WorkflowResult
+
+log = logging.getLogger("claude_force.async_orchestrator")  # the 2.2 module's logger name
+
+
+class _Default(float):
+    """A default argument value that can be told apart from the same number passed explicitly."""
+
+
+_TTL_DEFAULT = _Default(24)
+_SIZE_DEFAULT = _Default(100)
+
+
+@dataclass
+class AsyncAgentResult:
+    """Result of :meth:`AsyncAgentOrchestrator.execute_agent` (shape kept from 2.2)."""
+
+    agent_name: str
+    success: bool
+    output: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_execution(cls, ex: Execution) -> AsyncAgentResult:
+        return cls(ex.agent, ex.success, ex.output, ex.metadata(), list(ex.errors))
+
+
+class AsyncAgentOrchestrator(AsyncClosing):
+    """Runs agents of a ``.claude/`` project against Claude (or the simulated model)."""
+
+    def __init__(
+        self,
+        config_path: str | os.PathLike[str] | None = None,
+        api_key: str | None = None,
+        max_concurrent: int | None = None,
+        timeout_seconds: float | None = None,
+        max_retries: int | None = None,
+        enable_tracking: bool = True,
+        enable_memory: bool = True,
+        enable_cache: bool = True,
+        cache_ttl_hours: float = _TTL_DEFAULT,
+        cache_max_size_mb: float = _SIZE_DEFAULT,
+        *,
+        simulate: bool | None = None,
+        provider: Provider | None = None,
+        project: Project | None = None,
+        bus: EventBus | None = None,
+        routing: RoutingStrategy | None = None,
+    ) -> None:
+        project = project if project is not None else load_project(config_path)
+        # 2.2 arguments given explicitly win over claude.json's cache section
+        ttl = None if cache_ttl_hours is _TTL_DEFAULT else cache_ttl_hours
+        size = None if cache_max_size_mb is _SIZE_DEFAULT else cache_max_size_mb
+        self.engine = AgentEngine(
+            project,
+            EngineOptions(
+                api_key=api_key,
+                simulate=simulate,
+                provider=provider,
+                max_concurrent=max_concurrent,
+                timeout_seconds=timeout_seconds,
+                # 2.2 passed max_retries to tenacity's stop_after_attempt: it counts attempts
+                max_attempts=max_retries,
+                tracking=enable_tracking,
+                memory=enable_memory,
+                cache=enable_cache,
+                cache_ttl_hours=ttl,
+                cache_max_size_mb=size,
+                routing=routing,
+                bus=bus,
+            ),
+        )
+        self.enable_tracking = enable_tracking
+        self.enable_memory = enable_memory
+        self.cache_ttl_hours = float(cache_ttl_hours)
+        self.cache_max_size_mb = float(cache_max_size_mb)
+        # where 2.2 sent finished executions; assigning another sink (with an async
+        # ``record_event_async(event)``) makes the face send them there too
+        self.tracker: Any = self.engine.metrics
+        self._outer_client: Any = None  # a client the sync face was given (``client``)
+        self._inserted: tuple[Any, Any, Any] = (None, None, None)
+
+    # --- the engine's parts, under their 2.2 / 2.3 names ------------------------------------------
+
+    project: EngineAttribute[Project] = EngineAttribute()
+    bus: EngineAttribute[EventBus] = EngineAttribute()
+    max_concurrent: EngineAttribute[int] = EngineAttribute(writable=True)
+    timeout_seconds: EngineAttribute[float | None] = EngineAttribute(
+        writable=True
+    )  # 2.2 tests set it
+    max_retries: EngineAttribute[int] = EngineAttribute("max_attempts")
+    enable_cache: EngineAttribute[bool] = EngineAttribute("cache_enabled")
+    metrics: EngineAttribute[MetricsTracker | None] = EngineAttribute()
+    memory: EngineAttribute[MemoryService | None] = EngineAttribute()
+    provider: EngineAttribute[ProviderSlot] = EngineAttribute()
+    pipeline: EngineAttribute[Provider] = EngineAttribute()
+    hub: EngineAttribute[ResilienceHub] = EngineAttribute()
+    routing: EngineAttribute[RoutingStrategy | None] = EngineAttribute()
+    runner: EngineAttribute[AgentRunner] = EngineAttribute()
+
+    @property
+    def config_path(self) -> Path:
+        return self.engine.project.config_path
+
+    def allow_concurrency(self, n: int) -> None:
+        self.engine.allow_concurrency(n)
+
+    @property
+    def async_client(self) -> Any:
+        """The SDK's ``AsyncAnthropic`` client when the real provider is in use, else ``None``.
+
+        Patching this class-level property (as 2.2 test suites do) routes every call through the
+        patched object's ``messages.create``.
+        """
+        return getattr(self.engine.provider.chosen, "client", None)
+
+    # --- 2.2 hooks: replaced ones are put into the engine at the entry of each call ---------------
+
+    def _sync_hooks(self) -> None:
+        loader = replaced(self, "load_agent_definition", _HOOKS)
+        call = replaced(self, "_call_api_with_retry", _HOOKS)
+        client = self._outer_client
+        if client is None:
+            client = replaced(self, "async_client", _HOOKS)
+        current = (loader, call, client)
+        if all(a is b for a, b in zip(current, self._inserted, strict=True)):
+            return
+        engine = self.engine
+        engine.insert_loader(loader)
+        engine.insert_transport(HookCallProvider(call, engine.provider) if call else None)
+        engine.insert_provider(ClientProvider(client) if client is not None else None)
+        self._inserted = current
+
+    async def load_agent_definition(self, agent_name: str) -> str:
+        """The agent's system prompt: its definition and contract, read off the event loop."""
+        return await self.engine.read_system(agent_name)
+
+    async def system_prompt(self, agent_name: str) -> str:
+        """The system prompt runs of ``agent_name`` send (a replaced hook's, if any)."""
+        self._sync_hooks()
+        return await self.engine.system_prompt(agent_name)
+
+    async def _call_api_with_retry(
+        self,
+        model: str,
+        max_tokens: int,
+        temperature: float | None,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        request: MessageRequest | None = None,
+    ) -> MessageResponse:
+        """Send one request through the call pipeline (retries live in the pipeline)."""
+        if request is None:
+            request = MessageRequest(
+                model=model,
+                messages=tuple(ChatMessage(m["role"], str(m["content"])) for m in messages),
+                max_tokens=max_tokens,
+                temperature=temperature,
+            )
+        return await self.engine.pipeline.send(request)
+
+    def _outer_tracker(self) -> Any:
+        """A 2.2 tracker sink assigned to ``tracker`` (not the engine's own metrics), if any."""
+        tracker = self.tracker
+        return None if tracker is None or tracker is self.engine.metrics else tracker
+
+    async def _track_performance_async(self, **kw: Any) -> None:
+        """Record one finished execution (2.2 hook) in a tracker sink assigned to ``tracker``.
+
+        The engine's own metrics record every execution from the event bus; the face calls this
+        hook only when a test suite replaced it or assigned another ``tracker``.
+        """
+        event = kw.get("event")
+        tracker = self._outer_tracker()
+        if tracker is not None and isinstance(event, ExecutionFinished):
+            try:
+                await tracker.record_event_async(event)
+            except Exception as exc:  # as in 2.2: a run never fails because tracking did
+                log.warning("execution %s not tracked: %s", event.execution_id, exc)
+
+    async def _tracked(self, executions: Sequence[Execution]) -> None:
+        if not self.enable_tracking:
+            return
+        track = replaced(self, "_track_performance_async", _HOOKS)
+        if track is None:
+            if self._outer_tracker() is None:
+                return
+            track = self._track_performance_async
+        for ex in executions:
+            await track(
+                # the keyword arguments claude-force 2.2 passed (test suites assert on them) …
+                agent_name=ex.agent,
+                task=ex.task,
+                success=ex.success,
+                execution_time_ms=ex.duration_ms,
+                model=ex.model,
+                input_tokens=ex.usage.input_tokens,
+                output_tokens=ex.usage.output_tokens,
+                error_type=ex.error_type,
+                workflow_name=ex.workflow_name,
+                workflow_position=ex.workflow_position,
+                # … and the typed record
+                event=finished_event(ex),
+                execution=ex,
+            )
+
+    # --- public API ------------------------------------------------------------------------------
+
+    async def execute(
+        self, agent_name: str, task: str, options: RunOptions | None = None
+    ) -> Execution:
+        """Run one agent and return the typed :class:`Execution`."""
+        self._sync_hooks()
+        ex = await self.engine.execute(agent_name, task, options)
+        await self._tracked((ex,))
+        return ex
+
+    async def execute_agent(
+        self,
+        agent_name: str,
+        task: str,
+        model: str | None = None,
+        max_tokens: int = 4096,
+        temperature: float | None = None,
+        workflow_name: str | None = None,
+        workflow_position: int | None = None,
+        use_memory: bool = True,
+    ) -> AsyncAgentResult:
+        """Run one agent on a task. Failures come back as ``success=False`` with ``errors``."""
+        opts = RunOptions(
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            workflow_name=workflow_name,
+            workflow_position=workflow_position,
+            use_memory=use_memory,
+        )
+        return AsyncAgentResult.from_execution(await self.execute(agent_name, task, opts))
+
+    async def execute_many(
+        self, items: Iterable[tuple[str, str]], options: RunOptions | None = None
+    ) -> list[Execution]:
+        """Run many (agent, task) pairs concurrently within ``max_concurrent``; order preserved.
+
+        One bad item never aborts the others: an item that is not an ``(agent, task)`` pair of
+        strings, or an unexpected error while running it, becomes that item's failed result.
+        """
+        self._sync_hooks()
+        executions = await self.engine.execute_many(items, options)
+        await self._tracked(executions)
+        return executions
+
+    async def execute_multiple(
+        self, tasks: Iterable[tuple[str, str]], **kwargs: Any
+    ) -> list[AsyncAgentResult]:
+        """2.2 API: run (agent, task) pairs concurrently; one failure never aborts the others.
+
+        ``kwargs`` are :meth:`execute_agent`'s (``model``, ``max_tokens``, ``temperature`` …) and
+        apply to every task, as in 2.2.
+        """
+        options = RunOptions(**kwargs) if kwargs else None
+        return [
+            AsyncAgentResult.from_execution(ex) for ex in await self.execute_many(tasks, options)
+        ]
+
+    async def run_workflow(
+        self, workflow_name: str, task: str, pass_output_to_next: bool = True
+    ) -> list[Execution]:
+        """Run a workflow (list or DAG form); one execution per step that ran, in step order.
+
+        The list form is a chain: each agent gets the previous one's output, and the run stops
+        at the first failure. See :meth:`execute_workflow` for the full result.
+        """
+        result = await self.execute_workflow(workflow_name, task, pass_outputs=pass_output_to_next)
+        return result.executions()
+
+    async def execute_workflow(
+        self, workflow: str | WorkflowDAG, task: str, **options: Unpack[WorkflowOptions]
+    ) -> WorkflowResult:
+        """Run a workflow of the project (by name) or a ``WorkflowDAG``: independent steps at
+        the same time, within ``max_concurrent``. See :func:`claude_force.workflows.execute_workflow`.
+        """
+        from ..workflows.api import execute_workflow
+
+        # the face is the step runner: each step enters through execute (and its hooks)
+        return await execute_workflow(self, workflow, task, **options)
+
+    async def close(self) -> None:
+        await self.engine.close()
+
+
+_HOOKS = originals(
+    AsyncAgentOrchestrator,
+    "load_agent_definition",
+    "_call_api_with_retry",
+    "_track_performance_async",
+    "async_client",
+)

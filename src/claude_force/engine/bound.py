@@ -1,0 +1,53 @@
+"""The concurrency bound of an engine: at most ``limit`` executions hold a slot at once.
+
+An ``asyncio.Semaphore`` binds to the event loop that first waits on it, and an engine outlives
+loops (the sync face drives it on its own loop thread; an async caller may reuse it across
+``asyncio.run`` calls). So the bound keeps one semaphore per loop, made on first use in that loop;
+the limit itself is one number (with several loops at once, each gets ``limit`` slots).
+Hand-written because no library offers a loop-independent, raisable bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+
+class ConcurrencyBound:
+    """``async with bound:`` holds one of ``limit`` slots; :meth:`raise_to` lifts the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._per_loop = weakref.WeakKeyDictionary()
+
+    def _current(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        found = self._per_loop.get(loop)
+        if found is None:
+            found = self._per_loop[loop] = asyncio.Semaphore(self.limit)
+        return found
+
+    def raise_to(self, limit: int) -> None:
+        """Let at least ``limit`` run at once from now on (never lowers it); a semaphore in use
+        gets the extra permits, so calls already waiting are admitted."""
+        extra = limit - self.limit
+        if extra <= 0:
+            return
+        self.limit = limit
+        for semaphore in list(self._per_loop.values()):
+            for _ in range(extra):
+                semaphore.release()
+
+    def reset(self, limit: int) -> None:
+        """Start over with ``limit`` (calls in flight finish on the slots they hold)."""
+        self.limit = limit
+        self._per_loop = weakref.WeakKeyDictionary()
+
+    async def __aenter__(self) -> None:
+        await self._current().acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        found = self._per_loop.get(asyncio.get_running_loop())
+        if found is not None:  # (None: the bound was reset meanwhile)
+            found.release()

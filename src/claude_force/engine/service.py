@@ -1,0 +1,356 @@
+"""The engine: one service that owns the runs of a project.
+
+:class:`AgentEngine` owns the runner, the call pipeline (with its resilience hub), memory,
+tracking, the concurrency bound and the routing strategy. It is assembled eagerly when opened:
+the provider is chosen, the cache store and the resilience layers are built, memory and metrics
+are set up (their files open at first use, off the request path). So every configuration error
+— in any section — is raised by :meth:`AgentEngine.open`, before a run starts (the CLI's exit 2).
+
+A request travels strictly downward: ``execute`` → memory context → runner → pipeline (cache →
+fallback → rate limit → breaker → retry) → the provider slot → the provider. Its events leave
+once, through the bus (the metrics tracker is a subscriber). The engine never calls back up into
+a face and never asks whether something was patched: a 2.2 face that needs another system-prompt
+loader, another transport or another provider inserts it (:meth:`insert_loader`,
+:meth:`insert_transport`, :meth:`insert_provider`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Unpack
+
+from .._closing import AsyncClosing
+from ..config import Project, load_project
+from ..errors import BudgetExceededError, ClaudeForceError, ConfigurationError
+from ..events import EventBus
+from ..pipeline import resilient_spec, wrap
+from ..providers.base import Provider, ProviderSlot
+from ..providers.select import announce, choose_provider, simulation_notice
+from ..resilience.hub import ResilienceHub
+from ..runner import AgentRunner, Execution, LoadFn, RunOptions, finished_event, system_text
+from .bound import ConcurrencyBound
+
+if TYPE_CHECKING:
+    from ..memory.service import MemoryService
+    from ..metrics.tracker import MetricsTracker
+    from ..routing.classifier import Complexity
+    from ..routing.router import RouteDecision
+    from ..routing.strategy import RouteOptions, RoutingStrategy
+    from ..workflows.api import WorkflowOptions
+    from ..workflows.dag import WorkflowDAG
+    from ..workflows.result import WorkflowResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How to assemble an engine; ``None`` means "as the project's settings say"."""
+
+    api_key: str | None = None  # else ANTHROPIC_API_KEY as read when the project was loaded
+    simulate: bool | None = None
+    provider: Provider | None = None  # run on this provider instead of choosing one
+    max_concurrent: int | None = None
+    timeout_seconds: float | None = None
+    max_attempts: int | None = None  # resilience.retry.max_attempts
+    tracking: bool = True
+    memory: bool = True
+    cache: bool = True
+    cache_ttl_hours: float | None = None  # override cache.ttl_hours
+    cache_max_size_mb: float | None = None  # override cache.max_size_mb
+    routing: RoutingStrategy | None = None  # choose the model of runs that name none
+    bus: EventBus | None = None
+
+
+class AgentEngine(AsyncClosing):
+    """Runs agents and workflows of one project; see the module documentation."""
+
+    def __init__(self, project: Project, options: EngineOptions | None = None) -> None:
+        o = options or EngineOptions()
+        s = project.settings
+        self.project = project
+        self.options = o
+        self.bus = o.bus or EventBus()
+        limit = (
+            o.max_concurrent
+            if o.max_concurrent is not None
+            else s.performance.max_concurrent_agents
+        )
+        if limit < 1:
+            raise ConfigurationError(
+                f"max_concurrent must be at least 1, got {limit}", key="max_concurrent"
+            )
+        timeout = (
+            o.timeout_seconds if o.timeout_seconds is not None else s.performance.timeout_seconds
+        )
+        self.max_attempts = (
+            max(1, o.max_attempts)
+            if o.max_attempts is not None
+            else s.resilience.retry.max_attempts
+        )
+        # --- the call pipeline, bottom up -------------------------------------------------------
+        key = project.environment.key(o.api_key)
+        self._notice: str | None = None
+        chosen = o.provider
+        if chosen is None:
+            self._notice = simulation_notice(s.provider, api_key=key, simulate=o.simulate)
+            chosen = choose_provider(s.provider, api_key=key, simulate=o.simulate, quiet=True)
+        self.provider = ProviderSlot(chosen)
+        self.hub = ResilienceHub.from_project(project, self.bus, max_attempts=self.max_attempts)
+        self.cache_enabled = o.cache and s.cache.enabled and s.features.cache_enabled
+        cache = None
+        if self.cache_enabled:
+            from ..cache.layer import cache_layer
+
+            cache = cache_layer(
+                project, ttl_hours=o.cache_ttl_hours, max_size_mb=o.cache_max_size_mb
+            )
+        self.pipeline: Provider = wrap(self.provider, resilient_spec(self.hub, cache=cache))
+        # --- state and observers ----------------------------------------------------------------
+        self.memory: MemoryService | None = None
+        if o.memory and s.memory.enabled:
+            from ..memory.service import MemoryService
+
+            self.memory = MemoryService.for_project(project)
+        self.metrics: MetricsTracker | None = None
+        if o.tracking and s.metrics.enabled:
+            from ..metrics.tracker import MetricsTracker
+
+            self.metrics = MetricsTracker.for_project(project, bus=self.bus)
+        # --- the runner -------------------------------------------------------------------------
+        self.routing = o.routing
+        self.bound = ConcurrencyBound(limit)
+        self.runner = AgentRunner(
+            catalog=project.catalog,
+            resolve_model=self.model_for,
+            load_system=self.read_system,
+            call=self.pipeline.send,
+            bus=self.bus,
+            limit=self.bound,
+            timeout_s=timeout,
+            provider_name=lambda: self.provider.name,
+            provider_simulated=lambda: self.provider.simulated,
+            prompt_cache_ttl=s.models.prompt_cache_ttl,
+        )
+
+    @classmethod
+    def open(
+        cls,
+        target: Project | str | os.PathLike[str] | None = None,
+        options: EngineOptions | None = None,
+        **overrides: Any,
+    ) -> AgentEngine:
+        """Load the project (``None``: the nearest one) and assemble its engine; ``overrides``
+        are :class:`EngineOptions` fields. Every configuration error is raised here."""
+        project = target if isinstance(target, Project) else load_project(target)
+        opts = replace(options or EngineOptions(), **overrides)
+        return cls(project, opts)
+
+    # --- what the faces may insert ----------------------------------------------------------------
+
+    def insert_provider(self, provider: Provider | None) -> None:
+        """Answer from ``provider`` below every layer of the pipeline (``None``: the chosen one)."""
+        self.provider.insert(provider)
+
+    def insert_transport(self, transport: Provider | None) -> None:
+        """Send the runner's requests to ``transport`` instead of the pipeline (``None``: the
+        pipeline again)."""
+        self.runner.call = transport.send if transport is not None else self.pipeline.send
+
+    def insert_loader(self, load: LoadFn | None) -> None:
+        """Take agents' system prompts from ``load`` (``None``: the project's files again)."""
+        self.runner.load_system = load if load is not None else self.read_system
+
+    # --- the project ------------------------------------------------------------------------------
+
+    @property
+    def max_concurrent(self) -> int:
+        return self.bound.limit
+
+    @max_concurrent.setter
+    def max_concurrent(self, n: int) -> None:
+        if n < 1:
+            raise ConfigurationError(
+                f"max_concurrent must be at least 1, got {n}", key="max_concurrent"
+            )
+        if n >= self.bound.limit:
+            self.bound.raise_to(n)
+        else:
+            self.bound.reset(n)
+
+    @property
+    def timeout_seconds(self) -> float | None:
+        """Each run's time limit (``None``: none); a workflow step's own may be shorter."""
+        return self.runner.timeout_s
+
+    @timeout_seconds.setter
+    def timeout_seconds(self, value: float | None) -> None:
+        self.runner.timeout_s = value
+
+    def allow_concurrency(self, n: int) -> None:
+        """Let at least ``n`` calls run at once from now on (never lowers the bound)."""
+        self.bound.raise_to(n)
+
+    def model_for(self, agent: str, override: str | None) -> str:
+        """The agent's model. For a name the project does not define (a loader inserted by a face
+        may know it), the default model; the loader decides whether the agent exists."""
+        if agent in self.project.settings.agents:
+            return self.project.model_for(agent, override)
+        models = self.project.settings.models
+        chosen = override or models.agents.get(agent) or self.project.catalog.default
+        return self.project.catalog.resolve(chosen, where="model", file=self.project.config_path)
+
+    async def read_system(self, agent: str) -> str:
+        """The agent's system prompt from the project: definition and contract, read off the loop."""
+        docs = await asyncio.to_thread(self.project.read_agent, agent)
+        return system_text(docs.definition, docs.contract)
+
+    async def system_prompt(self, agent: str) -> str:
+        """The system prompt runs of ``agent`` send (through an inserted loader, if any)."""
+        return await self.runner.load_system(agent)
+
+    # --- running --------------------------------------------------------------------------------
+
+    async def execute(
+        self,
+        agent: str,
+        task: str,
+        options: RunOptions | None = None,
+        *,
+        auto: bool | None = None,
+        complexity: Complexity | None = None,
+    ) -> Execution:
+        """Run one agent; never raises for a failed run (only cancellation propagates). With a
+        routing strategy, a run whose options name no model runs on the model it chooses."""
+        opts = options or RunOptions()
+        if self._notice is not None:
+            announce(self._notice)
+            self._notice = None
+        if self.routing is None:
+            return await self._run(agent, task, opts)
+        try:
+            decision = await self.route(
+                agent,
+                task,
+                model=opts.model,
+                max_tokens=opts.max_tokens,
+                complexity=complexity,
+                auto=auto,
+            )
+        except BudgetExceededError as exc:
+            ex = self.failed_execution(agent, task, opts, exc)
+            self.bus.emit(finished_event(ex))  # the metrics tracker records the refusal
+            return ex
+        except ClaudeForceError:
+            # an unknown agent or a retired model: the run reports it as a failed result
+            return await self._run(agent, task, opts)
+        from ..routing.strategy import RoutedExecution
+
+        ex = await self._run(agent, task, replace(opts, model=decision.model))
+        return RoutedExecution.of(ex, decision)
+
+    async def _run(self, agent: str, task: str, opts: RunOptions) -> Execution:
+        memory = self.memory
+        if memory is not None and opts.use_memory:  # relevant past sessions, before the task
+            past = await memory.context_for(agent, task, simulated=self.provider.simulated)
+            if past:
+                opts = replace(opts, context=f"{past}\n\n{opts.context}" if opts.context else past)
+        ex = await self.runner.run(agent, task, opts)
+        if memory is not None:
+            await memory.remember(ex)  # successful, uncached runs of agents that allow it
+        return ex
+
+    async def route(self, agent: str, task: str, **options: Unpack[RouteOptions]) -> RouteDecision:
+        """The routing strategy's decision for one run (reads the system prompt off the loop).
+
+        Raises ``BudgetExceededError`` when the cost threshold refuses it (``budget=False``
+        ignores the threshold), or the configuration error of an unknown agent.
+        """
+        if self.routing is None:
+            raise ConfigurationError("this engine has no routing strategy", key="routing")
+        from ..routing.strategy import RouteRequest
+
+        system = await self.system_prompt(agent)
+        return self.routing.decide(RouteRequest(agent, task, system, options))
+
+    async def execute_many(
+        self, items: Iterable[tuple[str, str]], options: RunOptions | None = None
+    ) -> list[Execution]:
+        """Run many (agent, task) pairs concurrently within the bound; order preserved.
+
+        One bad item never aborts the others: an item that is not an ``(agent, task)`` pair of
+        strings, or an unexpected error while running it, becomes that item's failed result.
+        """
+        return list(await asyncio.gather(*(self._execute_item(item, options) for item in items)))
+
+    async def _execute_item(self, item: object, options: RunOptions | None) -> Execution:
+        opts = options or RunOptions()
+        pair = item if isinstance(item, (tuple, list)) and len(item) == 2 else None
+        if pair is None or not (isinstance(pair[0], str) and isinstance(pair[1], str)):
+            shown = ("", "") if pair is None else tuple("" if x is None else str(x) for x in pair)
+            error = TypeError(f"expected an (agent_name, task) pair of strings, got {item!r:.120}")
+            return self.failed_execution(shown[0], shown[1], opts, error)
+        try:
+            return await self.execute(pair[0], pair[1], options)
+        except Exception as exc:  # not CancelledError (a BaseException): cancellation propagates
+            log.warning("agent %s failed unexpectedly: %s", pair[0], exc, exc_info=True)
+            return self.failed_execution(pair[0], pair[1], opts, exc)
+
+    def failed_execution(
+        self, agent: str, task: str, opts: RunOptions, exc: Exception
+    ) -> Execution:
+        """A failed execution that sent nothing (costs $0)."""
+        return Execution(
+            execution_id=uuid.uuid4().hex,
+            agent=agent,
+            task=task,
+            model=opts.model or "unknown",
+            provider=self.provider.name,
+            success=False,
+            output="",
+            started_at=datetime.now(UTC),
+            duration_ms=0.0,
+            simulated=self.provider.simulated,
+            errors=(str(exc) or type(exc).__name__,),
+            error_type=type(exc).__name__,
+            workflow_name=opts.workflow_name,
+            workflow_position=opts.workflow_position,
+            workflow_run_id=opts.workflow_run_id,
+            step_id=opts.step_id,
+            cost_usd=Decimal(0),  # nothing was sent
+        )
+
+    async def execute_workflow(
+        self, workflow: str | WorkflowDAG, task: str, **options: Unpack[WorkflowOptions]
+    ) -> WorkflowResult:
+        """Run a workflow of the project (by name) or a ``WorkflowDAG``: independent steps at
+        the same time, within the bound. See :func:`claude_force.workflows.execute_workflow`."""
+        from ..workflows.api import execute_workflow
+
+        return await execute_workflow(self, workflow, task, **options)
+
+    async def run_workflow(
+        self, workflow_name: str, task: str, pass_output_to_next: bool = True
+    ) -> list[Execution]:
+        """Run a workflow; one execution per step that ran, in step order (the list form is a
+        chain that stops at the first failure)."""
+        result = await self.execute_workflow(workflow_name, task, pass_outputs=pass_output_to_next)
+        return result.executions()
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self.memory is not None:
+            await self.memory.aclose()
+        if self.metrics is not None:
+            await self.metrics.aclose()  # writes what is still queued
+        await self.pipeline.aclose()
+
+    aclose = close
