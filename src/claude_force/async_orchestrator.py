@@ -287,9 +287,11 @@ class AsyncAgentOrchestrator:
         opts = options or RunOptions()
         memory = self.memory
         if memory is not None and opts.use_memory:  # relevant past sessions, before the task
-            past = await memory.context_for(agent_name, task, simulated=self.provider.simulated)
-            if past:
-                opts = replace(opts, context=f"{past}\n\n{opts.context}" if opts.context else past)
+            past, ids = await memory.context_with_ids(
+                agent_name, task, simulated=self.provider.simulated
+            )
+            if past:  # the runner puts it before the context; the cache keys without it
+                opts = replace(opts, memory_context=past, memory_sessions=ids)
         ex = await self.runner.run(agent_name, task, opts)
         if memory is not None:
             await memory.remember(ex)  # successful, uncached runs of agents that allow it
