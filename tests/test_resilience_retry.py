@@ -223,7 +223,7 @@ async def test_retry_after_is_honoured_without_spending_the_budget() -> None:
     # A spent budget (no retries allowed) still lets a 429/529 that says when to come back retry;
     # a failure without retry-after is still refused by the same budget.
     budget = RetryBudget(ratio=0.0, min_retries=0, window_s=60)
-    layer, inner, clock, rec, _ = make(
+    layer, inner, clock, _, _ = make(
         [err(429, retry_after=1.5), err(529, retry_after=0.5), None], attempts=3, budget=budget
     )
     out = await layer.send(request())

@@ -170,6 +170,9 @@ def create_app(
         broadcaster.bind(asyncio.get_running_loop())
         unsubscribe = orchestrator.bus.subscribe(monitor.on_event)
         try:
+            # load the provider (SDK import, client) before serving: /readyz answers once it is
+            # ready, and no request's latency includes it
+            await orchestrator.prepare()
             if warm_up:
                 await state.warm_up()
             yield
