@@ -387,4 +387,7 @@ def finished_event(ex: Execution) -> ExecutionFinished:
         workflow_run_id=ex.workflow_run_id,
         step_id=ex.step_id,
         saved_cost_usd=ex.saved_cost_usd,
+        output=ex.output or None,
+        request_id=ex.request_id,
+        stop_reason=ex.stop_reason,
     )
