@@ -218,7 +218,7 @@ class MetricsTracker:
     ) -> None:
         if not event.execution_id:
             return
-        entry = timeline_entry(event, self.clock())
+        entry = timeline_entry(event, utcnow(self.clock))
         with self._state_lock:
             if event.execution_id in self._finished:
                 return
