@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import AGENT, cli, error_line, hostile_project
+from _sec_helpers import AGENT, cli, error_line, hostile_project
 
 from claude_force._bounded import (
     MAX_AGENT_FILE_BYTES,

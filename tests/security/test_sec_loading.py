@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import hostile_project
+from _sec_helpers import hostile_project
 
 from claude_force.config import load_project
 from claude_force.config._jsonpos import JsonLines, line_of

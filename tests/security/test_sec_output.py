@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import cli, error_line, hostile_project
+from _sec_helpers import cli, error_line, hostile_project
 
 from claude_force.cli._common import out_console
 from claude_force.safe_text import safe, safe_line
