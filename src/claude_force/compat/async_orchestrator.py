@@ -322,8 +322,17 @@ class AsyncAgentOrchestrator(AsyncClosing):
         """
         from ..workflows.api import execute_workflow
 
+        await self.engine.prepare()  # before the workflow's clock starts
         # the face is the step runner: each step enters through execute (and its hooks)
         return await execute_workflow(self, workflow, task, **options)
+
+    async def prepare(self) -> None:
+        """Load the provider before any clock starts (see :meth:`AgentEngine.prepare`)."""
+        await self.engine.prepare()
+
+    async def __aenter__(self) -> AsyncAgentOrchestrator:
+        await self.engine.prepare()
+        return self
 
     async def close(self) -> None:
         await self.engine.close()

@@ -126,6 +126,7 @@ class AgentEngine(AsyncClosing):
             self.metrics = MetricsTracker.for_project(project, bus=self.bus)
         # --- the runner -------------------------------------------------------------------------
         self.routing = o.routing
+        self._prepared_loop: asyncio.AbstractEventLoop | None = None
         self.bound = ConcurrencyBound(limit)
         self.runner = AgentRunner(
             catalog=project.catalog,
@@ -218,6 +219,22 @@ class AgentEngine(AsyncClosing):
 
     # --- running --------------------------------------------------------------------------------
 
+    async def prepare(self) -> None:
+        """Load the provider before the clock: import the SDK and build its client (in a worker
+        thread, never on the event loop). Awaited when the engine is entered and before any
+        execution or workflow starts its timer; a no-op once done on this event loop."""
+        loop = asyncio.get_running_loop()
+        if self._prepared_loop is loop:
+            return
+        from ..providers.preload import prepare
+
+        await prepare(self.pipeline)
+        self._prepared_loop = loop
+
+    async def __aenter__(self) -> AgentEngine:
+        await self.prepare()
+        return self
+
     async def execute(
         self,
         agent: str,
@@ -233,6 +250,7 @@ class AgentEngine(AsyncClosing):
         if self._notice is not None:
             announce(self._notice)
             self._notice = None
+        await self.prepare()  # before any timer: loading the SDK is nobody's latency
         if self.routing is None:
             return await self._run(agent, task, opts)
         try:
@@ -254,14 +272,20 @@ class AgentEngine(AsyncClosing):
         from ..routing.strategy import RoutedExecution
 
         ex = await self._run(agent, task, replace(opts, model=decision.model))
+        if self.metrics is not None:  # the dashboard's execution view shows why this model
+            self.metrics.add_note(
+                ex.execution_id, ex.started_at, {"routing": decision.to_metadata()}
+            )
         return RoutedExecution.of(ex, decision)
 
     async def _run(self, agent: str, task: str, opts: RunOptions) -> Execution:
         memory = self.memory
         if memory is not None and opts.use_memory:  # relevant past sessions, before the task
-            past = await memory.context_for(agent, task, simulated=self.provider.simulated)
-            if past:
-                opts = replace(opts, context=f"{past}\n\n{opts.context}" if opts.context else past)
+            past, ids = await memory.context_with_ids(
+                agent, task, simulated=self.provider.simulated
+            )
+            if past:  # the runner puts it before the context; the cache keys without it
+                opts = replace(opts, memory_context=past, memory_sessions=ids)
         ex = await self.runner.run(agent, task, opts)
         if memory is not None:
             await memory.remember(ex)  # successful, uncached runs of agents that allow it
@@ -288,6 +312,7 @@ class AgentEngine(AsyncClosing):
         One bad item never aborts the others: an item that is not an ``(agent, task)`` pair of
         strings, or an unexpected error while running it, becomes that item's failed result.
         """
+        await self.prepare()  # once, before the items' clocks start
         return list(await asyncio.gather(*(self._execute_item(item, options) for item in items)))
 
     async def _execute_item(self, item: object, options: RunOptions | None) -> Execution:
@@ -334,6 +359,7 @@ class AgentEngine(AsyncClosing):
         the same time, within the bound. See :func:`claude_force.workflows.execute_workflow`."""
         from ..workflows.api import execute_workflow
 
+        await self.prepare()  # before the workflow's clock starts
         return await execute_workflow(self, workflow, task, **options)
 
     async def run_workflow(
