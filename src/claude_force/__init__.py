@@ -13,7 +13,6 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .async_orchestrator import AsyncAgentOrchestrator, AsyncAgentResult
-    from .base import AgentResult, WorkflowResult
     from .config import Project, load_project
     from .errors import (
         CircuitOpenError,
@@ -25,14 +24,15 @@ if TYPE_CHECKING:
     from .messages import MessageRequest, MessageResponse, Usage
     from .orchestrator import AgentOrchestrator
     from .providers import Provider, SimulatedProvider
+    from .results import AgentResult, WorkflowResult
     from .runner import Execution, RunOptions
 
 _EXPORTS: dict[str, str] = {
     "AgentOrchestrator": ".orchestrator",
     "AsyncAgentOrchestrator": ".async_orchestrator",
     "AsyncAgentResult": ".async_orchestrator",
-    "AgentResult": ".base",
-    "WorkflowResult": ".base",
+    "AgentResult": ".results",
+    "WorkflowResult": ".results",
     "Project": ".config",
     "load_project": ".config",
     "ClaudeForceError": ".errors",

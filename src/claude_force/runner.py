@@ -18,11 +18,11 @@ from decimal import Decimal
 from typing import Any
 
 from . import callctx
-from .base import AgentResult
 from .catalog import ModelCatalog
 from .errors import ClaudeForceError, ProviderTimeoutError
 from .events import EventBus, ExecutionFinished, ExecutionStarted
 from .messages import CacheTTL, ChatMessage, MessageRequest, MessageResponse, SystemBlock, Usage
+from .results import AgentResult
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from ..base import AgentResult
-from ..base import WorkflowResult as _BaseWorkflowResult
+from ..results import AgentResult
+from ..results import WorkflowResult as _BaseWorkflowResult
 from ..runner import Execution
 from ..speedup import speedup_of
 

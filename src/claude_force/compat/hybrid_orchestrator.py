@@ -1,0 +1,424 @@
+"""``HybridOrchestrator``: model routing for cost (the claude-force 2.2 API, on the engine).
+
+There is no second engine and no override of ``execute``: :class:`AsyncHybridOrchestrator`
+gives its engine a routing strategy (:class:`~claude_force.routing.strategy.ModelRouting`);
+before a run whose options name no model, the engine asks it which model to use (explicit >
+pinned > routed by complexity; then the cost threshold) and passes that model down. That covers single runs, ``run_many`` and every workflow step. The result's
+metadata records the choice under ``routing`` (model, source, complexity, score, reasons,
+estimate), plus ``complexity``, ``complexity_reasons`` and ``estimate`` at the top level.
+
+A run refused by the cost threshold is a failed result (``success=False``, ``error_type``
+``BudgetExceededError``); nothing is sent. See docs/cost.md.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Unpack
+
+from ..catalog import ModelCatalog, builtin_catalog
+from ..config import Project, load_project
+from ..errors import ClaudeForceError
+from ..events import EventBus
+from ..providers.base import Provider
+from ..routing import (
+    AgentProfile,
+    Classification,
+    Complexity,
+    CostEstimate,
+    ModelRouter,
+    RouteDecision,
+    parse_complexity,
+)
+from ..routing.settings import OverBudget
+from ..routing.strategy import ModelRouting, RoutedExecution, RouteOptions
+from ..runner import Execution, RunOptions
+from .async_orchestrator import AsyncAgentOrchestrator
+from .base import AgentResult
+from .orchestrator import AgentOrchestrator
+
+__all__ = [
+    "AsyncHybridOrchestrator",
+    "CostEstimate",
+    "HybridOrchestrator",
+    "ModelPricing",
+    "RoutedExecution",
+    "get_hybrid_orchestrator",
+]
+
+
+# --- 2.2 pricing view ------------------------------------------------------------------------------
+
+
+def _rate(catalog: ModelCatalog, tier: Complexity, kind: str, on: date | None = None) -> float:
+    entry = catalog.prices.price_for(catalog.for_complexity(tier), on or datetime.now(UTC).date())
+    return float(getattr(entry.rates, kind)) if entry is not None else float("nan")
+
+
+@dataclass
+class ModelPricing:
+    """USD per million tokens of the three routing tiers (2.2 field names).
+
+    2.2 hard-coded the prices of models that are now retired; these come from the catalog's
+    price table (``haiku`` = the *simple* tier's model, ``sonnet`` = *normal*, ``opus`` =
+    *critical*), as in force today.
+    """
+
+    haiku_input: float = field(default_factory=lambda: _rate(builtin_catalog(), "simple", "input"))
+    haiku_output: float = field(
+        default_factory=lambda: _rate(builtin_catalog(), "simple", "output")
+    )
+    sonnet_input: float = field(default_factory=lambda: _rate(builtin_catalog(), "normal", "input"))
+    sonnet_output: float = field(
+        default_factory=lambda: _rate(builtin_catalog(), "normal", "output")
+    )
+    opus_input: float = field(default_factory=lambda: _rate(builtin_catalog(), "critical", "input"))
+    opus_output: float = field(
+        default_factory=lambda: _rate(builtin_catalog(), "critical", "output")
+    )
+
+    @classmethod
+    def from_catalog(cls, catalog: ModelCatalog, on: date | None = None) -> ModelPricing:
+        return cls(
+            *(
+                _rate(catalog, tier, kind, on)
+                for tier in ("simple", "normal", "critical")
+                for kind in ("input", "output")
+            )
+        )
+
+
+# --- the async core with routing -------------------------------------------------------------------
+
+
+class AsyncHybridOrchestrator(AsyncAgentOrchestrator):
+    """The async face whose engine is given a routing strategy (:class:`ModelRouting`): a run
+    whose options name no model runs on the model the strategy chooses."""
+
+    def __init__(
+        self,
+        config_path: str | os.PathLike[str] | None = None,
+        *args: Any,
+        auto_select_model: bool = True,
+        prefer_cheaper: bool | None = None,
+        cost_threshold: float | Decimal | None = None,
+        over_budget: OverBudget | None = None,
+        project: Project | None = None,
+        **kwargs: Any,
+    ) -> None:
+        project = project if project is not None else load_project(config_path)
+        self.model_routing = ModelRouting(
+            project,
+            auto_select_model=auto_select_model,
+            prefer_cheaper=prefer_cheaper,
+            cost_threshold=cost_threshold,
+            over_budget=over_budget,
+        )
+        super().__init__(config_path, *args, project=project, routing=self.model_routing, **kwargs)
+
+    @property
+    def auto_select_model(self) -> bool:
+        return self.model_routing.auto_select_model
+
+    @auto_select_model.setter
+    def auto_select_model(self, value: bool) -> None:
+        self.model_routing.auto_select_model = value
+
+    def configure_routing(
+        self,
+        *,
+        auto_select_model: bool | None = None,
+        prefer_cheaper: bool | None = None,
+        cost_threshold: float | Decimal | None = None,
+        over_budget: OverBudget | None = None,
+    ) -> None:
+        """Change routing options (``None`` keeps the current value)."""
+        self.model_routing.configure(
+            auto_select_model=auto_select_model,
+            prefer_cheaper=prefer_cheaper,
+            cost_threshold=cost_threshold,
+            over_budget=over_budget,
+        )
+
+    def clear_cost_threshold(self) -> None:
+        self.model_routing.clear_cost_threshold()
+
+    @property
+    def router(self) -> ModelRouter:
+        return self.model_routing.router
+
+    def profile(self, agent_name: str) -> AgentProfile:
+        return self.model_routing.profile(agent_name)
+
+    async def route(
+        self, agent_name: str, task: str, **options: Unpack[RouteOptions]
+    ) -> RouteDecision:
+        """The routing decision for one run (see :meth:`AgentEngine.route
+        <claude_force.engine.AgentEngine.route>`); a replaced ``load_agent_definition`` supplies
+        the system prompt."""
+        self._sync_hooks()
+        return await self.engine.route(agent_name, task, **options)
+
+    async def execute_routed(
+        self,
+        agent_name: str,
+        task: str,
+        options: RunOptions | None = None,
+        *,
+        auto: bool | None = None,
+        complexity: Complexity | None = None,
+    ) -> Execution:
+        """Route, then run with the chosen model; a refused run is a failed result."""
+        self._sync_hooks()
+        ex = await self.engine.execute(agent_name, task, options, auto=auto, complexity=complexity)
+        await self._tracked((ex,))
+        return ex
+
+
+# --- the 2.2 face ------------------------------------------------------------------------------------
+
+
+class HybridOrchestrator(AgentOrchestrator):
+    """Run agents with automatic model selection (simple → cheap, critical → capable).
+
+    ``prefer_cheaper=False`` never routes a task below the normal model; ``cost_threshold`` (USD
+    per run, estimated) steps a routed choice down to a cheaper tier, or refuses the run (a failed
+    result) when nothing fits or the model was pinned or named. Without a ``cost_threshold`` the
+    project's ``routing.cost_threshold_usd`` applies.
+    """
+
+    core_class = AsyncHybridOrchestrator
+
+    def __init__(
+        self,
+        config_path: str | os.PathLike[str] = ".claude/claude.json",
+        anthropic_api_key: str | None = None,
+        auto_select_model: bool = True,
+        prefer_cheaper: bool = True,
+        cost_threshold: float | None = None,
+        *,
+        enable_tracking: bool = True,
+        enable_memory: bool = True,
+        validate_api_key: bool = False,
+        simulate: bool | None = None,
+        provider: Provider | None = None,
+        project: Project | None = None,
+        max_concurrent: int | None = None,
+        bus: EventBus | None = None,
+        over_budget: OverBudget | None = None,
+    ) -> None:
+        super().__init__(
+            config_path,
+            anthropic_api_key,
+            enable_tracking,
+            enable_memory,
+            validate_api_key,
+            simulate=simulate,
+            provider=provider,
+            project=project,
+            max_concurrent=max_concurrent,
+            bus=bus,
+        )
+        self.hybrid.configure_routing(
+            auto_select_model=auto_select_model,
+            prefer_cheaper=prefer_cheaper,
+            cost_threshold=cost_threshold,
+            over_budget=over_budget,
+        )
+        self.pricing = ModelPricing.from_catalog(self.project.catalog)
+
+    @property
+    def hybrid(self) -> AsyncHybridOrchestrator:
+        core = self.core
+        assert isinstance(core, AsyncHybridOrchestrator)
+        return core
+
+    # 2.2 attributes, kept in step with the core's router
+    @property
+    def auto_select_model(self) -> bool:
+        return self.hybrid.auto_select_model
+
+    @auto_select_model.setter
+    def auto_select_model(self, value: bool) -> None:
+        self.hybrid.configure_routing(auto_select_model=value)
+
+    @property
+    def prefer_cheaper(self) -> bool:
+        return self.hybrid.router.prefer_cheaper
+
+    @prefer_cheaper.setter
+    def prefer_cheaper(self, value: bool) -> None:
+        self.hybrid.configure_routing(prefer_cheaper=value)
+
+    @property
+    def cost_threshold(self) -> float | None:
+        t = self.hybrid.router.cost_threshold
+        return None if t is None else float(t)
+
+    @cost_threshold.setter
+    def cost_threshold(self, value: float | None) -> None:
+        if value is None:
+            self.hybrid.clear_cost_threshold()
+        else:
+            self.hybrid.configure_routing(cost_threshold=value)
+
+    # --- choosing ---------------------------------------------------------------------------------
+
+    def route(
+        self,
+        agent_name: str,
+        task: str,
+        *,
+        model: str | None = None,
+        max_tokens: int = 4096,
+        task_complexity: str = "auto",
+        budget: bool = True,
+    ) -> RouteDecision:
+        """The full routing decision (model, source, complexity, reasons, estimate)."""
+        self._sync_client()
+        return self._loop.run(
+            self.hybrid.route(
+                agent_name,
+                task,
+                model=model,
+                max_tokens=max_tokens,
+                complexity=parse_complexity(task_complexity),
+                auto=True,
+                budget=budget,
+            )
+        )
+
+    def classify_task(self, agent_name: str, task: str) -> Classification:
+        """The complexity of ``task`` for ``agent_name``, with the reasons."""
+        return self.hybrid.router.classify(task, self.hybrid.profile(agent_name))
+
+    def select_model_for_agent(
+        self, agent_name: str, task: str, task_complexity: str = "auto"
+    ) -> str:
+        """The model id for the agent and task (``task_complexity``: auto, simple, normal —
+        2.2's ``complex`` — or critical). A pinned model always wins."""
+        return self.route(agent_name, task, task_complexity=task_complexity).model
+
+    def estimate_cost(self, task: str, agent_name: str, model: str | None = None) -> CostEstimate:
+        """An estimate (labelled as one) for ``model``, or for the model routing would choose.
+
+        The cost threshold is not applied here: this answers "what would it cost".
+        """
+        return self.route(agent_name, task, model=model, budget=False).estimate
+
+    # --- running ----------------------------------------------------------------------------------
+
+    def run_agent(  # type: ignore[override]
+        self,
+        agent_name: str,
+        task: str,
+        model: str | None = None,
+        max_tokens: int = 4096,
+        temperature: float | None = None,
+        auto_select: bool | None = None,
+        estimate_only: bool = False,
+        workflow_name: str | None = None,
+        workflow_position: int | None = None,
+        task_complexity: str = "auto",
+        **_: Any,
+    ) -> AgentResult:
+        """Run one agent on the model routing chooses (unless ``model`` is given).
+
+        ``auto_select`` overrides ``auto_select_model`` for this call; ``estimate_only`` returns
+        the estimate without running (``output`` "Cost estimate only", as in 2.2).
+        """
+        return self._loop.run(
+            self.arun_routed(
+                agent_name,
+                task,
+                model=model,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                auto_select=auto_select,
+                estimate_only=estimate_only,
+                workflow_name=workflow_name,
+                workflow_position=workflow_position,
+                task_complexity=task_complexity,
+            )
+        )
+
+    async def arun_routed(
+        self,
+        agent_name: str,
+        task: str,
+        *,
+        model: str | None = None,
+        max_tokens: int = 4096,
+        temperature: float | None = None,
+        auto_select: bool | None = None,
+        estimate_only: bool = False,
+        workflow_name: str | None = None,
+        workflow_position: int | None = None,
+        task_complexity: str = "auto",
+    ) -> AgentResult:
+        try:
+            complexity = parse_complexity(task_complexity)
+        except ValueError as exc:
+            return AgentResult(False, "", [str(exc)], {"error_type": "ValueError"}, agent_name)
+        if estimate_only:
+            return await self._estimate_only(agent_name, task, model, max_tokens, complexity)
+        opts = RunOptions(
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            workflow_name=workflow_name,
+            workflow_position=workflow_position,
+        )
+        self._sync_client()
+        ex = await self.hybrid.execute_routed(
+            agent_name, task, opts, auto=auto_select, complexity=complexity
+        )
+        return ex.to_agent_result()
+
+    async def _estimate_only(
+        self,
+        agent_name: str,
+        task: str,
+        model: str | None,
+        max_tokens: int,
+        complexity: Complexity | None,
+    ) -> AgentResult:
+        try:
+            self._sync_client()
+            d = await self.hybrid.route(
+                agent_name, task, model=model, max_tokens=max_tokens, complexity=complexity
+            )
+        except ClaudeForceError as exc:
+            meta: dict[str, Any] = {"error_type": type(exc).__name__, "estimate_only": True}
+            return AgentResult(False, "", [str(exc)], meta, agent_name)
+        metadata = {
+            "estimate": d.estimate.to_dict(),
+            "model": d.model,
+            "estimate_only": True,
+            "complexity": d.complexity,
+            "complexity_reasons": d.reasons,
+            "routing": d.to_metadata(),
+        }
+        return AgentResult(True, "Cost estimate only", [], metadata, agent_name)
+
+
+def get_hybrid_orchestrator(
+    config_path: str | os.PathLike[str] = ".claude/claude.json",
+    anthropic_api_key: str | None = None,
+    auto_select_model: bool = True,
+    prefer_cheaper: bool = True,
+    cost_threshold: float | None = None,
+    **kwargs: Any,
+) -> HybridOrchestrator:
+    """A :class:`HybridOrchestrator` (the 2.2 factory)."""
+    return HybridOrchestrator(
+        config_path=config_path,
+        anthropic_api_key=anthropic_api_key,
+        auto_select_model=auto_select_model,
+        prefer_cheaper=prefer_cheaper,
+        cost_threshold=cost_threshold,
+        **kwargs,
+    )
