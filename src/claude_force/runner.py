@@ -307,10 +307,7 @@ class AgentRunner:
             simulated=response.simulated,
             request_id=response.request_id,
             stop_reason=response.stop_reason,
-            workflow_name=opts.workflow_name,
-            workflow_position=opts.workflow_position,
-            workflow_run_id=opts.workflow_run_id,
-            step_id=opts.step_id,
+            **_workflow_fields(opts),
         )
         self._emit_finished(ex)
         return ex
@@ -326,24 +323,17 @@ class AgentRunner:
         times: tuple[float, float],
         exc: BaseException,
     ) -> Execution:
-        ex = Execution(
-            execution_id=execution_id,
-            agent=agent,
-            task=task,
-            model=model,
+        ex = failed_execution(
+            agent,
+            task,
+            model,
+            opts,
+            exc,
             provider=self._provider_name(),
             simulated=self._provider_simulated(),
-            success=False,
-            output="",
+            execution_id=execution_id,
             started_at=started_at,
-            duration_ms=times[1],
-            queue_wait_ms=times[0],
-            errors=(str(exc) or type(exc).__name__,),
-            error_type=type(exc).__name__,
-            workflow_name=opts.workflow_name,
-            workflow_position=opts.workflow_position,
-            workflow_run_id=opts.workflow_run_id,
-            step_id=opts.step_id,
+            times=times,
         )
         self._emit_finished(ex)
         return ex
@@ -359,6 +349,50 @@ def _times(t0: float, t_admitted: float | None) -> tuple[float, float]:
     if t_admitted is None:
         return (now - t0) * 1000, 0.0
     return (t_admitted - t0) * 1000, (now - t_admitted) * 1000
+
+
+def _workflow_fields(opts: RunOptions) -> dict[str, Any]:
+    """The :class:`Execution` fields that say which workflow run and step it belongs to."""
+    return {
+        "workflow_name": opts.workflow_name,
+        "workflow_position": opts.workflow_position,
+        "workflow_run_id": opts.workflow_run_id,
+        "step_id": opts.step_id,
+    }
+
+
+def failed_execution(
+    agent: str,
+    task: str,
+    model: str,
+    opts: RunOptions,
+    exc: BaseException,
+    *,
+    provider: str,
+    simulated: bool,
+    execution_id: str | None = None,
+    started_at: datetime | None = None,
+    times: tuple[float, float] = (0.0, 0.0),
+    cost_usd: Decimal | None = None,
+) -> Execution:
+    """A failed execution: the error's message and type; ``times`` are (queue wait, duration) ms."""
+    return Execution(
+        execution_id=execution_id or uuid.uuid4().hex,
+        agent=agent,
+        task=task,
+        model=model,
+        provider=provider,
+        simulated=simulated,
+        success=False,
+        output="",
+        started_at=started_at or datetime.now(UTC),
+        duration_ms=times[1],
+        queue_wait_ms=times[0],
+        errors=(str(exc) or type(exc).__name__,),
+        error_type=type(exc).__name__,
+        cost_usd=cost_usd,
+        **_workflow_fields(opts),
+    )
 
 
 def _shorter(a: float | None, b: float | None) -> float | None:

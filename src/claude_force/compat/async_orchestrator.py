@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from .._closing import AsyncClosing
 from ..config import Project, load_project
@@ -63,6 +63,18 @@ class AsyncAgentResult:
     @classmethod
     def from_execution(cls, ex: Execution) -> AsyncAgentResult:
         return cls(ex.agent, ex.success, ex.output, ex.metadata(), list(ex.errors))
+
+
+class FaceOptions(TypedDict, total=False):
+    """The keyword-only options the sync faces pass to their async face (not in 2.2): run
+    ``simulate``-d, on a given ``provider``, for an already loaded ``project``, with a bound of
+    ``max_concurrent`` or on a given event ``bus``."""
+
+    simulate: bool | None
+    provider: Provider | None
+    project: Project | None
+    max_concurrent: int | None
+    bus: EventBus | None
 
 
 class AsyncAgentOrchestrator(AsyncClosing):

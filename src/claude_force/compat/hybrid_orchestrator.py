@@ -16,14 +16,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any, Unpack
 
 from ..catalog import ModelCatalog, builtin_catalog
-from ..config import Project, load_project
+from ..config import load_project
 from ..errors import ClaudeForceError
-from ..events import EventBus
-from ..providers.base import Provider
 from ..routing import (
     AgentProfile,
     Classification,
@@ -34,9 +31,9 @@ from ..routing import (
     parse_complexity,
 )
 from ..routing.settings import OverBudget
-from ..routing.strategy import ModelRouting, RoutedExecution, RouteOptions
+from ..routing.strategy import ModelRouting, RoutedExecution, RouteOptions, RoutingOptions
 from ..runner import Execution, RunOptions
-from .async_orchestrator import AsyncAgentOrchestrator
+from .async_orchestrator import AsyncAgentOrchestrator, FaceOptions
 from .base import AgentResult
 from .orchestrator import AgentOrchestrator
 
@@ -96,27 +93,15 @@ class ModelPricing:
 
 class AsyncHybridOrchestrator(AsyncAgentOrchestrator):
     """The async face whose engine is given a routing strategy (:class:`ModelRouting`): a run
-    whose options name no model runs on the model the strategy chooses."""
+    whose options name no model runs on the model the strategy chooses. Keyword arguments are
+    :class:`AsyncAgentOrchestrator`'s and :class:`~claude_force.routing.strategy.RoutingOptions`."""
 
     def __init__(
-        self,
-        config_path: str | os.PathLike[str] | None = None,
-        *args: Any,
-        auto_select_model: bool = True,
-        prefer_cheaper: bool | None = None,
-        cost_threshold: float | Decimal | None = None,
-        over_budget: OverBudget | None = None,
-        project: Project | None = None,
-        **kwargs: Any,
+        self, config_path: str | os.PathLike[str] | None = None, *args: Any, **kwargs: Any
     ) -> None:
-        project = project if project is not None else load_project(config_path)
-        self.model_routing = ModelRouting(
-            project,
-            auto_select_model=auto_select_model,
-            prefer_cheaper=prefer_cheaper,
-            cost_threshold=cost_threshold,
-            over_budget=over_budget,
-        )
+        project = kwargs.pop("project", None) or load_project(config_path)
+        routing = {k: kwargs.pop(k) for k in RoutingOptions.__annotations__ if k in kwargs}
+        self.model_routing = ModelRouting(project, **routing)
         super().__init__(config_path, *args, project=project, routing=self.model_routing, **kwargs)
 
     @property
@@ -127,21 +112,9 @@ class AsyncHybridOrchestrator(AsyncAgentOrchestrator):
     def auto_select_model(self, value: bool) -> None:
         self.model_routing.auto_select_model = value
 
-    def configure_routing(
-        self,
-        *,
-        auto_select_model: bool | None = None,
-        prefer_cheaper: bool | None = None,
-        cost_threshold: float | Decimal | None = None,
-        over_budget: OverBudget | None = None,
-    ) -> None:
+    def configure_routing(self, **changes: Unpack[RoutingOptions]) -> None:
         """Change routing options (``None`` keeps the current value)."""
-        self.model_routing.configure(
-            auto_select_model=auto_select_model,
-            prefer_cheaper=prefer_cheaper,
-            cost_threshold=cost_threshold,
-            over_budget=over_budget,
-        )
+        self.model_routing.configure(**changes)
 
     def clear_cost_threshold(self) -> None:
         self.model_routing.clear_cost_threshold()
@@ -203,12 +176,8 @@ class HybridOrchestrator(AgentOrchestrator):
         enable_tracking: bool = True,
         enable_memory: bool = True,
         validate_api_key: bool = False,
-        simulate: bool | None = None,
-        provider: Provider | None = None,
-        project: Project | None = None,
-        max_concurrent: int | None = None,
-        bus: EventBus | None = None,
         over_budget: OverBudget | None = None,
+        **options: Unpack[FaceOptions],
     ) -> None:
         super().__init__(
             config_path,
@@ -216,11 +185,7 @@ class HybridOrchestrator(AgentOrchestrator):
             enable_tracking,
             enable_memory,
             validate_api_key,
-            simulate=simulate,
-            provider=provider,
-            project=project,
-            max_concurrent=max_concurrent,
-            bus=bus,
+            **options,
         )
         self.hybrid.configure_routing(
             auto_select_model=auto_select_model,
@@ -330,41 +295,6 @@ class HybridOrchestrator(AgentOrchestrator):
         ``auto_select`` overrides ``auto_select_model`` for this call; ``estimate_only`` returns
         the estimate without running (``output`` "Cost estimate only", as in 2.2).
         """
-        return self._loop.run(
-            self.arun_routed(
-                agent_name,
-                task,
-                model=model,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                auto_select=auto_select,
-                estimate_only=estimate_only,
-                workflow_name=workflow_name,
-                workflow_position=workflow_position,
-                task_complexity=task_complexity,
-            )
-        )
-
-    async def arun_routed(
-        self,
-        agent_name: str,
-        task: str,
-        *,
-        model: str | None = None,
-        max_tokens: int = 4096,
-        temperature: float | None = None,
-        auto_select: bool | None = None,
-        estimate_only: bool = False,
-        workflow_name: str | None = None,
-        workflow_position: int | None = None,
-        task_complexity: str = "auto",
-    ) -> AgentResult:
-        try:
-            complexity = parse_complexity(task_complexity)
-        except ValueError as exc:
-            return AgentResult(False, "", [str(exc)], {"error_type": "ValueError"}, agent_name)
-        if estimate_only:
-            return await self._estimate_only(agent_name, task, model, max_tokens, complexity)
         opts = RunOptions(
             model=model,
             max_tokens=max_tokens,
@@ -372,9 +302,31 @@ class HybridOrchestrator(AgentOrchestrator):
             workflow_name=workflow_name,
             workflow_position=workflow_position,
         )
+        return self._loop.run(
+            self.arun_routed(agent_name, task, opts, auto_select, estimate_only, task_complexity)
+        )
+
+    async def arun_routed(
+        self,
+        agent_name: str,
+        task: str,
+        options: RunOptions,
+        auto_select: bool | None = None,
+        estimate_only: bool = False,
+        task_complexity: str = "auto",
+    ) -> AgentResult:
+        """:meth:`run_agent` for callers already in an event loop (the run's ``options``)."""
+        try:
+            complexity = parse_complexity(task_complexity)
+        except ValueError as exc:
+            return AgentResult(False, "", [str(exc)], {"error_type": "ValueError"}, agent_name)
+        if estimate_only:
+            return await self._estimate_only(
+                agent_name, task, options.model, options.max_tokens, complexity
+            )
         self._sync_client()
         ex = await self.hybrid.execute_routed(
-            agent_name, task, opts, auto=auto_select, complexity=complexity
+            agent_name, task, options, auto=auto_select, complexity=complexity
         )
         return ex.to_agent_result()
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .._closing import Closing
 from .._sync import LoopThread
 from ..config import Project
 from ..errors import ConfigurationError
-from ..events import EventBus
-from ..providers.base import Provider
 from ..runner import RunOptions
-from .async_orchestrator import AsyncAgentOrchestrator
+from .async_orchestrator import AsyncAgentOrchestrator, FaceOptions
 from .base import AgentResult, BaseOrchestrator
 from .hooks import originals, replaced
 
@@ -41,27 +39,18 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         enable_tracking: bool = True,
         enable_memory: bool = True,
         validate_api_key: bool = False,
-        *,
-        simulate: bool | None = None,
-        provider: Provider | None = None,
-        project: Project | None = None,
-        max_concurrent: int | None = None,
-        bus: EventBus | None = None,
+        **options: Unpack[FaceOptions],
     ) -> None:
         self.core = self.core_class(
             config_path,
             api_key=anthropic_api_key,
-            max_concurrent=max_concurrent,
             enable_tracking=enable_tracking,
             enable_memory=enable_memory,
-            simulate=simulate,
-            provider=provider,
-            project=project,
-            bus=bus,
+            **options,
         )
         # the key given, else ANTHROPIC_API_KEY as read once when the project was loaded
         self.api_key = self.core.project.environment.key(anthropic_api_key)
-        if validate_api_key and not self.api_key and not simulate:
+        if validate_api_key and not self.api_key and not options.get("simulate"):
             raise ValueError(
                 "Anthropic API key required: pass anthropic_api_key or set ANTHROPIC_API_KEY "
                 "(or use simulate=True to run offline)"
@@ -127,17 +116,8 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         **_: Any,
     ) -> AgentResult:
         """Run one agent. Failures are returned as ``success=False`` with ``errors``."""
-        return self._loop.run(
-            self.arun_agent(
-                agent_name,
-                task,
-                model=model,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                workflow_name=workflow_name,
-                workflow_position=workflow_position,
-            )
-        )
+        args = (model, max_tokens, temperature, workflow_name, workflow_position)
+        return self._loop.run(self.arun_agent(agent_name, task, *args))
 
     async def arun_agent(
         self,

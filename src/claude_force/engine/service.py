@@ -19,10 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -34,7 +32,15 @@ from ..pipeline import resilient_spec, wrap
 from ..providers.base import Provider, ProviderSlot
 from ..providers.select import announce, choose_provider, simulation_notice
 from ..resilience.hub import ResilienceHub
-from ..runner import AgentRunner, Execution, LoadFn, RunOptions, finished_event, system_text
+from ..runner import (
+    AgentRunner,
+    Execution,
+    LoadFn,
+    RunOptions,
+    failed_execution,
+    finished_event,
+    system_text,
+)
 from .bound import ConcurrencyBound
 
 if TYPE_CHECKING:
@@ -332,23 +338,14 @@ class AgentEngine(AsyncClosing):
         self, agent: str, task: str, opts: RunOptions, exc: Exception
     ) -> Execution:
         """A failed execution that sent nothing (costs $0)."""
-        return Execution(
-            execution_id=uuid.uuid4().hex,
-            agent=agent,
-            task=task,
-            model=opts.model or "unknown",
+        return failed_execution(
+            agent,
+            task,
+            opts.model or "unknown",
+            opts,
+            exc,
             provider=self.provider.name,
-            success=False,
-            output="",
-            started_at=datetime.now(UTC),
-            duration_ms=0.0,
             simulated=self.provider.simulated,
-            errors=(str(exc) or type(exc).__name__,),
-            error_type=type(exc).__name__,
-            workflow_name=opts.workflow_name,
-            workflow_position=opts.workflow_position,
-            workflow_run_id=opts.workflow_run_id,
-            step_id=opts.step_id,
             cost_usd=Decimal(0),  # nothing was sent
         )
 

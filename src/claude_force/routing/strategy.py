@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack
 
 from ..runner import Execution
 from .classifier import AgentProfile, Complexity
@@ -71,55 +71,46 @@ class RoutedExecution(Execution):
         return data
 
 
+class RoutingOptions(TypedDict, total=False):
+    """The options of :class:`ModelRouting`: ``auto_select_model`` (route runs that name no
+    model; default true), ``prefer_cheaper`` (may route below the normal model), the
+    ``cost_threshold`` (USD per run, estimated) and what to do ``over_budget`` — the last three
+    default to the project's ``routing`` settings."""
+
+    auto_select_model: bool | None
+    prefer_cheaper: bool | None
+    cost_threshold: float | Decimal | None
+    over_budget: OverBudget | None
+
+
 class ModelRouting:
     """The routing strategy of a project: explicit > pinned > routed by complexity; then budget."""
 
-    def __init__(
-        self,
-        project: Project,
-        *,
-        auto_select_model: bool = True,
-        prefer_cheaper: bool | None = None,
-        cost_threshold: float | Decimal | None = None,
-        over_budget: OverBudget | None = None,
-    ) -> None:
+    def __init__(self, project: Project, **options: Unpack[RoutingOptions]) -> None:
         self.project = project
-        self.auto_select_model = auto_select_model
-        self._prefer_cheaper = prefer_cheaper
-        self._cost_threshold = cost_threshold
-        self._over_budget = over_budget
-        self.router = self._build()
+        self.auto_select_model = True
+        self._options: RoutingOptions = {}
+        self.configure(**options)
 
-    def _build(self) -> ModelRouter:
-        return ModelRouter.from_project(
+    def configure(self, **changes: Unpack[RoutingOptions]) -> None:
+        """Change routing options (a ``None`` value keeps the current one)."""
+        for key, value in changes.items():
+            if value is not None:
+                self._options[key] = value  # type: ignore[literal-required]
+        auto = self._options.pop("auto_select_model", None)
+        if auto is not None:
+            self.auto_select_model = bool(auto)
+        o = self._options
+        self.router = ModelRouter.from_project(
             self.project,
-            prefer_cheaper=self._prefer_cheaper,
-            cost_threshold=self._cost_threshold,
-            over_budget=self._over_budget,
+            prefer_cheaper=o.get("prefer_cheaper"),
+            cost_threshold=o.get("cost_threshold"),
+            over_budget=o.get("over_budget"),
         )
 
-    def configure(
-        self,
-        *,
-        auto_select_model: bool | None = None,
-        prefer_cheaper: bool | None = None,
-        cost_threshold: float | Decimal | None = None,
-        over_budget: OverBudget | None = None,
-    ) -> None:
-        """Change routing options (``None`` keeps the current value)."""
-        if auto_select_model is not None:
-            self.auto_select_model = auto_select_model
-        if prefer_cheaper is not None:
-            self._prefer_cheaper = prefer_cheaper
-        if cost_threshold is not None:
-            self._cost_threshold = cost_threshold
-        if over_budget is not None:
-            self._over_budget = over_budget
-        self.router = self._build()
-
     def clear_cost_threshold(self) -> None:
-        self._cost_threshold = None
-        self.router = self._build()
+        self._options.pop("cost_threshold", None)
+        self.configure()
 
     def profile(self, agent: str) -> AgentProfile:
         spec = self.project.settings.agents.get(agent)
