@@ -49,14 +49,11 @@ class SystemClock:
 SYSTEM_CLOCK = SystemClock()
 
 
-class WallClock:
+class WallClock(SystemClock):
     """``time.time`` (seconds since the epoch) and ``asyncio.sleep``."""
 
     def now(self) -> float:
         return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 WALL_CLOCK = WallClock()

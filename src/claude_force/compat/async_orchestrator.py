@@ -279,13 +279,9 @@ class AsyncAgentOrchestrator(AsyncClosing):
         use_memory: bool = True,
     ) -> AsyncAgentResult:
         """Run one agent on a task. Failures come back as ``success=False`` with ``errors``."""
+        # RunOptions' first fields are 2.2's run arguments, in 2.2's order
         opts = RunOptions(
-            model=model,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            workflow_name=workflow_name,
-            workflow_position=workflow_position,
-            use_memory=use_memory,
+            model, max_tokens, temperature, workflow_name, workflow_position, use_memory=use_memory
         )
         return AsyncAgentResult.from_execution(await self.execute(agent_name, task, opts))
 

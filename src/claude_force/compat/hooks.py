@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar, overload
 
 from ..messages import MessageRequest, MessageResponse
-from ..providers.base import Provider
+from ..providers.base import Provider, ProviderWrapper
 from ..providers.client import coerce_message
 
 T = TypeVar("T")
@@ -39,21 +39,14 @@ def replaced(obj: object, name: str, hooks: dict[str, object]) -> Any | None:
     return getattr(obj, name)
 
 
-class HookCallProvider:
+class HookCallProvider(ProviderWrapper):
     """Sends through a replaced ``_call_api_with_retry(model, max_tokens, temperature, messages)``
-    and reads its answer (an SDK ``Message``, a look-alike or a ``MessageResponse``)."""
+    and reads its answer (an SDK ``Message``, a look-alike or a ``MessageResponse``). Its name
+    and ``simulated`` are the engine's provider's (``like``), as failures reported them in 2.2."""
 
     def __init__(self, call: Callable[..., Awaitable[Any]], like: Provider) -> None:
+        super().__init__(like)
         self._call = call
-        self._like = like  # failures are reported as the engine's provider's, as in 2.2
-
-    @property
-    def name(self) -> str:
-        return self._like.name
-
-    @property
-    def simulated(self) -> bool:
-        return self._like.simulated
 
     async def send(self, request: MessageRequest) -> MessageResponse:
         messages = [m.to_api() for m in request.messages]
@@ -63,7 +56,7 @@ class HookCallProvider:
         return coerce_message(raw, request.model)
 
     async def aclose(self) -> None:
-        return None
+        return None  # the engine's provider is closed by the engine
 
 
 class EngineAttribute(Generic[T]):

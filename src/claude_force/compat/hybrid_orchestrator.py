@@ -295,13 +295,8 @@ class HybridOrchestrator(AgentOrchestrator):
         ``auto_select`` overrides ``auto_select_model`` for this call; ``estimate_only`` returns
         the estimate without running (``output`` "Cost estimate only", as in 2.2).
         """
-        opts = RunOptions(
-            model=model,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            workflow_name=workflow_name,
-            workflow_position=workflow_position,
-        )
+        # RunOptions' first fields are 2.2's run arguments, in 2.2's order
+        opts = RunOptions(model, max_tokens, temperature, workflow_name, workflow_position)
         return self._loop.run(
             self.arun_routed(agent_name, task, opts, auto_select, estimate_only, task_complexity)
         )

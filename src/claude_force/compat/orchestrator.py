@@ -129,13 +129,8 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         workflow_name: str | None = None,
         workflow_position: int | None = None,
     ) -> AgentResult:
-        opts = RunOptions(
-            model=model,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            workflow_name=workflow_name,
-            workflow_position=workflow_position,
-        )
+        # RunOptions' first fields are 2.2's run arguments, in 2.2's order
+        opts = RunOptions(model, max_tokens, temperature, workflow_name, workflow_position)
         self._sync_client()
         return (await self.core.execute(agent_name, task, opts)).to_agent_result()
 
