@@ -41,7 +41,12 @@ def pg_database(prefix: str = "cf_test") -> Iterator[str]:
 
 
 def cluster_project(
-    dest: Path, database_url: str, *, redis_url: str | None = None, **sections: Any
+    dest: Path,
+    database_url: str,
+    *,
+    redis_url: str | None = None,
+    dead_after_s: float = 30,
+    **sections: Any,
 ) -> Path:
     """The sample project in ``dest`` with a cluster section, a 4-step chain workflow and
     memory off (prompts stay exactly the task); ``sections`` override top-level sections."""
@@ -50,7 +55,9 @@ def cluster_project(
     data["cluster"] = {
         "database_url": database_url,
         "heartbeat_seconds": 0.5,
-        "dead_after_seconds": 3,
+        # generous: on a loaded machine a live worker's heartbeat can be seconds late, and a
+        # worker taken for dead has its runs resumed elsewhere (a legitimate repeat)
+        "dead_after_seconds": dead_after_s,
         "poll_interval_seconds": 0.05,
     }
     if redis_url:
@@ -155,3 +162,16 @@ def system_text(body: Any) -> str:
     if isinstance(system, list):
         return " ".join(str(b.get("text", "")) for b in system)
     return str(system)
+
+
+REDIS_URL = "redis://127.0.0.1:6379/13"  # cluster tests: a database of their own, never flushed
+
+
+def redis_or_skip() -> str:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception as exc:
+        service_unavailable("Redis", str(exc))
+    return REDIS_URL

@@ -70,9 +70,21 @@ class Heartbeats:
 
     def __init__(self, database_url: str) -> None:
         self.url = conninfo(database_url)
+        self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10)
+
+    async def _beat_conn(self) -> psycopg.AsyncConnection[Any]:
+        """One connection kept for the heartbeats (re-opened after PostgreSQL went away)."""
+        if self._conn is None or self._conn.closed:
+            self._conn = await self._connect()
+        return self._conn
+
+    async def aclose(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
 
     async def ensure_schema(self) -> None:
         await asyncio.to_thread(pgschema.migrate, self.url, "workers", MIGRATIONS)
@@ -80,7 +92,8 @@ class Heartbeats:
     async def beat(
         self, executor_id: str, *, concurrency: int, app_version: str, stopped: bool = False
     ) -> None:
-        async with await self._connect() as conn:
+        conn = await self._beat_conn()
+        try:
             await conn.execute(
                 "INSERT INTO claude_force.workers (executor_id, host, pid, concurrency, "
                 "app_version, started_at, last_seen, stopped) "
@@ -93,6 +106,9 @@ class Heartbeats:
                 "THEN now() ELSE claude_force.workers.started_at END",
                 (executor_id, socket.gethostname(), os.getpid(), concurrency, app_version, stopped),
             )
+        except psycopg.OperationalError:
+            await self.aclose()  # next beat reconnects
+            raise
 
     async def workers(self) -> tuple[datetime, list[WorkerInfo]]:
         """The database's clock and every worker row (clock skew between hosts cannot matter:

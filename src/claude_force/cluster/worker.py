@@ -88,6 +88,8 @@ async def run_worker(
     # then runs the queued (async) workflows on this event loop, next to the orchestrator.
     DBOS.launch()
     try:
+        # import the SDK and build its client now, not inside the first run's step
+        await orchestrator.prepare()
         await DBOS.register_queue_async(
             cluster.queue,
             worker_concurrency=opts.concurrency,
@@ -113,6 +115,7 @@ async def run_worker(
                 app_version=cluster.app_version,
                 stopped=True,
             )
+        await beats.aclose()
 
 
 def _destroy_dbos() -> None:
