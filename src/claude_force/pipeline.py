@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .cache.layer import cache_layer
 from .config import Project
+from .events import EventBus
 from .providers.base import Provider
 from .resilience.hub import ResilienceHub
 
@@ -54,6 +55,19 @@ def resilient_spec(hub: ResilienceHub, *, cache: Layer | None = None) -> Pipelin
     )
 
 
+def project_spec(
+    project: Project, hub: ResilienceHub, bus: EventBus, *, cache: Layer | None
+) -> PipelineSpec:
+    """The layers of an engine: ``cache`` and the hub's layers, and in cluster mode the layer
+    that shares rate limits and breaker state through Redis (inside the process's limiter)."""
+    spec = resilient_spec(hub, cache=cache)
+    if project.settings.cluster.database_url is not None:  # cluster mode: limits shared by Redis
+        from .cluster.shared import install_shared
+
+        install_shared(spec, project, bus)
+    return spec
+
+
 def default_spec(project: Project, hub: ResilienceHub) -> PipelineSpec:
     """The layers a project's settings ask for: its response cache and the hub's layers."""
-    return resilient_spec(hub, cache=cache_layer(project))
+    return project_spec(project, hub, hub.bus or EventBus(), cache=cache_layer(project))

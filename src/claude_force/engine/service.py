@@ -28,7 +28,7 @@ from .._closing import AsyncClosing
 from ..config import Project, load_project
 from ..errors import BudgetExceededError, ClaudeForceError, ConfigurationError
 from ..events import EventBus
-from ..pipeline import resilient_spec, wrap
+from ..pipeline import project_spec, wrap
 from ..providers.base import Provider, ProviderSlot
 from ..providers.select import announce, choose_provider, simulation_notice
 from ..resilience.hub import ResilienceHub
@@ -118,7 +118,8 @@ class AgentEngine(AsyncClosing):
             cache = cache_layer(
                 project, ttl_hours=o.cache_ttl_hours, max_size_mb=o.cache_max_size_mb
             )
-        self.pipeline: Provider = wrap(self.provider, resilient_spec(self.hub, cache=cache))
+        spec = project_spec(project, self.hub, self.bus, cache=cache)
+        self.pipeline: Provider = wrap(self.provider, spec)
         # --- state and observers ----------------------------------------------------------------
         self.memory: MemoryService | None = None
         if o.memory and s.memory.enabled:
