@@ -72,7 +72,7 @@ class SQLiteBrowse:
         def _raw_where(query: Query) -> tuple[str, list[Any]]: ...
 
     def _records(self, sql: str, args: Sequence[Any]) -> list[ExecutionRecord]:
-        from .sqlite_store import _record_of
+        from ._sqlite_rows import _record_of
 
         with self._lock:
             rows = self._conn.execute(sql, list(args)).fetchall()
@@ -103,7 +103,7 @@ class SQLiteBrowse:
             rows = self._conn.execute(
                 "SELECT * FROM executions WHERE id > ? ORDER BY id LIMIT ?", (after, int(limit))
             ).fetchall()
-        from .sqlite_store import _record_of
+        from ._sqlite_rows import _record_of
 
         cursor = int(rows[-1]["id"]) if rows else after
         return cursor, [_record_of(r) for r in rows]
