@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -403,30 +403,15 @@ def _shorter(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
 
 
+_SHARED_FIELDS = tuple(
+    f.name for f in fields(ExecutionFinished) if f.name not in ("error", "output")
+)
+
+
 def finished_event(ex: Execution) -> ExecutionFinished:
-    """The event that announces a finished execution."""
+    """The event that announces a finished execution: the execution's fields of the same name,
+    its first error as ``error`` and its answer (if any) as ``output``."""
+    shared = {name: getattr(ex, name) for name in _SHARED_FIELDS}
     return ExecutionFinished(
-        execution_id=ex.execution_id,
-        agent=ex.agent,
-        task=ex.task,
-        model=ex.model,
-        provider=ex.provider,
-        success=ex.success,
-        started_at=ex.started_at,
-        duration_ms=ex.duration_ms,
-        queue_wait_ms=ex.queue_wait_ms,
-        usage=ex.usage,
-        cost_usd=ex.cost_usd,
-        cached=ex.cached,
-        simulated=ex.simulated,
-        error_type=ex.error_type,
-        error=ex.errors[0] if ex.errors else None,
-        workflow_name=ex.workflow_name,
-        workflow_position=ex.workflow_position,
-        workflow_run_id=ex.workflow_run_id,
-        step_id=ex.step_id,
-        saved_cost_usd=ex.saved_cost_usd,
-        output=ex.output or None,
-        request_id=ex.request_id,
-        stop_reason=ex.stop_reason,
+        **shared, error=ex.errors[0] if ex.errors else None, output=ex.output or None
     )

@@ -239,22 +239,7 @@ class AsyncAgentOrchestrator(AsyncClosing):
                 return
             track = self._track_performance_async
         for ex in executions:
-            await track(
-                # the keyword arguments claude-force 2.2 passed (test suites assert on them) …
-                agent_name=ex.agent,
-                task=ex.task,
-                success=ex.success,
-                execution_time_ms=ex.duration_ms,
-                model=ex.model,
-                input_tokens=ex.usage.input_tokens,
-                output_tokens=ex.usage.output_tokens,
-                error_type=ex.error_type,
-                workflow_name=ex.workflow_name,
-                workflow_position=ex.workflow_position,
-                # … and the typed record
-                event=finished_event(ex),
-                execution=ex,
-            )
+            await track(**_track_keywords(ex))
 
     # --- public API ------------------------------------------------------------------------------
 
@@ -353,3 +338,20 @@ _HOOKS = originals(
     "_track_performance_async",
     "async_client",
 )
+
+
+def _track_keywords(ex: Execution) -> dict[str, Any]:
+    """The keyword arguments claude-force 2.2 passed to ``_track_performance_async`` (test
+    suites assert on them), and the typed record (``event``, ``execution``)."""
+    u = ex.usage
+    legacy = (ex.agent, ex.task, ex.success, ex.duration_ms, ex.model, u.input_tokens)
+    names = ("agent_name", "task", "success", "execution_time_ms", "model", "input_tokens")
+    return dict(
+        zip(names, legacy, strict=True),
+        output_tokens=u.output_tokens,
+        error_type=ex.error_type,
+        workflow_name=ex.workflow_name,
+        workflow_position=ex.workflow_position,
+        event=finished_event(ex),
+        execution=ex,
+    )
