@@ -133,3 +133,25 @@ def test_a_bound_survives_a_new_event_loop() -> None:
 def test_the_engine_rejects_a_zero_bound(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="max_concurrent"):
         AgentEngine.open(minimal_project(tmp_path), max_concurrent=0, provider=ScriptedProvider())
+
+
+def test_nothing_below_the_faces_imports_them() -> None:
+    """The engine never calls back up: no module of the engine, pipeline, provider, state or
+    observability layers imports the 2.2 faces (claude_force.compat or their old paths)."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "src" / "claude_force"
+    faces = r"(compat|orchestrator|async_orchestrator|hybrid_orchestrator|response_cache|performance_tracker|agent_memory|base)"
+    pattern = re.compile(rf"^\s*(from|import)\s+(claude_force\.|\.+){faces}\b", re.M)
+    below = ["engine", "workflows", "routing", "providers", "resilience", "cache", "memory",
+             "metrics", "monitoring", "config", "cluster", "testing"]  # fmt: skip
+    files = [root / "runner.py", root / "pipeline.py", root / "events.py", root / "clock.py"]
+    for package in below:
+        files += sorted((root / package).rglob("*.py"))
+    offenders = [
+        f"{f.relative_to(root)}: {m.group(0).strip()}"
+        for f in files
+        for m in pattern.finditer(f.read_text(encoding="utf-8"))
+        if not (m.group(3) == "base" and "providers" in str(f))  # providers.base is not a face
+    ]
+    assert offenders == []
