@@ -11,7 +11,6 @@ cache and resilience layers). The engine itself never looks.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar, overload
 
@@ -34,7 +33,9 @@ def replaced(obj: object, name: str, hooks: dict[str, object]) -> Any | None:
     if own is not None:
         return own
     original = hooks[name]
-    if inspect.getattr_static(type(obj), name, original) is original:
+    # class access returns a function or a property object itself (no binding), so an identity
+    # check finds a class-level patch or a subclass override without inspect's slower walk
+    if getattr(type(obj), name, original) is original:
         return None
     return getattr(obj, name)
 
