@@ -237,7 +237,7 @@ def create_app(
         throttle=AuthThrottle(
             server_settings.auth_failures_before_backoff,
             server_settings.auth_backoff_max_seconds,
-            monotonic,
+            monotonic.now,
         ),
     )
     app.add_middleware(SecurityHeaders)
