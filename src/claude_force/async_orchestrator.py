@@ -307,8 +307,8 @@ class AsyncAgentOrchestrator:
             if past:  # the runner puts it before the context; the cache keys without it
                 opts = replace(opts, memory_context=past, memory_sessions=ids)
         ex = await self.runner.run(agent_name, task, opts)
-        if memory is not None:
-            await memory.remember(ex)  # successful, uncached runs of agents that allow it
+        if memory is not None:  # successful, uncached runs of agents that allow it
+            memory.remember_soon(ex)  # written off the hot path; close() waits for it
         if self.enable_tracking:
             await self._track_performance_async(
                 # the keyword arguments claude-force 2.2 passed (test suites assert on them) …
