@@ -21,11 +21,8 @@ from ..providers.client import SwitchProvider
 from .backend import CacheBackend
 from .errors import CacheConfigurationError
 from .keys import Namespace, request_key
-from .memory_backend import MemoryBackend
 from .policy import CachePolicy
-from .redis_backend import RedisBackend
 from .secret import KEY_FILE_NAME, SecretSource
-from .sqlite_backend import SqliteBackend
 from .store import ResponseStore
 
 log = logging.getLogger(__name__)
@@ -71,7 +68,10 @@ def excluded_agents(project: Project) -> frozenset[str]:
 def make_backend(
     settings: CacheSettings, state_dir: Path, *, config_file: Path | None = None
 ) -> CacheBackend:
+    # the backends import lazily: a SQLite user never loads redis-py, and the reverse
     if settings.backend == "memory":
+        from .memory_backend import MemoryBackend
+
         return MemoryBackend()
     if settings.backend == "redis":
         if not settings.redis_url:
@@ -81,7 +81,11 @@ def make_backend(
                 key="cache.redis_url",
                 hint='set it (e.g. "redis://127.0.0.1:6379/0") or CLAUDE_FORCE_REDIS_URL',
             )
+        from .redis_backend import RedisBackend
+
         return RedisBackend(settings.redis_url)
+    from .sqlite_backend import SqliteBackend
+
     return SqliteBackend(state_dir / DB_FILE_NAME)
 
 

@@ -50,11 +50,31 @@ def agent_rows(orch: AgentOrchestrator) -> list[dict[str, Any]]:
     return rows
 
 
+def project_agent_rows(state: CliState) -> list[dict[str, Any]]:
+    """:func:`agent_rows` from the project alone: a read-only listing needs no orchestrator
+    (importing it, the call pipeline and its stores would triple the command's start-up)."""
+    from ..config import load_project
+
+    project = load_project(state.config)
+    rows = [
+        {
+            "name": name,
+            "file": spec.file,
+            "domains": list(spec.domains),
+            "priority": spec.priority,
+            "contract": spec.contract,
+            "description": spec.description or "",
+            "model": project.model_for(name),
+        }
+        for name, spec in project.settings.agents.items()
+    ]
+    return sorted(rows, key=lambda a: (a["priority"], a["name"]))
+
+
 @app.command("agents")
 def list_agents(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """The agents, by priority (1 = highest)."""
-    with sync_orchestrator(state_of(ctx)) as orch:
-        rows = agent_rows(orch)
+    rows = project_agent_rows(state_of(ctx))
     if json_out:
         emit_json(rows)
         return
