@@ -21,7 +21,7 @@ import httpx2
 import pytest
 
 from _core_helpers import minimal_project
-from conftest import service_unavailable
+from _services import service_unavailable
 
 CHROMIUM = os.environ.get("CLAUDE_FORCE_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.timeout(240)
