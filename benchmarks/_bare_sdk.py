@@ -45,6 +45,10 @@ async def ask(client: Any, model: str, system: str, content: str) -> str:
     return "".join(getattr(b, "text", "") for b in message.content)
 
 
+def read_lines(path: str) -> list[str]:
+    return [t for t in Path(path).read_text(encoding="utf-8").splitlines() if t.strip()]
+
+
 def with_inputs(task: str, inputs: dict[str, str]) -> str:
     block = "\n\n".join(f"## Output of {k}\n\n{v}" for k, v in inputs.items())
     return f"# Inputs\n\n{block}\n\n# Task\n\n{task}"
@@ -63,9 +67,8 @@ async def dag(client: Any, project: Path, task: str) -> dict[str, Any]:
     return {"calls": 4}
 
 
-async def tasks(client: Any, project: Path, agent: str, path: Path, n: int) -> dict[str, Any]:
+async def tasks(client: Any, project: Path, agent: str, lines: list[str], n: int) -> dict[str, Any]:
     model, system = model_of(project), system_of(project, agent)
-    lines = [t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
     bound = asyncio.Semaphore(n)
 
     async def one(t: str) -> bool:
@@ -100,7 +103,8 @@ async def main() -> None:
         if mode == "dag":
             out = await dag(client, project, sys.argv[3])
         elif mode == "tasks":
-            out = await tasks(client, project, sys.argv[3], Path(sys.argv[4]), int(sys.argv[5]))
+            lines = read_lines(sys.argv[4])
+            out = await tasks(client, project, sys.argv[3], lines, int(sys.argv[5]))
         elif mode == "one":
             system = system_of(project, sys.argv[3])
             out = {"text": (await ask(client, model_of(project), system, sys.argv[4]))[:20]}

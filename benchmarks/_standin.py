@@ -40,7 +40,7 @@ class StepLatency(LatencyModel):
 class StandIn(Emulator):
     def _message(self, record: Any) -> Any:
         try:
-            body = json.loads(record.body or b"{}")
+            body = record.body if isinstance(record.body, dict) else json.loads(record.body or "{}")
             system = json.dumps(body.get("system", ""))
             m = _MARK.search(system)
             _DELAY.set(float(m.group(1)) if m else None)

@@ -147,8 +147,14 @@ def dag_rows(root: Path, reps: int) -> list[Result]:
             "×",
             "≤ 1.05×",
             eng / CRITICAL_PATH_S <= 1.05,
-            f"engine wall {eng:.3f} s (best of {reps}); measured critical path "
-            f"{paths[engine.index(eng)]:.3f} s of service time",
+            f"engine wall {eng:.3f} s (best of {reps}) over the stand-in's {CRITICAL_PATH_S} s",
+        ),
+        Result(
+            "run-workflow asym DAG: engine wall / measured critical path",
+            eng / paths[engine.index(eng)],
+            "×",
+            detail=f"the path's measured service times sum to {paths[engine.index(eng)]:.3f} s "
+            "(stand-in latency plus client time per call; more than 1.5 s on a loaded machine)",
         ),
     ]
 
@@ -166,8 +172,16 @@ def cqc_rows(reps: int) -> list[Result]:
         for i in range(reps):
             for mode, walls, engs in (("--sequential", seq, seq_eng), ("--parallel", par, par_eng)):
                 wall, _, out = timed(
-                    [*_cli(), "run-workflow", "code-quality-check", "-t", f"Review v{i}{mode}"]
-                    + [mode, "--fresh", "--json"],
+                    [
+                        *_cli(),
+                        "run-workflow",
+                        "code-quality-check",
+                        "-t",
+                        f"Review v{i}{mode}",
+                        mode,
+                        "--fresh",
+                        "--json",
+                    ],
                     si["url"],
                     root,
                 )
@@ -203,7 +217,9 @@ def tasks_rows(root: Path, n_tasks: int, reps: int) -> list[Result]:
             wall, _, out = timed([*cmd, "--max-concurrent", "4", "--json"], si["url"], root)
             assert json.loads(out)["summary"]["failed"] == 0
             ours.append(wall)
-            theirs.append(timed(bare("tasks", str(root), "worker", str(path), "4"), si["url"], root)[0])
+            theirs.append(
+                timed(bare("tasks", str(root), "worker", str(path), "4"), si["url"], root)[0]
+            )
     ratio = min(ours) / min(theirs)
     return [
         Result(
@@ -332,7 +348,14 @@ def overhead_rows(root: Path, n: int) -> list[Result]:
         f"{percentile(o, 99) * 1000:.2f} ms (cache miss, memory, metrics, resilience on)"
     )
     return [
-        Result("overhead over a bare SDK call on the defaults, p50", p50, "ms", "≤ 1 ms", p50 <= 1, detail),
+        Result(
+            "overhead over a bare SDK call on the defaults, p50",
+            p50,
+            "ms",
+            "≤ 1 ms",
+            p50 <= 1,
+            detail,
+        ),
         Result("overhead over a bare SDK call on the defaults, p99", p99, "ms", "≤ 3 ms", p99 <= 3),
     ]
 
@@ -384,7 +407,9 @@ def fault_rows(root: Path, n: int) -> list[Result]:
         encoding="utf-8",
     )
     with stand_in(latency=0.05, faults=FAULTS_30) as si:
-        b = json.loads(timed(bare("tasks", str(root), "worker", str(path), "25"), si["url"], root)[2])
+        b = json.loads(
+            timed(bare("tasks", str(root), "worker", str(path), "25"), si["url"], root)[2]
+        )
     bare_requests = si.get("requests", 0)
     with stand_in(latency=0.05, faults=FAULTS_30) as si:
         cmd = [*_cli(), "execute", "worker", "--tasks-file", str(path), "--async"]

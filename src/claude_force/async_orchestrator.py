@@ -297,8 +297,17 @@ class AsyncAgentOrchestrator:
             return
         from .providers.preload import prepare
 
+        # the pipeline, memory and Prometheus series import their modules when first built:
+        # in a worker thread, not on the loop at the first execution
+        await asyncio.to_thread(self._build_collaborators)
         await prepare(self.pipeline)
         self._prepared_loop = loop
+
+    def _build_collaborators(self) -> None:
+        self.pipeline  # noqa: B018 - built (and its modules imported) here
+        self.memory  # noqa: B018
+        if self.metrics is not None:
+            self.metrics.prometheus  # noqa: B018
 
     # --- public API ------------------------------------------------------------------------------
 
