@@ -153,3 +153,19 @@ def test_start_sdk_import_runs_once() -> None:
     import sys
 
     assert "anthropic" in sys.modules
+
+
+def test_the_server_loads_the_client_at_start_up(
+    tmp_path: Path, emulator: str, builds: list[dict[str, Any]]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from claude_force.server import create_app
+
+    app = create_app(minimal_project(tmp_path), warm_up=False)
+    assert builds == []
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        assert len(builds) == 1 and not builds[0]["on_loop"]  # before any request is served
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+    assert len(builds) == 1
