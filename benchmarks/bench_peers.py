@@ -14,8 +14,9 @@ import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from operator import or_
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from _harness import Result, median, percentile
 from bench_whole import CRITICAL_PATH_S, DAG_LATENCY, make_project, stand_in
@@ -24,6 +25,12 @@ TITLE = "Peers: per-call overhead and the asymmetric DAG on the same stand-in"
 MODEL = "claude-sonnet-5-5"
 
 Call = Callable[[str, str], Awaitable[str]]
+
+
+class State(TypedDict):
+    """LangGraph's state for the DAG: each node adds its output."""
+
+    out: Annotated[dict[str, str], or_]
 
 
 def installed(module: str) -> bool:
@@ -72,6 +79,7 @@ async def _clients(root: Path) -> dict[str, Call | None]:
         clients["langchain-anthropic"] = lc
     clients["LiteLLM"] = None
     if installed("litellm"):
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: no fetch
         import litellm
 
         async def ll(system: str, user: str) -> str:
@@ -111,16 +119,10 @@ async def _langgraph_dag(root: Path) -> float | None:
     """The asymmetric DAG as a LangGraph graph whose nodes call the bare SDK; its wall time."""
     if not installed("langgraph"):
         return None
-    from operator import or_
-    from typing import Annotated, TypedDict
-
     from anthropic import AsyncAnthropic
     from langgraph.graph import END, START, StateGraph
 
     sdk = AsyncAnthropic(max_retries=0)
-
-    class State(TypedDict):
-        out: Annotated[dict[str, str], or_]
 
     def node(name: str) -> Callable[[State], Awaitable[dict[str, Any]]]:
         system = (root / ".claude" / "agents" / f"{name}.md").read_text(encoding="utf-8")
