@@ -22,10 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ..clock import WALL_CLOCK, Clock
 from ..errors import ClaudeForceError
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
-from .store import Clock, MemoryStore, utc_now
+from .store import MemoryStore
 
 if TYPE_CHECKING:
     from ..config import Project
@@ -101,7 +102,7 @@ class MemoryService:
         self._writes: set[asyncio.Task[str | None]] = set()
 
     @classmethod
-    def for_project(cls, project: Project, *, clock: Clock = utc_now) -> MemoryService:
+    def for_project(cls, project: Project, *, clock: Clock = WALL_CLOCK) -> MemoryService:
         """The memory of ``project`` (``memory`` settings; agents with ``"memory": false`` are
         neither given context nor remembered)."""
         settings: MemorySettings = project.settings.memory
@@ -208,6 +209,9 @@ class MemoryService:
             simulated=ex.simulated,
             metadata=metadata,
             created_at=ex.started_at,
+            # keyed by the execution: a durable step that runs again after a crash keeps
+            # its execution id, so its session is stored once
+            session_id=ex.execution_id,
         )
 
     @staticmethod

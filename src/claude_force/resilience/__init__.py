@@ -9,11 +9,11 @@ See ``docs/reliability.md``.
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_exports
+from ..clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, run_virtual
 
 if TYPE_CHECKING:
     from .breaker import BreakerBoard, BreakerPolicy, CircuitBreakerProvider, outcome_of
     from .buckets import Need, TokenBucket, parse_ratelimit_headers
-    from .clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, run_virtual
     from .config import (
         BreakerSettings,
         FallbackSettings,
@@ -37,11 +37,6 @@ _EXPORTS: dict[str, str] = {
     "Need": ".buckets",
     "TokenBucket": ".buckets",
     "parse_ratelimit_headers": ".buckets",
-    "SYSTEM_CLOCK": ".clock",
-    "Clock": ".clock",
-    "SystemClock": ".clock",
-    "VirtualClock": ".clock",
-    "run_virtual": ".clock",
     "BreakerSettings": ".config",
     "FallbackSettings": ".config",
     "ModelLimits": ".config",
