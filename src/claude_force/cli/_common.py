@@ -41,13 +41,15 @@ def open_core(
 ) -> AsyncAgentOrchestrator:
     """The async core for the configured project (loads and validates it: config errors raise)."""
     from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..providers.select import check_simulation_allowed
 
-    return AsyncAgentOrchestrator(
-        state.config,
-        api_key=state.api_key,
-        max_concurrent=max_concurrent,
-        simulate=True if (simulate or state.simulate) else None,
+    forced = True if (simulate or state.simulate) else None
+    core = AsyncAgentOrchestrator(
+        state.config, api_key=state.api_key, max_concurrent=max_concurrent, simulate=forced
     )
+    # provider.simulate "never" without a key: exit 2 before anything runs
+    check_simulation_allowed(core.project.settings.provider, api_key=state.api_key, simulate=forced)
+    return core
 
 
 def _json_default(value: object) -> object:

@@ -86,7 +86,17 @@ class RootGroup(TyperGroup):
                 **extra,
             )
 
+        from .. import fallback_flag
+
+        fallback_flag.reset()
         code = guarded(invoke, state)
+        if code == 0 and fallback_flag.fell_back():
+            sys.stderr.write(
+                f"claude-force: exit status {fallback_flag.FALLBACK_EXIT}: answered by the "
+                "SIMULATED model because no ANTHROPIC_API_KEY is set (pass --simulate, or set "
+                'provider.simulate to "auto", to run offline on purpose)\n'
+            )
+            code = fallback_flag.FALLBACK_EXIT
         if standalone_mode:
             sys.exit(code)
         return code

@@ -86,7 +86,9 @@ class PathSettings(Section):
 class ProviderSettings(Section):
     base_url: str | None = None
     timeout_seconds: float = Field(default=120.0, gt=0)
-    simulate: bool = False
+    # true: always simulated; false: the real API, falling back (exit 3) without a key;
+    # "auto": falling back on purpose (exit 0); "never": no key is an error (exit 2)
+    simulate: bool | Literal["auto", "never"] = False
     latency: LatencyPreset = "realistic"
     seed: int = 0
 
