@@ -180,6 +180,9 @@ def create_app(
         following: asyncio.Task[None] | None = None
         unfollow = orchestrator.bus.subscribe(follower.on_event) if follower else None
         try:
+            # load the provider (SDK import, client) before serving: /readyz answers once it is
+            # ready, and no request's latency includes it
+            await orchestrator.prepare()
             if warm_up:
                 await state.warm_up()
             if follower is not None:
