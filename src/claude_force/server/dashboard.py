@@ -131,8 +131,8 @@ def _groups(store: MetricsStore, q: Query, dim: Literal["agent", "model"]) -> li
 
 
 def execution_row(r: ExecutionRecord) -> dict[str, Any]:
-    """One execution as the dashboard's table shows it (its final attempt)."""
-    service_us = max(0, r.duration_us - r.queue_wait_us)
+    """One execution as the dashboard's table shows it (its final attempt). ``duration_ms`` is
+    the service time (from a concurrency slot to the answer); ``queue_wait_ms`` came before it."""
     return {
         "execution_id": r.execution_id,
         "started_at": r.started_at.isoformat(),
@@ -147,7 +147,8 @@ def execution_row(r: ExecutionRecord) -> dict[str, Any]:
         "attempts": r.attempt,
         "duration_ms": r.duration_us / 1000,
         "queue_wait_ms": r.queue_wait_us / 1000,
-        "service_ms": service_us / 1000,
+        "service_ms": r.duration_us / 1000,
+        "total_ms": (r.duration_us + r.queue_wait_us) / 1000,
         "input_tokens": r.input_tokens,
         "output_tokens": r.output_tokens,
         "cache_write_tokens": r.cache_write_tokens,
