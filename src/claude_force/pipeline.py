@@ -14,6 +14,7 @@ from .config import Project
 from .events import EventBus
 from .providers.base import Provider
 from .resilience.hub import ResilienceHub
+from .telemetry.tracing import tracing_layer
 
 Layer = Callable[[Provider], Provider]
 
@@ -51,4 +52,7 @@ def default_spec(
     """
     spec = PipelineSpec(cache=cache_layer(project))
     ResilienceHub.from_project(project, bus, max_attempts=max_attempts).install(spec)
+    traced = tracing_layer()  # innermost: one "chat" span per call that reaches the model
+    if traced is not None:
+        spec.extra.append(traced)
     return spec

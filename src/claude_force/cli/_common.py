@@ -7,6 +7,7 @@ pydantic and the orchestrator are imported inside the functions that use them.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..telemetry.settings import TelemetrySettings
 
 
 @dataclass
@@ -29,6 +31,10 @@ class CliState:
     api_key: str | None = field(default=None, repr=False)  # never printed, never logged
     simulate: bool = False
     debug: bool = False
+    log_handler: logging.Handler | None = field(default=None, repr=False)
+    log_format: str = "text"
+    log_format_given: bool = False  # --log-format wins over telemetry.log_format
+    tracing_ready: bool = False
 
 
 def state_of(ctx: typer.Context) -> CliState:
@@ -49,7 +55,25 @@ def open_core(
     )
     # provider.simulate "never" without a key: exit 2 before anything runs
     check_simulation_allowed(core.project.settings.provider, api_key=state.api_key, simulate=forced)
+    apply_telemetry(state, core.project.settings.telemetry)
     return core
+
+
+def apply_telemetry(state: CliState, settings: TelemetrySettings) -> None:
+    """``telemetry.log_format`` (unless ``--log-format`` was given) and span export (once)."""
+    if not state.log_format_given and settings.log_format != state.log_format:
+        from .app import set_log_format
+
+        set_log_format(state, settings.log_format)
+    if not state.tracing_ready:
+        import atexit
+
+        from ..telemetry.tracing import setup_tracing
+
+        stop = setup_tracing(settings)
+        if stop is not None:
+            atexit.register(stop)  # flushes the spans still queued
+        state.tracing_ready = True
 
 
 def _json_default(value: object) -> object:

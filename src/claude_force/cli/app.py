@@ -204,17 +204,42 @@ class _LogFormatter(logging.Formatter):
         return super().format(copy)
 
 
-def _configure_logging(ctx: typer.Context, debug: bool) -> None:
+LOG_FORMATS = ("text", "json")
+
+
+def set_log_format(state: CliState, fmt: str) -> None:
+    """Text (``level: message``) or JSON lines (with execution, workflow-run and request ids).
+    In text mode a failed run is reported by the command itself, so its log line is left out."""
+    handler = state.log_handler
+    if handler is None:
+        return
+    if fmt == "json":
+        from ..telemetry.logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter(state.debug))
+    else:
+        handler.setFormatter(_LogFormatter(state.debug))
+    runs = logging.getLogger("claude_force.runs")
+    runs.setLevel(logging.NOTSET if fmt == "json" or state.debug else logging.ERROR)
+    state.log_format = fmt
+
+
+def _configure_logging(ctx: typer.Context, state: CliState, fmt: str | None) -> None:
     logger = logging.getLogger("claude_force")
+    runs = logging.getLogger("claude_force.runs")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LogFormatter(debug))
-    previous_level = logger.level
+    previous = (logger.level, runs.level)
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logger.setLevel(logging.DEBUG if state.debug else logging.WARNING)
+    state.log_handler = handler
+    state.log_format_given = fmt is not None
+    set_log_format(state, fmt or "text")
 
     def restore() -> None:
         logger.removeHandler(handler)
-        logger.setLevel(previous_level)
+        logger.setLevel(previous[0])
+        runs.setLevel(previous[1])
+        state.log_handler = None
 
     ctx.call_on_close(restore)
 
@@ -269,6 +294,16 @@ def root(
         bool,
         typer.Option("--debug", help="Show tracebacks and debug logs (or CLAUDE_FORCE_DEBUG=1)."),
     ] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            metavar="FORMAT",
+            help="Logs on stderr as 'text' or 'json' lines with execution, workflow-run and "
+            "request ids (default: telemetry.log_format, text).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -287,7 +322,11 @@ def root(
     state.api_key = api_key or None
     state.simulate = simulate
     state.debug = debug or state.debug
-    _configure_logging(ctx, state.debug)
+    if log_format is not None and log_format not in LOG_FORMATS:
+        raise typer.BadParameter(
+            f"'{log_format}' is not a log format (use text or json)", param_hint="--log-format"
+        )
+    _configure_logging(ctx, state, log_format)
     if ctx.invoked_subcommand in CALLS_CLAUDE and not simulate:
         _preload_sdk(state)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._common import notice, state_of
+from ._common import apply_telemetry, notice, state_of
 
 if TYPE_CHECKING:
     from ._common import CliState
@@ -123,6 +123,7 @@ def _serve(
     from ..server.settings import TOKEN_ENV
 
     project = load_project(state.config)
+    apply_telemetry(state, project.settings.telemetry)
     settings = project.settings.server
     host = host or settings.host
     port = settings.port if port is None else port
@@ -158,6 +159,6 @@ def _serve(
             webbrowser.open(url)
         from ..server import run as server_run
 
-        server_run.run(app, sock, log_level=log_level.lower())
+        server_run.run(app, sock, log_level=log_level.lower(), json_logs=state.log_format == "json")
     finally:
         sock.close()

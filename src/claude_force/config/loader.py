@@ -36,6 +36,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str, str]] = {
     "CLAUDE_FORCE_REDIS_URL": ("cache", "redis_url", "str"),
     "CLAUDE_FORCE_SIMULATE": ("provider", "simulate", "simulate"),
     "CLAUDE_FORCE_LATENCY": ("provider", "latency", "str"),
+    "CLAUDE_FORCE_TRACES": ("telemetry", "traces", "str"),
+    "CLAUDE_FORCE_LOG_FORMAT": ("telemetry", "log_format", "str"),
     "ANTHROPIC_BASE_URL": ("provider", "base_url", "str"),
 }
 

@@ -19,6 +19,7 @@ from ..monitoring.settings import AnomalySettings
 from ..resilience.config import ResilienceSettings
 from ..routing.settings import RoutingSettings
 from ..server.settings import ServerSettings
+from ..telemetry.settings import TelemetrySettings
 from ..workflows.spec import WorkflowEntry
 
 LatencyPreset = Literal["instant", "fast", "realistic", "slow"]
@@ -114,6 +115,7 @@ class ProjectSettings(Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     # Sections of existing projects that claude-force carries but does not interpret.
     governance: Any = None
     rules: Any = None

@@ -33,6 +33,7 @@ from . import routes_api, routes_dash, routes_ops
 from .broadcast import Broadcaster
 from .follow import StoreFollower
 from .monitor import Monitor
+from .request_ids import RequestIds
 from .schemas import ErrorDetail, ErrorResponse
 from .settings import LOOPBACK_HOSTS, TOKEN_ENV, ServerSettings
 from .state import AuthError, ServerState, status_of_error
@@ -178,6 +179,7 @@ def create_app(
         broadcaster.bind(asyncio.get_running_loop())
         unsubscribe = orchestrator.bus.subscribe(monitor.on_event)
         following: asyncio.Task[None] | None = None
+        readying: asyncio.Task[object] | None = None
         unfollow = orchestrator.bus.subscribe(follower.on_event) if follower else None
         try:
             # load the provider (SDK import, client) before serving: /readyz answers once it is
@@ -185,10 +187,16 @@ def create_app(
             await orchestrator.prepare()
             if warm_up:
                 await state.warm_up()
+                # the first readiness answer is computed now, not on the first probe
+                readying = asyncio.create_task(state.readiness())
             if follower is not None:
                 following = asyncio.create_task(follower.run(server_settings.follow_seconds))
             yield
         finally:
+            if readying is not None and not readying.done():
+                readying.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await readying
             if following is not None:
                 following.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -227,6 +235,7 @@ def create_app(
         return JSONResponse(body.model_dump(), status_code=status_of_error(exc), headers=headers)
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestIds)
     app.add_middleware(
         TrustedHostMiddleware,
         allowed_hosts=list(allowed_hosts)

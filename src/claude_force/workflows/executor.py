@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..runner import Execution, RunOptions
+from ..telemetry import tracing
 from .checkpoint import fingerprint
 from .dag import Step
 from .engine import StepCall
@@ -53,7 +54,8 @@ class OrchestratorExecutor:
             # started that could not finish in time (the engine still enforces it)
             timeout_s=step.timeout_seconds,
         )
-        return await self.orchestrator.execute(step.agent, call.task, options)
+        with tracing.step_span(call.workflow, step.id, step.agent):
+            return await self.orchestrator.execute(step.agent, call.task, options)
 
     async def identity(self, step: Step) -> str:
         """The agent's system prompt (definition + contract) and resolved model, digested."""
