@@ -62,11 +62,11 @@ def wants_simulation(api_key: str | None, simulate: bool | None, project: Projec
     """The same rule as online runs: simulated when asked to, or when no key is configured."""
     from ..providers.select import check_simulation_allowed
 
-    key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+    key = project.environment.key(api_key)
     setting = project.settings.provider.simulate
     forced = simulate if simulate is not None else setting is True
     if not forced and not key:
-        check_simulation_allowed(project.settings.provider, api_key=api_key, simulate=simulate)
+        check_simulation_allowed(project.settings.provider, api_key=key, simulate=simulate)
         if setting != "auto":
             from .. import fallback_flag
 
@@ -88,7 +88,7 @@ def backend_for(
         )
     s = project.settings.provider
     return AnthropicBatchBackend(
-        api_key or os.environ.get("ANTHROPIC_API_KEY"),
+        project.environment.key(api_key),
         base_url=base_url or s.base_url,
         timeout_seconds=s.timeout_seconds,
     )

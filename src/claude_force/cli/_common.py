@@ -54,7 +54,8 @@ def open_core(
         state.config, api_key=state.api_key, max_concurrent=max_concurrent, simulate=forced
     )
     # provider.simulate "never" without a key: exit 2 before anything runs
-    check_simulation_allowed(core.project.settings.provider, api_key=state.api_key, simulate=forced)
+    key = core.project.environment.key(state.api_key)
+    check_simulation_allowed(core.project.settings.provider, api_key=key, simulate=forced)
     apply_telemetry(state, core.project.settings.telemetry)
     return core
 

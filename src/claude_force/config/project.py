@@ -21,6 +21,7 @@ from ..errors import (
 )
 from ..workflows.spec import WorkflowSpec
 from ._jsonpos import line_of
+from .environment import RunEnvironment
 from .loader import ConfigWarning, find_config, load_settings
 from .schema import AgentSettings, PriceOverride, ProjectSettings
 
@@ -48,6 +49,7 @@ class Project:
     settings: ProjectSettings
     catalog: ModelCatalog
     text: str = field(repr=False, default="")
+    environment: RunEnvironment = field(default_factory=RunEnvironment, repr=False)
     _docs_cache: dict[str, tuple[tuple[int, int, int, int], AgentDocs]] = field(
         default_factory=dict, repr=False
     )
@@ -334,7 +336,13 @@ def load_project(
         prices={k: v.model_dump(exclude_none=True, mode="json") for k, v in m.prices.items()},
     )
     settings = _resolve_resilience(settings, catalog, path, text)
-    project = Project(config_path=path, settings=settings, catalog=catalog, text=text)
+    project = Project(
+        config_path=path,
+        settings=settings,
+        catalog=catalog,
+        text=text,
+        environment=RunEnvironment.read(env),
+    )
     # Every configured model is checked now: a retired id is a configuration error (exit 2)
     # naming the setting, not a failure of each run.
     configured = [("models.default", m.default)]

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from .. import fallback_flag
@@ -42,16 +41,13 @@ def announce(message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def _key(api_key: str | None) -> str | None:
-    return api_key or os.environ.get("ANTHROPIC_API_KEY") or None
-
-
 def check_simulation_allowed(
     settings: ProviderSettings, *, api_key: str | None = None, simulate: bool | None = None
 ) -> None:
-    """Raise a :class:`ConfigurationError` when no key is set and simulation is ``"never"``
-    (an explicit ``--simulate`` still wins: it is not a silent fallback)."""
-    if settings.simulate == "never" and not simulate and _key(api_key) is None:
+    """Raise a :class:`ConfigurationError` when no key is set (``api_key``: the resolved key)
+    and simulation is ``"never"`` (an explicit ``--simulate`` still wins: it is not a silent
+    fallback)."""
+    if settings.simulate == "never" and not simulate and not api_key:
         raise ConfigurationError(
             "no ANTHROPIC_API_KEY, and the simulated model is switched off "
             "(provider.simulate / CLAUDE_FORCE_SIMULATE is 'never')",
@@ -67,7 +63,7 @@ def choose_provider(
     api_key: str | None = None,
     simulate: bool | None = None,
 ) -> Provider:
-    key = _key(api_key)
+    key = api_key  # resolved by the caller (``project.environment.key``)
     forced = simulate if simulate is not None else settings.simulate is True
     if not forced and not key:
         check_simulation_allowed(settings, api_key=api_key, simulate=simulate)
