@@ -81,8 +81,16 @@ def test_choose_provider() -> None:
     assert isinstance(choose_provider(ProviderSettings(simulate="auto")), SimulatedProvider)
     assert not fallback_flag.fell_back()
     assert isinstance(choose_provider(ProviderSettings()), SimulatedProvider)
+    assert not fallback_flag.fell_back()  # chosen, but nothing ran on it yet
+    fallback_flag.ran()
     assert fallback_flag.fell_back()
     fallback_flag.reset()
+
+
+def test_commands_that_run_nothing_exit_0(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    for args in (["list", "agents"], ["info", "alpha"]):
+        assert runner.invoke(app, ["--config", str(config), *args]).exit_code == 0
 
 
 async def test_the_python_api_refuses_too_when_never(tmp_path: Path) -> None:

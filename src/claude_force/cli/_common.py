@@ -57,7 +57,18 @@ def open_core(
     key = core.project.environment.key(state.api_key)
     check_simulation_allowed(core.project.settings.provider, api_key=key, simulate=forced)
     apply_telemetry(state, core.project.settings.telemetry)
+    core.bus.subscribe(_note_simulated_run)
     return core
+
+
+def _note_simulated_run(event: object) -> None:
+    """A run answered by the simulated model (the exit status says so if by fallback)."""
+    from ..events import ExecutionFinished
+
+    if isinstance(event, ExecutionFinished) and event.simulated:
+        from .. import fallback_flag
+
+        fallback_flag.ran()
 
 
 def apply_telemetry(state: CliState, settings: TelemetrySettings) -> None:

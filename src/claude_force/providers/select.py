@@ -68,7 +68,7 @@ def choose_provider(
     if not forced and not key:
         check_simulation_allowed(settings, api_key=api_key, simulate=simulate)
         if settings.simulate != "auto":
-            fallback_flag.mark()
+            fallback_flag.chosen()
     if forced or not key:
         announce(FORCED_NOTICE if forced else SIMULATION_NOTICE)
         return SimulatedProvider(latency=settings.latency, seed=settings.seed)
