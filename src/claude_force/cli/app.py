@@ -112,8 +112,35 @@ def _plain_help(command: object) -> None:
     """
     if hasattr(command, "rich_markup_mode"):
         command.rich_markup_mode = None
+    for param in getattr(command, "params", ()):
+        _plain_metavar(param)
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub)
+
+
+def _plain_metavar(param: Any) -> None:
+    """Help shows what a value is, not its Python type: ``TASK...`` rather than
+    ``TASK <list[str]>``, ``--max-tokens N`` rather than ``--max-tokens <int range>``."""
+    if getattr(param, "param_type_name", "") == "argument":
+        param.display_type_rich = lambda ctx: None  # the name says it; no "<str>"
+        return
+    if getattr(param, "metavar", None) is not None or getattr(param, "is_flag", False):
+        return
+    try:
+        desc = param.type_descriptor
+        kind = "choice" if desc.is_choice else param.bare_type()
+    except Exception:  # an option typer builds differently: keep its own text
+        return
+    if kind == "choice":
+        return  # the choices are the best description
+    names = {"int": "N", "float": "X"}
+    if kind in names:
+        param.metavar = names[kind]
+    elif "Path" in kind:
+        param.metavar = "PATH"
+    else:
+        longest = max(param.opts, key=len).lstrip("-")
+        param.metavar = longest.upper().replace("-", "_")
 
 
 def _env_flag(name: str) -> bool:
@@ -266,7 +293,7 @@ app = typer.Typer(
     cls=RootGroup,
     help="Run specialised Claude agents and workflows from your project's .claude/ folder.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -68,6 +68,12 @@ def serve(
 
     Listens on 127.0.0.1 unless told otherwise. With server.token (or CLAUDE_FORCE_SERVER_TOKEN)
     set, the endpoints that run agents need 'Authorization: Bearer <token>'.
+
+    \b
+    Examples:
+      claude-force serve                       # http://127.0.0.1:8000/
+      claude-force --log-format json serve --port 9000
+      CLAUDE_FORCE_SERVER_TOKEN=... claude-force serve --host 0.0.0.0
     """
     _serve(
         state_of(ctx), host, port, simulate, log_level, allow_unauthenticated, open_browser, False

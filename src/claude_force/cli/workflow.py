@@ -100,6 +100,11 @@ def run_workflow(
 
     Exit 1 if the workflow fails. Re-running a failed workflow with the same task resumes it:
     completed steps are reused from the checkpoint in the state directory (--fresh: run all).
+
+    \b
+    Examples:
+      claude-force run-workflow code-quality-check --task "Review the payment module"
+      claude-force run-workflow bug-fix --task-file bug.md --max-concurrent 2 --json
     """
     drive(
         state_of(ctx),
