@@ -52,6 +52,10 @@ def default_spec(
     """
     spec = PipelineSpec(cache=cache_layer(project))
     ResilienceHub.from_project(project, bus, max_attempts=max_attempts).install(spec)
+    if project.settings.cluster.database_url is not None:  # cluster mode: limits shared by Redis
+        from .cluster.shared import install_shared
+
+        install_shared(spec, project, bus)
     traced = tracing_layer()  # innermost: one "chat" span per call that reaches the model
     if traced is not None:
         spec.extra.append(traced)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..config import Project
     from ..telemetry.settings import TelemetrySettings
 
 
@@ -43,15 +44,24 @@ def state_of(ctx: typer.Context) -> CliState:
 
 
 def open_core(
-    state: CliState, *, simulate: bool = False, max_concurrent: int | None = None
+    state: CliState,
+    *,
+    simulate: bool = False,
+    max_concurrent: int | None = None,
+    project: Project | None = None,
 ) -> AsyncAgentOrchestrator:
-    """The async core for the configured project (loads and validates it: config errors raise)."""
+    """The async core for the configured project (loads and validates it: config errors raise;
+    ``project``: one the command loaded already)."""
     from ..async_orchestrator import AsyncAgentOrchestrator
     from ..providers.select import check_simulation_allowed
 
     forced = True if (simulate or state.simulate) else None
     core = AsyncAgentOrchestrator(
-        state.config, api_key=state.api_key, max_concurrent=max_concurrent, simulate=forced
+        state.config,
+        project=project,
+        api_key=state.api_key,
+        max_concurrent=max_concurrent,
+        simulate=forced,
     )
     # provider.simulate "never" without a key: exit 2 before anything runs
     key = core.project.environment.key(state.api_key)

@@ -38,8 +38,15 @@ class OrchestratorExecutor:
         self.temperature = temperature
 
     async def run_step(self, call: StepCall) -> Execution:
+        with tracing.step_span(call.workflow, call.step.id, call.step.agent):
+            return await self.orchestrator.execute(
+                call.step.agent, call.task, self.options_for(call)
+            )
+
+    def options_for(self, call: StepCall) -> RunOptions:
+        """The run options of one step (its model, context, ids, deadline and cache flags)."""
         step = call.step
-        options = RunOptions(
+        return RunOptions(
             model=step.model,
             max_tokens=step.max_tokens or DEFAULT_MAX_TOKENS,
             temperature=self.temperature,
@@ -54,8 +61,6 @@ class OrchestratorExecutor:
             # started that could not finish in time (the engine still enforces it)
             timeout_s=step.timeout_seconds,
         )
-        with tracing.step_span(call.workflow, step.id, step.agent):
-            return await self.orchestrator.execute(step.agent, call.task, options)
 
     async def identity(self, step: Step) -> str:
         """The agent's system prompt (definition + contract) and resolved model, digested."""
