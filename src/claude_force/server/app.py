@@ -185,17 +185,20 @@ def create_app(
             # ready, and no request's latency includes it
             await orchestrator.prepare()
             if warm_up:
-                await state.warm_up()
+                # both in the background: the server answers at once (a store of millions of
+                # rows takes seconds to replay); /api/v1/anomalies waits for the warm-up
+                state.warming = asyncio.create_task(state.warm_up())
                 # the first readiness answer is computed now, not on the first probe
                 readying = asyncio.create_task(state.readiness())
             if follower is not None:
                 following = asyncio.create_task(follower.run(server_settings.follow_seconds))
             yield
         finally:
-            if readying is not None and not readying.done():
-                readying.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await readying
+            for task in (readying, state.warming):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             if following is not None:
                 following.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
