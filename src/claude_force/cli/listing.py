@@ -50,18 +50,25 @@ def project_agent_rows(state: CliState) -> list[dict[str, Any]]:
     from ..config import load_project
 
     project = load_project(state.config)
-    rows = [
-        {
-            "name": name,
-            "file": spec.file,
-            "domains": list(spec.domains),
-            "priority": spec.priority,
-            "contract": spec.contract,
-            "description": spec.description or "",
-            "model": project.model_for(name),
-        }
-        for name, spec in project.settings.agents.items()
-    ]
+    per_agent = project.settings.models.agents
+    models: dict[tuple[str | None, str | None], str] = {}  # most agents share a model
+    rows = []
+    for name, spec in project.settings.agents.items():
+        choice = (spec.model, per_agent.get(name))
+        model = models.get(choice)
+        if model is None:
+            model = models[choice] = project.model_for(name)
+        rows.append(
+            {
+                "name": name,
+                "file": spec.file,
+                "domains": list(spec.domains),
+                "priority": spec.priority,
+                "contract": spec.contract,
+                "description": spec.description or "",
+                "model": model,
+            }
+        )
     return sorted(rows, key=lambda a: (a["priority"], a["name"]))
 
 
