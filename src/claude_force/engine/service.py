@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Unpack
@@ -41,6 +42,7 @@ from ..runner import (
     finished_event,
     system_text,
 )
+from ..telemetry.logs import log_finished_run
 from .bound import ConcurrencyBound
 
 if TYPE_CHECKING:
@@ -54,6 +56,10 @@ if TYPE_CHECKING:
     from ..workflows.result import WorkflowResult
 
 log = logging.getLogger(__name__)
+
+_PREFETCHED: ContextVar[tuple[str, asyncio.Future[str]] | None] = ContextVar(
+    "claude_force_prefetched_system", default=None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,7 @@ class AgentEngine(AsyncClosing):
         self.project = project
         self.options = o
         self.bus = o.bus or EventBus()
+        self.bus.subscribe(log_finished_run)  # failed runs are logged, with their ids
         limit = (
             o.max_concurrent
             if o.max_concurrent is not None
@@ -133,12 +140,13 @@ class AgentEngine(AsyncClosing):
             self.metrics = MetricsTracker.for_project(project, bus=self.bus)
         # --- the runner -------------------------------------------------------------------------
         self.routing = o.routing
+        self._loader: LoadFn = self.read_system
         self._prepared_loop: asyncio.AbstractEventLoop | None = None
         self.bound = ConcurrencyBound(limit)
         self.runner = AgentRunner(
             catalog=project.catalog,
             resolve_model=self.model_for,
-            load_system=self.read_system,
+            load_system=self._system_for_run,
             call=self.pipeline.send,
             bus=self.bus,
             limit=self.bound,
@@ -174,7 +182,7 @@ class AgentEngine(AsyncClosing):
 
     def insert_loader(self, load: LoadFn | None) -> None:
         """Take agents' system prompts from ``load`` (``None``: the project's files again)."""
-        self.runner.load_system = load if load is not None else self.read_system
+        self._loader = load if load is not None else self.read_system
 
     # --- the project ------------------------------------------------------------------------------
 
@@ -222,7 +230,7 @@ class AgentEngine(AsyncClosing):
 
     async def system_prompt(self, agent: str) -> str:
         """The system prompt runs of ``agent`` send (through an inserted loader, if any)."""
-        return await self.runner.load_system(agent)
+        return await self._loader(agent)
 
     # --- running --------------------------------------------------------------------------------
 
@@ -235,6 +243,9 @@ class AgentEngine(AsyncClosing):
             return
         from ..providers.preload import prepare
 
+        metrics = self.metrics
+        if metrics is not None:  # its Prometheus series import their modules when first built
+            await asyncio.to_thread(lambda: metrics.prometheus)
         await prepare(self.pipeline)
         self._prepared_loop = loop
 
@@ -287,16 +298,39 @@ class AgentEngine(AsyncClosing):
 
     async def _run(self, agent: str, task: str, opts: RunOptions) -> Execution:
         memory = self.memory
-        if memory is not None and opts.use_memory:  # relevant past sessions, before the task
-            past, ids = await memory.context_with_ids(
-                agent, task, simulated=self.provider.simulated
-            )
-            if past:  # the runner puts it before the context; the cache keys without it
-                opts = replace(opts, memory_context=past, memory_sessions=ids)
-        ex = await self.runner.run(agent, task, opts)
-        if memory is not None:
-            await memory.remember(ex)  # successful, uncached runs of agents that allow it
+        system: asyncio.Future[str] | None = None
+        token = None
+        try:
+            if memory is not None and opts.use_memory:  # relevant past sessions, before the task
+                # the agent's system prompt loads meanwhile (both wait on a worker thread): the
+                # runner takes it from here instead of waiting for it after the memory search
+                system = asyncio.ensure_future(self._loader(agent))
+                token = _PREFETCHED.set((agent, system))
+                past, ids = await memory.context_with_ids(
+                    agent, task, simulated=self.provider.simulated
+                )
+                if past:  # the runner puts it before the context; the cache keys without it
+                    opts = replace(opts, memory_context=past, memory_sessions=ids)
+            ex = await self.runner.run(agent, task, opts)
+        finally:
+            if token is not None:
+                _PREFETCHED.reset(token)
+            if system is not None:  # unused when the run failed before loading it
+                if not system.done():
+                    system.cancel()
+                elif not system.cancelled():
+                    system.exception()  # retrieved: the runner reported it if it mattered
+        if memory is not None:  # successful, uncached runs of agents that allow it
+            memory.remember_soon(ex)  # written off the hot path; close() waits for it
         return ex
+
+    async def _system_for_run(self, agent: str) -> str:
+        """The runner's loader: the prompt :meth:`_run` already started loading for this agent,
+        else the current loader's (the project's files, or one a face inserted)."""
+        prefetched = _PREFETCHED.get()
+        if prefetched is not None and prefetched[0] == agent:
+            return await prefetched[1]
+        return await self._loader(agent)
 
     async def route(self, agent: str, task: str, **options: Unpack[RouteOptions]) -> RouteDecision:
         """The routing strategy's decision for one run (reads the system prompt off the loop).

@@ -1,10 +1,22 @@
-"""Choose the provider: the real API when a key is configured, else the labelled simulation."""
+"""Choose the provider: the real API when a key is configured, else the labelled simulation.
+
+``provider.simulate`` (or ``CLAUDE_FORCE_SIMULATE``) says what happens without a key:
+
+* ``false`` (default) — the SIMULATED model answers, with a notice on stderr, and the run counts
+  as a *fallback*: the command line then exits with status 3 (``fallback_flag.FALLBACK_EXIT``) instead of
+  0, so a CI job never passes on simulated answers it did not ask for;
+* ``"auto"`` — the same, but intended (the sample project written by ``init`` says so): exit 0;
+* ``"never"`` — refused before anything runs (exit 2): for CI and production;
+* ``true`` — always simulated, even with a key (like ``--simulate``).
+"""
 
 from __future__ import annotations
 
 import sys
 
+from .. import fallback_flag
 from ..config.schema import ProviderSettings
+from ..errors import ConfigurationError
 from .anthropic import AnthropicProvider
 from .base import Provider
 from .simulated import SimulatedProvider
@@ -33,10 +45,26 @@ def simulation_notice(
     settings: ProviderSettings, *, api_key: str | None = None, simulate: bool | None = None
 ) -> str | None:
     """The notice to print when this choice means the simulated model, else ``None``."""
-    forced = simulate if simulate is not None else settings.simulate
+    forced = simulate if simulate is not None else settings.simulate is True
     if forced:
         return FORCED_NOTICE
     return None if api_key else SIMULATION_NOTICE
+
+
+def check_simulation_allowed(
+    settings: ProviderSettings, *, api_key: str | None = None, simulate: bool | None = None
+) -> None:
+    """Raise a :class:`ConfigurationError` when no key is set (``api_key``: the resolved key)
+    and simulation is ``"never"`` (an explicit ``--simulate`` still wins: it is not a silent
+    fallback)."""
+    if settings.simulate == "never" and not simulate and not api_key:
+        raise ConfigurationError(
+            "no ANTHROPIC_API_KEY, and the simulated model is switched off "
+            "(provider.simulate / CLAUDE_FORCE_SIMULATE is 'never')",
+            key="provider.simulate",
+            hint="set ANTHROPIC_API_KEY (or pass --api-key); pass --simulate to run offline on "
+            "purpose",
+        )
 
 
 def choose_provider(
@@ -47,8 +75,13 @@ def choose_provider(
     quiet: bool = False,
 ) -> Provider:
     """The real provider when ``api_key`` is given (and simulation is not forced), else the
-    simulated one, announced once on stderr unless ``quiet`` (the engine announces it when it
-    first runs, not when it is assembled)."""
+    simulated one (refused when ``provider.simulate`` is ``"never"``), announced once on stderr
+    unless ``quiet`` (the engine announces it when it first runs, not when it is assembled)."""
+    forced = simulate if simulate is not None else settings.simulate is True
+    if not forced and not api_key:
+        check_simulation_allowed(settings, api_key=api_key, simulate=simulate)
+        if settings.simulate != "auto":
+            fallback_flag.chosen()
     notice = simulation_notice(settings, api_key=api_key, simulate=simulate)
     if notice is not None:
         if not quiet:
