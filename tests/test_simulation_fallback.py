@@ -95,7 +95,5 @@ def test_commands_that_run_nothing_exit_0(tmp_path: Path) -> None:
 
 async def test_the_python_api_refuses_too_when_never(tmp_path: Path) -> None:
     config = project(tmp_path, "never")
-    orch = AsyncAgentOrchestrator(config, enable_memory=False)
-    with pytest.raises(ConfigurationError):
-        orch.provider  # noqa: B018
-    await orch.close()
+    with pytest.raises(ConfigurationError):  # when the engine is assembled, before any run
+        AsyncAgentOrchestrator(config, enable_memory=False)
