@@ -43,7 +43,7 @@ class CachePolicy:
     ) -> CachePolicy:
         return cls(
             ttl_seconds=ttl_hours * 3600.0,
-            max_bytes=int(max_size_mb * MIB),
+            max_bytes=max(1, int(max_size_mb * MIB)),  # a positive setting is at least a byte
             exclude_agents=frozenset(exclude_agents),
         )
 
