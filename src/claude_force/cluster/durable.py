@@ -60,8 +60,15 @@ def runtime() -> Runtime:
 
 
 async def _agent_call(agent: str, task: str, options: RunOptions) -> Execution:
-    """The body of a durable step: one agent execution through the whole pipeline."""
-    return await runtime().orchestrator.execute(agent, task, options)
+    """The body of a durable step: one agent execution through the whole pipeline. Its metrics
+    are written before the step is checkpointed (the metrics writer batches otherwise): a
+    worker killed after the checkpoint has lost nothing, one killed before re-runs the step,
+    whose rows replace these (same execution id)."""
+    orchestrator = runtime().orchestrator
+    ex = await orchestrator.execute(agent, task, options)
+    if orchestrator.metrics is not None:
+        await orchestrator.metrics.aflush()
+    return ex
 
 
 async def run_agent_step(agent: str, task: str, options: RunOptions) -> Execution:
