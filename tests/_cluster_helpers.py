@@ -106,7 +106,7 @@ class Workers:
         for wid in ids:
             self.wait_ready(wid)
 
-    def wait_ready(self, wid: str, timeout_s: float = 60) -> None:
+    def wait_ready(self, wid: str, timeout_s: float = 180) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             text = self.logs[wid].read_text(errors="replace")

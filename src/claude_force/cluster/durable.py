@@ -87,6 +87,8 @@ async def task_run(spec: TaskSpec) -> Execution:
         temperature=spec.temperature,
         use_cache=spec.use_cache,
         refresh=spec.refresh,
+        context=getattr(spec, "context", None),  # specs queued by an older submitter lack them
+        use_memory=getattr(spec, "use_memory", True),
         workflow_run_id=run_id,
         step_id="task",
         execution_id=execution_id_for(run_id, "task"),
