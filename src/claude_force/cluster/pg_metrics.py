@@ -222,8 +222,14 @@ class PostgresMetricsStore:
         ]
 
     def aggregate(
-        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity | int = "day"
+        self,
+        query: Query,
+        by: Sequence[Dimension] = (),
+        granularity: Granularity | int = "day",
+        *,
+        latency: bool = True,
     ) -> dict[CellKey, Cell]:
+        del latency  # the histograms come with the rows here: always filled
         out = aggregate_records(self.records(query), by, granularity)
         for row in self.daily_rows(query):
             dims = {"period": row.day_us, **row.dims}
