@@ -25,6 +25,7 @@ from .catalog import ModelCatalog, builtin_catalog
 from .config import Project
 from .errors import BudgetExceededError, ClaudeForceError
 from .events import EventBus
+from .inputs import check_run
 from .orchestrator import AgentOrchestrator
 from .providers.base import Provider
 from .routing import (
@@ -405,6 +406,7 @@ class HybridOrchestrator(AgentOrchestrator):
         ``auto_select`` overrides ``auto_select_model`` for this call; ``estimate_only`` returns
         the estimate without running (``output`` "Cost estimate only", as in 2.2).
         """
+        check_run(agent_name, task)
         return self._loop.run(
             self.arun_routed(
                 agent_name,
@@ -434,6 +436,7 @@ class HybridOrchestrator(AgentOrchestrator):
         workflow_position: int | None = None,
         task_complexity: str = "auto",
     ) -> AgentResult:
+        check_run(agent_name, task)
         try:
             complexity = parse_complexity(task_complexity)
         except ValueError as exc:

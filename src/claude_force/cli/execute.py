@@ -98,7 +98,7 @@ def execute(
     import asyncio
 
     from ..runner import RunOptions
-    from ._drive import label, preflight, run_items
+    from ._drive import check_inputs, label, preflight, run_items
     from ._progress import ProgressView
     from ._report import (
         RunSummary,
@@ -111,6 +111,7 @@ def execute(
 
     state = state_of(ctx)
     items = collect(agent, tasks or [], task_file, tasks_file)
+    check_inputs(items)
     from .route import open_routed_core
 
     opener = open_routed_core if auto_model else open_core
