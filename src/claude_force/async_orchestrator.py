@@ -234,8 +234,8 @@ class AsyncAgentOrchestrator:
     def _model_for(self, agent_name: str, override: str | None) -> str:
         """The agent's model. For a name the project does not define, the default model: the
         ``load_agent_definition`` hook decides whether the agent exists (2.2 test suites patch it)."""
-        if agent_name in self.project.settings.agents:
-            return self.project.model_for(agent_name, override)
+        if agent_name in self.project.settings.agents or self.project.problem(agent_name):
+            return self.project.model_for(agent_name, override)  # a broken agent: its problem
         models = self.project.settings.models
         chosen = override or models.agents.get(agent_name) or self.project.catalog.default
         return self.project.catalog.resolve(chosen, where="model", file=self.config_path)
