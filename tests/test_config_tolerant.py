@@ -52,7 +52,7 @@ def test_a_retired_agent_model_blocks_only_that_agent(tmp_path: Path) -> None:
     assert p.settings.models.agents == {}
     with pytest.raises(ModelError, match="claude-opus-5-5"):
         p.model_for("b")
-    with pytest.raises(ModelError, match="models.agents.a"):
+    with pytest.raises(ModelError, match=r"models\.agents\.a"):
         p.agent("a")
 
 
@@ -67,7 +67,7 @@ def test_a_workflow_step_with_a_retired_model_blocks_only_the_workflow(tmp_path:
 
 def test_project_wide_problems_stay_fatal(tmp_path: Path) -> None:
     path = project(tmp_path, {"a": {"file": "agents/a.md"}}, performance={"timeout_seconds": -1})
-    with pytest.raises(ConfigurationError, match="performance.timeout_seconds"):
+    with pytest.raises(ConfigurationError, match=r"performance\.timeout_seconds"):
         load_project(path)
     path = write_project(tmp_path / "x", {"agents": ["a"]}, FILES)
     with pytest.raises(ConfigurationError, match="agents"):

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import copy_project22
+from _project22 import copy_project22
 from typer.testing import CliRunner
 
 from claude_force import AgentOrchestrator
