@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _project22 import copy_project22
+
+from compat._project22 import copy_project22
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-from _project22 import copy_project22
 from typer.testing import CliRunner
 
 from claude_force import AgentOrchestrator
@@ -16,6 +15,7 @@ from claude_force.cli.app import app
 from claude_force.config import load_project
 from claude_force.config.tolerant import DefinitionWarning
 from claude_force.errors import ConfigurationError, UnknownAgentError, WorkflowCycleError
+from compat._project22 import copy_project22
 
 
 @pytest.fixture
