@@ -221,7 +221,7 @@ class PerformanceTracker:
             try:
                 metrics = ExecutionMetrics.from_line(row)
                 records.append(metrics.to_record(self.tracker.catalog))
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, ArithmeticError) as exc:
                 log.warning(
                     "%s: skipped a line that is not an execution (%s)", self.metrics_file, exc
                 )

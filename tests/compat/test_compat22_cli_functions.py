@@ -175,6 +175,28 @@ class TestRunAgentFunctionOnARealProject(unittest.TestCase):
         data = json.loads(out.getvalue())
         self.assertTrue(data["success"] and data["metadata"]["simulated"])
 
+    def test_auto_select_model_routes_and_shows_the_estimate(self) -> None:
+        args = run_args(
+            agent="python-expert",
+            task="Fix typo in README",
+            format="json",
+            auto_select_model=True,
+            estimate_cost=True,
+            yes=True,
+            cost_threshold=None,
+        )
+        with (
+            patch("sys.stdout", new_callable=StringIO) as out,
+            patch("sys.stderr", new_callable=StringIO) as err,
+            patch("sys.stdin.isatty", return_value=True),
+            self.assertRaises(SystemExit) as exit_info,
+        ):
+            cmd_run_agent(args)
+        self.assertEqual(exit_info.exception.code, 0)
+        data = json.loads(out.getvalue())  # the estimate went to stderr
+        self.assertEqual(data["metadata"]["routing"]["complexity"], "simple")
+        self.assertIn("📊 Cost Estimate:", err.getvalue())
+
     def test_list_agents_reads_the_project(self) -> None:
         with patch("sys.stdout", new_callable=StringIO) as out:
             cmd_list_agents(Namespace(config=None, demo=False, quiet=False, json=True))

@@ -183,7 +183,11 @@ class TestPerformanceTrackerBounds(unittest.TestCase):
             "workflow_name": None,
             "workflow_position": None,
         }
-        path.write_text(json.dumps(line) + "\n{ not json\n")
+        broken = {**line, "execution_id": "x", "estimated_cost": "abc"}
+        path.write_text(
+            json.dumps(line) + "\n{ not json\n[1]\n" + json.dumps({"timestamp": "x"}) + "\n"
+            + json.dumps(broken) + "\n"
+        )  # fmt: skip
         tracker = self.make()
         s = tracker.get_summary()
         self.assertEqual(s["total_executions"], 1)
