@@ -7,7 +7,6 @@ entries, agent files, models, workflows — instead of being found one run at a 
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,10 +21,9 @@ if TYPE_CHECKING:
 def load_quietly(state: CliState) -> Project:
     """The project, without the per-problem warnings (the caller lists the problems itself)."""
     from ..config import load_project
-    from ..config.tolerant import DefinitionWarning
+    from ..config.tolerant import quietly
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DefinitionWarning)
+    with quietly():
         return load_project(state.config)
 
 

@@ -190,6 +190,9 @@ class Project:
         """Check every agent's files (inside ``.claude/``, present, non-empty) and every workflow
         against the usable agents. What fails is set aside as a :class:`Problem` and warned about
         once; the rest of the project stays usable."""
+        announce(self._check_files())
+
+    def _check_files(self) -> list[Problem]:
         found: list[Problem] = []
         for name in list(self.settings.agents):
             try:
@@ -199,6 +202,7 @@ class Project:
         broken = {p.name for p in [*self.problems, *found] if p.kind == "agent"}
         found += workflow_problems(self, list(self.settings.workflows), broken)
         self._set_aside(found)
+        return found
 
     def _set_aside(self, found: list[Problem]) -> None:
         if found and self.strict:
@@ -206,7 +210,6 @@ class Project:
         if found:
             self.problems.extend(found)
             self.settings = without(self.settings, found)
-            announce(found)
 
 
 def _json_keys(text: str, section: str) -> list[str]:
@@ -380,7 +383,8 @@ def load_project(
             set_aside.append(Problem(kind, name, exc))
     project._set_aside(list({(p.kind, p.name): p for p in reversed(set_aside)}.values())[::-1])
     if check_files:
-        project.check_files()
+        project._check_files()
+    announce(project.problems)  # once, all together: a broken agent names the workflows it blocks
     return project
 
 

@@ -14,7 +14,9 @@ What stays fatal: a ``claude.json`` that does not parse, a section other than ``
 from __future__ import annotations
 
 import warnings
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,6 +43,7 @@ class Problem:
     kind: Kind
     name: str
     error: ConfigurationError
+    because: str | None = None  # the broken agent that makes this workflow unusable
 
     def to_dict(self) -> dict[str, Any]:
         e = self.error
@@ -125,6 +128,7 @@ def workflow_problems(
                         line=line_of(project.text, where) if project.text else None,
                         hint=f"fix agent '{agent}' first (see its own problem), or remove the step",
                     ),
+                    because=agent,
                 )
             )
             continue
@@ -158,6 +162,18 @@ def workflow_problems(
 
 
 _announced: set[tuple[str, str, str, str]] = set()
+_quiet: ContextVar[bool] = ContextVar("claude_force_definitions_quiet", default=False)
+
+
+@contextmanager
+def quietly() -> Iterator[None]:
+    """Load without the warnings (for commands that list the problems themselves); they are
+    still reported by the next load that is not quiet."""
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
 
 
 def _locate(exc: ConfigurationError, line: int | None) -> None:
@@ -182,13 +198,20 @@ def bare_message(exc: ConfigurationError) -> str:
 def announce(problems: Iterable[Problem]) -> None:
     """One warning per problem and process (a project is often loaded more than once per
     command, and ``warnings.catch_warnings`` elsewhere resets Python's own de-duplication)."""
+    if _quiet.get():
+        return
+    problems = list(problems)
     for p in problems:
+        if p.because is not None:
+            continue  # said once, with the agent that breaks it
         seen = (str(p.error.file), p.kind, p.name, p.error.one_line())
         if seen in _announced:
             continue
         _announced.add(seen)
+        blocked = [q.name for q in problems if q.because == p.name]
+        also = f" (so are the workflows using it: {', '.join(blocked)})" if blocked else ""
         warnings.warn(
-            f"{p.kind} '{p.name}' cannot be used until fixed: {p.error.one_line()}",
+            f"{p.kind} '{p.name}' cannot be used until fixed{also}: {p.error.one_line()}",
             DefinitionWarning,
             stacklevel=2,
         )
