@@ -16,7 +16,9 @@ AGENT = "# Agent\n\nYou answer.\n"
 
 
 def cli(*args: str, input: str | None = None) -> Result:
-    return runner.invoke(app, list(args), input=input)
+    """The CLI in-process, with the simulated model's latency set to instant. (No conftest.py
+    in this folder: it would shadow the ``conftest`` module other tests import from.)"""
+    return runner.invoke(app, list(args), input=input, env={"CLAUDE_FORCE_LATENCY": "instant"})
 
 
 def hostile_project(
