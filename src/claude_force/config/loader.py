@@ -35,6 +35,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str, str]] = {
     "CLAUDE_FORCE_CACHE_ENABLED": ("cache", "enabled", "bool"),
     "CLAUDE_FORCE_CACHE_BACKEND": ("cache", "backend", "str"),
     "CLAUDE_FORCE_REDIS_URL": ("cache", "redis_url", "str"),
+    "CLAUDE_FORCE_DATABASE_URL": ("cluster", "database_url", "str"),
     "CLAUDE_FORCE_SIMULATE": ("provider", "simulate", "bool"),
     "CLAUDE_FORCE_LATENCY": ("provider", "latency", "str"),
     "ANTHROPIC_BASE_URL": ("provider", "base_url", "str"),

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ..cluster.settings import ClusterSettings
 from ..memory.settings import MemorySettings
 from ..metrics.settings import MetricsSettings
 from ..monitoring.settings import AnomalySettings
@@ -112,6 +113,7 @@ class ProjectSettings(Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     # Sections of existing projects that claude-force carries but does not interpret.
     governance: Any = None
     rules: Any = None
