@@ -388,6 +388,8 @@ ENV_SAMPLES: dict[str, tuple[str, Any]] = {
         "postgresql://postgres@127.0.0.1:5432/cf",
     ),
     "CLAUDE_FORCE_LATENCY": ("fast", "fast"),
+    "CLAUDE_FORCE_TRACES": ("console", "console"),
+    "CLAUDE_FORCE_LOG_FORMAT": ("json", "json"),
     "ANTHROPIC_BASE_URL": ("http://127.0.0.1:9", "http://127.0.0.1:9"),
 }
 

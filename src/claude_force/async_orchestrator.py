@@ -30,6 +30,7 @@ from .providers.base import Provider
 from .providers.client import SwitchProvider, coerce_message, patched
 from .providers.select import choose_provider
 from .runner import AgentRunner, Execution, RunOptions, finished_event, system_text
+from .telemetry.logs import log_finished_run
 
 if TYPE_CHECKING:
     from .memory.service import MemoryService
@@ -113,6 +114,7 @@ class AsyncAgentOrchestrator:
         self._provider = provider
         self._base_provider: Provider | None = provider
         self.bus = bus or EventBus()
+        self.bus.subscribe(log_finished_run)  # failed runs are logged, with their ids
         self._semaphore: asyncio.Semaphore | None = None
         self._assigned_client: Any = None  # a client assigned to ``_async_client`` (2.2 tests)
         self._semaphore_loop: asyncio.AbstractEventLoop | None = None

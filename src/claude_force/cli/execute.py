@@ -107,7 +107,15 @@ def execute(
 
     In cluster mode (cluster.database_url) the tasks are queued for the workers: --submit prints
     their run ids, otherwise the command waits for them. Exit code 0 when every task succeeded,
-    1 when one failed, 2 for usage or configuration errors.
+    1 when one failed, 2 for usage or configuration errors (3: it ran on the simulated model
+    because no key was set).
+
+    \b
+    Examples:
+      claude-force execute code-reviewer "Review this diff: ..."
+      claude-force execute python-expert --task-file task.md --json
+      claude-force execute python-expert --tasks-file tasks.txt --async --max-concurrent 8
+      claude-force execute security-specialist "Audit auth.py" --auto-model --no-cache
     """
     import asyncio
 

@@ -37,15 +37,23 @@ def _default_config() -> str:
 
 def agent_rows(orch: AgentOrchestrator) -> list[dict[str, Any]]:
     """``list_agents()`` of the 2.2 API plus each agent's contract, description and model."""
+    project = orch.project
+    per_agent = project.settings.models.agents
+    models: dict[tuple[str | None, str | None], str] = {}  # most agents share a model
     rows = []
     for entry in orch.list_agents():
-        spec = orch.project.agent(entry["name"])
+        name = entry["name"]
+        spec = project.agent(name)
+        choice = (spec.model, per_agent.get(name))
+        model = models.get(choice)
+        if model is None:
+            model = models[choice] = project.model_for(name)
         rows.append(
             {
                 **entry,
                 "contract": spec.contract,
                 "description": spec.description or "",
-                "model": orch.project.model_for(entry["name"]),
+                "model": model,
             }
         )
     return rows

@@ -103,6 +103,11 @@ def run_workflow(
     completed steps are reused from the checkpoint in the state directory (--fresh: run all).
     In cluster mode the run is queued for the workers (durable: a crashed worker's run resumes
     on another); --submit prints its run id and exits, otherwise the command waits.
+
+    \b
+    Examples:
+      claude-force run-workflow code-quality-check --task "Review the payment module"
+      claude-force run-workflow bug-fix --task-file bug.md --max-concurrent 2 --json
     """
     drive(
         state_of(ctx),

@@ -37,8 +37,10 @@ ENV_OVERRIDES: dict[str, tuple[str, str, str]] = {
     "CLAUDE_FORCE_CACHE_BACKEND": ("cache", "backend", "str"),
     "CLAUDE_FORCE_REDIS_URL": ("cache", "redis_url", "str"),
     "CLAUDE_FORCE_DATABASE_URL": ("cluster", "database_url", "str"),
-    "CLAUDE_FORCE_SIMULATE": ("provider", "simulate", "bool"),
+    "CLAUDE_FORCE_SIMULATE": ("provider", "simulate", "simulate"),
     "CLAUDE_FORCE_LATENCY": ("provider", "latency", "str"),
+    "CLAUDE_FORCE_TRACES": ("telemetry", "traces", "str"),
+    "CLAUDE_FORCE_LOG_FORMAT": ("telemetry", "log_format", "str"),
     "ANTHROPIC_BASE_URL": ("provider", "base_url", "str"),
 }
 
@@ -58,14 +60,16 @@ def _parse_env(name: str, raw: str, kind: str) -> Any:
             f"environment variable {name}={raw!r} is not a number",
             hint=f"set {name} to a number or unset it",
         ) from None
-    if kind == "bool":
+    if kind == "simulate" and value.lower() in ("auto", "never"):
+        return value.lower()
+    if kind in ("bool", "simulate"):
         if value.lower() in _TRUE:
             return True
         if value.lower() in _FALSE:
             return False
         raise ConfigurationError(
             f"environment variable {name}={raw!r} is not a boolean",
-            hint=f"set {name} to 1 or 0",
+            hint=f"set {name} to 1 or 0" + (", auto or never" if kind == "simulate" else ""),
         )
     return value
 

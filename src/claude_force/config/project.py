@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from .._bounded import MAX_AGENT_FILE_BYTES, FileProblem, read_limited_stat
 from ..catalog import ModelCatalog, builtin_catalog
@@ -188,33 +188,36 @@ class Project:
         path = self._real_path(name, "file")
         assert path is not None
         contract_path = self._real_path(name, "contract")
-        cstamp = self._stamp(name, "contract", contract_path) if contract_path else None
-        if contract_path is not None and cstamp is None:
-            # claude-force 2.2 ran an agent whose contract file was missing without one; keep
-            # that (existing projects rely on it) but say so once.
-            if name not in self._warned_contracts:
-                self._warned_contracts.add(name)
-                warnings.warn(
-                    f"{self.config_path}: agents.{name}.contract: contract file "
-                    f"'{contract_path}' does not exist; running the agent without a contract",
-                    ConfigWarning,
-                    stacklevel=2,
-                )
-            contract_path = None
         hit = self._docs_cache.get(name)
-        if hit is not None:
+        if hit is not None:  # files unchanged: two stat calls, then the copy in memory
             stamp = self._stamp(name, "file", path)
             assert stamp is not None
+            cstamp = self._stamp(name, "contract", contract_path) if contract_path else None
             if hit[0] == (*stamp, *(cstamp or (0, 0))):
                 return hit[1]
         definition, stamp = self._read(name, "file", path)
-        contract = None
+        contract, cstamp = None, None
         if contract_path is not None:
-            contract, cstamp = self._read(name, "contract", contract_path)
-        key = (*stamp, *(cstamp or (0, 0)))
+            found = self._read(name, "contract", contract_path, missing_ok=True)
+            if found is None:
+                self._warn_missing_contract(name, contract_path)
+            else:
+                contract, cstamp = found
         docs = AgentDocs(name, definition, contract)
-        self._docs_cache[name] = (key, docs)
+        self._docs_cache[name] = ((*stamp, *(cstamp or (0, 0))), docs)
         return docs
+
+    def _warn_missing_contract(self, name: str, contract_path: str) -> None:
+        # claude-force 2.2 ran an agent whose contract file was missing without one; keep that
+        # (existing projects rely on it) but say so once.
+        if name not in self._warned_contracts:
+            self._warned_contracts.add(name)
+            warnings.warn(
+                f"{self.config_path}: agents.{name}.contract: contract file "
+                f"'{contract_path}' does not exist; running the agent without a contract",
+                ConfigWarning,
+                stacklevel=3,
+            )
 
     def _stamp(self, name: str, which: str, path: str) -> tuple[int, int] | None:
         """The file's (mtime, size); None for a missing contract (2.2 ran without it)."""
@@ -231,12 +234,26 @@ class Project:
             ) from None
         return st.st_mtime_ns, st.st_size
 
-    def _read(self, name: str, which: str, path: str) -> tuple[str, tuple[int, int]]:
+    @overload
+    def _read(
+        self, name: str, which: str, path: str, *, missing_ok: Literal[False] = False
+    ) -> tuple[str, tuple[int, int]]: ...
+
+    @overload
+    def _read(
+        self, name: str, which: str, path: str, *, missing_ok: bool
+    ) -> tuple[str, tuple[int, int]] | None: ...
+
+    def _read(
+        self, name: str, which: str, path: str, *, missing_ok: bool = False
+    ) -> tuple[str, tuple[int, int]] | None:
         """An agent or contract file (a regular UTF-8 file of at most ``MAX_AGENT_FILE_BYTES``)
-        and the (mtime, size) of what was read."""
+        and the (mtime, size) of what was read; ``missing_ok``: None if it does not exist."""
         try:
             text, st = read_limited_stat(path, MAX_AGENT_FILE_BYTES)
         except FileProblem as exc:
+            if exc.missing and missing_ok:
+                return None
             message = (
                 f"file '{path}' {exc.message}"
                 if exc.missing

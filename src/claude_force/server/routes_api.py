@@ -289,6 +289,8 @@ async def anomalies(state: State, since: Since = None, until: Until = None) -> A
     anomalies``."""
     q = _query(since, until, state)
     period = _period(q)
+    if state.warming is not None:  # the baselines are still being seeded from the store
+        await asyncio.shield(state.warming)
     monitor = state.monitor
     monitor.snapshot()  # resolves (and announces) stale anomalies
     detector = monitor.detector
