@@ -243,7 +243,7 @@ def test_unexpected_error_is_one_line_exit_1(
     def boom(*_: object) -> None:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr("claude_force.cli.listing.agent_rows", boom)
+    monkeypatch.setattr("claude_force.cli.listing.project_agent_rows", boom)
     result = cli("list", "agents")
     assert result.exit_code == 1
     line = one_error_line(result)

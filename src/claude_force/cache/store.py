@@ -84,6 +84,10 @@ class ResponseStore:
         self._signer: Signer | None = None
         self._open_lock: asyncio.Lock | None = None
         self._flights: SingleFlight[tuple[MessageResponse, float]] = SingleFlight()
+        # Fresh answers are written after the call returns (off the hot path); until written they
+        # answer lookups from here, so a repeat is a hit at once (read-your-writes).
+        self._storing: dict[str, tuple[MessageResponse, float]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
         self._errors = 0
         self._unavailable_until = float("-inf")
         self._closed = False
@@ -112,7 +116,13 @@ class ResponseStore:
             self._signer = signer
             self._closed = False
 
+    async def flush(self) -> None:
+        """Wait until the answers still being written are stored."""
+        while self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
+
     async def aclose(self) -> None:
+        await self.flush()
         if not self._closed:
             self._closed = True
             self._signer = None
@@ -289,6 +299,9 @@ class ResponseStore:
         """
         looked_up = False
         if not refresh and key not in self._flights:
+            pending = self._storing.get(key)
+            if pending is not None:  # answered moments ago, still being written
+                return await self._shared(key, namespace, agent, model, pending, 0.0, False, False)
             hit = await self._safely("lookup", lambda: self.get(key))
             if hit is not None:
                 return hit.response
@@ -298,8 +311,11 @@ class ResponseStore:
             t0 = self._timer.now()
             response = await call()
             duration = self._timer.now() - t0
-            await self._safely(
-                "store",
+            self._store_later(
+                key,
+                model,
+                response,
+                duration,
                 lambda: self.put(
                     key,
                     namespace=namespace,
@@ -314,17 +330,58 @@ class ResponseStore:
             return response, duration
 
         t_join = self._timer.now()
-        (response, duration), shared = await self._flights.do(key, lead)
+        result, shared = await self._flights.do(key, lead)
         if not shared:
-            return response
+            return result[0]
         waited = self._timer.now() - t_join
+        return await self._shared(key, namespace, agent, model, result, waited, looked_up, True)
+
+    def _store_later(
+        self,
+        key: str,
+        model: str,
+        response: MessageResponse,
+        duration: float,
+        put: Callable[[], Awaitable[bool]],
+    ) -> None:
+        """Write a fresh answer in the background: the caller does not wait for the storage.
+
+        Why: a write (signing, SQLite or Redis) on the hot path adds to every miss's latency.
+        ``flush()`` (and closing the store) waits for the writes still running."""
+        if self.policy.refusal_reason(response, model) is None:
+            self._storing[key] = (response, duration)
+
+        async def write() -> None:
+            try:
+                await self._safely("store", put)
+            finally:
+                if self._storing.get(key, (None,))[0] is response:
+                    del self._storing[key]
+
+        task = asyncio.create_task(write())
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _shared(
+        self,
+        key: str,
+        namespace: Namespace,
+        agent: str,
+        model: str,
+        result: tuple[MessageResponse, float],
+        waited: float,
+        looked_up: bool,
+        coalesced: bool,
+    ) -> MessageResponse:
+        """Another caller's fresh answer, served as a hit (it costs nothing; its saving counts)."""
+        response, duration = result
         correction = Counters(misses=-1) if looked_up else Counters()
-        saved = Counters(hits=1, coalesced=1) + correction
+        saved = Counters(hits=1, coalesced=int(coalesced)) + correction
         try:
             entry_like = _as_entry(key, namespace, agent, model, response, duration)
             saved = saved + self._savings(entry_like, waited)
         except Exception:  # pragma: no cover - savings are informative only
-            log.exception("could not compute the saving of a coalesced call")
+            log.exception("could not compute the saving of a shared call")
         await self._safely("stats", lambda: self.backend.bump(saved))
         return replace(response, cached=True)
 
@@ -358,6 +415,7 @@ class ResponseStore:
         return True
 
     async def stats(self) -> CacheStats:
+        await self.flush()
         if await self._open_to_read():
             raw = await self.backend.stats()
             entries, size, counters = raw.entries, raw.bytes, raw.counters
@@ -376,6 +434,7 @@ class ResponseStore:
         )
 
     async def entries(self, agent: str | None = None, limit: int | None = None) -> list[EntryInfo]:
+        await self.flush()
         if not await self._open_to_read():
             return []
         return await self.backend.entries(agent=agent, limit=limit)
@@ -401,6 +460,7 @@ class ResponseStore:
 
     async def inspect(self, key: str) -> Inspection | None:
         """The entry for ``key`` without counting a hit or changing its recency."""
+        await self.flush()
         await self.open()
         record = await self.backend.peek(key)
         if record is None:
@@ -415,14 +475,17 @@ class ResponseStore:
         )
 
     async def delete(self, key: str) -> bool:
+        await self.flush()
         await self.open()
         return await self.backend.remove(key, Counters())
 
     async def prune(self) -> int:
+        await self.flush()
         await self.open()
         return await self.backend.prune(self.now())
 
     async def clear(self, agent: str | None = None) -> int:
+        await self.flush()
         await self.open()
         return await self.backend.clear(agent)
 

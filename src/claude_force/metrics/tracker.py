@@ -37,7 +37,6 @@ from ..events import (
 from .analytics import Analytics
 from .browse import ExecutionNote
 from .notes import note_of, timeline_entry
-from .prometheus import PrometheusMetrics
 from .record import ExecutionRecord, period_start, task_hash, to_us
 from .settings import MetricsSettings
 from .sqlite_store import SQLiteMetricsStore
@@ -46,6 +45,7 @@ from .writer import BatchWriter
 
 if TYPE_CHECKING:
     from ..config import Project
+    from .prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class MetricsTracker:
     ) -> None:
         self.settings = settings or MetricsSettings()
         self.catalog = catalog or builtin_catalog()
-        self.prometheus = prometheus or PrometheusMetrics()
+        self._prometheus = prometheus
         self.clock = clock
         self._store: MetricsStore | None = None if callable(store) else store
         self._factory: Callable[[], MetricsStore] | None = store if callable(store) else None
@@ -160,6 +160,16 @@ class MetricsTracker:
         return self.writer.submit(ExecutionNote(execution_id, to_us(started_at), dict(data)))
 
     # --- recording (request path: no I/O) -----------------------------------------------------------
+
+    @property
+    def prometheus(self) -> PrometheusMetrics:
+        """The Prometheus series, created at first use: a read-only command (``analytics``)
+        never imports prometheus-client."""
+        if self._prometheus is None:
+            from .prometheus import PrometheusMetrics
+
+            self._prometheus = PrometheusMetrics()
+        return self._prometheus
 
     def subscribe(self, bus: EventBus) -> None:
         self._unsubscribe.append(bus.subscribe(self.record_event))
