@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ..clock import SYSTEM_CLOCK, WALL_CLOCK, Clock
 from ..memory.redact import redact
@@ -38,6 +38,19 @@ MISS = Counters(misses=1)
 CORRUPT = Counters(misses=1, integrity_failures=1)
 BACKOFF_S = 5.0  # after a storage failure, calls skip the cache this long
 PREVIEW_CHARS = 160
+FLIGHT_TTL_S = 120.0  # a cross-process claim outlives a call; a crashed leader's expires by then
+FLIGHT_POLL_S = 0.05  # how often a process waiting on another's call looks for its answer
+
+
+@runtime_checkable
+class CrossProcessFlights(Protocol):
+    """A backend shared by processes that can elect one caller per key (Redis)."""
+
+    async def claim(self, key: str, ttl_s: float) -> bool: ...
+
+    async def release(self, key: str) -> None: ...
+
+    async def claimed(self, key: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +322,23 @@ class ResponseStore:
 
         async def lead() -> tuple[MessageResponse, float]:
             t0 = self._timer.now()
-            response = await call()
+            claimed = False
+            flights = self.backend if isinstance(self.backend, CrossProcessFlights) else None
+            if not refresh and flights is not None:
+                # another *process* may be calling the model for this key (a shared Redis
+                # cache): wait for its answer instead of paying for the same call twice
+                claimed = bool(
+                    await self._safely("claim", lambda: flights.claim(key, FLIGHT_TTL_S))
+                )
+                if not claimed and self._available():
+                    hit = await self._answer_of_other_process(flights, key)
+                    if hit is not None:
+                        return hit.response, self._timer.now() - t0
+            try:
+                response = await call()
+            finally:
+                if claimed and flights is not None:
+                    await self._safely("release", lambda: flights.release(key))
             duration = self._timer.now() - t0
             self._store_later(
                 key,
@@ -384,6 +413,20 @@ class ResponseStore:
             log.exception("could not compute the saving of a shared call")
         await self._safely("stats", lambda: self.backend.bump(saved))
         return replace(response, cached=True)
+
+    async def _answer_of_other_process(self, flights: CrossProcessFlights, key: str) -> Hit | None:
+        """Poll for the entry another process is computing until its claim ends (the answer is
+        stored first, then the claim released); ``None``: it ended without an entry."""
+        deadline = self._timer.now() + FLIGHT_TTL_S
+        while self._timer.now() < deadline:
+            hit = await self._safely("lookup", lambda: self.get(key))
+            if hit is not None:
+                return hit
+            still = await self._safely("claim", lambda: flights.claimed(key))
+            if not still:
+                return await self._safely("lookup", lambda: self.get(key))
+            await asyncio.sleep(FLIGHT_POLL_S)
+        return None
 
     def waiters(self, key: str) -> int:
         """Callers currently waiting on one provider call for ``key``."""

@@ -65,11 +65,14 @@ def open_metrics(state: CliState, *, auto_rollup: bool = True) -> Iterator[Metri
     db = db if db.is_absolute() else project.state_dir / db
     if settings.backend == "memory":
         notice("metrics.backend is 'memory': nothing is kept between processes")
-    if settings.backend == "sqlite" and not db.exists():
+    cluster_url = project.settings.cluster.database_url  # cluster mode: the shared store
+    if settings.backend == "sqlite" and cluster_url is None and not db.exists():
         tracker = MetricsTracker(MemoryMetricsStore(), settings=settings, catalog=project.catalog)
     else:
         tracker = MetricsTracker(
-            store_for(settings, project.state_dir), settings=settings, catalog=project.catalog
+            store_for(settings, project.state_dir, database_url=cluster_url),
+            settings=settings,
+            catalog=project.catalog,
         )
     try:
         if auto_rollup and settings.auto_rollup:

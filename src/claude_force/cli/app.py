@@ -41,6 +41,7 @@ from . import project as _project
 from . import route as _route
 from . import run as _run
 from . import serve as _serve
+from . import validate as _validate
 from . import worker as _worker
 from . import workflow as _workflow
 from ._common import CliState
@@ -401,6 +402,7 @@ app.add_typer(_cache.app, name="cache")
 app.add_typer(_memory.app, name="memory")
 app.add_typer(_batch.app, name="batch")
 app.command("route")(_route.route)
+app.command("validate")(_validate.validate)
 app.add_typer(_serve.app)  # serve, dashboard
 app.command("worker")(_worker.worker)  # cluster mode
 app.add_typer(_worker.app, name="runs")

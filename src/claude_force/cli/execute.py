@@ -120,7 +120,7 @@ def execute(
     import asyncio
 
     from ..runner import RunOptions
-    from ._drive import label, preflight, run_items
+    from ._drive import check_inputs, label, preflight, run_items
     from ._progress import ProgressView
     from ._report import (
         RunSummary,
@@ -129,6 +129,7 @@ def execute(
 
     state = state_of(ctx)
     items = collect(agent, tasks or [], task_file, tasks_file)
+    check_inputs(items)
     from ..config import load_project
     from ._cluster import cluster_for
 

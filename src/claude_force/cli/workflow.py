@@ -399,7 +399,7 @@ def validate(
     from ..workflows.api import load_workflow
 
     project = _project(state_of(ctx))
-    names = [name] if name is not None else list(project.settings.workflows)
+    names = [name] if name is not None else project.workflow_names()
     if name is not None:
         project.workflow(name)  # unknown name: exit 2 with suggestions
     report: dict[str, dict[str, Any]] = {}
@@ -432,13 +432,10 @@ def validate(
 
 
 def _project(state: CliState) -> Project:
-    """The project, loaded without validating workflows (so each can be reported on its own)."""
-    from ..config import load_project
+    """The project; broken workflows are reported by the commands, not warned about."""
+    from .validate import load_quietly
 
-    project = load_project(state.config, check_files=False)
-    for agent in project.agent_names:
-        project.read_agent(agent)
-    return project
+    return load_quietly(state)
 
 
 def _describe(dag: WorkflowDAG) -> dict[str, Any]:

@@ -9,6 +9,9 @@ the event bus, so nothing is recorded twice.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,8 +21,10 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from .._closing import AsyncClosing
 from ..config import Project, load_project
+from ..engine.bound import ConcurrencyBound
 from ..engine.service import AgentEngine, EngineOptions
 from ..events import EventBus, ExecutionFinished
+from ..inputs import check_run
 from ..messages import ChatMessage, MessageRequest, MessageResponse
 from ..providers.base import Provider, ProviderSlot
 from ..providers.client import ClientProvider
@@ -164,7 +169,27 @@ class AsyncAgentOrchestrator(AsyncClosing):
         Patching this class-level property (as 2.2 test suites do) routes every call through the
         patched object's ``messages.create``.
         """
+        if self._outer_client is not None:
+            return self._outer_client
         return getattr(self.engine.provider.chosen, "client", None)
+
+    @property
+    def _async_client(self) -> Any:
+        """2.2's private client slot: the SDK client once created (``None`` before, and after
+        :meth:`close`), or the client a test assigned. Assigning one routes every call through its
+        ``messages.create``, as patching ``async_client`` does; assigning ``None`` undoes it."""
+        if self._outer_client is not None:
+            return self._outer_client
+        return getattr(self.engine.provider.chosen, "_client", None)
+
+    @_async_client.setter
+    def _async_client(self, client: Any) -> None:
+        self._outer_client = client
+
+    async def _get_semaphore(self) -> ConcurrencyBound:
+        """The concurrency bound (2.2's private accessor, which test suites call or patch). A task
+        holding a slot may enter it again (the runner takes a slot of the same bound)."""
+        return self.engine.bound
 
     # --- 2.2 hooks: replaced ones are put into the engine at the entry of each call ---------------
 
@@ -263,7 +288,12 @@ class AsyncAgentOrchestrator(AsyncClosing):
         workflow_position: int | None = None,
         use_memory: bool = True,
     ) -> AsyncAgentResult:
-        """Run one agent on a task. Failures come back as ``success=False`` with ``errors``."""
+        """Run one agent on a task. Failures come back as ``success=False`` with ``errors``.
+
+        An agent name with characters other than letters, digits, ``-`` and ``_``, or a task over
+        100,000 characters, raises a ``ValueError`` (as in 2.2) before anything is read or sent.
+        """
+        check_run(agent_name, task)
         # RunOptions' first fields are 2.2's run arguments, in 2.2's order
         opts = RunOptions(
             model, max_tokens, temperature, workflow_name, workflow_position, use_memory=use_memory
@@ -288,13 +318,42 @@ class AsyncAgentOrchestrator(AsyncClosing):
     ) -> list[AsyncAgentResult]:
         """2.2 API: run (agent, task) pairs concurrently; one failure never aborts the others.
 
-        ``kwargs`` are :meth:`execute_agent`'s (``model``, ``max_tokens``, ``temperature`` …) and
-        apply to every task, as in 2.2.
+        Each pair goes through :meth:`execute_agent` (so a patched ``execute_agent`` sees every
+        task) while holding a slot of the bound from :meth:`_get_semaphore`: at most
+        ``max_concurrent`` at once. ``kwargs`` are ``execute_agent``'s (``model``,
+        ``max_tokens``, ``temperature`` …) and apply to every task, as in 2.2. An item that is not
+        an ``(agent, task)`` pair of strings, or whose ``execute_agent`` raises (an invalid agent
+        name, a task too large …), is a failed result of its own.
         """
-        options = RunOptions(**kwargs) if kwargs else None
-        return [
-            AsyncAgentResult.from_execution(ex) for ex in await self.execute_many(tasks, options)
-        ]
+        # a keyword execute_agent does not take is the caller's bug: raised, as in 2.2 (a callable
+        # without a signature to check raises ValueError here: then each call decides)
+        with contextlib.suppress(ValueError):
+            inspect.signature(self.execute_agent).bind("agent", "task", **kwargs)
+        bound = await self._get_semaphore()
+        model = kwargs.get("model")
+        failed_opts = RunOptions(model=model if isinstance(model, str) else None)
+
+        async def one(item: object) -> AsyncAgentResult:
+            pair = item if isinstance(item, (tuple, list)) and len(item) == 2 else None
+            if pair is None or not (isinstance(pair[0], str) and isinstance(pair[1], str)):
+                shown = (
+                    ("", "") if pair is None else tuple("" if x is None else str(x) for x in pair)
+                )
+                error = TypeError(
+                    f"expected an (agent_name, task) pair of strings, got {item!r:.120}"
+                )
+                ex = self.engine.failed_execution(shown[0], shown[1], failed_opts, error)
+                return AsyncAgentResult.from_execution(ex)
+            async with bound:
+                try:
+                    result: AsyncAgentResult = await self.execute_agent(pair[0], pair[1], **kwargs)
+                    return result
+                except Exception as exc:  # not CancelledError: cancellation propagates
+                    log.warning("agent %s failed: %s", pair[0], exc)
+                    ex = self.engine.failed_execution(pair[0], pair[1], failed_opts, exc)
+                    return AsyncAgentResult.from_execution(ex)
+
+        return list(await asyncio.gather(*(one(item) for item in tasks)))
 
     async def run_workflow(
         self, workflow_name: str, task: str, pass_output_to_next: bool = True
@@ -328,6 +387,7 @@ class AsyncAgentOrchestrator(AsyncClosing):
         return self
 
     async def close(self) -> None:
+        self._outer_client = None  # 2.2: ``_async_client`` is None after close()
         await self.engine.close()
 
 

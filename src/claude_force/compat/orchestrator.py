@@ -15,6 +15,7 @@ from .._closing import Closing
 from .._sync import LoopThread
 from ..config import Project
 from ..errors import ConfigurationError
+from ..inputs import check_run
 from ..runner import RunOptions
 from .async_orchestrator import AsyncAgentOrchestrator, FaceOptions
 from .base import AgentResult, BaseOrchestrator
@@ -115,7 +116,12 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         workflow_position: int | None = None,
         **_: Any,
     ) -> AgentResult:
-        """Run one agent. Failures are returned as ``success=False`` with ``errors``."""
+        """Run one agent. Failures are returned as ``success=False`` with ``errors``.
+
+        An invalid agent name or a task over 100,000 characters raises ``ValueError`` first (the
+        checks of 2.2's ``execute_agent``), before anything is read or sent.
+        """
+        check_run(agent_name, task)
         args = (model, max_tokens, temperature, workflow_name, workflow_position)
         return self._loop.run(self.arun_agent(agent_name, task, *args))
 
@@ -130,6 +136,7 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         workflow_position: int | None = None,
     ) -> AgentResult:
         # RunOptions' first fields are 2.2's run arguments, in 2.2's order
+        check_run(agent_name, task)
         opts = RunOptions(model, max_tokens, temperature, workflow_name, workflow_position)
         self._sync_client()
         return (await self.core.execute(agent_name, task, opts)).to_agent_result()

@@ -9,7 +9,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -241,9 +241,19 @@ def _check_finite(
     )
 
 
-def load_settings(path: Path, env: Mapping[str, str] | None = None) -> tuple[ProjectSettings, str]:
-    """Read, apply the environment, validate. Returns the settings and the file's text."""
+def load_settings(
+    path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    prepare: Callable[[dict[str, Any], str], dict[str, Any]] | None = None,
+) -> tuple[ProjectSettings, str]:
+    """Read, apply the environment, validate. Returns the settings and the file's text.
+
+    ``prepare`` may set entries aside before validation (tolerant loading: config/tolerant.py).
+    """
     data, text = read_json(path)
     data, used = apply_env(data, os.environ if env is None else env)
+    if prepare is not None:
+        data = prepare(data, text)
     env_keys = {f"{ENV_OVERRIDES[n][0]}.{ENV_OVERRIDES[n][1]}": n for n in used}
     return validate(data, text, path, env_keys), text

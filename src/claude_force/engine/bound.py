@@ -4,7 +4,10 @@ An ``asyncio.Semaphore`` binds to the event loop that first waits on it, and an 
 loops (the sync face drives it on its own loop thread; an async caller may reuse it across
 ``asyncio.run`` calls). So the bound keeps one semaphore per loop, made on first use in that loop;
 the limit itself is one number (with several loops at once, each gets ``limit`` slots).
-Hand-written because no library offers a loop-independent, raisable bound.
+A task already holding a slot may enter again without waiting (2.2's ``execute_multiple`` takes a
+slot and then calls ``execute_agent``, whose run takes one too): the holder is the asyncio task,
+so tasks it starts still take slots of their own.
+Hand-written because no library offers a loop-independent, raisable, re-entrant bound.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ class ConcurrencyBound:
         self.limit = limit
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._per_loop = weakref.WeakKeyDictionary()
+        self._depth: weakref.WeakKeyDictionary[asyncio.Task[object], int]
+        self._depth = weakref.WeakKeyDictionary()
 
     def _current(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -43,11 +48,24 @@ class ConcurrencyBound:
         """Start over with ``limit`` (calls in flight finish on the slots they hold)."""
         self.limit = limit
         self._per_loop = weakref.WeakKeyDictionary()
+        self._depth = weakref.WeakKeyDictionary()
 
     async def __aenter__(self) -> None:
+        task = asyncio.current_task()
+        if task is not None and task in self._depth:
+            self._depth[task] += 1
+            return
         await self._current().acquire()
+        if task is not None:
+            self._depth[task] = 1
 
     async def __aexit__(self, *exc_info: object) -> None:
+        task = asyncio.current_task()
+        if task is not None and task in self._depth:
+            self._depth[task] -= 1
+            if self._depth[task]:
+                return
+            del self._depth[task]
         found = self._per_loop.get(asyncio.get_running_loop())
         if found is not None:  # (None: the bound was reset meanwhile)
             found.release()

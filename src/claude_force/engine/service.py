@@ -217,8 +217,8 @@ class AgentEngine(AsyncClosing):
     def model_for(self, agent: str, override: str | None) -> str:
         """The agent's model. For a name the project does not define (a loader inserted by a face
         may know it), the default model; the loader decides whether the agent exists."""
-        if agent in self.project.settings.agents:
-            return self.project.model_for(agent, override)
+        if agent in self.project.settings.agents or self.project.problem(agent):
+            return self.project.model_for(agent, override)  # a broken agent: its problem
         models = self.project.settings.models
         chosen = override or models.agents.get(agent) or self.project.catalog.default
         return self.project.catalog.resolve(chosen, where="model", file=self.project.config_path)

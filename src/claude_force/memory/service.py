@@ -26,7 +26,7 @@ from ..clock import WALL_CLOCK, Clock
 from ..errors import ClaudeForceError
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
-from .store import MemoryStore
+from .store import MemoryStore, SessionBackend
 
 if TYPE_CHECKING:
     from ..config import Project
@@ -87,6 +87,16 @@ def memory_path(project: Project) -> Path:
     return p if p.is_absolute() else project.state_dir / p
 
 
+def cluster_memory_db(project: Project) -> SessionBackend | None:
+    """In cluster mode, the shared PostgreSQL tables; else ``None`` (the SQLite file)."""
+    url = project.settings.cluster.database_url
+    if url is None:
+        return None
+    from ..cluster.pg_memory import PgSessionDB
+
+    return PgSessionDB(url)
+
+
 class MemoryService:
     """Async access to one :class:`MemoryStore`."""
 
@@ -117,6 +127,7 @@ class MemoryService:
             settings,
             clock=clock,
             legacy_source=project.claude_dir / LEGACY_FILE,  # where 2.2 kept its sessions
+            db=cluster_memory_db(project),
         )
         return cls(store, allows=allows)
 

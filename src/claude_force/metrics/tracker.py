@@ -72,10 +72,17 @@ def rollup_due(last_us: int | None, now: datetime, interval_hours: float) -> boo
     return last_us is None or to_us(now) - last_us >= interval_hours * 3_600_000_000
 
 
-def store_for(settings: MetricsSettings, state_dir: Path) -> MetricsStore:
-    """The store the settings ask for (``path`` relative to the state directory)."""
+def store_for(
+    settings: MetricsSettings, state_dir: Path, *, database_url: str | None = None
+) -> MetricsStore:
+    """The store the settings ask for (``path`` relative to the state directory); in cluster
+    mode (``database_url``: ``cluster.database_url``) the shared PostgreSQL store."""
     if settings.backend == "memory":
         return MemoryMetricsStore()
+    if database_url is not None:
+        from ..cluster.pg_metrics import PostgresMetricsStore
+
+        return PostgresMetricsStore(database_url)
     path = Path(settings.path).expanduser()
     return SQLiteMetricsStore(path if path.is_absolute() else state_dir / path)
 
@@ -122,7 +129,9 @@ class MetricsTracker:
     def for_project(cls, project: Project, *, bus: EventBus | None = None) -> MetricsTracker:
         settings = getattr(project.settings, "metrics", None) or MetricsSettings()
         tracker = cls(
-            lambda: store_for(settings, project.state_dir),
+            lambda: store_for(
+                settings, project.state_dir, database_url=project.settings.cluster.database_url
+            ),
             settings=settings,
             catalog=project.catalog,
         )

@@ -90,6 +90,14 @@ async def execute(body: ExecuteRequest, state: State, response: Response) -> Exe
     project.agent(body.agent)  # unknown agent: 404 with suggestions
     if body.model:
         project.catalog.resolve(body.model, where="model")  # retired/malformed: 400
+    if project.settings.cluster.database_url is not None:  # cluster mode: a worker runs it
+        from ._cluster import execute_in_cluster
+
+        timeout = orch.timeout_seconds
+        limit = timeout if timeout is not None else project.settings.performance.timeout_seconds
+        ex = await execute_in_cluster(project, body, limit)
+        response.status_code = status_of_execution(ex)
+        return ExecuteResponse.of(ex)
     ex = await orch.execute(
         body.agent,
         body.task,
@@ -126,6 +134,12 @@ async def run_workflow(
 
     orch = state.orchestrator
     dag = load_workflow(orch.project, name)  # unknown: 404; malformed: 400
+    if orch.project.settings.cluster.database_url is not None:  # cluster mode: queued, durable
+        from ._cluster import workflow_in_cluster
+
+        result = await workflow_in_cluster(orch.project, name, body)
+        response.status_code = status_of_workflow(result)
+        return WorkflowRunResponse.of(result)
     result = await orch.execute_workflow(
         dag,
         body.task,
