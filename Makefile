@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench install dev clean
+.PHONY: demo test lint bench install dev clean browser
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11+ or run 'make PYTHON=python3 ...'" >&2; exit 2; }
@@ -30,7 +30,16 @@ dev: $(STAMP)
 demo: $(VENV)/.installed
 	$(PY) scripts/demo.py
 
-test: $(STAMP)
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; `playwright install`
+# cannot download browsers here). Quick when it is there; installs it as root with apt-get.
+browser:
+	@if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Chromium for the browser tests (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "warning: no Chromium, and not root with apt-get: the browser tests will skip" >&2; fi
+
+test: $(STAMP) browser
 	$(PY) -m pytest --cov --cov-report=term -p no:cacheprovider
 
 lint: $(STAMP)

@@ -87,7 +87,7 @@ async def test_relevant_past_sessions_are_injected_before_the_task(tmp_path: Pat
     assert sessions(config) == 2
 
 
-async def test_a_repeat_sends_the_same_request_so_the_response_cache_answers_it(
+async def test_a_repeat_after_related_tasks_is_a_cache_hit_on_the_defaults(
     tmp_path: Path,
 ) -> None:
     config = project(tmp_path)
@@ -96,13 +96,60 @@ async def test_a_repeat_sends_the_same_request_so_the_response_cache_answers_it(
     await orch.execute("alpha", "Tune the postgres index for the orders table")
     second = await orch.execute("alpha", "Tune the postgres index for invoices")
     assert not second.cached and len(provider.requests) == 2
+    assert HEADER in sent(provider)  # it was sent with memory context
+    again = await orch.execute("alpha", "Tune the postgres index for invoices")
+    assert again.cached and len(provider.requests) == 2
+    assert sessions(config) == 2  # an answer from the cache is not stored again
+    # related tasks run in between: the memory context of the task changes …
+    await orch.execute("alpha", "Tune the postgres vacuum for invoices")
+    await orch.execute("alpha", "Tune the postgres autovacuum for the orders table")
+    assert len(provider.requests) == 4
+    # … and the repeat is still a hit: the key leaves the memory context out
+    repeat = await orch.execute("alpha", "Tune the postgres index for invoices")
+    assert repeat.cached and repeat.output == second.output and len(provider.requests) == 4
+    first_again = await orch.execute("alpha", "Tune the postgres index for the orders table")
+    assert first_again.cached and len(provider.requests) == 4
+    # the entry records the memory sessions its answer was produced with
+    store = orch.pipeline.store  # type: ignore[attr-defined]
+    recorded = []
+    for info in await store.entries():
+        found = await store.inspect(info.key)
+        recorded.append(found.entry.memory_sessions)
+    assert sorted(len(r) for r in recorded) == [0, 1, 2, 3]
+    await orch.close()
+
+
+async def test_strict_keying_makes_a_repeat_after_related_tasks_a_miss(tmp_path: Path) -> None:
+    config = write_project(
+        tmp_path,
+        {"agents": {"alpha": {"file": "agents/alpha.md"}}, "cache": {"key_includes_memory": True}},
+        {"agents/alpha.md": "# Alpha\n\nAlpha answers.\n"},
+    )
+    provider = RecordingProvider()
+    orch = core(config, provider)
+    await orch.execute("alpha", "Tune the postgres index for the orders table")
+    await orch.execute("alpha", "Tune the postgres index for invoices")
     again = await orch.execute("alpha", "Tune the postgres index for invoices")
     assert again.cached and len(provider.requests) == 2  # same context, same request: a hit
-    assert sessions(config) == 2  # an answer from the cache is not stored again
     await orch.execute("alpha", "Tune the postgres vacuum for invoices")  # new related session
     changed = await orch.execute("alpha", "Tune the postgres index for invoices")
     assert not changed.cached and len(provider.requests) == 4  # the context is in the key
     assert "Tune the postgres vacuum for invoices" in sent(provider)
+    await orch.close()
+
+
+async def test_memory_off_and_on_share_cache_entries_on_the_defaults(tmp_path: Path) -> None:
+    # the key is the request without memory: a run with memory answers a run without it
+    config = project(tmp_path)
+    provider = RecordingProvider()
+    orch = core(config, provider)
+    await orch.execute("alpha", "Review the login rate limiter")
+    with_ctx = await orch.execute("alpha", "Review the login rate limiter for bursts")
+    assert HEADER in sent(provider)
+    plain = await orch.execute(
+        "alpha", "Review the login rate limiter for bursts", RunOptions(use_memory=False)
+    )
+    assert plain.cached and plain.output == with_ctx.output and len(provider.requests) == 2
     await orch.close()
 
 

@@ -51,14 +51,16 @@ def test_x_should_retry_wins_over_the_status() -> None:
 
 def test_decide_honours_retry_after_and_its_ceiling() -> None:
     policy = RetryPolicy(max_attempts=5, base_delay=1, max_delay=10, max_retry_after=30)
-    assert policy.decide(1, err(429, retry_after=7.5), now=0) == Retry(7.5, "retry_after")
+    assert policy.decide(1, err(429, retry_after=7.5), now=0) == Retry(
+        7.5, "retry_after", spends_budget=False
+    )
     assert policy.decide(1, err(429, retry_after=31), now=0) == GiveUp("retry_after_too_long")
     assert policy.decide(5, err(529), now=0) == GiveUp("max_attempts")
     assert policy.decide(1, err(400), now=0) == GiveUp("not_retryable")
     # The sleep must end before the deadline.
     assert policy.decide(1, err(429, retry_after=5), now=100, deadline=105) == GiveUp("deadline")
     assert policy.decide(1, err(429, retry_after=4.9), now=100, deadline=105) == Retry(
-        4.9, "retry_after"
+        4.9, "retry_after", spends_budget=False
     )
 
 
@@ -215,6 +217,33 @@ async def test_budget_stops_retries_from_multiplying_an_outage() -> None:
     reasons = [e.reason for e in rec.of(RetryGaveUp)]
     assert reasons == ["budget"] * 4
     assert len(rec.of(RetryScheduled)) == 2
+
+
+async def test_retry_after_is_honoured_without_spending_the_budget() -> None:
+    # A spent budget (no retries allowed) still lets a 429/529 that says when to come back retry;
+    # a failure without retry-after is still refused by the same budget.
+    budget = RetryBudget(ratio=0.0, min_retries=0, window_s=60)
+    layer, inner, clock, _, _ = make(
+        [err(429, retry_after=1.5), err(529, retry_after=0.5), None], attempts=3, budget=budget
+    )
+    out = await layer.send(request())
+    assert out.text.startswith("answer") and len(inner.calls) == 3
+    assert clock.sleeps == [1.5, 0.5]
+    assert budget.counts(clock.now())[1] == 0  # nothing spent
+    layer2, inner2, _, rec2, _ = make([err(503), None], attempts=3, budget=budget)
+    with pytest.raises(ServerError):
+        await layer2.send(request())
+    assert len(inner2.calls) == 1 and rec2.of(RetryGaveUp)[0].reason == "budget"
+
+
+def test_decide_retry_after_passes_a_spent_budget_but_not_max_attempts() -> None:
+    policy = RetryPolicy(max_attempts=2, base_delay=1, max_delay=10)
+    spent = RetryBudget(ratio=0.0, min_retries=0, window_s=10)
+    assert policy.decide(1, err(429, retry_after=2), now=0, budget=spent) == Retry(
+        2, "retry_after", spends_budget=False
+    )
+    assert policy.decide(1, err(500), now=0, budget=spent) == GiveUp("budget")
+    assert policy.decide(2, err(429, retry_after=2), now=0, budget=spent) == GiveUp("max_attempts")
 
 
 async def test_connection_errors_retry_and_succeed() -> None:

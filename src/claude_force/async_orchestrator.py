@@ -120,6 +120,7 @@ class AsyncAgentOrchestrator:
         self._runner: AgentRunner | None = None
         self._pipeline: Provider | None = None
         self._memory: MemoryService | None = None
+        self._prepared_loop: asyncio.AbstractEventLoop | None = None
 
     # --- collaborators (created at first use) ----------------------------------------------------
 
@@ -278,18 +279,33 @@ class AsyncAgentOrchestrator:
         )
         return coerce_message(raw, request.model)
 
+    async def prepare(self) -> None:
+        """Load the provider before the clock: import the SDK and build its client (in a worker
+        thread, never on the event loop). Awaited when the orchestrator is entered and before
+        any execution or workflow starts its timer; a no-op once done on this event loop."""
+        loop = asyncio.get_running_loop()
+        if self._prepared_loop is loop:
+            return
+        from .providers.preload import prepare
+
+        await prepare(self.pipeline)
+        self._prepared_loop = loop
+
     # --- public API ------------------------------------------------------------------------------
 
     async def execute(
         self, agent_name: str, task: str, options: RunOptions | None = None
     ) -> Execution:
         """Run one agent and return the typed :class:`Execution`."""
+        await self.prepare()  # before any timer: loading the SDK is nobody's latency
         opts = options or RunOptions()
         memory = self.memory
         if memory is not None and opts.use_memory:  # relevant past sessions, before the task
-            past = await memory.context_for(agent_name, task, simulated=self.provider.simulated)
-            if past:
-                opts = replace(opts, context=f"{past}\n\n{opts.context}" if opts.context else past)
+            past, ids = await memory.context_with_ids(
+                agent_name, task, simulated=self.provider.simulated
+            )
+            if past:  # the runner puts it before the context; the cache keys without it
+                opts = replace(opts, memory_context=past, memory_sessions=ids)
         ex = await self.runner.run(agent_name, task, opts)
         if memory is not None:
             await memory.remember(ex)  # successful, uncached runs of agents that allow it
@@ -342,6 +358,7 @@ class AsyncAgentOrchestrator:
         One bad item never aborts the others: an item that is not an ``(agent, task)`` pair of
         strings, or an unexpected error while running it, becomes that item's failed result.
         """
+        await self.prepare()  # once, before the items' clocks start
         return list(await asyncio.gather(*(self._execute_item(item, options) for item in items)))
 
     async def _execute_item(self, item: object, options: RunOptions | None) -> Execution:
@@ -431,6 +448,7 @@ class AsyncAgentOrchestrator:
         """
         from .workflows.api import execute_workflow
 
+        await self.prepare()  # before the workflow's clock starts
         return await execute_workflow(
             self,
             workflow,
@@ -457,6 +475,7 @@ class AsyncAgentOrchestrator:
             await self._provider.aclose()
 
     async def __aenter__(self) -> AsyncAgentOrchestrator:
+        await self.prepare()
         return self
 
     async def __aexit__(

@@ -11,6 +11,10 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .messages import MessageRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,11 @@ class CallContext:
     refresh: bool = False  # True: skip the cached answer but store the fresh one (--refresh)
     deadline: float | None = None  # absolute time.monotonic() by which the call must finish
     cache_allowed: bool = True  # the agent's own setting / cache.exclude_agents
+    # Agent memory: the request as sent (with the memory context) and the same request without
+    # it. The response cache keys ``sent`` on ``without_memory`` (unless
+    # ``cache.key_includes_memory``), so a repeated task is a hit whatever ran in between.
+    memory_keyed: tuple[MessageRequest, MessageRequest] | None = None
+    memory_sessions: tuple[str, ...] = ()  # the past sessions shown in the memory context
 
 
 _current: ContextVar[CallContext] = ContextVar("claude_force_call", default=CallContext())  # noqa: B039

@@ -49,6 +49,11 @@ class ExecutionFinished:
     saved_cost_usd: Decimal | None = None
     workflow_run_id: str | None = None
     step_id: str | None = None
+    # for the execution's stored note (never sent on the live stream): the answer text (kept
+    # only when ``metrics.keep_text`` is on, redacted), the API's request id and stop reason
+    output: str | None = None
+    request_id: str | None = None
+    stop_reason: str | None = None
 
 
 # --- resilience (retry, circuit breaker, rate limit, fallback; see claude_force.resilience) -----

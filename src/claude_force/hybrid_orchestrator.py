@@ -238,6 +238,10 @@ class AsyncHybridOrchestrator(AsyncAgentOrchestrator):
             # an unknown agent or a retired model: the core reports it as a failed result
             return await super().execute(agent_name, task, opts)
         ex = await super().execute(agent_name, task, replace(opts, model=decision.model))
+        if self.metrics is not None:  # the dashboard's execution view shows why this model
+            self.metrics.add_note(
+                ex.execution_id, ex.started_at, {"routing": decision.to_metadata()}
+            )
         return RoutedExecution.of(ex, decision)
 
     def _refused(

@@ -273,6 +273,11 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
 
     # --- lifecycle --------------------------------------------------------------------------------
 
+    def __enter__(self) -> AgentOrchestrator:
+        """Load the provider (SDK import, client) now, before any run's clock starts."""
+        self._loop.run(self.core.prepare())
+        return self
+
     def close(self) -> None:
         if self._loop.running:
             self._loop.run(self.core.close())

@@ -42,6 +42,9 @@ class RunOptions:
     workflow_run_id: str | None = None
     step_id: str | None = None
     use_memory: bool = True  # inject relevant past sessions as context (when memory is on)
+    # the memory context found for this run (set by the orchestrator) and the sessions it shows
+    memory_context: str | None = None
+    memory_sessions: tuple[str, ...] = ()
     # this call's own timeout (a workflow step's timeout_seconds); the shorter of it and the
     # runner's applies, and becomes the call's deadline for the retry and rate-limit layers
     timeout_s: float | None = None
@@ -59,8 +62,8 @@ class Execution:
     success: bool
     output: str
     started_at: datetime
-    duration_ms: float
-    queue_wait_ms: float = 0.0
+    duration_ms: float  # service time: from admission (a concurrency slot) to the answer
+    queue_wait_ms: float = 0.0  # time spent waiting for a slot, never part of duration_ms
     usage: Usage = field(default_factory=Usage)
     cost_usd: Decimal | None = None
     cached: bool = False
@@ -172,6 +175,7 @@ class AgentRunner:
         execution_id = uuid.uuid4().hex
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
+        t_admitted: float | None = None  # set once a slot is taken: service time starts there
         model = opts.model or "unknown"
         try:
             model = self._resolve_model(agent, opts.model)
@@ -194,15 +198,7 @@ class AgentRunner:
                         "model %s rejects non-default temperature; sending without it", model
                     )
                     temperature = None
-                request = build_request(
-                    system,
-                    task,
-                    model,
-                    max_tokens=opts.max_tokens,
-                    temperature=temperature,
-                    context=opts.context,
-                    cache_ttl=self.prompt_cache_ttl,
-                )
+                request, keyed = self._requests(system, task, model, temperature, opts)
                 timeout = _shorter(self.timeout_s, opts.timeout_s)
                 with callctx.using(
                     callctx.CallContext(
@@ -214,6 +210,8 @@ class AgentRunner:
                         use_cache=opts.use_cache,
                         refresh=opts.refresh,
                         deadline=time.monotonic() + timeout if timeout is not None else None,
+                        memory_keyed=keyed,
+                        memory_sessions=opts.memory_sessions,
                     )
                 ):
                     response = await self._call_with_timeout(request, timeout)
@@ -221,10 +219,41 @@ class AgentRunner:
                 execution_id, agent, task, model, opts, started_at, t0, t_admitted, response
             )
         except ClaudeForceError as exc:
-            return self._fail(execution_id, agent, task, model, opts, started_at, t0, exc)
+            times = _times(t0, t_admitted)
+            return self._fail(execution_id, agent, task, model, opts, started_at, times, exc)
         except Exception as exc:  # unexpected: still a result, never a crash of the caller
             log.exception("agent %s failed unexpectedly", agent)
-            return self._fail(execution_id, agent, task, model, opts, started_at, t0, exc)
+            times = _times(t0, t_admitted)
+            return self._fail(execution_id, agent, task, model, opts, started_at, times, exc)
+
+    def _requests(
+        self,
+        system: str,
+        task: str,
+        model: str,
+        temperature: float | None,
+        opts: RunOptions,
+    ) -> tuple[MessageRequest, tuple[MessageRequest, MessageRequest] | None]:
+        """The request to send and, when memory context is part of it, the pair (sent request,
+        the same request without memory) the response cache keys on."""
+
+        def request(context: str | None) -> MessageRequest:
+            return build_request(
+                system,
+                task,
+                model,
+                max_tokens=opts.max_tokens,
+                temperature=temperature,
+                context=context,
+                cache_ttl=self.prompt_cache_ttl,
+            )
+
+        memory = opts.memory_context
+        if not memory:
+            return request(opts.context), None
+        both = f"{memory}\n\n{opts.context}" if opts.context else memory
+        sent = request(both)
+        return sent, (sent, request(opts.context))
 
     async def _call_with_timeout(
         self, request: MessageRequest, limit_s: float | None
@@ -249,7 +278,7 @@ class AgentRunner:
         t_admitted: float,
         response: MessageResponse,
     ) -> Execution:
-        duration_ms = (time.perf_counter() - t0) * 1000
+        queue_wait_ms, duration_ms = _times(t0, t_admitted)
         cached = response.cached
         # a cached answer costs nothing; what it would have cost is its saving (for metrics)
         cost = self.catalog.prices.cost(
@@ -268,7 +297,7 @@ class AgentRunner:
             output=response.text,
             started_at=started_at,
             duration_ms=duration_ms,
-            queue_wait_ms=(t_admitted - t0) * 1000,
+            queue_wait_ms=queue_wait_ms,
             usage=response.usage,
             cost_usd=Decimal(0) if cached else cost,
             saved_cost_usd=cost if cached else None,
@@ -292,7 +321,7 @@ class AgentRunner:
         model: str,
         opts: RunOptions,
         started_at: datetime,
-        t0: float,
+        times: tuple[float, float],
         exc: BaseException,
     ) -> Execution:
         ex = Execution(
@@ -305,7 +334,8 @@ class AgentRunner:
             success=False,
             output="",
             started_at=started_at,
-            duration_ms=(time.perf_counter() - t0) * 1000,
+            duration_ms=times[1],
+            queue_wait_ms=times[0],
             errors=(str(exc) or type(exc).__name__,),
             error_type=type(exc).__name__,
             workflow_name=opts.workflow_name,
@@ -318,6 +348,15 @@ class AgentRunner:
 
     def _emit_finished(self, ex: Execution) -> None:
         self.bus.emit(finished_event(ex))
+
+
+def _times(t0: float, t_admitted: float | None) -> tuple[float, float]:
+    """(queue wait, service time) in ms of a call that arrived at ``t0`` and got its slot at
+    ``t_admitted`` (``None``: it never got one, so all of its time was waiting)."""
+    now = time.perf_counter()
+    if t_admitted is None:
+        return (now - t0) * 1000, 0.0
+    return (t_admitted - t0) * 1000, (now - t_admitted) * 1000
 
 
 def _shorter(a: float | None, b: float | None) -> float | None:
@@ -348,4 +387,7 @@ def finished_event(ex: Execution) -> ExecutionFinished:
         workflow_run_id=ex.workflow_run_id,
         step_id=ex.step_id,
         saved_cost_usd=ex.saved_cost_usd,
+        output=ex.output or None,
+        request_id=ex.request_id,
+        stop_reason=ex.stop_reason,
     )

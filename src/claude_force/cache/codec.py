@@ -93,6 +93,9 @@ class EntryPayload(BaseModel):
     provider: str
     simulated: bool
     estimated_cost: float | None = None  # given by ResponseCache.set (2.2 API)
+    # the agent-memory sessions shown in the context the answer was produced with (the key
+    # leaves memory out unless cache.key_includes_memory; see docs/caching.md)
+    memory_sessions: list[str] = Field(default_factory=list)
 
     def encode(self) -> bytes:
         return self.model_dump_json().encode("utf-8")

@@ -124,9 +124,12 @@ def cache_enabled(project: Project) -> bool:
 class CacheProvider(ProviderWrapper):
     """Answers repeated requests from the response cache; everything else goes to ``inner``."""
 
-    def __init__(self, inner: Provider, store: ResponseStore) -> None:
+    def __init__(
+        self, inner: Provider, store: ResponseStore, *, key_includes_memory: bool = False
+    ) -> None:
         super().__init__(inner)
         self.store = store
+        self.key_includes_memory = key_includes_memory
 
     @property
     def identity(self) -> str:
@@ -140,17 +143,32 @@ class CacheProvider(ProviderWrapper):
     def key_for(self, request: MessageRequest) -> str:
         return request_key(request, namespace=self.namespace, provider=self.identity)
 
+    def keyed_request(self, request: MessageRequest, ctx: callctx.CallContext) -> MessageRequest:
+        """The request the key is computed from: ``request`` without its agent-memory context
+        when the runner says which part that is (``cache.key_includes_memory`` false, the
+        default), else ``request`` itself (strict keying).
+
+        Why: memory context changes as soon as a related task has run, so keying on it would make
+        every repeat a miss. The answer is still one Claude gave to this very task; the entry
+        records which memory sessions it was produced with (``cache inspect``).
+        """
+        keyed = ctx.memory_keyed
+        if keyed is None or self.key_includes_memory or keyed[0] is not request:
+            return request  # no memory, strict keying, or a request rewritten on the way
+        return keyed[1]
+
     async def send(self, request: MessageRequest) -> MessageResponse:
         ctx = callctx.current()
         mode = self.store.policy.mode(ctx)
         if mode == "bypass":
             return await self.inner.send(request)
+        material = self.keyed_request(request, ctx)
         try:
-            key = self.key_for(request)
+            key = self.key_for(material)
         except (TypeError, ValueError) as exc:  # e.g. a NaN temperature: not cacheable
             log.debug("request not cacheable (%s); calling the provider", exc)
             return await self.inner.send(request)
-        preview = request.messages[-1].content if request.messages else ""
+        preview = material.messages[-1].content if material.messages else ""
         return await self.store.fetch(
             key,
             namespace=self.namespace,
@@ -159,6 +177,7 @@ class CacheProvider(ProviderWrapper):
             call=lambda: self.inner.send(request),
             refresh=mode == "refresh",
             preview=preview,
+            memory_sessions=ctx.memory_sessions if material is not request else (),
         )
 
     async def aclose(self) -> None:
@@ -184,6 +203,7 @@ def cache_layer(
 
     def layer(inner: Provider) -> Provider:
         store = build_store(project, ttl_hours=ttl_hours, max_size_mb=max_size_mb)
-        return CacheProvider(inner, store)
+        strict = project.settings.cache.key_includes_memory
+        return CacheProvider(inner, store, key_includes_memory=strict)
 
     return layer

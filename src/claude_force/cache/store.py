@@ -200,6 +200,7 @@ class ResponseStore:
         duration_s: float,
         preview: str = "",
         estimated_cost: float | None = None,
+        memory_sessions: tuple[str, ...] = (),
     ) -> bool:
         """Sign and store a response; ``False`` when policy refuses it or it is too large."""
         reason = self.policy.refusal_reason(response, model)
@@ -227,6 +228,7 @@ class ResponseStore:
             provider=response.provider,
             simulated=response.simulated,
             estimated_cost=estimated_cost,
+            memory_sessions=list(memory_sessions),
         )
         payload = entry.encode()
         record = Record(
@@ -279,6 +281,7 @@ class ResponseStore:
         call: Callable[[], Awaitable[MessageResponse]],
         refresh: bool = False,
         preview: str = "",
+        memory_sessions: tuple[str, ...] = (),
     ) -> MessageResponse:
         """The cached answer for ``key``, else ``call()``'s answer (stored when complete).
 
@@ -306,6 +309,7 @@ class ResponseStore:
                     response=response,
                     duration_s=duration,
                     preview=preview,
+                    memory_sessions=memory_sessions,
                 ),
             )
             return response, duration

@@ -57,6 +57,7 @@ async def run_items(
             board.finish(index, ex)
         return ex
 
+    await core.prepare()  # the SDK and its client load before the run's clock starts
     t0 = time.perf_counter()
     try:
         if concurrent:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..speedup import speedup_of
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -17,7 +19,8 @@ Mode = Literal["async", "sequential", "workflow"]
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    """Totals of one CLI run. ``busy_s`` is the sum of the task durations."""
+    """Totals of one CLI run. ``busy_s`` is the sum of the tasks' service times (a task's time
+    waiting for a concurrency slot is not part of it: see ``Execution.queue_wait_ms``)."""
 
     tasks: int
     succeeded: int
@@ -32,6 +35,7 @@ class RunSummary:
     cached: int
     mode: Mode
     max_concurrent: int | None = None
+    queue_wait_s: float = 0.0
 
     @classmethod
     def of(
@@ -54,6 +58,7 @@ class RunSummary:
             failed=sum(not ex.success for ex in executions),
             wall_s=wall_s,
             busy_s=sum(ex.duration_ms for ex in executions) / 1000,
+            queue_wait_s=sum(ex.queue_wait_ms for ex in executions) / 1000,
             input_tokens=sum(ex.usage.input_tokens for ex in executions),
             output_tokens=sum(ex.usage.output_tokens for ex in executions),
             total_tokens=sum(ex.usage.total_tokens for ex in executions),
@@ -66,10 +71,11 @@ class RunSummary:
 
     @property
     def speedup(self) -> float | None:
-        """Sum of task durations over wall time (≈ how many tasks ran at once)."""
-        if self.wall_s <= 0 or self.tasks < 2:
-            return None
-        return self.busy_s / self.wall_s
+        """Sum of service times over wall time (≈ how many tasks were served at once).
+
+        Only for a run that succeeded: a run with a failed task reports none (its failures
+        could have ended early or late, and "faster" means nothing for work not done)."""
+        return speedup_of(self.busy_s, self.wall_s, ok=self.ok and self.tasks >= 2)
 
     @property
     def ok(self) -> bool:
@@ -85,6 +91,7 @@ class RunSummary:
             "max_concurrent": self.max_concurrent,
             "wall_time_s": round(self.wall_s, 4),
             "sum_of_durations_s": round(self.busy_s, 4),
+            "sum_of_queue_wait_s": round(self.queue_wait_s, 4),
             "speedup": round(speedup, 3) if speedup is not None else None,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,

@@ -279,6 +279,23 @@ def root(
     state.simulate = simulate
     state.debug = debug or state.debug
     _configure_logging(ctx, state.debug)
+    if ctx.invoked_subcommand in CALLS_CLAUDE and not simulate:
+        _preload_sdk(state)
+
+
+CALLS_CLAUDE = frozenset({"execute", "run", "run-workflow", "serve", "health", "batch"})
+"""Commands that may call Claude: they start loading the SDK while the project loads."""
+
+
+def _preload_sdk(state: CliState) -> None:
+    """Start importing the ``anthropic`` SDK in the background when a key is configured, so it
+    overlaps with loading the project and is ready before any execution's clock starts. Without
+    a key the run is simulated (unless claude.json says otherwise, which the orchestrator then
+    handles, importing the SDK before the clock all the same)."""
+    if state.api_key or os.environ.get("ANTHROPIC_API_KEY"):
+        from ..providers.preload import start_sdk_import
+
+        start_sdk_import()
 
 
 app.command("init")(_project.init)

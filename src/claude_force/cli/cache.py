@@ -214,6 +214,7 @@ def inspect(
                 "usage": e.usage.model_dump(),
                 "duration_s": e.duration_s,
                 "estimated_cost": e.estimated_cost,
+                "memory_sessions": list(e.memory_sessions),
                 "text": e.text,
             },
         }
@@ -248,6 +249,9 @@ def inspect(
             f"{u['input_tokens']} in / {u['output_tokens']} out tokens"
             + (" · SIMULATED" if entry["simulated"] else "")
         )
+        if entry["memory_sessions"]:
+            sessions = ", ".join(entry["memory_sessions"])
+            console.print(f"[bold]memory[/bold]     produced with past sessions {sessions}")
         console.print()
         console.print(entry["text"], markup=False, highlight=False)
 

@@ -53,6 +53,9 @@ class CacheSettings(Section):
     backend: Literal["sqlite", "memory", "redis"] = "sqlite"
     redis_url: str | None = None
     secret: SecretStr | None = None
+    # False (default): the key leaves out agent-memory context, so a repeated task is a hit
+    # even after related tasks ran; True: strict keying on the request exactly as sent
+    key_includes_memory: bool = False
 
 
 class FeatureFlags(Section):

@@ -73,8 +73,16 @@ def _entry(n: int, s: Session, summary: str) -> str:
 def build_context(sessions: Sequence[Session], token_budget: int) -> str:
     """The context block for ``sessions`` within ``token_budget`` tokens; ``""`` when nothing
     fits (then no context is injected at all)."""
+    return build_context_with_ids(sessions, token_budget)[0]
+
+
+def build_context_with_ids(
+    sessions: Sequence[Session], token_budget: int
+) -> tuple[str, tuple[str, ...]]:
+    """:func:`build_context` and the ids of the sessions the block shows (the response cache
+    records them with an answer produced with this context)."""
     if not sessions or token_budget <= 0:
-        return ""
+        return "", ()
     parts = [HEADER]
     used = approx_tokens(HEADER)
     for n, s in enumerate(sessions, 1):
@@ -90,7 +98,7 @@ def build_context(sessions: Sequence[Session], token_budget: int) -> str:
             parts.append(_entry(n, s, _clip(s.summary, room)))
         break
     if len(parts) == 1:
-        return ""
+        return "", ()
     text = "\n\n".join(parts)
     assert approx_tokens(text) <= token_budget
-    return text
+    return text, tuple(s.id for s in sessions[: len(parts) - 1])

@@ -147,6 +147,18 @@ class MemoryService:
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
         return ""
 
+    async def context_with_ids(
+        self, agent: str, task: str, *, simulated: bool | None = None
+    ) -> tuple[str, tuple[str, ...]]:
+        """:meth:`context_for` and the ids of the sessions it shows (``("", ())`` on failure)."""
+        if not self.allows(agent):
+            return "", ()
+        try:
+            return await self._run(self.store.context_with_ids, agent, task, simulated=simulated)
+        except Exception as exc:  # storage errors and the unforeseen: a run must not fail
+            log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
+        return "", ()
+
     async def remember(self, ex: ExecutionLike) -> str | None:
         """Store a finished run; returns the session id, or ``None`` when it is not stored:
         a failure, an answer from the response cache (nothing new), or an agent that opted out."""

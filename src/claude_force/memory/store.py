@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ._sqlite import Changes, NewSession, SessionDB
-from .context import build_context, select
+from .context import build_context_with_ids, select
 from .qcache import QueryCache, QueryCacheStats
 from .records import MAX_TASK_CHARS, Hit, MemoryStats, SearchQuery, Session
 from .redact import redact, redact_value
@@ -219,14 +219,20 @@ class MemoryStore:
 
     def context_for(self, agent: str, task: str, *, simulated: bool | None = None) -> str:
         """The context block of relevant past successes of ``agent`` for ``task`` (or ``""``)."""
+        return self.context_with_ids(agent, task, simulated=simulated)[0]
+
+    def context_with_ids(
+        self, agent: str, task: str, *, simulated: bool | None = None
+    ) -> tuple[str, tuple[str, ...]]:
+        """:meth:`context_for` and the ids of the sessions it shows."""
         s = self.settings
         if s.context_token_budget <= 0:
-            return ""
+            return "", ()
         n = s.context_max_sessions
         hits = self.search(
             SearchQuery(task, agent=agent, success_only=True, simulated=simulated, limit=3 * n + 1)
         )
-        return build_context(select(hits, task, n), s.context_token_budget)
+        return build_context_with_ids(select(hits, task, n), s.context_token_budget)
 
     def get(self, session_id: str) -> Session | None:
         with self._lock:

@@ -47,9 +47,13 @@ def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
-def period_start(us: int, granularity: Granularity) -> int:
-    """The start (µs since the epoch, UTC) of the hour or day that contains ``us``."""
-    size = 3_600_000_000 if granularity == "hour" else 86_400_000_000
+def period_start(us: int, granularity: Granularity | int) -> int:
+    """The start (µs since the epoch, UTC) of the hour or day that contains ``us`` (or of the
+    period of ``granularity`` µs, counted from the epoch)."""
+    if isinstance(granularity, int):
+        size = granularity
+    else:
+        size = 3_600_000_000 if granularity == "hour" else 86_400_000_000
     return us - us % size
 
 
@@ -277,7 +281,7 @@ class Cell:
 CellKey = tuple[Any, ...]
 
 
-def record_dims(r: ExecutionRecord, granularity: Granularity) -> dict[str, Any]:
+def record_dims(r: ExecutionRecord, granularity: Granularity | int) -> dict[str, Any]:
     """The dimension values of a record (``workflow`` '' when none; ``period`` in µs)."""
     return {
         "period": period_start(r.started_us, granularity),

@@ -12,7 +12,8 @@ class MetricsSettings(BaseModel):
 
     ``raw_retention_days``: raw per-execution rows older than this many whole UTC days are
     rolled up into daily rows (then deleted). ``daily_retention_days``: daily rows older than
-    this are deleted (``null`` keeps them forever).
+    this are deleted (``null`` keeps them forever). ``keep_text``: keep each execution's task
+    and answer (redacted, at most ``text_max_chars`` each) for the dashboard's execution view.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
@@ -28,3 +29,7 @@ class MetricsSettings(BaseModel):
     flush_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
     max_pending: int = Field(default=100_000, ge=1)
     record_simulated: bool = True
+    # the task and answer text of each execution, redacted, in its note (the dashboard's
+    # execution view); off by default: prompts and answers may hold what must not be kept
+    keep_text: bool = False
+    text_max_chars: int = Field(default=4000, ge=0, le=1_000_000)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from .browse import NOTES_SCHEMA, SQLiteBrowse
 from .record import (
     Cell,
     CellKey,
@@ -225,7 +226,7 @@ def _cell_of(sums: Sequence[Any]) -> Cell:
     return cell
 
 
-class SQLiteMetricsStore:
+class SQLiteMetricsStore(SQLiteBrowse):
     """Metrics in one SQLite file (created with its folder on first open)."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 10_000) -> None:
@@ -247,7 +248,7 @@ class SQLiteMetricsStore:
                 conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA)
+            conn.executescript(_SCHEMA + NOTES_SCHEMA)
             version = self.get_meta("schema_version")
             if version is None:
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
@@ -340,8 +341,9 @@ class SQLiteMetricsStore:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
     @staticmethod
-    def _raw_groups(by: Sequence[Dimension], granularity: Granularity) -> list[str]:
-        size = HOUR_US if granularity == "hour" else DAY_US
+    def _raw_groups(by: Sequence[Dimension], granularity: Granularity | int) -> list[str]:
+        size = granularity if isinstance(granularity, int) else DAY_US
+        size = HOUR_US if granularity == "hour" else size
         return [f"(started_us - started_us % {size})" if d == "period" else d for d in by]
 
     @staticmethod
@@ -349,7 +351,7 @@ class SQLiteMetricsStore:
         return [f"(d.day * {DAY_US})" if d == "period" else f"m.{d}" for d in by]
 
     def aggregate(
-        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity = "day"
+        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity | int = "day"
     ) -> dict[CellKey, Cell]:
         out: dict[CellKey, Cell] = {}
         n = len(by)
@@ -476,6 +478,7 @@ class SQLiteMetricsStore:
                 ).fetchone()[0]
                 self._merge_daily(conn, cells)
                 conn.execute("DELETE FROM executions WHERE started_us < ?", (cutoff_us,))
+                self._delete_notes_before(conn, cutoff_us)
                 previous = int(self.get_meta(ROLLED_BEFORE) or 0)
                 self.set_meta(ROLLED_BEFORE, str(max(previous, cutoff_us)))
             if rolled:
@@ -584,6 +587,7 @@ class SQLiteMetricsStore:
                 gone = conn.execute(
                     "DELETE FROM executions WHERE started_us < ?", (cutoff_us,)
                 ).rowcount
+                self._delete_notes_before(conn, cutoff_us)
             gone += self.prune_daily(cutoff_us)
             if gone:
                 self._reclaim()
@@ -636,7 +640,14 @@ class SQLiteMetricsStore:
     def clear(self) -> None:
         with self._lock:
             with self._write() as conn:
-                for table in ("executions", "daily_latency", "day_latency", "daily", "dims"):
+                for table in (
+                    "executions",
+                    "notes",
+                    "daily_latency",
+                    "day_latency",
+                    "daily",
+                    "dims",
+                ):
                     conn.execute(f"DELETE FROM {table}")
                 conn.execute("DELETE FROM meta WHERE key = ?", (ROLLED_BEFORE,))
             self._reclaim()

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from .browse import ExecutionNote, MemoryBrowse
 from .record import (
     Cell,
     CellKey,
@@ -118,10 +119,32 @@ class MetricsStore(Protocol):
         """Insert or replace records by ``(execution_id, attempt)``, atomically as one batch."""
 
     def aggregate(
-        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity = "day"
+        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity | int = "day"
     ) -> dict[CellKey, Cell]:
-        """Cells over raw and daily rows, grouped by ``by`` (``period`` per ``granularity``)."""
+        """Cells over raw and daily rows, grouped by ``by`` (``period`` per ``granularity``:
+        hour, day, or a period of that many µs; rolled-up days stay whole days)."""
         ...
+
+    def recent(
+        self, query: Query, limit: int = 50, *, failed_only: bool = False
+    ) -> list[ExecutionRecord]:
+        """The final attempts of the newest executions in ``query``, newest first."""
+        ...
+
+    def attempts(self, execution_id: str) -> list[ExecutionRecord]:
+        """Every stored attempt of one execution, first to last."""
+        ...
+
+    def tail(self, after: int, limit: int = 500) -> tuple[int, list[ExecutionRecord]]:
+        """Rows written after the cursor ``after``, oldest first, and the new cursor."""
+        ...
+
+    def tail_cursor(self) -> int: ...
+
+    def put_notes(self, notes: Sequence[ExecutionNote]) -> None:
+        """Merge execution notes into the stored ones."""
+
+    def note(self, execution_id: str) -> dict[str, Any] | None: ...
 
     def records(self, query: Query) -> Iterator[ExecutionRecord]:
         """Raw rows in ``query``, oldest first."""
@@ -163,7 +186,7 @@ def matches(dims: dict[str, Any], filters: dict[str, Any]) -> bool:
 def aggregate_records(
     records: Iterator[ExecutionRecord] | Sequence[ExecutionRecord],
     by: Sequence[Dimension],
-    granularity: Granularity,
+    granularity: Granularity | int,
 ) -> dict[CellKey, Cell]:
     """Pure: group records into cells (the rollup math, shared by every store)."""
     out: dict[CellKey, Cell] = {}
@@ -196,11 +219,14 @@ _DAILY_DIMS: tuple[Dimension, ...] = (
 )
 
 
-class MemoryMetricsStore:
+class MemoryMetricsStore(MemoryBrowse):
     """Everything in process memory (tests, ``enable_persistence=False``). Thread-safe."""
 
     def __init__(self) -> None:
         self._raw: dict[tuple[str, int], ExecutionRecord] = {}
+        self._seq: dict[tuple[str, int], int] = {}
+        self._notes: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._next = 0
         self._daily: dict[CellKey, Cell] = {}
         self._meta: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -212,6 +238,9 @@ class MemoryMetricsStore:
     def upsert(self, records: Sequence[ExecutionRecord]) -> None:
         with self._lock:
             for r in records:
+                if r.key not in self._raw:
+                    self._next += 1
+                    self._seq[r.key] = self._next
                 self._raw[r.key] = r
 
     def _raw_matching(self, query: Query) -> list[ExecutionRecord]:
@@ -223,7 +252,7 @@ class MemoryMetricsStore:
         ]
 
     def aggregate(
-        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity = "day"
+        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity | int = "day"
     ) -> dict[CellKey, Cell]:
         with self._lock:
             out = aggregate_records(self._raw_matching(query), by, granularity)
@@ -262,6 +291,8 @@ class MemoryMetricsStore:
             merge_into(self._daily, cells)
             for r in old:
                 del self._raw[r.key]
+                self._seq.pop(r.key, None)
+            self._delete_notes_before(cutoff_us)
             previous = int(self._meta.get(ROLLED_BEFORE, "0"))
             self._meta[ROLLED_BEFORE] = str(max(previous, cutoff_us))
         return RollupReport(cutoff_us, len(old), len(cells))
@@ -279,6 +310,8 @@ class MemoryMetricsStore:
             old = [k for k, r in self._raw.items() if r.started_us < cutoff_us]
             for k in old:
                 del self._raw[k]
+                self._seq.pop(k, None)
+            self._delete_notes_before(cutoff_us)
         return len(old) + self.prune_daily(cutoff_us)
 
     def get_meta(self, key: str) -> str | None:
@@ -302,6 +335,8 @@ class MemoryMetricsStore:
     def clear(self) -> None:
         with self._lock:
             self._raw.clear()
+            self._seq.clear()
+            self._notes.clear()
             self._daily.clear()
             self._meta.pop(ROLLED_BEFORE, None)
 

@@ -24,14 +24,18 @@ from typing import TYPE_CHECKING
 
 from ..catalog import ModelCatalog, builtin_catalog
 from ..events import (
+    BreakerRejected,
     Event,
     EventBus,
     ExecutionFinished,
     ModelFallback,
+    RateLimitWait,
     RetryGaveUp,
     RetryScheduled,
 )
 from .analytics import Analytics
+from .browse import ExecutionNote
+from .notes import note_of, timeline_entry
 from .prometheus import PrometheusMetrics
 from .record import ExecutionRecord, period_start, task_hash, to_us
 from .settings import MetricsSettings
@@ -106,9 +110,11 @@ class MetricsTracker:
         # workflow, step, simulated) once it finishes; numbered in the order they happened
         self._failed: OrderedDict[str, list[_FailedAttempt]] = OrderedDict()
         self._final_attempt: dict[str, int] = {}
+        # resilience events per execution (retries, fallbacks, waits), for its stored note
+        self._timeline: OrderedDict[str, list[dict[str, object]]] = OrderedDict()
         self._unsubscribe: list[Callable[[], None]] = []
         s = self.settings
-        self.writer: BatchWriter[ExecutionRecord] = BatchWriter(
+        self.writer: BatchWriter[ExecutionRecord | ExecutionNote] = BatchWriter(
             self._write_batch,
             batch_size=s.batch_size,
             flush_interval_s=s.flush_interval_seconds,
@@ -146,8 +152,16 @@ class MetricsTracker:
         if self.settings.auto_rollup:
             self.maybe_rollup()
 
-    def _write_batch(self, batch: Sequence[ExecutionRecord]) -> None:
-        self.store.upsert(batch)
+    def _write_batch(self, batch: Sequence[ExecutionRecord | ExecutionNote]) -> None:
+        records = [r for r in batch if isinstance(r, ExecutionRecord)]
+        notes = [n for n in batch if isinstance(n, ExecutionNote)]
+        self.store.upsert(records)
+        if notes:
+            self.store.put_notes(notes)
+
+    def add_note(self, execution_id: str, started_at: datetime, data: dict[str, object]) -> bool:
+        """Merge ``data`` into an execution's stored note (written in the background)."""
+        return self.writer.submit(ExecutionNote(execution_id, to_us(started_at), dict(data)))
 
     # --- recording (request path: no I/O) -----------------------------------------------------------
 
@@ -189,8 +203,11 @@ class MetricsTracker:
             final = self.record_of(event)
             for earlier in self._take_failed(event, final.attempt):
                 self.record(earlier)
-            self.record(final)
+            if self.record(final):
+                self._write_note(event)
             return
+        if isinstance(event, (RetryScheduled, ModelFallback, RateLimitWait, BreakerRejected)):
+            self._add_to_timeline(event)
         if isinstance(event, RetryScheduled) and event.execution_id:
             self._note_failed(event.execution_id, event.model, event.provider, event.error_type)
         elif isinstance(event, ModelFallback) and event.execution_id:
@@ -199,6 +216,28 @@ class MetricsTracker:
             with self._state_lock:
                 self._final_attempt[event.execution_id] = event.attempts
         self.prometheus.on_event(event)
+
+    def _add_to_timeline(
+        self, event: RetryScheduled | ModelFallback | RateLimitWait | BreakerRejected
+    ) -> None:
+        if not event.execution_id:
+            return
+        entry = timeline_entry(event, self.clock())
+        with self._state_lock:
+            if event.execution_id in self._finished:
+                return
+            self._timeline.setdefault(event.execution_id, []).append(entry)
+            self._timeline.move_to_end(event.execution_id)
+            if len(self._timeline) > _SEEN_MAX:
+                self._timeline.popitem(last=False)
+
+    def _write_note(self, event: ExecutionFinished) -> None:
+        with self._state_lock:
+            timeline = self._timeline.pop(event.execution_id, [])
+        s = self.settings
+        data = note_of(event, timeline, keep_text=s.keep_text, max_chars=s.text_max_chars)
+        if data:
+            self.writer.submit(ExecutionNote(event.execution_id, to_us(event.started_at), data))
 
     async def record_event_async(self, event: ExecutionFinished) -> None:
         """The orchestrator's ``tracker`` sink; never waits for I/O."""

@@ -54,6 +54,9 @@ def is_retryable(exc: BaseException) -> bool:
 class Retry:
     delay: float
     reason: Literal["retry_after", "backoff"]
+    # a retry the server asked for (``retry-after``) is honoured without spending the budget:
+    # the budget guards against retry storms, not against an API that says when to come back
+    spends_budget: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +180,12 @@ class RetryPolicy:
         if hint is not None:
             if hint > self.max_retry_after:
                 return GiveUp("retry_after_too_long")
-            decision = Retry(hint, "retry_after")
+            decision = Retry(hint, "retry_after", spends_budget=False)
         else:
             decision = Retry(self.backoff(attempt), "backoff")
         if deadline is not None and now + decision.delay >= deadline:
             return GiveUp("deadline")
-        if budget is not None and not budget.can_retry(now):
+        if decision.spends_budget and budget is not None and not budget.can_retry(now):
             return GiveUp("budget")
         return decision
 
@@ -254,7 +257,7 @@ class RetryingProvider(ProviderWrapper):
                         self._emit_gave_up(request, attempt, decision, exc, ctx)
                     raise
                 self._check_gate(request, attempt, exc, ctx)  # open already: do not even wait
-                if budget is not None:
+                if budget is not None and decision.spends_budget:
                     budget.record_retry(now)
                 self._emit_scheduled(request, attempt, decision, exc, ctx)
                 last = exc

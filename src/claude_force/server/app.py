@@ -10,6 +10,7 @@ is configured.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -28,8 +29,9 @@ from ..errors import ClaudeForceError
 from ..monitoring.anomaly import AnomalyDetector
 from ..monitoring.live import LiveStats
 from ..monitoring.settings import AnomalySettings
-from . import routes_api, routes_ops
+from . import routes_api, routes_dash, routes_ops
 from .broadcast import Broadcaster
+from .follow import StoreFollower
 from .monitor import Monitor
 from .schemas import ErrorDetail, ErrorResponse
 from .settings import LOOPBACK_HOSTS, TOKEN_ENV, ServerSettings
@@ -165,15 +167,34 @@ def create_app(
         started_at=clock(),
     )
 
+    follower = (
+        StoreFollower(lambda: tracker.store, monitor)
+        if tracker is not None and server_settings.follow_seconds > 0
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broadcaster.bind(asyncio.get_running_loop())
         unsubscribe = orchestrator.bus.subscribe(monitor.on_event)
+        following: asyncio.Task[None] | None = None
+        unfollow = orchestrator.bus.subscribe(follower.on_event) if follower else None
         try:
+            # load the provider (SDK import, client) before serving: /readyz answers once it is
+            # ready, and no request's latency includes it
+            await orchestrator.prepare()
             if warm_up:
                 await state.warm_up()
+            if follower is not None:
+                following = asyncio.create_task(follower.run(server_settings.follow_seconds))
             yield
         finally:
+            if following is not None:
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
+            if unfollow is not None:
+                unfollow()
             unsubscribe()
             broadcaster.close()
             if owned:
@@ -184,10 +205,17 @@ def create_app(
         version=__version__,
         summary="Run Claude agents and workflows; analytics, health, metrics, live dashboard.",
         lifespan=lifespan,
+        docs_url=None,  # served by routes_dash with local assets (the CSP blocks any CDN)
+        redoc_url=None,
     )
     app.state.claude_force = state
+    app.state.claude_force_follower = follower
     app.include_router(routes_ops.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_dash.router)
+    swagger = routes_dash.swagger_dir()
+    if swagger is not None:
+        app.mount("/static/swagger", StaticFiles(directory=swagger), name="swagger")
     app.mount("/static", StaticFiles(directory=routes_ops.STATIC_DIR), name="static")
 
     @app.exception_handler(ClaudeForceError)

@@ -80,6 +80,14 @@ class Monitor:
         self.broadcaster.publish(event_type(event), payload)
         self._announce(changes)
 
+    def observe_stored(self, sample: Sample, row: dict[str, Any]) -> None:
+        """An execution another process wrote to the store (see ``server/follow.py``): the
+        detector sees it, the stream announces it as ``stored_execution``."""
+        with self._lock:
+            changes = self.detector.observe(sample)
+        self.broadcaster.publish("stored_execution", row)
+        self._announce(changes)
+
     def _announce(self, changes: Iterable[AnomalyChange]) -> None:
         for change in changes:
             kind = change.anomaly.kind

@@ -17,6 +17,9 @@ class ServerSettings(BaseModel):
     and the bound host (a guard against DNS rebinding; ``["*"]`` accepts any).
     ``warmup_hours``: stored executions of this many past hours seed the anomaly baselines at
     start. ``ready_cache_seconds``: how long a ``/readyz`` provider probe is reused.
+    ``follow_seconds``: how often the server reads the executions other processes wrote to the
+    metrics store (anomalies, live stream; 0 turns it off). ``dashboard_refresh_seconds``: how
+    often an open dashboard asks for fresh figures besides the live stream.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
@@ -31,3 +34,5 @@ class ServerSettings(BaseModel):
     stats_interval_seconds: float = Field(default=2.0, gt=0, le=3600)
     live_window_minutes: float = Field(default=5.0, gt=0, le=60)
     sse_queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+    follow_seconds: float = Field(default=2.0, ge=0, le=3600)
+    dashboard_refresh_seconds: float = Field(default=5.0, ge=0.5, le=3600)

@@ -40,6 +40,10 @@ class AuthError(ClaudeForceError):
     """The request lacks the server's bearer token, or carries a wrong one."""
 
 
+class UnknownExecutionError(ClaudeForceError):
+    """No stored execution has this id (or it was rolled up into daily rows)."""
+
+
 class MetricsUnavailableError(ClaudeForceError):
     """Analytics were asked for, but this orchestrator records no metrics."""
 
@@ -64,7 +68,7 @@ def status_of_error(exc: ClaudeForceError) -> int:
     """The HTTP status of an error raised while handling a request."""
     if isinstance(exc, AuthError):
         return 401
-    if isinstance(exc, (UnknownAgentError, UnknownWorkflowError)):
+    if isinstance(exc, (UnknownAgentError, UnknownWorkflowError, UnknownExecutionError)):
         return 404
     if isinstance(exc, ConfigurationError):
         return 400

@@ -377,7 +377,7 @@ class _Run:
                 reason = self.sched.skip_reason.get(step.id, "not started")
                 res = StepResult(step.id, step.agent, "skipped", step.depends_on, error=reason)
             steps[step.id] = res
-        durations = {sid: r.duration_s for sid, r in steps.items()}
+        durations = {sid: r.service_s for sid, r in steps.items()}  # waiting is not on the path
         path, path_s = self.dag.critical_path(durations)
         status: RunStatus
         if self.fatal is not None:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from ..base import AgentResult
 from ..base import WorkflowResult as _BaseWorkflowResult
 from ..runner import Execution
+from ..speedup import speedup_of
 
 StepStatus = Literal["succeeded", "failed", "skipped", "cancelled", "reused"]
 RunStatus = Literal["succeeded", "partial", "failed"]
@@ -43,6 +44,15 @@ class StepResult:
     @property
     def ok(self) -> bool:
         return self.status in ("succeeded", "reused")
+
+    @property
+    def service_s(self) -> float:
+        """The step's service time: its span minus the time its execution waited for a
+        concurrency slot (waiting is not work). A reused step did no work in this run (0)."""
+        if self.reused:
+            return 0.0
+        wait_s = self.execution.queue_wait_ms / 1000 if self.execution is not None else 0.0
+        return max(0.0, self.duration_s - wait_s)
 
     @property
     def output(self) -> str:
@@ -75,6 +85,7 @@ class StepResult:
             "start_offset_s": _r(self.start_offset_s),
             "end_offset_s": _r(self.end_offset_s),
             "duration_s": _r(self.duration_s),
+            "service_s": _r(self.service_s),
             "error": self.error,
             "error_type": self.error_type,
             "reused": self.reused,
@@ -160,13 +171,15 @@ class WorkflowResult(_BaseWorkflowResult):
 
     @property
     def sequential_s(self) -> float:
-        """The sum of step durations: what one-at-a-time execution would have taken."""
-        return sum(s.duration_s for s in self.steps.values())
+        """The sum of the steps' service times: what one-at-a-time execution would have taken
+        (time a step waited for a concurrency slot is not work, so it is not counted)."""
+        return sum(s.service_s for s in self.steps.values())
 
     @property
     def speedup(self) -> float | None:
-        """``sequential_s / wall_s`` (None when the run took no measurable time)."""
-        return self.sequential_s / self.wall_s if self.wall_s > 0 else None
+        """``sequential_s / wall_s``, only for a run that succeeded (``None`` for a failed or
+        partial run, or one that took no measurable time)."""
+        return speedup_of(self.sequential_s, self.wall_s, ok=self.status == "succeeded")
 
     @property
     def efficiency(self) -> float | None:

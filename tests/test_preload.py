@@ -1,0 +1,155 @@
+"""Load before the clock: the SDK client is built before any execution starts, never on the event
+loop of a running batch, and its construction is part of no execution's duration."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from _core_helpers import minimal_project
+from claude_force.async_orchestrator import AsyncAgentOrchestrator
+from claude_force.cli import app as app_module
+from claude_force.events import ExecutionFinished, ExecutionStarted
+from claude_force.orchestrator import AgentOrchestrator
+from claude_force.providers import anthropic as anthropic_provider
+from claude_force.providers import preload
+from claude_force.testing import EmulatorThread
+from claude_force.workflows import WorkflowDAG
+
+BUILD_DELAY_S = 0.3  # a slow SDK load, so that counting it anywhere would show
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with EmulatorThread() as emu:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-real")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", emu.base_url)
+        yield emu.base_url
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every SDK client construction: on which thread, with or without a running event loop."""
+    seen: list[dict[str, Any]] = []
+    real = anthropic_provider.sdk_client
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        seen.append({"on_loop": on_loop, "thread": threading.current_thread().name})
+        import time
+
+        time.sleep(BUILD_DELAY_S)  # stands in for the ~2 s import of a cold SDK
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(anthropic_provider, "sdk_client", spy)
+    return seen
+
+
+def core(config: Path, **kw: Any) -> AsyncAgentOrchestrator:
+    return AsyncAgentOrchestrator(
+        config, enable_tracking=False, enable_memory=False, enable_cache=False, **kw
+    )
+
+
+async def test_the_client_is_never_created_on_a_running_batchs_loop(
+    tmp_path: Path, emulator: str, builds: list[dict[str, Any]]
+) -> None:
+    orch = core(minimal_project(tmp_path))
+    order: list[str] = []
+    loop_thread = threading.current_thread().name
+
+    def on_event(event: object) -> None:
+        if isinstance(event, ExecutionStarted):
+            order.append(f"started:{len(builds)}")
+
+    orch.bus.subscribe(on_event)
+    results = await orch.execute_many([("alpha", f"task {i}") for i in range(5)])
+    await orch.close()
+    assert all(ex.success for ex in results), [ex.errors for ex in results]
+    assert results[0].provider == "anthropic"
+    assert len(builds) == 1  # one client for the whole batch
+    assert not builds[0]["on_loop"] and builds[0]["thread"] != loop_thread
+    # built before the first execution started: every execution saw it already there
+    assert order == ["started:1"] * 5
+    # … so its construction is in no execution's duration
+    assert all(ex.duration_ms < BUILD_DELAY_S * 1000 for ex in results)
+
+
+async def test_entering_the_orchestrator_loads_the_client(
+    tmp_path: Path, emulator: str, builds: list[dict[str, Any]]
+) -> None:
+    async with core(minimal_project(tmp_path)) as orch:
+        assert len(builds) == 1 and not builds[0]["on_loop"]
+        ex = await orch.execute("alpha", "hello")
+        assert ex.success and len(builds) == 1
+
+
+async def test_a_workflow_clock_starts_after_the_client_is_ready(
+    tmp_path: Path, emulator: str, builds: list[dict[str, Any]]
+) -> None:
+    orch = core(minimal_project(tmp_path))
+    finished: list[ExecutionFinished] = []
+    orch.bus.subscribe(lambda e: finished.append(e) if isinstance(e, ExecutionFinished) else None)
+    dag = WorkflowDAG("fan")
+    for sid in ("a", "b"):
+        dag.add_step(sid, "alpha")
+    dag.add_step("s", "beta", ["a", "b"])
+    result = await orch.execute_workflow(dag, "T")
+    await orch.close()
+    assert result.status == "succeeded" and len(builds) == 1
+    assert not builds[0]["on_loop"]
+    assert result.wall_s < BUILD_DELAY_S + 10  # sanity; the structural check follows
+    # steps that started at 0 did not wait for the SDK: their spans are their service times
+    for sid in ("a", "b"):
+        assert result.steps[sid].start_offset_s == pytest.approx(0.0, abs=0.05)
+        assert result.steps[sid].duration_s < BUILD_DELAY_S
+    assert all(e.duration_ms < BUILD_DELAY_S * 1000 for e in finished)
+
+
+def test_the_sync_facade_loads_the_client_when_entered(
+    tmp_path: Path, emulator: str, builds: list[dict[str, Any]]
+) -> None:
+    with AgentOrchestrator(
+        str(minimal_project(tmp_path)), enable_tracking=False, enable_memory=False
+    ) as orch:
+        assert len(builds) == 1 and not builds[0]["on_loop"]
+        assert orch.run_agent("alpha", "hello").success
+    assert len(builds) == 1
+
+
+def test_the_cli_starts_the_sdk_import_for_commands_that_call_claude(
+    in_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(preload, "start_sdk_import", lambda: started.append("sdk"))
+    runner = CliRunner()
+    assert runner.invoke(app_module.app, ["list", "agents"]).exit_code == 0
+    assert started == []  # read-only: no SDK
+    monkeypatch.setenv("CLAUDE_FORCE_LATENCY", "instant")
+    assert runner.invoke(app_module.app, ["execute", "python-expert", "t"]).exit_code == 0
+    assert started == []  # no key: simulated, no SDK
+    result = runner.invoke(
+        app_module.app, ["--simulate", "--api-key", "k", "execute", "python-expert", "t"]
+    )
+    assert result.exit_code == 0 and started == []  # forced simulation: no SDK
+    app_module._preload_sdk(app_module.CliState(api_key="k"))
+    assert started == ["sdk"]
+
+
+def test_start_sdk_import_runs_once() -> None:
+    first = preload.start_sdk_import()
+    assert preload.start_sdk_import() is first and preload.sdk_import_started()
+    first.join(timeout=60)
+    import sys
+
+    assert "anthropic" in sys.modules
