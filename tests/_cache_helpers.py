@@ -1,4 +1,4 @@
-"""Helpers for the response-cache tests: a virtual clock, records, backends, a gated provider."""
+"""Helpers for the response-cache tests: records, backends, a gated provider."""
 
 from __future__ import annotations
 
@@ -14,21 +14,9 @@ from claude_force.cache.records import Counters, Record, Verdict
 from claude_force.cache.redis_backend import RedisBackend
 from claude_force.cache.sqlite_backend import SqliteBackend
 from claude_force.messages import MessageRequest, MessageResponse, Usage
+from claude_force.testing import ScriptedProvider
 
 BACKENDS = ("memory", "sqlite", "redis")
-
-
-class VirtualClock:
-    """Wall-clock seconds that only move when a test says so."""
-
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.t = start
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 def record(
@@ -110,28 +98,24 @@ def request(
     )
 
 
-class GatedProvider:
+class GatedProvider(ScriptedProvider):
     """Counts calls; each call waits for ``gate`` (when set) and answers per ``stop_reason``."""
 
-    name = "gated"
-    simulated = True
-
     def __init__(self, *, stop_reason: str = "end_turn", fail: Exception | None = None) -> None:
-        self.calls = 0
-        self.gate: asyncio.Event | None = None
+        super().__init__(respond=self._answer, name="gated", simulated=True)
         self.stop_reason = stop_reason
         self.fail = fail
         self.seed = 0
 
-    async def send(self, request: MessageRequest) -> MessageResponse:
-        self.calls += 1
-        if self.gate is not None:
-            await self.gate.wait()
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    def _answer(self, request: MessageRequest) -> MessageResponse:
         if self.fail is not None:
             raise self.fail
-        text = f"answer #{self.calls} to: {request.messages[-1].content}"
         return MessageResponse(
-            text=text,
+            text=f"answer #{self.calls} to: {request.messages[-1].content}",
             model=request.model,
             stop_reason=self.stop_reason,
             usage=Usage(input_tokens=1000, output_tokens=200),
@@ -139,9 +123,6 @@ class GatedProvider:
             provider=self.name,
             simulated=True,
         )
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def until(condition: object, *, steps: int = 10_000) -> None:

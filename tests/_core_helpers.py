@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from claude_force.messages import MessageRequest, MessageResponse, Usage
+from claude_force.testing import ScriptedProvider
 
 
 def write_project(
@@ -72,33 +73,11 @@ def default_response(request: MessageRequest) -> MessageResponse:
     )
 
 
-class RecordingProvider:
+class RecordingProvider(ScriptedProvider):
     """A provider that records every request and answers with ``respond`` (sync or async)."""
 
-    name = "recording"
-    simulated = False
-
     def __init__(self, respond: Responder = default_response) -> None:
-        self.respond = respond
-        self.requests: list[MessageRequest] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.closed = False
-
-    async def send(self, request: MessageRequest) -> MessageResponse:
-        self.requests.append(request)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            result = self.respond(request)
-            if isinstance(result, MessageResponse):
-                return result
-            return await result
-        finally:
-            self.in_flight -= 1
-
-    async def aclose(self) -> None:
-        self.closed = True
+        super().__init__(respond=respond, name="recording", simulated=False)
 
 
 class WaveClock:

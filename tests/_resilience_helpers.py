@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from claude_force.errors import status_error
 from claude_force.events import EventBus
 from claude_force.messages import ChatMessage, MessageRequest, MessageResponse, Usage
+from claude_force.testing import ScriptedProvider
 
 Outcome = BaseException | MessageResponse | None
 
@@ -49,11 +49,9 @@ def err(
     )
 
 
-class Scripted:
+class Scripted(ScriptedProvider):
     """A provider whose n-th call has the n-th outcome (an exception to raise, a response, or
     ``None`` for a default response). ``gate`` (if set) is awaited inside every call."""
-
-    simulated = False
 
     def __init__(
         self,
@@ -62,29 +60,15 @@ class Scripted:
         name: str = "fake",
         per_model: dict[str, list[Outcome]] | None = None,
     ) -> None:
-        self.name = name
-        self.outcomes = list(outcomes)
-        self.per_model = per_model or {}
-        self.calls: list[MessageRequest] = []
-        self.gate: asyncio.Event | None = None
-        self.in_flight = 0
+        super().__init__(
+            outcomes, per_model=per_model, name=name, simulated=False, respond=response
+        )
+        if per_model is not None:
+            self.per_model = per_model  # the caller's lists: tests inspect what is left
 
-    async def send(self, req: MessageRequest) -> MessageResponse:
-        self.calls.append(req)
-        self.in_flight += 1
-        try:
-            if self.gate is not None:
-                await self.gate.wait()
-            queue = self.per_model.get(req.model, self.outcomes)
-            item = queue.pop(0) if queue else None
-            if isinstance(item, BaseException):
-                raise item
-            return item if item is not None else response(req)
-        finally:
-            self.in_flight -= 1
-
-    async def aclose(self) -> None:
-        return None
+    @property
+    def calls(self) -> list[MessageRequest]:
+        return self.requests
 
 
 class Recorder:

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from claude_force.clock import VirtualClock, utcnow
 from claude_force.monitoring._stats import (
     RateWindow,
     ShiftWindow,
@@ -72,15 +73,15 @@ class Feed:
     """A detector with a clock that follows the samples fed to it."""
 
     def __init__(self, s: AnomalySettings) -> None:
-        self.now = T0
-        self.detector = AnomalyDetector(s, clock=lambda: self.now)
+        self.clock = VirtualClock(T0)
+        self.detector = AnomalyDetector(s, clock=self.clock)
         self.raised: list[tuple[int, Anomaly]] = []
         self.resolved: list[tuple[int, Anomaly]] = []
         self.i = 0
 
     def __call__(self, samples: Sequence[Sample] | Iterator[Sample]) -> Feed:
         for s in samples:
-            self.now = max(self.now, s.at)
+            self.clock.advance_to(s.at.timestamp())
             for change in self.detector.observe(s):
                 target = self.raised if change.change == "raised" else self.resolved
                 target.append((self.i, change.anomaly))
@@ -304,12 +305,12 @@ def test_stale_anomalies_are_resolved_by_the_clock() -> None:
     feed = Feed(only("error_rate"))([sample(i, ok=False) for i in range(12)])
     det = feed.detector
     assert len(det.active()) == 1
-    feed.now = T0 + timedelta(minutes=30)
+    feed.clock.set(T0 + timedelta(minutes=30))
     assert det.expire() == []
-    feed.now = T0 + timedelta(minutes=61)
+    feed.clock.set(T0 + timedelta(minutes=61))
     (change,) = det.expire()
     assert change.change == "resolved" and change.anomaly.resolution == "stale"
-    assert change.anomaly.resolved_at == feed.now
+    assert change.anomaly.resolved_at == utcnow(feed.clock)
     assert det.active() == []
 
 

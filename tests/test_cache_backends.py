@@ -213,3 +213,23 @@ async def test_a_raising_judge_never_leaves_a_half_done_change(env: dict[str, ob
         await b.lookup("a" * 64, T0, broken, MISS)
     assert (await b.stats()).entries == 1
     assert await b.lookup("a" * 64, T0, ok_judge, MISS) is not None
+
+
+def test_redis_backend_without_the_redis_extra_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from claude_force.cache.errors import CacheConfigurationError
+    from claude_force.cache.layer import make_backend
+    from claude_force.config.schema import CacheSettings
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a)
+    )
+    settings = CacheSettings(backend="redis", redis_url="redis://127.0.0.1:6379/0")
+    with pytest.raises(CacheConfigurationError) as info:
+        make_backend(settings, tmp_path)
+    assert info.value.key == "cache.backend"
+    assert "claude-force[redis]" in str(info.value.hint)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from _cache_helpers import GatedProvider, VirtualClock, request, until
+from _cache_helpers import GatedProvider, request, until
 from claude_force.cache.errors import CacheBackendError, CacheKeyError
 from claude_force.cache.keys import request_key
 from claude_force.cache.memory_backend import MemoryBackend
@@ -19,6 +19,7 @@ from claude_force.cache.secret import SecretSource
 from claude_force.cache.sqlite_backend import SqliteBackend
 from claude_force.cache.store import ResponseStore
 from claude_force.catalog import builtin_catalog
+from claude_force.clock import VirtualClock
 from claude_force.errors import RateLimitError
 from claude_force.messages import MessageResponse, Usage
 
@@ -38,7 +39,7 @@ def make_store(
         CachePolicy(ttl_seconds=ttl, max_bytes=max_bytes),
         SECRET,
         prices=builtin_catalog().prices,
-        clock=clock or VirtualClock(),
+        clock=clock or VirtualClock(1_000_000.0),
         timer=timer or VirtualClock(0.0),
     )
 
@@ -191,7 +192,7 @@ async def test_refresh_skips_the_cached_answer_but_stores_the_new_one() -> None:
 
 
 async def test_ttl_expiry_through_the_store_with_a_virtual_clock() -> None:
-    clock = VirtualClock()
+    clock = VirtualClock(1_000_000.0)
     store = make_store(clock=clock, ttl=60)
     provider = GatedProvider()
     await fetch(store, provider)
@@ -275,7 +276,7 @@ async def test_unexpected_exceptions_from_storage_are_contained(
 
 
 async def test_management_operations() -> None:
-    clock = VirtualClock()
+    clock = VirtualClock(1_000_000.0)
     store = make_store(clock=clock, ttl=100)
     provider = GatedProvider()
     await fetch(store, provider, task="one")

@@ -635,3 +635,40 @@ def test_line_of_finds_nested_keys_and_list_items() -> None:
     assert line_of("{", ["a"]) is None
     assert line_of('{"a":', ["a", "b"]) is None
     assert line_of('{"b": nope, "a": 1}', ["a"]) is None
+
+
+def test_nearby_project_is_the_one_discovery_of_the_2_2_faces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claude_force.config.discover import nearby_project
+
+    monkeypatch.delenv("CLAUDE_FORCE_CONFIG", raising=False)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    none = nearby_project(alone)
+    assert none.root is None and none.project is None and none.error is None
+    config = minimal_project(tmp_path / "proj")
+    deep = config.parent.parent / "src" / "deep"
+    deep.mkdir(parents=True)
+    found = nearby_project(deep)
+    assert found.root == config.parent.parent.resolve() and found.project is not None
+    located = nearby_project(deep, load=False)
+    assert located.root == found.root and located.project is None
+    monkeypatch.setenv("CLAUDE_FORCE_CONFIG", str(config))  # the environment names it
+    assert nearby_project(alone).root == config.parent.parent
+    config.write_text("{ not json", encoding="utf-8")
+    broken = nearby_project(deep)
+    assert broken.project is None and isinstance(broken.error, ValueError)
+    assert broken.root == config.parent.parent
+
+
+def test_the_api_key_is_read_once_when_the_project_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = minimal_project(tmp_path)
+    project = load_project(config, env={"ANTHROPIC_API_KEY": " sk-test "})
+    assert project.environment.api_key == "sk-test"
+    assert project.environment.key("explicit") == "explicit"  # --api-key / api_key= wins
+    assert "sk-test" not in repr(project) and "sk-test" not in repr(project.environment)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert load_project(config).environment.api_key is None

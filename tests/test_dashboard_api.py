@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from _core_helpers import minimal_project
+from claude_force.clock import VirtualClock
 from claude_force.events import (
     BreakerRejected,
     ExecutionFinished,
@@ -194,7 +195,9 @@ def test_timeline_entries_of_every_resilience_event() -> None:
 
 def test_tracker_writes_a_note_with_the_retries_of_an_execution() -> None:
     store = MemoryMetricsStore()
-    tracker = MetricsTracker(store, settings=MetricsSettings(keep_text=True), clock=lambda: NOW)
+    tracker = MetricsTracker(
+        store, settings=MetricsSettings(keep_text=True), clock=VirtualClock(NOW)
+    )
     tracker.record_event(
         RetryScheduled(
             "anthropic", "m", 1, 0.5, "overloaded", "OverloadedError", 529, "alpha", "x1"
@@ -311,8 +314,8 @@ def test_follower_hands_over_other_processes_executions(tmp_path: Path) -> None:
     sent: list[tuple[str, dict[str, Any]]] = []
     broadcaster.publish = lambda kind, data: sent.append((kind, data))  # type: ignore[method-assign]
     monitor = Monitor(
-        live=LiveStats(clock=lambda: NOW.timestamp()),
-        detector=AnomalyDetector(None, clock=lambda: NOW),
+        live=LiveStats(clock=VirtualClock(NOW)),
+        detector=AnomalyDetector(None, clock=VirtualClock(NOW)),
         broadcaster=broadcaster,
     )
     follower = StoreFollower(lambda: ours, monitor)

@@ -24,6 +24,7 @@ from claude_force.agent_memory import (
 )
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.cli.app import app
+from claude_force.clock import VirtualClock
 from claude_force.config import load_project
 from claude_force.errors import InvalidRequestError
 from claude_force.memory import MemorySettings, MemoryStore, SearchQuery, memory_path
@@ -327,10 +328,10 @@ def test_agent_memory_finds_by_relevance(tmp_path: Path) -> None:
 
 
 def test_agent_memory_prunes_only_when_asked(tmp_path: Path) -> None:
-    now = [datetime(2026, 3, 1, tzinfo=UTC)]
-    mem = AgentMemory(tmp_path / "s.db", clock=lambda: now[0])
+    clock = VirtualClock(datetime(2026, 3, 1, tzinfo=UTC))
+    mem = AgentMemory(tmp_path / "s.db", clock=clock)
     mem.store_session("rev", "old task", "x", True)
-    now[0] += timedelta(days=400)
+    clock.advance(timedelta(days=400).total_seconds())
     mem.store_session("rev", "new task", "y", True)
     assert mem.get_statistics()["total_sessions"] == 2  # no automatic retention here
     assert mem.prune_old_sessions(90) == 1

@@ -14,23 +14,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from claude_force.clock import VirtualClock, utcnow
 from claude_force.errors import RunError
 from claude_force.memory import MemorySettings, MemoryStore, MemoryStoreError, SearchQuery
 from claude_force.memory import _sqlite as memsql
 from claude_force.memory.records import Hit
 
 
-class Clock:
-    """A virtual UTC clock."""
+class Clock(VirtualClock):
+    """A virtual wall clock, advanced by ``timedelta`` keywords."""
 
     def __init__(self, start: datetime = datetime(2026, 6, 1, 12, tzinfo=UTC)) -> None:
-        self.now = start
+        super().__init__(start)
 
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
+    def advance(self, seconds: float = 0.0, **kw: float) -> None:
+        super().advance(seconds + timedelta(**kw).total_seconds())
 
 
 @pytest.fixture
@@ -385,7 +383,7 @@ def test_what_is_stored(store: MemoryStore, clock: Clock) -> None:
         34,
         "ship",
     )
-    assert s.created_at == clock.now and s.created_at.tzinfo is not None
+    assert s.created_at == utcnow(clock) and s.created_at.tzinfo is not None
     assert store.get("nope") is None
     stats = store.stats()
     assert (stats.sessions, stats.successful, stats.redactions) == (1, 1, 2)

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from _metrics_data import T0, make_records
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
+from claude_force.clock import VirtualClock, utcnow
 from claude_force.config import load_project
 from claude_force.events import (
     BreakerRejected,
@@ -35,14 +36,6 @@ from claude_force.metrics.sqlite_store import SQLiteMetricsStore
 from claude_force.metrics.store import LAST_ROLLUP, MemoryMetricsStore, Query
 from claude_force.metrics.tracker import MetricsTracker, rollup_cutoff, rollup_due
 from claude_force.orchestrator import AgentOrchestrator
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def finished(
@@ -170,12 +163,12 @@ def test_retries_are_recorded_as_earlier_attempts() -> None:
 
 def test_attempts_on_a_fallback_model_get_their_own_numbers_and_the_workflow() -> None:
     """Retries restart at 1 on the fallback model: the rows must not overwrite model A's."""
-    clock = Clock(T0)
+    clock = VirtualClock(T0)
     t = MetricsTracker(MemoryMetricsStore(), clock=clock)
     a, b = "claude-opus-5-5", "claude-sonnet-5-5"
 
     def retry(model: str, attempt: int) -> RetryScheduled:
-        clock.now += timedelta(seconds=1)
+        clock.advance(timedelta(seconds=1).total_seconds())
         return RetryScheduled("anthropic", model, attempt, 0.1, "backoff", "ServerError", 500,
                               "python-expert", "e1")  # fmt: skip
 
@@ -240,7 +233,7 @@ def test_rollup_is_due_at_most_once_per_interval() -> None:
 
 
 def test_maybe_rollup_follows_the_virtual_clock_and_retention(tmp_path: Path) -> None:
-    clock = Clock(T0 + timedelta(days=20))
+    clock = VirtualClock(T0 + timedelta(days=20))
     store = SQLiteMetricsStore(tmp_path / "m.db")
     t = MetricsTracker(
         store,
@@ -255,10 +248,10 @@ def test_maybe_rollup_follows_the_virtual_clock_and_retention(tmp_path: Path) ->
     assert report.raw_rows_rolled == sum(r.started_us < cutoff for r in recs)
     assert report.daily_rows_pruned > 0
     assert all(row.day_us >= to_us(T0 + timedelta(days=10)) for row in store.daily_rows(Query()))
-    assert store.get_meta(LAST_ROLLUP) == str(to_us(clock.now))
-    clock.now += timedelta(hours=23)
+    assert store.get_meta(LAST_ROLLUP) == str(to_us(utcnow(clock)))
+    clock.advance(timedelta(hours=23).total_seconds())
     assert t.maybe_rollup() is None  # not due yet
-    clock.now += timedelta(hours=1)
+    clock.advance(timedelta(hours=1).total_seconds())
     assert t.maybe_rollup() is not None
     on_demand = t.rollup()  # always runs
     assert on_demand.raw_rows_rolled == 0
@@ -272,7 +265,7 @@ def test_opening_the_store_runs_the_due_rollup_off_the_request_path(tmp_path: Pa
     t = MetricsTracker(
         lambda: SQLiteMetricsStore(tmp_path / "m.db"),
         settings=MetricsSettings(raw_retention_days=1),
-        clock=Clock(T0 + timedelta(days=30)),
+        clock=VirtualClock(T0 + timedelta(days=30)),
     )
     t.record_event(finished("new", started=T0 + timedelta(days=30)))  # starts the writer thread
     t.flush()

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from claude_force import monitoring
+from claude_force.clock import VirtualClock
 from claude_force.events import (
     BreakerTransition,
     ExecutionFinished,
@@ -21,14 +22,6 @@ from claude_force.monitoring.live import LiveStats
 from claude_force.monitoring.wire import MAX_ERROR_CHARS, anomaly_event, event_payload, event_type
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, t: float = 1_800_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def finished(
@@ -62,11 +55,11 @@ def finished(
 
 
 def test_window_totals_percentiles_and_throughput() -> None:
-    clock = Clock()
+    clock = VirtualClock(1_800_000_000.0)
     live = LiveStats(clock=clock, window_s=60, bucket_s=10, horizon_s=120)
     for i in range(10):
         live.finished(finished(f"e{i}", ms=100.0 * (i + 1), ok=i != 0, cached=i == 9))
-        clock.t += 1
+        clock.advance(1)
     snap = live.snapshot()
     w, t = snap["window"], snap["totals"]
     assert (w["executions"], w["failures"], w["cache_hits"]) == (10, 1, 1)
@@ -80,30 +73,30 @@ def test_window_totals_percentiles_and_throughput() -> None:
     assert snap["uptime_s"] == 10.0
     assert len(snap["timeline"]) == 12 and sum(p["executions"] for p in snap["timeline"]) == 10
     assert snap["recent"][0]["execution_id"] == "e9"  # newest first
-    clock.t += 65  # the window has moved past every execution, the horizon has not
+    clock.advance(65)  # the window has moved past every execution, the horizon has not
     later = live.snapshot()
     assert later["window"]["executions"] == 0 and later["window"]["p50_ms"] is None
     assert later["totals"]["executions"] == 10
     assert sum(p["executions"] for p in later["timeline"]) == 10
-    clock.t += 120
+    clock.advance(120)
     live.finished(finished("late"))  # opens a new bucket: old ones beyond the horizon go
     assert sum(p["executions"] for p in live.snapshot()["timeline"]) == 1
     json.dumps(live.snapshot())
 
 
 def test_in_flight_executions_and_their_expiry() -> None:
-    clock = Clock()
+    clock = VirtualClock(1_800_000_000.0)
     live = LiveStats(clock=clock, window_s=60, bucket_s=10, horizon_s=120, max_in_flight=2)
     for eid in ("a", "b", "c"):
         live.on_event(ExecutionStarted(eid, "agent", "m", T0))
-        clock.t += 1
+        clock.advance(1)
     assert live.in_flight == 2  # bounded: the oldest was forgotten
     running = live.snapshot()["running"]
     assert [r["execution_id"] for r in running] == ["b", "c"]
     assert running[0]["elapsed_s"] == 2.0
     live.on_event(finished("b"))
     assert live.in_flight == 1
-    clock.t += 200  # never finished (e.g. cancelled): dropped after the horizon
+    clock.advance(200)  # never finished (e.g. cancelled): dropped after the horizon
     assert live.snapshot()["in_flight"] == 0
     live.on_event(BreakerTransition("p", "m", "closed", "open", 1.0, 5))  # ignored, no error
 

@@ -12,24 +12,17 @@ import pytest
 
 from claude_force.base import TrackerProtocol
 from claude_force.catalog import UnknownModelWarning
+from claude_force.clock import VirtualClock
 from claude_force.orchestrator import AgentOrchestrator
 from claude_force.performance_tracker import ExecutionMetrics, PerformanceTracker, get_tracker
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def tracker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PerformanceTracker:
     monkeypatch.chdir(tmp_path)
-    t = PerformanceTracker(str(tmp_path / "metrics"), clock=Clock())
+    t = PerformanceTracker(str(tmp_path / "metrics"), clock=VirtualClock(NOW))
     yield t  # type: ignore[misc]
     t.close()
 
@@ -53,8 +46,8 @@ def test_costs_are_per_million_tokens_exactly(tracker: PerformanceTracker) -> No
 
 def test_the_price_is_the_one_in_force_on_the_start_date(tracker: PerformanceTracker) -> None:
     """claude-sonnet-5-5 cache reads: $0.20/M until 2026-10-06, $0.10/M from 2026-10-07."""
-    assert isinstance(tracker.clock, Clock)
-    tracker.clock.now = datetime(2026, 10, 7, 0, 0, 1, tzinfo=UTC)  # when it is recorded
+    assert isinstance(tracker.clock, VirtualClock)
+    tracker.clock.set(datetime(2026, 10, 7, 0, 0, 1, tzinfo=UTC))  # when it is recorded
     kw = {"model": "claude-sonnet-5-5", "cache_read_tokens": 1_000_000}
     before = tracker.record_execution("a", "t", True, 2000.0, **kw)  # started 2026-10-06
     after = tracker.record_execution("a", "t", True, 500.0, **kw)  # started 2026-10-07
@@ -75,10 +68,10 @@ def test_unknown_models_are_warned_once_and_cost_unknown(tracker: PerformanceTra
 
 def test_summary_agents_costs_and_trends(tracker: PerformanceTracker) -> None:
     clock = tracker.clock
-    assert isinstance(clock, Clock)
-    clock.now = NOW - timedelta(hours=30)
+    assert isinstance(clock, VirtualClock)
+    clock.set(NOW - timedelta(hours=30))
     tracker.record_execution("a", "t1", True, 100.0, "claude-haiku-4-5", 1000, 100)
-    clock.now = NOW
+    clock.set(NOW)
     tracker.record_execution("a", "t2", False, 300.0, "claude-haiku-4-5", 1000, 0, "ServerError")
     tracker.record_execution(
         "b",
@@ -153,10 +146,10 @@ def test_exports(tracker: PerformanceTracker, tmp_path: Path) -> None:
 
 def test_clear_and_clear_old_metrics(tracker: PerformanceTracker) -> None:
     clock = tracker.clock
-    assert isinstance(clock, Clock)
-    clock.now = NOW - timedelta(days=40)
+    assert isinstance(clock, VirtualClock)
+    clock.set(NOW - timedelta(days=40))
     tracker.record_execution("a", "old", True, 1.0, "claude-sonnet-5-5", 1, 1)
-    clock.now = NOW
+    clock.set(NOW)
     tracker.record_execution("a", "new", True, 1.0, "claude-sonnet-5-5", 1, 1)
     assert tracker.clear_old_metrics(days=30) == 1
     assert tracker.get_summary()["total_executions"] == 1

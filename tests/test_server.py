@@ -20,6 +20,7 @@ from _core_helpers import minimal_project
 from _resilience_helpers import Scripted, err
 from claude_force import server
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
+from claude_force.clock import VirtualClock
 from claude_force.config import load_project
 from claude_force.errors import CircuitOpenError, ProviderError
 from claude_force.events import BreakerTransition
@@ -37,14 +38,6 @@ from claude_force.server.state import (
 BASE = "http://127.0.0.1"
 TOKEN = "t0ken-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-class Clock:
-    def __init__(self, t: float = 1_800_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
@@ -87,7 +80,7 @@ def test_readiness_of_the_simulated_provider_and_its_cache(
     calls: list[Path] = []
     real = state_module._check_writable
     monkeypatch.setattr(state_module, "_check_writable", lambda p: calls.append(p) or real(p))
-    mono = Clock(100.0)
+    mono = VirtualClock(100.0)
     app = create_app(config, simulate=True, monotonic=mono)
     with TestClient(app, base_url=BASE) as c:
         r = c.get("/readyz")
@@ -102,7 +95,7 @@ def test_readiness_of_the_simulated_provider_and_its_cache(
         }
         c.get("/readyz")
         assert len(calls) == 1  # reused within ready_cache_seconds
-        mono.t += 10
+        mono.advance(10)
         c.get("/readyz")
         assert len(calls) == 2
 
@@ -314,7 +307,7 @@ def test_analytics_parameters_are_checked(client: TestClient) -> None:
 
 def test_anomalies_are_detected_live_and_listed(config: Path) -> None:
     orch = orchestrator(config, Scripted([err(400)] * 12), enable_tracking=False)
-    clock = Clock(datetime.now(UTC).timestamp())  # executions carry the real time of day
+    clock = VirtualClock(datetime.now(UTC))  # executions carry the real time of day
     with TestClient(create_app(orch, clock=clock), base_url=BASE) as c:
         for _ in range(12):
             assert run(c).status_code == 502
@@ -333,7 +326,7 @@ def test_anomalies_are_detected_live_and_listed(config: Path) -> None:
         assert f'claude_force_anomalies_active{{kind="error_rate"}} {len(active)}.0' in text
         snap = c.get("/api/v1/live").json()
         assert len(snap["anomalies"]["active"]) == len(active)
-        clock.t += 2 * 3600  # nothing ran for two hours: the anomalies go stale
+        clock.advance(2 * 3600)  # nothing ran for two hours: the anomalies go stale
         assert c.get("/api/v1/anomalies").json()["active"] == []
         assert 'claude_force_anomalies_active{kind="error_rate"} 0.0' in c.get("/metrics").text
 

@@ -229,13 +229,13 @@ def test_key_chooses_anthropic(fresh_announce: None, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err == ""
 
 
-def test_key_from_environment(
+def test_the_key_is_given_not_read_from_the_environment_here(
     fresh_announce: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # ANTHROPIC_API_KEY is read once, when the project loads (Project.environment), and passed
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-env")
-    assert isinstance(choose_provider(ProviderSettings()), AnthropicProvider)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "")
     assert isinstance(choose_provider(ProviderSettings()), SimulatedProvider)
+    assert isinstance(choose_provider(ProviderSettings(), api_key="sk-env"), AnthropicProvider)
 
 
 @pytest.mark.parametrize("how", ["argument", "settings"])

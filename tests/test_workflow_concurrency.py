@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from _workflow_helpers import REVIEWERS, RecordingProvider, core_for
 from claude_force.workflows import WorkflowDAG, execute_workflow
-from test_workflow_run import REVIEWERS, RecordingProvider, core_for
 
 
 async def test_a_larger_workflow_bound_raises_the_orchestrators(sample_config: Path) -> None:

@@ -6,13 +6,12 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from _workflow_helpers import REVIEWERS, RecordingProvider, core_for, set_section, set_workflows
 from claude_force import callctx
-from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.base import AgentResult
 from claude_force.base import WorkflowResult as BaseWorkflowResult
 from claude_force.cli.app import app
@@ -22,81 +21,6 @@ from claude_force.messages import MessageRequest, MessageResponse
 from claude_force.orchestrator import AgentOrchestrator
 from claude_force.providers.simulated import SIMULATED_BANNER, SimulatedProvider
 from claude_force.workflows import WorkflowDAG, WorkflowResult
-
-REVIEWERS = ["python-expert", "code-reviewer", "security-specialist"]
-
-
-class RecordingProvider:
-    """The simulated model (instant) that records who asked what, with the call context."""
-
-    name = "recording"
-    simulated = True
-
-    def __init__(
-        self,
-        fail: set[str] | None = None,
-        block: set[str] | None = None,
-        rendezvous: set[str] | None = None,
-    ) -> None:
-        self.inner = SimulatedProvider(latency="instant")
-        self.rendezvous = rendezvous or set()
-        self.fail = fail or set()
-        self.block = block or set()
-        self.requests: list[tuple[str, str]] = []
-        self.contexts: list[callctx.CallContext] = []
-        self.inflight: set[str] = set()
-        self.max_inflight = 0
-        self.cancelled: list[str] = []
-        self.blocked = asyncio.Event()
-
-    async def send(self, request: MessageRequest) -> MessageResponse:
-        ctx = callctx.current()
-        agent = ctx.agent or "?"
-        self.requests.append((agent, request.messages[-1].content))
-        self.contexts.append(ctx)
-        self.inflight.add(agent)
-        self.max_inflight = max(self.max_inflight, len(self.inflight))
-        try:
-            if agent in self.fail:
-                # fail only once the blocked siblings are really in flight
-                while not self.block <= self.inflight:  # noqa: ASYNC110 (a fake)
-                    await asyncio.sleep(0)
-                raise InvalidRequestError("bad request", status=400)
-            if agent in self.block:
-                await asyncio.Event().wait()
-            if agent in self.rendezvous:
-                # answer only when all of them are in flight together (a hang here would mean
-                # they were not run in parallel; the timeout turns that into a failure)
-                async with asyncio.timeout(10):
-                    while not self.rendezvous <= self.inflight:  # noqa: ASYNC110 (a fake)
-                        await asyncio.sleep(0)
-            await asyncio.sleep(0)
-            return await self.inner.send(request)
-        except asyncio.CancelledError:
-            self.cancelled.append(agent)
-            raise
-        finally:
-            self.inflight.discard(agent)
-
-    async def aclose(self) -> None:
-        return None
-
-
-def core_for(config: Path, provider: Any, **kw: Any) -> AsyncAgentOrchestrator:
-    return AsyncAgentOrchestrator(config, provider=provider, enable_cache=False, **kw)
-
-
-def set_workflows(config: Path, **changes: Any) -> None:
-    raw = json.loads(config.read_text())
-    raw["workflows"].update(changes)
-    config.write_text(json.dumps(raw))
-
-
-def set_section(config: Path, section: str, **values: Any) -> None:
-    raw = json.loads(config.read_text())
-    raw.setdefault(section, {}).update(values)
-    config.write_text(json.dumps(raw))
-
 
 # --- the async core ------------------------------------------------------------------------------
 

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from ._closing import Closing
+from .clock import WALL_CLOCK, Clock
 from .memory.context import build_context, select
 from .memory.records import SearchQuery, Session
 from .memory.settings import MemorySettings
-from .memory.store import Clock, MemoryStore, utc_now
+from .memory.store import MemoryStore
 
 DEFAULT_DB_PATH = ".claude/sessions.db"
 
@@ -86,11 +87,10 @@ def resolve_db_path(db_path: str | os.PathLike[str], start: Path | None = None) 
     path = Path(db_path).expanduser()
     if path.is_absolute():
         return path
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / ".claude" / "claude.json").is_file():
-            return folder / path
-    return here / path
+    from .config.discover import nearby_project
+
+    root = nearby_project(start, load=False).root
+    return (root if root is not None else (start or Path.cwd()).resolve()) / path
 
 
 class AgentMemory(Closing):
@@ -101,7 +101,7 @@ class AgentMemory(Closing):
         db_path: str | os.PathLike[str] = DEFAULT_DB_PATH,
         *,
         settings: MemorySettings | None = None,
-        clock: Clock = utc_now,
+        clock: Clock = WALL_CLOCK,
     ) -> None:
         self.db_path = resolve_db_path(db_path)
         self.settings = settings or MemorySettings(retention_days=0)

@@ -128,7 +128,9 @@ class AsyncAgentOrchestrator:
     def provider(self) -> Provider:
         if self._provider is None:
             chosen = choose_provider(
-                self.project.settings.provider, api_key=self._api_key, simulate=self._simulate
+                self.project.settings.provider,
+                api_key=self.project.environment.key(self._api_key),
+                simulate=self._simulate,
             )
             self._base_provider = chosen
             self._provider = SwitchProvider(chosen, self._client_override)

@@ -48,15 +48,9 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         max_concurrent: int | None = None,
         bus: EventBus | None = None,
     ) -> None:
-        self.api_key = anthropic_api_key or os.environ.get("ANTHROPIC_API_KEY")
-        if validate_api_key and not self.api_key and not simulate:
-            raise ValueError(
-                "Anthropic API key required: pass anthropic_api_key or set ANTHROPIC_API_KEY "
-                "(or use simulate=True to run offline)"
-            )
         self.core = self.core_class(
             config_path,
-            api_key=self.api_key,
+            api_key=anthropic_api_key,
             max_concurrent=max_concurrent,
             enable_tracking=enable_tracking,
             enable_memory=enable_memory,
@@ -65,6 +59,13 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
             project=project,
             bus=bus,
         )
+        # the key given, else ANTHROPIC_API_KEY as read once when the project was loaded
+        self.api_key = self.core.project.environment.key(anthropic_api_key)
+        if validate_api_key and not self.api_key and not simulate:
+            raise ValueError(
+                "Anthropic API key required: pass anthropic_api_key or set ANTHROPIC_API_KEY "
+                "(or use simulate=True to run offline)"
+            )
         self.enable_tracking = enable_tracking
         self.enable_memory = enable_memory
         self._loop = LoopThread()

@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import ModelCatalog, builtin_catalog
+from .clock import WALL_CLOCK, Clock, utcnow
 from .messages import Usage
 from .metrics.analytics import Analytics, Stats
 from .metrics.record import Cell, ExecutionRecord, Granularity, from_us, task_hash, to_pico, to_us
 from .metrics.settings import MetricsSettings
 from .metrics.sqlite_store import SQLiteMetricsStore
 from .metrics.store import MemoryMetricsStore, MetricsStore, Query
-from .metrics.tracker import Clock, MetricsTracker, store_for, utcnow
+from .metrics.tracker import MetricsTracker, store_for
 
 DEFAULT_METRICS_DIR = ".claude/metrics"
 
@@ -90,21 +91,14 @@ class ExecutionMetrics:
 
 def _project_root_and_catalog() -> tuple[Path | None, ModelCatalog, Any]:
     """The nearest project's root, catalog and settings (None/builtin when there is none)."""
-    from .config import load_project
-    from .config.loader import find_config
+    from .config.discover import nearby_project
 
-    config = find_config()
-    if not config.is_file():
-        return None, builtin_catalog(), None
-    claude_dir = config.parent
-    root = claude_dir.parent if claude_dir.name == ".claude" else claude_dir
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            project = load_project(config, check_files=False)
-    except Exception:  # a broken claude.json must not stop tracking; prices stay built in
-        return root, builtin_catalog(), None
-    return root, project.catalog, project
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = nearby_project()
+    if found.project is None:  # none, or a broken claude.json: tracking goes on, prices built in
+        return found.root, builtin_catalog(), None
+    return found.root, found.project.catalog, found.project
 
 
 class PerformanceTracker:
@@ -117,7 +111,7 @@ class PerformanceTracker:
         enable_persistence: bool = True,
         *,
         tracker: MetricsTracker | None = None,
-        clock: Clock = utcnow,
+        clock: Clock = WALL_CLOCK,
     ) -> None:
         self.max_entries = max_entries
         self.enable_persistence = enable_persistence
@@ -177,7 +171,7 @@ class PerformanceTracker:
         """Record one execution; the cost is computed from today's price of ``model``."""
         duration = duration_ms if duration_ms is not None else (execution_time_ms or 0.0)
         model = model or "unknown"
-        end_us = to_us(self.clock())
+        end_us = to_us(utcnow(self.clock))
         duration_us = max(0, round(duration * 1000))
         usage = Usage(input_tokens, output_tokens, cache_write_tokens, cache_read_tokens)
         catalog = self.tracker.catalog
@@ -216,7 +210,7 @@ class PerformanceTracker:
     def _since(self, hours: float | None) -> Query:
         if not hours:
             return Query()
-        return Query(since_us=to_us(self.clock() - timedelta(hours=hours)))
+        return Query(since_us=to_us(utcnow(self.clock) - timedelta(hours=hours)))
 
     def get_summary(self, hours: float | None = None) -> dict[str, Any]:
         """Totals over all retained data, or the last ``hours`` (2.2 keys plus new ones)."""
@@ -333,7 +327,7 @@ class PerformanceTracker:
     def clear_old_metrics(self, days: int = 30) -> int:
         """Delete metrics older than ``days`` (raw rows and daily rollups); returns how many."""
         self.tracker.flush()
-        cutoff = to_us(self.clock() - timedelta(days=days))
+        cutoff = to_us(utcnow(self.clock) - timedelta(days=days))
         self._recent = deque(
             (m for m in self._recent if datetime.fromisoformat(m.timestamp) >= from_us(cutoff)),
             maxlen=self.max_entries,

@@ -41,17 +41,16 @@ DB_FILE_NAME = "cache.db"
 
 def _project_dirs() -> tuple[Path | None, Path | None, str | None, Path | None]:
     """(project root, state dir, cache.secret, claude.json) of the project around the CWD."""
-    from .config import find_config, load_project
-    from .errors import ConfigurationError
+    from .config.discover import nearby_project
 
-    config = find_config()
-    if not config.is_file():
-        return None, None, None, None
-    try:
-        project = load_project(config, check_files=False)
-    except (ConfigurationError, OSError) as exc:
-        log.warning("ResponseCache: ignoring the project at %s (%s)", config, exc)
-        return config.parent.parent, None, None, None
+    found = nearby_project()
+    project = found.project
+    if project is None:
+        if found.error is not None:
+            log.warning(
+                "ResponseCache: ignoring the project at %s (%s)", found.config_path, found.error
+            )
+        return found.root, None, None, None
     secret = project.settings.cache.secret
     return (
         project.root,

@@ -60,7 +60,7 @@ def batches_dir(project: Project) -> os.PathLike[str]:
 
 def wants_simulation(api_key: str | None, simulate: bool | None, project: Project) -> bool:
     """The same rule as online runs: simulated when asked to, or when no key is configured."""
-    key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+    key = project.environment.key(api_key)
     forced = simulate if simulate is not None else project.settings.provider.simulate
     return bool(forced) or not key
 
@@ -79,7 +79,7 @@ def backend_for(
         )
     s = project.settings.provider
     return AnthropicBatchBackend(
-        api_key or os.environ.get("ANTHROPIC_API_KEY"),
+        project.environment.key(api_key),
         base_url=base_url or s.base_url,
         timeout_seconds=s.timeout_seconds,
     )

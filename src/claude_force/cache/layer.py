@@ -7,12 +7,13 @@ records cost 0 and the saved cost). A cache failure never fails the call.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .. import callctx
+from ..clock import WALL_CLOCK, Clock
 from ..config import Project
 from ..config.schema import CacheSettings
 from ..messages import MessageRequest, MessageResponse
@@ -81,6 +82,13 @@ def make_backend(
                 key="cache.redis_url",
                 hint='set it (e.g. "redis://127.0.0.1:6379/0") or CLAUDE_FORCE_REDIS_URL',
             )
+        if importlib.util.find_spec("redis") is None:  # an extra since 2.3: not installed
+            raise CacheConfigurationError(
+                'cache.backend is "redis" but the redis package is not installed',
+                file=config_file,
+                key="cache.backend",
+                hint="pip install 'claude-force[redis]'",
+            )
         return RedisBackend(settings.redis_url)
     return SqliteBackend(state_dir / DB_FILE_NAME)
 
@@ -89,7 +97,7 @@ def build_store(
     project: Project,
     *,
     backend: CacheBackend | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = WALL_CLOCK,
     ttl_hours: float | None = None,
     max_size_mb: float | None = None,
 ) -> ResponseStore:

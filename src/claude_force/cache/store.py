@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TypeVar
 
+from ..clock import SYSTEM_CLOCK, WALL_CLOCK, Clock
 from ..memory.redact import redact
 from ..messages import MessageResponse
 from ..pricing import PriceTable
@@ -33,7 +33,6 @@ from .stats import CacheStats
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Clock = Callable[[], float]
 
 MISS = Counters(misses=1)
 CORRUPT = Counters(misses=1, integrity_failures=1)
@@ -71,8 +70,8 @@ class ResponseStore:
         secret: SecretSource,
         *,
         prices: PriceTable | None = None,
-        clock: Clock = time.time,
-        timer: Clock = time.perf_counter,
+        clock: Clock = WALL_CLOCK,
+        timer: Clock = SYSTEM_CLOCK,
         verify: bool = True,
     ) -> None:
         self.backend = backend
@@ -128,7 +127,7 @@ class ResponseStore:
     # --- entries --------------------------------------------------------------------------------------
 
     def now(self) -> float:
-        return self._clock()
+        return self._clock.now()
 
     def _savings(self, entry: EntryPayload, elapsed: float) -> Counters:
         usage = entry.usage.to_usage()
@@ -171,7 +170,7 @@ class ResponseStore:
                 if entry is None:
                     log.warning("response cache entry %s… rejected: %s", record.key[:12], problem)
                     return bad
-                savings = self._savings(entry, self._timer() - t0)
+                savings = self._savings(entry, self._timer.now() - t0)
                 return Verdict(True, Counters(hits=1) + savings, (entry, record.hits + 1))
             except Exception:  # a judge must never break the backend's transaction
                 log.exception("response cache entry %s… could not be checked", record.key[:12])
@@ -183,7 +182,7 @@ class ResponseStore:
         """A verified, live entry (counted as a hit) or ``None`` (counted as a miss)."""
         await self.open()
         now = self.now()
-        verdict = await self.backend.lookup(key, now, self._judge(self._timer()), MISS)
+        verdict = await self.backend.lookup(key, now, self._judge(self._timer.now()), MISS)
         if verdict is None or not verdict.valid:
             return None
         entry, hits = verdict.value
@@ -250,7 +249,7 @@ class ResponseStore:
     # --- the pipeline path ----------------------------------------------------------------------------
 
     def _available(self) -> bool:
-        return self._timer() >= self._unavailable_until
+        return self._timer.now() >= self._unavailable_until
 
     async def _safely(self, what: str, op: Callable[[], Awaitable[T]]) -> T | None:
         """Run a storage operation; on failure log, count, back off, and return ``None``."""
@@ -262,7 +261,7 @@ class ResponseStore:
             raise
         except Exception as exc:
             self._errors += 1
-            self._unavailable_until = self._timer() + BACKOFF_S
+            self._unavailable_until = self._timer.now() + BACKOFF_S
             if isinstance(exc, CacheBackendError):
                 log.warning(
                     "response cache unavailable during %s (%s); calling the provider", what, exc
@@ -296,9 +295,9 @@ class ResponseStore:
             looked_up = self._available()
 
         async def lead() -> tuple[MessageResponse, float]:
-            t0 = self._timer()
+            t0 = self._timer.now()
             response = await call()
-            duration = self._timer() - t0
+            duration = self._timer.now() - t0
             await self._safely(
                 "store",
                 lambda: self.put(
@@ -314,11 +313,11 @@ class ResponseStore:
             )
             return response, duration
 
-        t_join = self._timer()
+        t_join = self._timer.now()
         (response, duration), shared = await self._flights.do(key, lead)
         if not shared:
             return response
-        waited = self._timer() - t_join
+        waited = self._timer.now() - t_join
         correction = Counters(misses=-1) if looked_up else Counters()
         saved = Counters(hits=1, coalesced=1) + correction
         try:

@@ -68,23 +68,73 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def _safe_console_class() -> type[Console]:
+    """A rich ``Console`` that escapes control characters of the text it prints (agent names,
+    descriptions, model outputs: see :mod:`claude_force.safe_text`).
+
+    Strings are escaped before rich parses and measures them (tables stay aligned); every
+    segment of text is escaped once more just before it is written, which catches ``Text``
+    objects and anything else built without going through ``render_str``. Rich's own styling
+    (control segments, styles) is added after that, so it is untouched."""
+    global _SAFE_CONSOLE
+    if _SAFE_CONSOLE is not None:
+        cached: type[Console] = _SAFE_CONSOLE
+        return cached
+    from rich.console import Console
+    from rich.segment import Segment
+
+    from ..safe_text import safe
+
+    class SafeConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(safe(text), **kwargs)
+
+        def _render_buffer(self, buffer: Any) -> str:
+            cleaned = (
+                seg if seg.control else Segment(safe(seg.text), seg.style, None) for seg in buffer
+            )
+            return str(super()._render_buffer(cleaned))
+
+    _SAFE_CONSOLE = SafeConsole
+    return SafeConsole
+
+
+_SAFE_CONSOLE: Any = None
+
+
 def out_console() -> Console:
     """A rich console on the current stdout (bound at call time, so test runners capture it)."""
-    from rich.console import Console
-
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    return _safe_console_class()(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
 def err_console() -> Console:
-    from rich.console import Console
-
-    return Console(file=sys.stderr, highlight=False)
+    return _safe_console_class()(file=sys.stderr, highlight=False)
 
 
 def notice(message: str) -> None:
-    """One informational line on stderr."""
-    sys.stderr.write(message + "\n")
+    """One informational line on stderr (control characters escaped)."""
+    from ..safe_text import safe
+
+    sys.stderr.write(safe(message) + "\n")
     sys.stderr.flush()
+
+
+def echo_output(text: str) -> None:
+    """A model's output for ``--quiet``: exact when stdout is piped, controls escaped on a
+    terminal (where an escape sequence would act instead of being shown)."""
+    from ..safe_text import safe
+
+    sys.stdout.write((text if not sys.stdout.isatty() else safe(text)) + "\n")
+    sys.stdout.flush()
+
+
+def echo(text: str, *, err: bool = False) -> None:
+    """Human-readable text on stdout (or stderr), control characters escaped."""
+    from ..safe_text import safe
+
+    stream = sys.stderr if err else sys.stdout
+    stream.write(safe(text) + "\n")
+    stream.flush()
 
 
 def write_output_file(path: Path, text: str) -> None:

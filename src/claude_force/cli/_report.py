@@ -188,13 +188,17 @@ def print_outputs_only(executions: Sequence[Execution]) -> None:
     """``--quiet``: the outputs of successful tasks, separated by a blank line, nothing else."""
     import sys
 
+    from ..safe_text import safe
+
+    raw = not sys.stdout.isatty()  # piped: the exact output; on a terminal: controls escaped
     first = True
     for ex in executions:
         if not ex.success:
             continue
         if not first:
             sys.stdout.write("\n")
-        sys.stdout.write(ex.output if ex.output.endswith("\n") else ex.output + "\n")
+        text = ex.output if raw else safe(ex.output)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
         first = False
     sys.stdout.flush()
 
@@ -203,8 +207,10 @@ def report_failures(executions: Sequence[Execution], labels: Sequence[str]) -> N
     """One ``error:`` line on stderr per failed task."""
     import sys
 
+    from ..safe_text import safe_line
+
     for ex, label in zip(executions, labels, strict=True):
         if not ex.success:
             reason = "; ".join(ex.errors) or ex.error_type or "failed"
-            sys.stderr.write(f"error: {label} ({ex.agent}) failed: {reason}\n")
+            sys.stderr.write(safe_line(f"error: {label} ({ex.agent}) failed: {reason}") + "\n")
     sys.stderr.flush()

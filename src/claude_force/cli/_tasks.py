@@ -7,11 +7,11 @@ that names the file and line.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._bounded import FileProblem, loads_limited
 from ..errors import ConfigurationError
 
 
@@ -27,23 +27,23 @@ class TaskItem:
 
 
 def read_text(path: Path, option: str) -> str:
-    """The text of a task file; ``-`` reads standard input."""
-    if str(path) == "-":
-        return sys.stdin.read()
+    """The text of a task file; ``-`` reads standard input. A regular UTF-8 file (a byte-order
+    mark is accepted) of at most ``MAX_TASK_FILE_BYTES``: a FIFO or device is refused."""
+    from .._bounded import MAX_TASK_FILE_BYTES, read_limited, stdin_text
+
     try:
-        return path.expanduser().read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TaskInputError(
-            "file not found", file=path, key=option, hint="check the path of the task file"
-        ) from None
-    except IsADirectoryError:
-        raise TaskInputError(
-            "is a folder, not a file", file=path, key=option, hint="pass a text file"
-        ) from None
-    except UnicodeDecodeError:
-        raise TaskInputError(
-            "is not UTF-8 text", file=path, key=option, hint="save the file as UTF-8"
-        ) from None
+        if str(path) == "-":
+            return stdin_text(MAX_TASK_FILE_BYTES)
+        return read_limited(path.expanduser(), MAX_TASK_FILE_BYTES)
+    except FileProblem as exc:
+        if exc.missing:
+            raise TaskInputError(
+                "file not found", file=path, key=option, hint="check the path of the task file"
+            ) from None
+        message = exc.message.replace(
+            "is a directory, not a regular file", "is a folder, not a file"
+        )
+        raise TaskInputError(message, file=path, key=option, hint=exc.hint) from None
 
 
 def parse_tasks_file(text: str, default_agent: str, path: Path) -> list[TaskItem]:
@@ -62,7 +62,15 @@ def parse_tasks_file(text: str, default_agent: str, path: Path) -> list[TaskItem
             items.append(TaskItem(default_agent, line, source))
             continue
         try:
-            obj = json.loads(line)
+            obj = loads_limited(line)
+        except FileProblem as exc:
+            raise TaskInputError(
+                f"invalid JSON Lines entry: {exc.message}",
+                file=path,
+                line=number,
+                key="--tasks-file",
+                hint=exc.hint,
+            ) from None
         except json.JSONDecodeError as exc:
             raise TaskInputError(
                 f"invalid JSON Lines entry: {exc.msg} (column {exc.colno})",

@@ -27,6 +27,7 @@ from typer.core import TyperGroup
 
 from .._version import __version__
 from ..errors import ClaudeForceError
+from ..safe_text import safe
 from . import analytics as _analytics
 from . import batch as _batch
 from . import cache as _cache
@@ -110,8 +111,18 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+MAX_MESSAGE_CHARS = 2000
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """One line, control characters escaped, at most ``MAX_MESSAGE_CHARS`` characters."""
+    from ..safe_text import safe_line
+
+    line = safe_line(" ".join(text.split()))
+    if len(line) > MAX_MESSAGE_CHARS:
+        cut = len(line) - MAX_MESSAGE_CHARS
+        line = line[:MAX_MESSAGE_CHARS] + f"… ({cut:,} more characters)"
+    return line
 
 
 def _error(message: str, stream: TextIO | None = None) -> None:
@@ -134,7 +145,7 @@ def guarded(call: Callable[[], Any], state: CliState) -> int:
         message = str(exc.format_message())  # type: ignore[attr-defined]
         if type(exc).__name__ == "NoArgsIsHelpError":
             # A group run without a command: its message is the group's help text.
-            sys.stdout.write(message.rstrip("\n") + "\n")
+            sys.stdout.write(safe(message.rstrip("\n")) + "\n")
             sys.stdout.flush()
         elif message:
             if isinstance(exc, UsageError):
@@ -192,7 +203,7 @@ class _LogFormatter(logging.Formatter):
             copy.exc_info = None
             copy.exc_text = None
             copy.stack_info = None
-        return super().format(copy)
+        return safe(super().format(copy))
 
 
 def _configure_logging(ctx: typer.Context, debug: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -58,23 +59,19 @@ def list_agents(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(rows)
         return
-    from rich.table import Table
-
-    table = Table(title=f"{len(rows)} agents", title_justify="left")
-    table.add_column("agent", style="bold", no_wrap=True)
-    table.add_column("priority", justify="right")
-    table.add_column("model", no_wrap=True)
-    table.add_column("domains")
-    table.add_column("description")
-    for row in rows:
-        table.add_row(
+    cells = [
+        [
             row["name"],
             str(row["priority"]),
             row["model"],
             ", ".join(row["domains"]),
             row["description"],
-        )
-    out_console().print(table)
+        ]
+        for row in rows
+    ]
+    print_table(
+        f"{len(rows)} agents", ["agent", "priority", "model", "domains", "description"], cells
+    )
 
 
 @app.command("workflows")
@@ -85,12 +82,54 @@ def list_workflows(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(workflows)
         return
+    cells = [[name, str(len(agents)), " → ".join(agents)] for name, agents in workflows.items()]
+    print_table(f"{len(workflows)} workflows", ["workflow", "steps", "agents"], cells)
+
+
+RICH_TABLE_MAX_ROWS = 500
+"""Above this many rows, a plain aligned table: rich measures and renders every cell (about a
+millisecond a row), which would take most of a minute for 20,000 agents."""
+
+_RIGHT = {"priority", "steps"}
+_NO_WRAP = {"agent", "workflow", "model"}
+
+
+def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    """A table of project data: the text is escaped (control characters, rich markup)."""
+    from ..safe_text import safe_line
+
+    rows = [[safe_line(c) for c in row] for row in rows]
+    if len(rows) > RICH_TABLE_MAX_ROWS:
+        _plain_table(title, headers, rows)
+        return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{len(workflows)} workflows", title_justify="left")
-    table.add_column("workflow", style="bold", no_wrap=True)
-    table.add_column("steps", justify="right")
-    table.add_column("agents")
-    for name, agents in workflows.items():
-        table.add_row(name, str(len(agents)), " → ".join(agents))
+    table = Table(title=title, title_justify="left")
+    for i, header in enumerate(headers):
+        table.add_column(
+            header,
+            style="bold" if i == 0 else None,
+            no_wrap=header in _NO_WRAP,
+            justify="right" if header in _RIGHT else "left",
+        )
+    for row in rows:
+        table.add_row(*(escape(c) for c in row))
     out_console().print(table)
+
+
+def _plain_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths[-1] = len(headers[-1])  # the last column is not padded
+
+    def line(cells: list[str]) -> str:
+        parts = [
+            c.rjust(w) if h in _RIGHT else c.ljust(w)
+            for c, w, h in zip(cells, widths, headers, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [title, line(headers), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows]
+    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.flush()

@@ -28,9 +28,12 @@ def info(
     if json_out:
         emit_json(data)
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(show_header=False, box=None, pad_edge=False, title=agent, title_justify="left")
+    table = Table(
+        show_header=False, box=None, pad_edge=False, title=escape(agent), title_justify="left"
+    )
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     rows = [
@@ -43,7 +46,7 @@ def info(
         ("workflows", ", ".join(data["workflows"]) or "—"),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, escape(value))  # escapes rich markup; the console, control characters
     out_console().print(table)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ._common import (
+    echo_output,
     emit_json,
     open_core,
     out_console,
@@ -138,7 +139,7 @@ def run_agent(
         emit_json(result_dict(ex))
     elif quiet:
         if ex.success:
-            typer.echo(ex.output)
+            echo_output(ex.output)
     else:
         console = out_console()
         print_result(console, ex, "run agent", markdown=console.is_terminal)

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._common import CliState, emit_json, err_console, notice, state_of, to_json
+from ._common import (
+    CliState,
+    echo,
+    echo_output,
+    emit_json,
+    err_console,
+    notice,
+    state_of,
+    to_json,
+)
 from .execute import JsonOpt, QuietOpt, RefreshOpt, SimulateOpt
 from .run import OutputOpt, TaskFileOpt, TaskOpt, _markdown_report, _one_task
 
@@ -202,7 +211,7 @@ def drive(
         emit_json(payload)
     elif quiet:
         if result.output:
-            typer.echo(result.output)
+            echo_output(result.output)
     else:
         _print_text(result, dag)
     _report_problems(result)
@@ -276,17 +285,26 @@ def summary_line(result: WorkflowResult) -> str:
 def _report_problems(result: WorkflowResult) -> None:
     import sys
 
+    from ..safe_text import safe_line
+
     for sid, res in result.steps.items():
         if res.status == "failed":
-            sys.stderr.write(f"error: step {sid} ({res.agent}) failed: {res.error}\n")
+            sys.stderr.write(
+                safe_line(f"error: step {sid} ({res.agent}) failed: {res.error}") + "\n"
+            )
     if result.status == "failed" and result.error:
-        sys.stderr.write(f"error: workflow {result.workflow_name} failed: {result.error}\n")
+        sys.stderr.write(
+            safe_line(f"error: workflow {result.workflow_name} failed: {result.error}") + "\n"
+        )
     elif result.status == "partial":
         skipped = result.by_status("skipped")
         more = f"; skipped: {', '.join(skipped)}" if skipped else ""
         sys.stderr.write(
-            f"warning: workflow {result.workflow_name} finished with failed steps "
-            f"tolerated by on_failure{more}\n"
+            safe_line(
+                f"warning: workflow {result.workflow_name} finished with failed steps "
+                f"tolerated by on_failure{more}"
+            )
+            + "\n"
         )
     sys.stderr.flush()
 
@@ -310,12 +328,12 @@ def show(
     if json_out:
         emit_json(_describe(dag))
     elif mermaid:
-        typer.echo(dag.to_mermaid())
+        echo(dag.to_mermaid())
     else:
-        typer.echo(dag.to_text())
+        echo(dag.to_text())
         typer.echo("")
         typer.echo("```mermaid")
-        typer.echo(dag.to_mermaid())
+        echo(dag.to_mermaid())
         typer.echo("```")
 
 
@@ -354,11 +372,9 @@ def validate(
     else:
         for wf, r in report.items():
             if r["valid"]:
-                typer.echo(
-                    f"✓ {wf}: {r['steps']} steps in {r['stages']} stage(s) ({r['form']} form)"
-                )
+                echo(f"✓ {wf}: {r['steps']} steps in {r['stages']} stage(s) ({r['form']} form)")
             else:
-                typer.echo(f"✗ {wf}")
+                echo(f"✗ {wf}")
                 notice(f"error: {r['error']}")
         if not report:
             typer.echo("the project defines no workflows")

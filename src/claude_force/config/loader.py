@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .._bounded import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, FileProblem, loads_limited, read_limited
 from ..errors import ConfigurationError, ProjectNotFoundError
 from ._jsonpos import line_of
 from .schema import ProjectSettings, unknown_keys
@@ -97,24 +98,19 @@ def find_config(start: Path | None = None) -> Path:
 
 
 def read_json(path: Path) -> tuple[dict[str, Any], str]:
-    if not path.exists():
-        raise ProjectNotFoundError(
-            "configuration file not found",
-            file=path,
-            hint="run 'claude-force init' to create a project, or pass --config PATH",
-        )
-    if path.is_dir():
-        raise ConfigurationError(
-            "is a directory, expected claude.json", file=path, hint="pass the path of claude.json"
-        )
+    """Read ``claude.json``: a regular file of at most ``MAX_CONFIG_BYTES``, UTF-8 (a byte-order
+    mark is accepted), JSON nested at most ``MAX_JSON_DEPTH`` deep. Every problem exits 2."""
     try:
-        text = path.read_text("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(
-            f"not UTF-8 text ({exc.reason})", file=path, hint="save the file as UTF-8"
-        ) from None
-    try:
-        data = json.loads(text)
+        text = read_limited(path, MAX_CONFIG_BYTES)
+        data = loads_limited(text, MAX_JSON_DEPTH)
+    except FileProblem as exc:
+        if exc.missing:
+            raise ProjectNotFoundError(
+                "configuration file not found",
+                file=path,
+                hint="run 'claude-force init' to create a project, or pass --config PATH",
+            ) from None
+        raise ConfigurationError(exc.message, file=path, hint=exc.hint) from None
     except json.JSONDecodeError as exc:
         raise ConfigurationError(
             f"invalid JSON: {exc.msg} (column {exc.colno})",

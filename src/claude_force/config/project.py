@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from .._bounded import MAX_AGENT_FILE_BYTES, FileProblem, read_limited_stat
 from ..catalog import ModelCatalog, builtin_catalog
 from ..errors import (
     ConfigurationError,
@@ -19,6 +21,7 @@ from ..errors import (
 )
 from ..workflows.spec import WorkflowSpec
 from ._jsonpos import line_of
+from .environment import RunEnvironment
 from .loader import ConfigWarning, find_config, load_settings
 from .schema import AgentSettings, PriceOverride, ProjectSettings
 
@@ -46,10 +49,12 @@ class Project:
     settings: ProjectSettings
     catalog: ModelCatalog
     text: str = field(repr=False, default="")
+    environment: RunEnvironment = field(default_factory=RunEnvironment, repr=False)
     _docs_cache: dict[str, tuple[tuple[int, int, int, int], AgentDocs]] = field(
         default_factory=dict, repr=False
     )
     _warned_contracts: set[str] = field(default_factory=set, repr=False)
+    _paths: _Resolver | None = field(default=None, repr=False)
 
     # --- locations -------------------------------------------------------------------------------
 
@@ -100,16 +105,39 @@ class Project:
             ) from None
 
     def agent_path(self, name: str, which: str = "file") -> Path | None:
+        real = self._real_path(name, which)
+        return None if real is None else Path(real)
+
+    def _real_path(self, name: str, which: str) -> str | None:
         spec = self.agent(name)
         rel = spec.file if which == "file" else spec.contract
         if rel is None:
             return None
-        key = f"agents.{name}.{which}"
-        return _inside(self.claude_dir, rel, self.config_path, key, self._line(name, which))
+        paths = self._paths
+        if paths is None or paths.config is not self.config_path:
+            paths = self._paths = _Resolver(self.config_path)
+        try:
+            return paths.inside(rel)
+        except FileProblem as exc:
+            raise self._file_error(name, which, exc.message, exc.hint) from None
 
     def _line(self, name: str, which: str) -> int | None:
         """The line of ``agents.<name>.<which>`` in claude.json (for error messages)."""
         return line_of(self.text, ["agents", name, which]) if self.text else None
+
+    def _file_error(
+        self, name: str, which: str, message: str, hint: str, *, missing: bool = False
+    ) -> ConfigurationError:
+        """The error about an agent's file, located in claude.json (the line is found only now:
+        looking lines up for every agent of a big project would cost more than loading it)."""
+        cls = ProjectNotFoundError if missing else ConfigurationError
+        return cls(
+            message,
+            file=self.config_path,
+            key=f"agents.{name}.{which}",
+            line=self._line(name, which),
+            hint=hint,
+        )
 
     def model_for(self, agent_name: str, override: str | None = None) -> str:
         """``override`` > agent's ``model`` > ``models.agents`` > ``models.default`` > catalog."""
@@ -126,10 +154,11 @@ class Project:
 
     def read_agent(self, name: str) -> AgentDocs:
         """The agent's text, re-read when its files change (blocking: call it off the loop)."""
-        path = self.agent_path(name, "file")
+        path = self._real_path(name, "file")
         assert path is not None
-        contract_path = self.agent_path(name, "contract")
-        if contract_path is not None and not contract_path.exists():
+        contract_path = self._real_path(name, "contract")
+        cstamp = self._stamp(name, "contract", contract_path) if contract_path else None
+        if contract_path is not None and cstamp is None:
             # claude-force 2.2 ran an agent whose contract file was missing without one; keep
             # that (existing projects rely on it) but say so once.
             if name not in self._warned_contracts:
@@ -141,19 +170,53 @@ class Project:
                     stacklevel=2,
                 )
             contract_path = None
-        where = (self.config_path, f"agents.{name}.file", self._line(name, "file"))
-        cwhere = (self.config_path, f"agents.{name}.contract", self._line(name, "contract"))
-        stamp = _stamp(path, *where)
-        cstamp = _stamp(contract_path, *cwhere) if contract_path else (0, 0)
-        key = (*stamp, *cstamp)
         hit = self._docs_cache.get(name)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        definition = _read_text(path, *where)
-        contract = _read_text(contract_path, *cwhere) if contract_path else None
+        if hit is not None:
+            stamp = self._stamp(name, "file", path)
+            assert stamp is not None
+            if hit[0] == (*stamp, *(cstamp or (0, 0))):
+                return hit[1]
+        definition, stamp = self._read(name, "file", path)
+        contract = None
+        if contract_path is not None:
+            contract, cstamp = self._read(name, "contract", contract_path)
+        key = (*stamp, *(cstamp or (0, 0)))
         docs = AgentDocs(name, definition, contract)
         self._docs_cache[name] = (key, docs)
         return docs
+
+    def _stamp(self, name: str, which: str, path: str) -> tuple[int, int] | None:
+        """The file's (mtime, size); None for a missing contract (2.2 ran without it)."""
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError) as exc:
+            missing = isinstance(exc, FileNotFoundError)
+            if missing and which == "contract":
+                return None
+            reason = "does not exist" if missing else f"cannot be read ({_reason(exc)})"
+            hint = "create it or fix the path" if missing else "fix the path"
+            raise self._file_error(
+                name, which, f"file '{path}' {reason}", hint, missing=missing
+            ) from None
+        return st.st_mtime_ns, st.st_size
+
+    def _read(self, name: str, which: str, path: str) -> tuple[str, tuple[int, int]]:
+        """An agent or contract file (a regular UTF-8 file of at most ``MAX_AGENT_FILE_BYTES``)
+        and the (mtime, size) of what was read."""
+        try:
+            text, st = read_limited_stat(path, MAX_AGENT_FILE_BYTES)
+        except FileProblem as exc:
+            message = (
+                f"file '{path}' {exc.message}"
+                if exc.missing
+                else f"cannot read '{path}': {exc.message}"
+            )
+            raise self._file_error(name, which, message, exc.hint, missing=exc.missing) from None
+        if not text.strip():
+            raise self._file_error(
+                name, which, f"agent file '{path}' is empty", "write the agent's instructions in it"
+            )
+        return text, (st.st_mtime_ns, st.st_size)
 
     def check_files(self) -> None:
         """Validate every agent's files: inside ``.claude/``, present, non-empty; workflows' agents."""
@@ -176,61 +239,54 @@ class Project:
                 dag.validate(self.agent_names)
 
 
-def _inside(base: Path, rel: str, config: Path, key: str, line: int | None = None) -> Path:
-    candidate = (base / rel).resolve()
-    if not candidate.is_relative_to(base.resolve()):
-        raise ConfigurationError(
-            f"path '{rel}' escapes the project folder {base}",
-            file=config,
-            key=key,
-            line=line,
-            hint="keep agent and contract files inside .claude/ and use a relative path",
-        )
-    return candidate
+class _Resolver:
+    """Resolves paths of claude.json inside ``.claude/`` (links included) and refuses those that
+    escape it. The folders' real paths are kept: ``Path.resolve`` of every file would stat each
+    component of each path, the bulk of loading a project of 20,000 agents."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.base = base = config.parent
+        self._base = str(base)
+        self._real_base = str(base.resolve())
+        self._dirs: dict[str, str] = {}
+
+    def _real(self, joined: str) -> str:
+        parent, leaf = os.path.split(joined)
+        if leaf in ("", ".", "..") or ".." in joined.split(os.sep):
+            return os.path.realpath(joined)
+        real_parent = self._dirs.get(parent)
+        if real_parent is None:
+            real_parent = self._dirs[parent] = os.path.realpath(parent)
+        try:
+            if stat.S_ISLNK(os.lstat(joined).st_mode):
+                return os.path.realpath(joined)
+        except FileNotFoundError:
+            pass
+        return os.path.join(real_parent, leaf)
+
+    def inside(self, rel: str) -> str:
+        """``base / rel`` with its links resolved; :class:`FileProblem` unless it stays inside."""
+        try:
+            real = self._real(os.path.join(self._base, rel))
+        except (OSError, ValueError) as exc:
+            raise FileProblem(
+                f"path '{_short(rel)}' cannot be used ({_reason(exc)})", "fix the path"
+            ) from None
+        if not (real == self._real_base or real.startswith(self._real_base + os.sep)):
+            raise FileProblem(
+                f"path '{_short(rel)}' escapes the project folder {self.base}",
+                "keep agent and contract files inside .claude/ and use a relative path",
+            )
+        return real
 
 
-def _stamp(path: Path, config: Path, key: str, line: int | None = None) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ProjectNotFoundError(
-            f"file '{path}' does not exist",
-            file=config,
-            key=key,
-            line=line,
-            hint="create it or fix the path",
-        ) from None
-    return st.st_mtime_ns, st.st_size
-
-
-def _read_text(path: Path, config: Path, key: str, line: int | None = None) -> str:
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise ProjectNotFoundError(
-            f"file '{path}' does not exist",
-            file=config,
-            key=key,
-            line=line,
-            hint="create it or fix the path",
-        ) from None
-    except (UnicodeDecodeError, IsADirectoryError) as exc:
-        raise ConfigurationError(
-            f"cannot read '{path}': {exc}",
-            file=config,
-            key=key,
-            line=line,
-            hint="use a UTF-8 text file",
-        ) from None
-    if not text.strip():
-        raise ConfigurationError(
-            f"agent file '{path}' is empty",
-            file=config,
-            key=key,
-            line=line,
-            hint="write the agent's instructions in it",
-        )
-    return text
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ValueError):
+        return "the path contains a NUL byte" if "null" in str(exc) else str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return type(exc).__name__
 
 
 def _check_new_model_prices(path: Path, text: str, prices: Mapping[str, PriceOverride]) -> None:
@@ -280,7 +336,13 @@ def load_project(
         prices={k: v.model_dump(exclude_none=True, mode="json") for k, v in m.prices.items()},
     )
     settings = _resolve_resilience(settings, catalog, path, text)
-    project = Project(config_path=path, settings=settings, catalog=catalog, text=text)
+    project = Project(
+        config_path=path,
+        settings=settings,
+        catalog=catalog,
+        text=text,
+        environment=RunEnvironment.read(env),
+    )
     # Every configured model is checked now: a retired id is a configuration error (exit 2)
     # naming the setting, not a failure of each run.
     configured = [("models.default", m.default)]
@@ -356,3 +418,8 @@ def _nested_models(settings: ProjectSettings) -> list[tuple[tuple[str | int, ...
                 if step.model
             ]
     return found
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """A path from claude.json as shown in a message: a 5,000-character one is cut."""
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"

@@ -22,10 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ..clock import WALL_CLOCK, Clock
 from ..errors import ClaudeForceError
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
-from .store import Clock, MemoryStore, utc_now
+from .store import MemoryStore
 
 if TYPE_CHECKING:
     from ..config import Project
@@ -100,7 +101,7 @@ class MemoryService:
         self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
-    def for_project(cls, project: Project, *, clock: Clock = utc_now) -> MemoryService:
+    def for_project(cls, project: Project, *, clock: Clock = WALL_CLOCK) -> MemoryService:
         """The memory of ``project`` (``memory`` settings; agents with ``"memory": false`` are
         neither given context nor remembered)."""
         settings: MemorySettings = project.settings.memory

@@ -12,12 +12,13 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ..clock import WALL_CLOCK, Clock, utcnow
 from ._sqlite import Changes, NewSession, SessionDB
 from .context import build_context_with_ids, select
 from .qcache import QueryCache, QueryCacheStats
@@ -27,16 +28,10 @@ from .settings import MemorySettings
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-
 SEARCH_BUDGET = 4000
 """About how many sessions one query may score (see :func:`~.records.plan_match`)."""
 PRUNE_EVERY = timedelta(days=1)
 """Automatic retention runs at open and then at most this often, on a write."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def bound_summary(text: str, max_chars: int) -> str:
@@ -74,7 +69,7 @@ class MemoryStore:
         path: str | Path,
         settings: MemorySettings | None = None,
         *,
-        clock: Clock = utc_now,
+        clock: Clock = WALL_CLOCK,
         search_budget: int = SEARCH_BUDGET,
         import_legacy: bool = True,
         legacy_source: Path | None = None,
@@ -82,7 +77,7 @@ class MemoryStore:
         self.settings = settings or MemorySettings()
         self.path = Path(path)
         self.search_budget = search_budget
-        self._now = clock
+        self.clock = clock
         self._db = SessionDB(self.path)
         self._cache: QueryCache[_Cached] = QueryCache(
             self.settings.query_cache_size, int(self.settings.query_cache_max_mb * 1024 * 1024)
@@ -155,7 +150,7 @@ class MemoryStore:
         counts.update(r_task.counts)
         counts.update(r_out.counts)
         meta = redact_value(dict(metadata or {}), counts)
-        when = created_at or self._now()
+        when = created_at or utcnow(self.clock)
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         return NewSession(
@@ -201,7 +196,7 @@ class MemoryStore:
             cutoff = (
                 None
                 if q.max_age_days is None
-                else (self._now() - timedelta(days=q.max_age_days)).timestamp()
+                else (utcnow(self.clock) - timedelta(days=q.max_age_days)).timestamp()
             )
             key = (*q.cache_key(), q.max_age_days)
 
@@ -277,10 +272,10 @@ class MemoryStore:
         with self._lock:
             db = self._ready()
             self._sync()
-            before = (self._now() - timedelta(days=days)).timestamp()
+            before = (utcnow(self.clock) - timedelta(days=days)).timestamp()
             removed, agents = db.delete(before=before)
             self._written({a: g for a, g in db.changes().agents.items() if a in agents})
-            self._last_prune = self._now()
+            self._last_prune = utcnow(self.clock)
             return removed
 
     def clear(self, agent: str | None = None) -> int:
@@ -297,7 +292,7 @@ class MemoryStore:
         days = self.settings.retention_days
         if days <= 0:
             return
-        now = self._now()
+        now = utcnow(self.clock)
         if not force and self._last_prune is not None and now - self._last_prune < PRUNE_EVERY:
             return
         removed = self.prune(days)

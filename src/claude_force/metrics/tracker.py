@@ -17,12 +17,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..catalog import ModelCatalog, builtin_catalog
+from ..clock import WALL_CLOCK, Clock, utcnow
 from ..events import (
     BreakerRejected,
     Event,
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 _SEEN_MAX = 50_000
 
 
@@ -60,10 +60,6 @@ class _FailedAttempt:
     provider: str | None  # None: not known from the event; the execution's provider is used
     error_type: str
     at_us: int
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def rollup_cutoff(now: datetime, raw_retention_days: int) -> int:
@@ -94,7 +90,7 @@ class MetricsTracker:
         settings: MetricsSettings | None = None,
         catalog: ModelCatalog | None = None,
         prometheus: PrometheusMetrics | None = None,
-        clock: Clock = utcnow,
+        clock: Clock = WALL_CLOCK,
     ) -> None:
         self.settings = settings or MetricsSettings()
         self.catalog = catalog or builtin_catalog()
@@ -222,7 +218,7 @@ class MetricsTracker:
     ) -> None:
         if not event.execution_id:
             return
-        entry = timeline_entry(event, self.clock())
+        entry = timeline_entry(event, utcnow(self.clock))
         with self._state_lock:
             if event.execution_id in self._finished:
                 return
@@ -274,7 +270,7 @@ class MetricsTracker:
     def _note_failed(
         self, execution_id: str, model: str, provider: str | None, error_type: str
     ) -> None:
-        failed = _FailedAttempt(model, provider, error_type, to_us(self.clock()))
+        failed = _FailedAttempt(model, provider, error_type, to_us(utcnow(self.clock)))
         with self._state_lock:
             if execution_id in self._finished:
                 return  # a late event of an execution already recorded
@@ -330,11 +326,11 @@ class MetricsTracker:
     def rollup(self, now: datetime | None = None) -> RollupReport:
         """Roll up raw rows older than ``raw_retention_days`` and prune old daily rows."""
         self.flush()
-        return self._rollup(now or self.clock())
+        return self._rollup(now or utcnow(self.clock))
 
     def maybe_rollup(self, now: datetime | None = None) -> RollupReport | None:
         """Run a rollup if none ran within ``rollup_interval_hours`` (in any process)."""
-        now = now or self.clock()
+        now = now or utcnow(self.clock)
         last = self.store.get_meta(LAST_ROLLUP)
         if not rollup_due(int(last) if last else None, now, self.settings.rollup_interval_hours):
             return None

@@ -25,9 +25,10 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..clock import WALL_CLOCK, Clock, VirtualClock, utcnow
 from ._stats import (
     MAD_SCALE,
     RateWindow,
@@ -48,7 +49,6 @@ AnomalyKind = Literal["latency", "error_rate", "cost", "cache_hit_rate"]
 Rule = Literal["robust_z", "binomial", "absolute"]
 Resolution = Literal["recovered", "stale"]
 ChangeKind = Literal["raised", "resolved"]
-Clock = Callable[[], datetime]
 
 KINDS: tuple[AnomalyKind, ...] = ("latency", "error_rate", "cost", "cache_hit_rate")
 METRIC: dict[AnomalyKind, str] = {
@@ -61,10 +61,6 @@ ANY = "*"
 _MIN_MS = 1e-3  # durations are floored at 1 µs before the log is taken
 _MIN_USD = 1e-12
 _SE_MEDIAN = math.sqrt(math.pi / 2)  # standard error of a median of k normal values: σ·√(π/2)/√k
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,7 +402,9 @@ class AnomalyDetector:
     """Raises and resolves anomalies as samples arrive. Not thread-safe: feed it from one place
     (the server feeds it from the event loop)."""
 
-    def __init__(self, settings: AnomalySettings | None = None, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, settings: AnomalySettings | None = None, *, clock: Clock = WALL_CLOCK
+    ) -> None:
         self.settings = settings or AnomalySettings()
         self.clock = clock
         self.samples_seen = 0
@@ -526,7 +524,7 @@ class AnomalyDetector:
         """Resolve, as stale, the anomalies whose scope saw nothing for ``stale_after_minutes``."""
         if not self._open:
             return []
-        now = self.clock()
+        now = utcnow(self.clock)
         limit = now - timedelta(minutes=self.settings.stale_after_minutes)
         stale = [ref for ref in self._open if self._streams[ref[1]].last_at < limit]
         return [self._resolve(ref, now, "stale") for ref in stale]
@@ -553,9 +551,9 @@ class AnomalyDetector:
 def detect(samples: Iterable[Sample], settings: AnomalySettings | None = None) -> AnomalyDetector:
     """Replay samples (oldest first) through a detector whose clock follows them; returns it,
     so that ``history()`` lists what was raised and ``active()`` what is still open."""
-    latest = [datetime(1970, 1, 1, tzinfo=UTC)]
-    detector = AnomalyDetector(settings, clock=lambda: latest[0])
+    clock = VirtualClock(0.0)
+    detector = AnomalyDetector(settings, clock=clock)
     for sample in samples:
-        latest[0] = max(latest[0], sample.at)
+        clock.advance_to(sample.at.timestamp())
         detector.observe(sample)
     return detector

@@ -9,19 +9,16 @@ bucket by bucket.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from ..clock import WALL_CLOCK, Clock
 from ..events import Event, ExecutionFinished, ExecutionStarted
 from ..metrics.histogram import LogHistogram
 from .wire import event_payload
-
-Clock = Callable[[], float]  # seconds since the epoch (``time.time``)
 
 
 @dataclass
@@ -81,7 +78,7 @@ class LiveStats:
     def __init__(
         self,
         *,
-        clock: Clock = time.time,
+        clock: Clock = WALL_CLOCK,
         window_s: float = 300.0,
         bucket_s: float = 10.0,
         horizon_s: float = 600.0,
@@ -94,7 +91,7 @@ class LiveStats:
         self.window_s = window_s
         self.bucket_s = bucket_s
         self.horizon_s = horizon_s
-        self.started_at = clock()
+        self.started_at = clock.now()
         self.totals = Tally()
         self._buckets: dict[int, Tally] = {}
         self._in_flight: OrderedDict[str, tuple[str, str, float]] = OrderedDict()
@@ -110,13 +107,13 @@ class LiveStats:
             self.finished(event)
 
     def started(self, event: ExecutionStarted) -> None:
-        self._in_flight[event.execution_id] = (event.agent, event.model, self.clock())
+        self._in_flight[event.execution_id] = (event.agent, event.model, self.clock.now())
         while len(self._in_flight) > self._max_in_flight:
             self._in_flight.popitem(last=False)
 
     def finished(self, event: ExecutionFinished, payload: dict[str, Any] | None = None) -> None:
         """Count a finished execution; ``payload``: its :func:`event_payload`, if already made."""
-        now = self.clock()
+        now = self.clock.now()
         self._in_flight.pop(event.execution_id, None)
         index = int(now // self.bucket_s)
         bucket = self._buckets.get(index)
@@ -150,7 +147,7 @@ class LiveStats:
     def snapshot(self, *, running: int = 20) -> dict[str, Any]:
         """Figures since start (``totals``), over the last ``window_s`` (``window``), per bucket
         over ``horizon_s`` (``timeline``, oldest first), executions in flight, latest finished."""
-        now = self.clock()
+        now = self.clock.now()
         self._prune(now)
         current = int(now // self.bucket_s)
         first_window = int((now - self.window_s) // self.bucket_s) + 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from ..config.schema import ProviderSettings
@@ -36,7 +35,7 @@ def choose_provider(
     api_key: str | None = None,
     simulate: bool | None = None,
 ) -> Provider:
-    key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
+    key = api_key
     forced = simulate if simulate is not None else settings.simulate
     if forced or not key:
         announce(FORCED_NOTICE if forced else SIMULATION_NOTICE)

@@ -6,9 +6,9 @@ Each concern is a pure policy with an injected clock (:mod:`.retry`, :mod:`.brea
 See ``docs/reliability.md``.
 """
 
+from ..clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, run_virtual
 from .breaker import BreakerBoard, BreakerPolicy, CircuitBreakerProvider, outcome_of
 from .buckets import Need, TokenBucket, parse_ratelimit_headers
-from .clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, run_virtual
 from .config import (
     BreakerSettings,
     FallbackSettings,

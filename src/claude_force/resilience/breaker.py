@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from .. import callctx
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import CircuitOpenError, ProviderError
 from ..events import BreakerRejected, BreakerTransition, EventBus
 from ..messages import MessageRequest, MessageResponse
 from ..providers.base import Provider, ProviderWrapper
-from .clock import SYSTEM_CLOCK, Clock
 from .config import BreakerSettings
 
 State = Literal["closed", "open", "half_open"]

@@ -12,11 +12,11 @@ import dataclasses
 from collections.abc import Callable
 
 from .. import callctx
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import CircuitOpenError
 from ..events import EventBus, ModelFallback
 from ..messages import MessageRequest, MessageResponse
 from ..providers.base import Provider, ProviderWrapper
-from .clock import SYSTEM_CLOCK, Clock
 from .config import FallbackSettings
 from .ratelimit import RateLimitDeadlineError
 from .retry import is_retryable

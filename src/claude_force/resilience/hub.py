@@ -14,12 +14,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ProviderError
 from ..events import EventBus
 from ..messages import MessageRequest
 from ..providers.base import Provider
 from .breaker import BreakerBoard, CircuitBreakerProvider
-from .clock import SYSTEM_CLOCK, Clock
 from .config import ResilienceSettings
 from .fallback import FallbackProvider
 from .ratelimit import RateLimitedProvider, RateLimiter

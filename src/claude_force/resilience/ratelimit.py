@@ -15,12 +15,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
 from .. import callctx
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import CircuitOpenError, ProviderError, RunError
 from ..events import EventBus, RateLimitWait
 from ..messages import MessageRequest, MessageResponse, Usage
 from ..providers.base import Provider, ProviderWrapper
 from .buckets import BucketSnapshot, Kind, ModelBuckets, Need, counted_input
-from .clock import SYSTEM_CLOCK, Clock
 from .config import RateLimitSettings
 
 

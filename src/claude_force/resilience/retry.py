@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .. import callctx
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import CircuitOpenError, ProviderError
 from ..events import EventBus, RetryGaveUp, RetryScheduled
 from ..messages import MessageRequest, MessageResponse
 from ..providers.base import Provider, ProviderWrapper
-from .clock import SYSTEM_CLOCK, Clock
 from .config import RetrySettings
 
 NEVER_RETRY = frozenset({400, 401, 403, 404, 413, 422})

@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
@@ -25,6 +23,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._version import __version__
+from ..clock import SYSTEM_CLOCK, WALL_CLOCK, Clock
 from ..errors import ClaudeForceError
 from ..monitoring.anomaly import AnomalyDetector
 from ..monitoring.live import LiveStats
@@ -126,8 +125,8 @@ def create_app(
     anomalies: AnomalySettings | None = None,
     host: str | None = None,
     env: Mapping[str, str] | None = None,
-    clock: Callable[[], float] = time.time,
-    monotonic: Callable[[], float] = time.monotonic,
+    clock: Clock = WALL_CLOCK,
+    monotonic: Clock = SYSTEM_CLOCK,
     warm_up: bool = True,
     allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
@@ -138,7 +137,7 @@ def create_app(
     ``settings``/``anomalies`` default to the project's ``server`` and ``anomalies`` sections;
     ``token`` overrides ``CLAUDE_FORCE_SERVER_TOKEN`` and ``server.token``. ``host`` is the
     address the server binds (for the allowed ``Host`` headers); ``allowed_hosts`` replaces
-    that list. ``clock`` (epoch seconds) and ``monotonic`` drive the live figures, the anomaly
+    that list. ``clock`` (on the epoch scale) and ``monotonic`` drive the live figures, the anomaly
     detector and the readiness cache.
     """
     orchestrator, owned = _orchestrator_for(target, simulate, api_key)
@@ -149,9 +148,7 @@ def create_app(
     broadcaster = Broadcaster(server_settings.sse_queue_size)
     monitor = Monitor(
         live=LiveStats(clock=clock, window_s=server_settings.live_window_minutes * 60),
-        detector=AnomalyDetector(
-            anomaly_settings, clock=lambda: datetime.fromtimestamp(clock(), UTC)
-        ),
+        detector=AnomalyDetector(anomaly_settings, clock=clock),
         broadcaster=broadcaster,
         prometheus=tracker.prometheus if tracker is not None else None,
     )
@@ -164,7 +161,7 @@ def create_app(
         token=resolve_token(server_settings, token, env),
         clock=clock,
         monotonic=monotonic,
-        started_at=clock(),
+        started_at=clock.now(),
     )
 
     follower = (

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from ..clock import utcnow
 from ..errors import ConfigurationError
 from ..runner import RunOptions
 from .broadcast import StreamClosed
@@ -186,7 +186,7 @@ def _query(
         return make_query(
             since,
             until,
-            now=lambda: datetime.fromtimestamp(state.clock(), UTC),
+            now=lambda: utcnow(state.clock),
             simulated=False if real_only else None,
         )
     except ConfigurationError as exc:  # the CLI's option names → the query parameters' names

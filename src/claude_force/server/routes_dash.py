@@ -54,7 +54,7 @@ async def _read(state: ServerState, question: Callable[[MetricsStore], T]) -> T:
 
 
 def _now_us(state: ServerState) -> int:
-    return int(state.clock() * 1_000_000)
+    return int(state.clock.now() * 1_000_000)
 
 
 @router.get("/api/v1/dashboard/overview", tags=["dashboard"])

@@ -23,7 +23,7 @@ STATIC_DIR = Path(str(resources.files("claude_force.server") / "static"))
 @router.get("/healthz", response_model=LivenessOut, tags=["operations"])
 async def healthz(state: State) -> LivenessOut:
     """Liveness: the process answers. Never probes the provider."""
-    uptime = max(0.0, state.clock() - state.started_at)
+    uptime = max(0.0, state.clock.now() - state.started_at)
     return LivenessOut(status="ok", version=__version__, uptime_s=round(uptime, 3))
 
 

@@ -7,14 +7,14 @@ import asyncio
 import hmac
 import os
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from ..clock import Clock, utcnow
 from ..errors import (
     CircuitOpenError,
     ClaudeForceError,
@@ -108,8 +108,8 @@ class ServerState:
     monitor: Monitor
     broadcaster: Broadcaster
     token: str | None = field(repr=False)
-    clock: Callable[[], float]
-    monotonic: Callable[[], float]
+    clock: Clock
+    monotonic: Clock
     started_at: float = 0.0
     _ready: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
     _ready_lock: asyncio.Lock | None = field(default=None, repr=False)
@@ -140,7 +140,7 @@ class ServerState:
         if self._ready_lock is None:
             self._ready_lock = asyncio.Lock()
         async with self._ready_lock:
-            now = self.monotonic()
+            now = self.monotonic.now()
             if self._ready is not None and now - self._ready[0] < self.settings.ready_cache_seconds:
                 return self._ready[1]
             from ..resilience.health import check_health
@@ -166,7 +166,7 @@ class ServerState:
         hours = self.settings.warmup_hours
         if tracker is None or hours <= 0:
             return 0
-        since = datetime.fromtimestamp(self.clock(), UTC) - timedelta(hours=hours)
+        since = utcnow(self.clock) - timedelta(hours=hours)
 
         def read() -> list[Sample]:
             from ..metrics.record import to_us

@@ -1,6 +1,6 @@
-"""Gaps closed in the resilience review (issue 3): retry-after header parsing, no retries into a
-circuit that opened meanwhile, fallback models checked and resolved at load, a health probe
-that never blocks the event loop."""
+"""The resilience layers together: retry-after header parsing, no retries into a circuit that
+opened meanwhile, fallback models checked and resolved at load, a health probe that never blocks
+the event loop."""
 
 from __future__ import annotations
 

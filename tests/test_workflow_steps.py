@@ -1,5 +1,5 @@
-"""Gaps closed in the workflows review (issue 5): step models checked at load, a step's timeout
-as its call's deadline, and the CLI's two concurrency bounds agreeing."""
+"""Workflow steps: their models checked at load, a step's timeout as its call's deadline, and the
+CLI's two concurrency bounds agreeing."""
 
 from __future__ import annotations
 

@@ -1,9 +1,17 @@
-"""Clocks for the resilience policies: the real monotonic clock, and a virtual one for tests.
+"""The one clock of claude-force: a ``Clock`` protocol, the real clocks, and a virtual one.
 
-Every policy takes ``now`` as an argument and every driver takes a :class:`Clock`, so retry
-backoff, breaker cooldowns and token-bucket refills can be tested exhaustively without waiting.
-Times are seconds on the same scale as :func:`time.monotonic` (which is what
-``callctx.CallContext.deadline`` uses).
+A :class:`Clock` has ``now()`` (seconds) and an async ``sleep``. Two real clocks implement it:
+
+* :data:`SYSTEM_CLOCK` — ``time.monotonic`` (durations, deadlines, backoff, breaker cooldowns;
+  the scale ``callctx.CallContext.deadline`` uses);
+* :data:`WALL_CLOCK` — ``time.time``, seconds since the epoch (timestamps that are stored or
+  shown: cache expiry, metrics, memory, the dashboard). :func:`utcnow` turns any clock's reading
+  into an aware UTC ``datetime``.
+
+:class:`VirtualClock` is the test double for both: time moves only when a test says so (or, with
+``auto=True``, at once to each sleeper's wake time). Every policy takes ``now`` as an argument
+and every driver takes a ``Clock``, so backoff, cooldowns, expiry and rollups are tested without
+waiting.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import heapq
 import itertools
 import time
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
@@ -40,6 +49,24 @@ class SystemClock:
 SYSTEM_CLOCK = SystemClock()
 
 
+class WallClock:
+    """``time.time`` (seconds since the epoch) and ``asyncio.sleep``."""
+
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+WALL_CLOCK = WallClock()
+
+
+def utcnow(clock: Clock = WALL_CLOCK) -> datetime:
+    """The clock's reading as an aware UTC ``datetime`` (the clock must be on the epoch scale)."""
+    return datetime.fromtimestamp(clock.now(), UTC)
+
+
 class VirtualClock:
     """Time that moves only when told to (``manual``) or at once to each sleeper's wake time.
 
@@ -53,7 +80,9 @@ class VirtualClock:
     ``sleeps`` records every requested duration, in order.
     """
 
-    def __init__(self, start: float = 1000.0, *, auto: bool = False) -> None:
+    def __init__(self, start: float | datetime = 1000.0, *, auto: bool = False) -> None:
+        if isinstance(start, datetime):  # a wall-clock instant: the clock is on the epoch scale
+            start = start.timestamp()
         self._now = start
         self.auto = auto
         self.sleeps: list[float] = []
@@ -91,6 +120,11 @@ class VirtualClock:
         """The earliest wake time of a waiting sleeper, if any."""
         self._drop_done()
         return self._sleepers[0][0] if self._sleepers else None
+
+    def set(self, when: float | datetime) -> None:
+        """Move the clock to ``when`` (forward or back: wall clocks can jump), waking sleepers."""
+        self._now = when.timestamp() if isinstance(when, datetime) else when
+        self.advance_to(self._now)
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward and wake every sleeper whose time has come."""

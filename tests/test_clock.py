@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from claude_force.resilience import SYSTEM_CLOCK, Clock, VirtualClock, run_virtual
+from claude_force.clock import SYSTEM_CLOCK, Clock, VirtualClock, run_virtual
 
 
 async def test_manual_clock_wakes_sleepers_in_time_order() -> None:
