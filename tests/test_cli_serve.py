@@ -92,12 +92,13 @@ def test_the_token_is_required_beyond_loopback_and_never_printed(
     # with a token the command goes on (the bind is redirected to loopback for the test)
     real_bind = server_run.bind_socket
     monkeypatch.setattr(server_run, "bind_socket", lambda host, port: real_bind("127.0.0.1", 0))
-    monkeypatch.setenv("CLAUDE_FORCE_SERVER_TOKEN", "very-secret-token")
+    secret = "very-secret-token-" + "abcdefghijklmnopqrstuvwxyz0123456789"  # strong enough
+    monkeypatch.setenv("CLAUDE_FORCE_SERVER_TOKEN", secret)
     result = cli("serve", "--host", "10.1.2.3", "--port", "0")
     assert result.exit_code == 0, result.output
     assert fake_run.calls[0]["execute"] == 401  # POST needs the token now
     assert "need the bearer token" in result.stderr
-    assert "very-secret-token" not in result.output
+    assert secret not in result.output
 
 
 def test_serve_reports_usage_problems(in_project: Path, fake_run: FakeRun) -> None:

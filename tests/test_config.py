@@ -383,6 +383,10 @@ ENV_SAMPLES: dict[str, tuple[str, Any]] = {
     "CLAUDE_FORCE_CACHE_BACKEND": ("memory", "memory"),
     "CLAUDE_FORCE_REDIS_URL": ("redis://127.0.0.1:6379/3", "redis://127.0.0.1:6379/3"),
     "CLAUDE_FORCE_SIMULATE": ("yes", True),
+    "CLAUDE_FORCE_DATABASE_URL": (
+        "postgresql://postgres@127.0.0.1:5432/cf",
+        "postgresql://postgres@127.0.0.1:5432/cf",
+    ),
     "CLAUDE_FORCE_LATENCY": ("fast", "fast"),
     "ANTHROPIC_BASE_URL": ("http://127.0.0.1:9", "http://127.0.0.1:9"),
 }

@@ -89,7 +89,7 @@ def test_readiness_of_the_simulated_provider_and_its_cache(
         assert body["ready"] is True and body["status"] == "healthy"
         assert body["provider"]["simulated"] is True
         assert body["state_dir"] == {
-            "path": str(config.parent / "state"),
+            "path": ".claude/state",  # relative: no absolute path to unauthenticated callers
             "writable": True,
             "error": None,
         }

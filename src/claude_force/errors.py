@@ -166,6 +166,10 @@ class CircuitOpenError(RunError):
         super().__init__(f"circuit {name} is open; next probe allowed at {until.isoformat()}")
 
 
+CYCLE_SHOWN = 10
+"""Steps of a dependency cycle named in its message (the whole cycle is in ``.cycle``)."""
+
+
 class WorkflowCycleError(ConfigurationError):
     """A workflow's dependencies form a cycle."""
 
@@ -173,8 +177,13 @@ class WorkflowCycleError(ConfigurationError):
         self, cycle: list[str], *, file: Path | str | None = None, key: str | None = None
     ) -> None:
         self.cycle = cycle
+        shown = cycle
+        if len(cycle) > CYCLE_SHOWN + 1:  # a 10,000-step cycle is not a 99 KB message
+            head, tail = cycle[: CYCLE_SHOWN - 3], cycle[-3:]
+            shown = [*head, f"… {len(cycle) - 1 - len(head) - 2:,} more …", *tail]
+        size = f" of {len(cycle) - 1:,} steps" if len(cycle) > CYCLE_SHOWN + 1 else ""
         super().__init__(
-            "dependency cycle " + " → ".join(cycle),
+            f"dependency cycle{size} " + " → ".join(shown),
             file=file,
             key=key,
             hint="remove one of these depends_on edges",

@@ -51,4 +51,8 @@ def default_spec(
     """
     spec = PipelineSpec(cache=cache_layer(project))
     ResilienceHub.from_project(project, bus, max_attempts=max_attempts).install(spec)
+    if project.settings.cluster.database_url is not None:  # cluster mode: limits shared by Redis
+        from .cluster.shared import install_shared
+
+        install_shared(spec, project, bus)
     return spec

@@ -48,6 +48,9 @@ class RunOptions:
     # this call's own timeout (a workflow step's timeout_seconds); the shorter of it and the
     # runner's applies, and becomes the call's deadline for the retry and rate-limit layers
     timeout_s: float | None = None
+    # a fixed id for this execution (a durable step re-run after a crash keeps its id, so the
+    # metrics and memory it records stay exactly-once); None: a fresh random id
+    execution_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,7 @@ class AgentRunner:
         self.prompt_cache_ttl = prompt_cache_ttl
 
     async def run(self, agent: str, task: str, opts: RunOptions) -> Execution:
-        execution_id = uuid.uuid4().hex
+        execution_id = opts.execution_id or uuid.uuid4().hex
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
         t_admitted: float | None = None  # set once a slot is taken: service time starts there

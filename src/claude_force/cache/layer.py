@@ -74,7 +74,11 @@ def excluded_agents(project: Project) -> frozenset[str]:
 
 
 def make_backend(
-    settings: CacheSettings, state_dir: Path, *, config_file: Path | None = None
+    settings: CacheSettings,
+    state_dir: Path,
+    *,
+    config_file: Path | None = None,
+    read_only: bool = False,
 ) -> CacheBackend:
     if settings.backend == "memory":
         return MemoryBackend()
@@ -94,7 +98,7 @@ def make_backend(
                 hint="pip install 'claude-force[redis]'",
             )
         return RedisBackend(settings.redis_url)
-    return SqliteBackend(state_dir / DB_FILE_NAME)
+    return SqliteBackend(state_dir / DB_FILE_NAME, read_only=read_only)
 
 
 def build_store(
@@ -104,8 +108,10 @@ def build_store(
     clock: Clock = WALL_CLOCK,
     ttl_hours: float | None = None,
     max_size_mb: float | None = None,
+    read_only: bool = False,
 ) -> ResponseStore:
-    """The project's response store (no I/O here: the store opens at first use)."""
+    """The project's response store (no I/O here: the store opens at first use).
+    ``read_only``: a damaged SQLite cache is reported instead of moved aside."""
     s = project.settings.cache
     secret = SecretSource.resolve(
         config_secret=s.secret.get_secret_value() if s.secret is not None else None,
@@ -120,7 +126,9 @@ def build_store(
     return ResponseStore(
         backend
         if backend is not None
-        else make_backend(s, project.state_dir, config_file=project.config_path),
+        else make_backend(
+            s, project.state_dir, config_file=project.config_path, read_only=read_only
+        ),
         policy,
         secret,
         prices=project.catalog.prices,

@@ -152,9 +152,13 @@ class SqliteBackend:
     name = "sqlite"
     persistent = True
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout_s: float = 30.0, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        # read_only: a damaged file is reported, not moved aside (``cache stats/list/inspect``)
+        self.read_only = read_only
         self._pool: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         self._inode: int | None = None
@@ -270,7 +274,14 @@ class SqliteBackend:
         return conn
 
     def _quarantine(self, reason: str) -> None:
-        """Rename a damaged cache file (and its WAL files) aside; a fresh one is created next."""
+        """Rename a damaged cache file (and its WAL files) aside; a fresh one is created next.
+        Read-only: raise :class:`CacheBackendError` and leave the file as it is."""
+        if self.read_only:
+            raise CacheBackendError(
+                f"the response cache {self.path} is damaged ({reason}); it was left as it is",
+                hint="a command that uses the cache (execute, run) moves it aside and starts "
+                "fresh, as does 'claude-force cache clear'",
+            )
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()

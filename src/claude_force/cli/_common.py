@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..config import Project
 
 
 @dataclass
@@ -37,13 +38,19 @@ def state_of(ctx: typer.Context) -> CliState:
 
 
 def open_core(
-    state: CliState, *, simulate: bool = False, max_concurrent: int | None = None
+    state: CliState,
+    *,
+    simulate: bool = False,
+    max_concurrent: int | None = None,
+    project: Project | None = None,
 ) -> AsyncAgentOrchestrator:
-    """The async core for the configured project (loads and validates it: config errors raise)."""
+    """The async core for the configured project (loads and validates it: config errors raise;
+    ``project``: one the command loaded already)."""
     from ..async_orchestrator import AsyncAgentOrchestrator
 
     return AsyncAgentOrchestrator(
         state.config,
+        project=project,
         api_key=state.api_key,
         max_concurrent=max_concurrent,
         simulate=True if (simulate or state.simulate) else None,

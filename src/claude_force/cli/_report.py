@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from ..runner import Execution
 
-Mode = Literal["async", "sequential", "workflow"]
+Mode = Literal["async", "sequential", "workflow", "cluster"]
 
 
 @dataclass(frozen=True, slots=True)

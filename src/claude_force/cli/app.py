@@ -42,6 +42,7 @@ from . import recommend as _recommend
 from . import route as _route
 from . import run as _run
 from . import serve as _serve
+from . import worker as _worker
 from . import workflow as _workflow
 from ._common import CliState
 
@@ -327,6 +328,8 @@ app.add_typer(_batch.app, name="batch")
 app.command("route")(_route.route)
 app.command("recommend")(_recommend.recommend)
 app.add_typer(_serve.app)  # serve, dashboard
+app.command("worker")(_worker.worker)  # cluster mode
+app.add_typer(_worker.app, name="runs")
 
 
 @functools.cache

@@ -28,15 +28,18 @@ AgentOpt = Annotated[
 ]
 
 
-def with_store(state: CliState, fn: Callable[[ResponseStore], Awaitable[T]]) -> T:
-    """Open the project's response store, run ``fn`` on it, close it."""
+def with_store(
+    state: CliState, fn: Callable[[ResponseStore], Awaitable[T]], *, read_only: bool = False
+) -> T:
+    """Open the project's response store, run ``fn`` on it, close it. ``read_only`` (stats,
+    list, inspect): a damaged cache is reported and left where it is."""
     import asyncio
 
     from ..cache.layer import build_store
     from ..config import load_project
 
     project = load_project(state.config, check_files=False)
-    store = build_store(project)
+    store = build_store(project, read_only=read_only)
 
     async def go() -> T:
         try:
@@ -130,7 +133,7 @@ def stats(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     async def go(store: ResponseStore) -> dict[str, Any]:
         return (await store.stats()).to_dict()
 
-    data = with_store(state_of(ctx), go)
+    data = with_store(state_of(ctx), go, read_only=True)
     data["semantic"].update(_semantic_figures(state_of(ctx)))
     if json_out:
         emit_json(data)
@@ -204,7 +207,7 @@ def list_entries(
             for e in await store.entries(agent=agent, limit=limit)
         ]
 
-    rows = with_store(state_of(ctx), go)
+    rows = with_store(state_of(ctx), go, read_only=True)
     if json_out:
         emit_json(rows)
         return
@@ -282,7 +285,7 @@ def inspect(
             },
         }
 
-    data = with_store(state_of(ctx), go)
+    data = with_store(state_of(ctx), go, read_only=True)
     if json_out:
         emit_json(data)
         return

@@ -10,7 +10,11 @@ import typer
 from ._common import emit_json, err_console, notice, open_core, out_console, state_of
 
 if TYPE_CHECKING:
-    from ..runner import Execution
+    from ..cluster.config import Cluster
+    from ..config import Project
+    from ..runner import Execution, RunOptions
+    from ._report import RunSummary
+    from ._tasks import TaskItem
 
 ModelOpt = Annotated[
     str | None,
@@ -41,6 +45,13 @@ NoCacheOpt = Annotated[
 ]
 RefreshOpt = Annotated[
     bool, typer.Option("--refresh", help="Skip cached answers but store the fresh ones.")
+]
+SubmitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--submit",
+        help="Cluster mode: enqueue the run(s) for the workers, print the run id(s) and exit.",
+    ),
 ]
 
 
@@ -90,10 +101,13 @@ def execute(
         bool,
         typer.Option("--auto-model", help="Let the router choose each task's model (see 'route')."),
     ] = False,
+    submit: SubmitOpt = False,
 ) -> None:
     """Run AGENT on one or more tasks; with --async they run concurrently.
 
-    Exit code 0 when every task succeeded, 1 when one failed, 2 for usage or configuration errors.
+    In cluster mode (cluster.database_url) the tasks are queued for the workers: --submit prints
+    their run ids, otherwise the command waits for them. Exit code 0 when every task succeeded,
+    1 when one failed, 2 for usage or configuration errors.
     """
     import asyncio
 
@@ -102,19 +116,38 @@ def execute(
     from ._progress import ProgressView
     from ._report import (
         RunSummary,
-        print_outputs_only,
-        print_result,
-        report_failures,
-        result_dict,
     )
     from ._tasks import collect
 
     state = state_of(ctx)
     items = collect(agent, tasks or [], task_file, tasks_file)
+    from ..config import load_project
+    from ._cluster import cluster_for
     from .route import open_routed_core
 
+    project = load_project(state.config)
+    cluster = cluster_for(project, submit, "execute")
+    if cluster is not None and auto_model:
+        if submit:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(
+                "--auto-model cannot be combined with --submit",
+                hint="leave out --auto-model (the workers use each agent's configured model)",
+            )
+        cluster = None  # routing runs in this process
+    options = RunOptions(
+        model=model,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        use_cache=not no_cache,
+        refresh=refresh,
+    )
+    if cluster is not None:
+        _execute_in_cluster(project, cluster, items, options, submit, json_out, quiet)
+        return
     opener = open_routed_core if auto_model else open_core
-    core = opener(state, simulate=simulate, max_concurrent=max_concurrent)
+    core = opener(state, simulate=simulate, max_concurrent=max_concurrent, project=project)
     preflight(core, items, model)
     settings = core.project.settings
     concurrent = run_async
@@ -124,13 +157,6 @@ def execute(
             "(features.async_enabled / performance.async_enabled); running one task at a time"
         )
         concurrent = False
-    options = RunOptions(
-        model=model,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        use_cache=not no_cache,
-        refresh=refresh,
-    )
     labels = [label(item) for item in items]
     show_progress = not quiet and (run_async or len(items) > 1)
     view = ProgressView(err_console(), labels, enabled=show_progress)
@@ -151,6 +177,12 @@ def execute(
         "async" if concurrent else "sequential",
         max_concurrent=core.max_concurrent,
     )
+    _report(executions, summary, json_out, quiet)
+
+
+def _report(executions: list[Execution], summary: RunSummary, json_out: bool, quiet: bool) -> None:
+    from ._report import print_outputs_only, print_result, report_failures, result_dict
+
     if json_out:
         emit_json({"results": [result_dict(ex) for ex in executions], "summary": summary.to_dict()})
     elif quiet:
@@ -164,3 +196,32 @@ def execute(
     report_failures(executions, [f"task {i}" for i in range(1, len(executions) + 1)])
     if not summary.ok:
         raise typer.Exit(1)
+
+
+def _execute_in_cluster(
+    project: Project,
+    cluster: Cluster,
+    items: list[TaskItem],
+    options: RunOptions,
+    submit: bool,
+    json_out: bool,
+    quiet: bool,
+) -> None:
+    """Queue the tasks for the workers; print the run ids (--submit) or wait and report."""
+    from ._cluster import print_submitted, submit_tasks, wait_tasks
+    from ._drive import label
+    from ._report import RunSummary
+
+    for agent in dict.fromkeys(item.agent for item in items):  # exit 2 before queueing
+        project.agent(agent)
+        project.model_for(agent, options.model)
+    client, ids = submit_tasks(cluster, items, options)
+    with client:
+        if submit:
+            print_submitted(ids, json_out)
+            return
+        executions, wall = wait_tasks(
+            client, ids, [label(item) for item in items], quiet=quiet or json_out
+        )
+    summary = RunSummary.of(executions, wall, "cluster", max_concurrent=len(items))
+    _report(executions, summary, json_out, quiet)

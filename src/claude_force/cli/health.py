@@ -23,11 +23,21 @@ def health(
         typer.Option("--model", "-m", help="Model to probe (default: the project's default)."),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the probe.")
+        float, typer.Option("--timeout", min=0.1, max=600, help="Seconds to wait for the probe.")
     ] = 10.0,
+    messages: Annotated[
+        bool,
+        typer.Option(
+            "--messages",
+            help="Also send the smallest generation request (POST /v1/messages, max_tokens 1: "
+            "about 9 tokens) to prove that generation works, not only count_tokens.",
+        ),
+    ] = False,
 ) -> None:
     """Probe the provider with a free count_tokens request; report breakers and headroom.
 
+    count_tokens answering does not prove that generation works: --messages also sends a
+    minimal messages request. The report says what was checked and what was not.
     Exit codes: 0 healthy, 1 degraded or unreachable, 2 configuration error.
     """
     import asyncio
@@ -40,7 +50,7 @@ def health(
 
     async def run() -> HealthReport:
         try:
-            return await check_health(core.pipeline, chosen, timeout_s=timeout)
+            return await check_health(core.pipeline, chosen, timeout_s=timeout, messages=messages)
         finally:
             await core.close()
 
@@ -53,6 +63,7 @@ def health(
 
 
 def _print(report: HealthReport) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console = out_console()
@@ -65,7 +76,11 @@ def _print(report: HealthReport) -> None:
     elif p.ok:
         console.print(f"provider: {where}: reachable in {p.latency_ms:g} ms")
     else:
-        console.print(f"provider: {where}: [red]{p.error}[/]")
+        console.print(f"provider: {where}: [red]{escape(p.error or '')}[/]")
+    for endpoint in p.checked:
+        console.print(f"checked: {endpoint}", markup=False)
+    for what in p.not_checked:
+        console.print(f"not checked: {what}", markup=False)
     if report.breakers:
         table = Table("provider", "model", "breaker", "failure rate", "calls", "probe in")
         for b in report.breakers:

@@ -10,6 +10,7 @@ import typer
 from ._common import CliState, emit_json, out_console, state_of
 
 if TYPE_CHECKING:
+    from ..config import Project
     from ..hybrid_orchestrator import AsyncHybridOrchestrator
     from ..routing import RouteDecision
 
@@ -20,12 +21,14 @@ def open_routed_core(
     simulate: bool = False,
     max_concurrent: int | None = None,
     enable_tracking: bool = True,
+    project: Project | None = None,
 ) -> AsyncHybridOrchestrator:
     """The async core with model routing (``execute --auto-model``, ``batch submit --auto-model``)."""
     from ..hybrid_orchestrator import AsyncHybridOrchestrator
 
     return AsyncHybridOrchestrator(
         state.config,
+        project=project,
         api_key=state.api_key,
         max_concurrent=max_concurrent,
         simulate=True if (simulate or state.simulate) else None,

@@ -7,6 +7,7 @@ the orchestrator load inside the commands.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -90,6 +91,17 @@ def dashboard(
     )
 
 
+@app.command("server-token")
+def server_token() -> None:
+    """Print a new bearer token for the server: 32 random bytes, URL-safe base64.
+
+    Needed to listen on a non-loopback address; set it as server.token or
+    CLAUDE_FORCE_SERVER_TOKEN. Nothing is stored."""
+    from ..server.settings import new_token
+
+    typer.echo(new_token())
+
+
 def _serve(
     state: CliState,
     host: str | None,
@@ -120,13 +132,23 @@ def _serve(
     from ..config import load_project
     from ..server.app import create_app, resolve_token
     from ..server.run import bind_socket, is_loopback, url_of
-    from ..server.settings import TOKEN_ENV
+    from ..server.settings import TOKEN_ENV, weak_token
 
     project = load_project(state.config)
     settings = project.settings.server
     host = host or settings.host
     port = settings.port if port is None else port
     token = resolve_token(settings, None, None)
+    if token is not None and not is_loopback(host):
+        problem = weak_token(token)
+        if problem is not None:
+            from_env = bool(os.environ.get(TOKEN_ENV, "").strip())
+            raise ConfigurationError(
+                f"the server token is too weak to listen on {host}: {problem}",
+                file=None if from_env else project.config_path,
+                key=TOKEN_ENV if from_env else "server.token",
+                hint="generate one with 'claude-force server-token'",
+            )
     if token is None and not is_loopback(host) and not allow_unauthenticated:
         raise ConfigurationError(
             f"refusing to listen on {host} without a token: anyone who can reach it could run "

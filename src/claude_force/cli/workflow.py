@@ -23,7 +23,7 @@ from ._common import (
     state_of,
     to_json,
 )
-from .execute import JsonOpt, QuietOpt, RefreshOpt, SimulateOpt
+from .execute import JsonOpt, QuietOpt, RefreshOpt, SimulateOpt, SubmitOpt
 from .run import OutputOpt, TaskFileOpt, TaskOpt, _markdown_report, _one_task
 
 if TYPE_CHECKING:
@@ -95,11 +95,14 @@ def run_workflow(
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     output: OutputOpt = None,
+    submit: SubmitOpt = False,
 ) -> None:
     """Run workflow NAME on a task; steps start as soon as their dependencies are done.
 
     Exit 1 if the workflow fails. Re-running a failed workflow with the same task resumes it:
     completed steps are reused from the checkpoint in the state directory (--fresh: run all).
+    In cluster mode the run is queued for the workers (durable: a crashed worker's run resumes
+    on another); --submit prints its run id and exits, otherwise the command waits.
     """
     drive(
         state_of(ctx),
@@ -116,6 +119,7 @@ def run_workflow(
         json_out=json_out,
         quiet=quiet,
         output=output,
+        submit=submit,
     )
 
 
@@ -135,17 +139,43 @@ def drive(
     json_out: bool = False,
     quiet: bool = False,
     output: Path | None = None,
+    submit: bool = False,
 ) -> None:
     """Run a workflow for the CLI: live display on stderr, result on stdout, exit code."""
     import asyncio
 
+    from ..config import load_project
     from ..workflows.api import load_workflow
+    from ._cluster import cluster_for
     from ._common import open_core
     from ._progress import ProgressView
-    from ._report import RunSummary
 
-    core = open_core(state, simulate=simulate, max_concurrent=max_concurrent)
-    dag = load_workflow(core.project, name)  # a broken workflow exits 2 before anything runs
+    project = load_project(state.config)
+    dag = load_workflow(project, name)  # a broken workflow exits 2 before anything runs
+    cluster = cluster_for(project, submit, "run-workflow")
+    if cluster is not None:
+        from ..cluster.specs import WorkflowSpec
+        from ._cluster import run_workflow_in_cluster
+
+        spec = WorkflowSpec(
+            name=name,
+            task=task,
+            parallel=parallel,
+            max_concurrent=max_concurrent,
+            timeout_seconds=timeout,
+            pass_outputs=pass_outputs,
+            use_cache=use_cache,
+            refresh=refresh,
+        )
+        found = run_workflow_in_cluster(
+            cluster, spec, dag, submit=submit, json_out=json_out, quiet=quiet
+        )
+        if found is not None:
+            _report_workflow(
+                found, dag, found.max_concurrent, json_out=json_out, quiet=quiet, output=output
+            )
+        return
+    core = open_core(state, simulate=simulate, max_concurrent=max_concurrent, project=project)
     bound = max_concurrent or dag.max_concurrent or core.max_concurrent
     # the runner's own bound must not be the tighter one (a workflow's max_concurrent above
     # performance.max_concurrent_agents), or steps shown as running would wait for a slot
@@ -188,6 +218,20 @@ def drive(
             await core.close()
 
     result = asyncio.run(go())
+    _report_workflow(result, dag, bound, json_out=json_out, quiet=quiet, output=output)
+
+
+def _report_workflow(
+    result: WorkflowResult,
+    dag: WorkflowDAG,
+    bound: int,
+    *,
+    json_out: bool,
+    quiet: bool,
+    output: Path | None,
+) -> None:
+    from ._report import RunSummary
+
     executions = [s.execution for s in result.steps.values() if s.execution is not None]
     summary = RunSummary.of(
         [s.execution for s in result.steps.values() if s.execution is not None and not s.reused],

@@ -6,6 +6,7 @@ All errors name the file, the line (for JSON) and the key, plus the fix.
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str, str]] = {
     "CLAUDE_FORCE_CACHE_ENABLED": ("cache", "enabled", "bool"),
     "CLAUDE_FORCE_CACHE_BACKEND": ("cache", "backend", "str"),
     "CLAUDE_FORCE_REDIS_URL": ("cache", "redis_url", "str"),
+    "CLAUDE_FORCE_DATABASE_URL": ("cluster", "database_url", "str"),
     "CLAUDE_FORCE_SIMULATE": ("provider", "simulate", "bool"),
     "CLAUDE_FORCE_LATENCY": ("provider", "latency", "str"),
     "ANTHROPIC_BASE_URL": ("provider", "base_url", "str"),
@@ -134,7 +136,10 @@ def _describe(err: Mapping[str, Any]) -> str:
         return "is required but missing"
     value = err.get("input")
     if isinstance(value, (str, int, float, bool)) or value is None:
-        return f"{msg} (got {value!r})"
+        shown = repr(value)
+        if len(shown) > 200:  # a value of 100,000 characters is not echoed whole
+            shown = shown[:200] + f"… ({len(shown):,} characters)"
+        return f"{msg} (got {shown})"
     return f"{msg} (got {type(value).__name__})"
 
 
@@ -152,6 +157,7 @@ def validate(
             key="agents",
             hint='add "agents": {"name": {"file": "agents/name.md"}}',
         )
+    _check_finite(data, text, path, env_keys)
     try:
         settings = ProjectSettings.model_validate(data)
     except ValidationError as exc:
@@ -190,6 +196,45 @@ def validate(
             stacklevel=3,
         )
     return settings
+
+
+def _non_finite(data: Any) -> list[str | int] | None:
+    """The key path of the first number that is not finite (``Infinity``, ``NaN``, ``1e400``)."""
+    todo: list[tuple[Any, list[str | int]]] = [(data, [])]
+    while todo:
+        value, where = todo.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return where
+        if isinstance(value, dict):
+            todo.extend((v, [*where, str(k)]) for k, v in value.items())
+        elif isinstance(value, list):
+            todo.extend((v, [*where, i]) for i, v in enumerate(value))
+    return None
+
+
+def _check_finite(
+    data: dict[str, Any], text: str, path: Path, env_keys: Mapping[str, str] | None
+) -> None:
+    """Every number of the settings is finite: ``Infinity`` would pass ``gt=0`` and then fail
+    each run ("cannot convert float infinity to integer")."""
+    where = _non_finite(data)
+    if where is None:
+        return
+    key = ".".join(map(str, where))
+    variable = next((v for k, v in (env_keys or {}).items() if key == k), None)
+    if variable is not None:
+        raise ConfigurationError(
+            f"is not a finite number, set by environment variable {variable}",
+            key=key,
+            hint=f"fix or unset {variable}",
+        )
+    raise ConfigurationError(
+        "is not a finite number (Infinity, NaN and numbers past 1.8e308 are refused)",
+        file=path,
+        key=key,
+        line=line_of(text, where),
+        hint="see docs/configuration.md for the range of this setting",
+    )
 
 
 def load_settings(path: Path, env: Mapping[str, str] | None = None) -> tuple[ProjectSettings, str]:

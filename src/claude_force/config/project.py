@@ -224,6 +224,16 @@ class Project:
             self.read_agent(name)
         for wf, spec in self.settings.workflows.items():
             if isinstance(spec, list):
+                if not spec:  # as 'workflow validate' says (it builds the same DAG)
+                    from ..workflows.errors import WorkflowDefinitionError
+
+                    raise WorkflowDefinitionError(
+                        f"workflow '{wf}' has no steps",
+                        file=self.config_path,
+                        key=f"workflows.{wf}",
+                        line=line_of(self.text, ["workflows", wf]),
+                        hint="list at least one step",
+                    )
                 for i, agent in enumerate(spec):
                     if agent not in self.settings.agents:
                         raise UnknownAgentError(

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ..cluster.settings import ClusterSettings
 from ..memory.settings import MemorySettings
 from ..metrics.settings import MetricsSettings
 from ..monitoring.settings import AnomalySettings
@@ -22,6 +23,8 @@ from ..server.settings import ServerSettings
 from ..workflows.spec import WorkflowEntry
 
 LatencyPreset = Literal["instant", "fast", "realistic", "slow"]
+DAY = 86_400.0
+MAX_PRICE = Decimal(100_000)  # USD per million tokens
 
 
 class Section(BaseModel):
@@ -32,7 +35,7 @@ class AgentSettings(Section):
     file: str = Field(min_length=1)
     contract: str | None = None
     domains: list[str] = Field(default_factory=list)
-    priority: int = 2
+    priority: int = Field(default=2, ge=-1000, le=1000)
     description: str | None = None
     model: str | None = None
     cache: bool = True
@@ -43,7 +46,7 @@ class AgentSettings(Section):
 class PerformanceSettings(Section):
     async_enabled: bool = True
     max_concurrent_agents: int = Field(default=10, ge=1, le=1000)
-    timeout_seconds: float = Field(default=600.0, gt=0)
+    timeout_seconds: float = Field(default=600.0, gt=0, le=DAY * 7)
 
 
 class SemanticCacheSettings(Section):
@@ -57,8 +60,8 @@ class SemanticCacheSettings(Section):
 
 class CacheSettings(Section):
     enabled: bool = True
-    ttl_hours: float = Field(default=24.0, gt=0)
-    max_size_mb: float = Field(default=100.0, gt=0)
+    ttl_hours: float = Field(default=24.0, gt=0, le=87_600)  # ten years
+    max_size_mb: float = Field(default=100.0, gt=0, le=1_048_576)  # 1 TiB
     exclude_agents: list[str] = Field(default_factory=list)
     backend: Literal["sqlite", "memory", "redis"] = "sqlite"
     redis_url: str | None = None
@@ -76,11 +79,11 @@ class FeatureFlags(Section):
 
 
 class PriceOverride(Section):
-    input: Decimal | None = Field(default=None, ge=0)
-    output: Decimal | None = Field(default=None, ge=0)
-    cache_write_5m: Decimal | None = Field(default=None, ge=0)
-    cache_write_1h: Decimal | None = Field(default=None, ge=0)
-    cache_read: Decimal | None = Field(default=None, ge=0)
+    input: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE)
+    output: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE)
+    cache_write_5m: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE)
+    cache_write_1h: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE)
+    cache_read: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE)
     effective_from: date | None = None
 
 
@@ -99,10 +102,10 @@ class PathSettings(Section):
 
 class ProviderSettings(Section):
     base_url: str | None = None
-    timeout_seconds: float = Field(default=120.0, gt=0)
+    timeout_seconds: float = Field(default=120.0, gt=0, le=DAY)
     simulate: bool = False
     latency: LatencyPreset = "realistic"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
 
 
 class ProjectSettings(Section):
@@ -123,6 +126,7 @@ class ProjectSettings(Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     # Sections of existing projects that claude-force carries but does not interpret.
     governance: Any = None
     rules: Any = None

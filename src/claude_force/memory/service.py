@@ -187,6 +187,9 @@ class MemoryService:
                 simulated=ex.simulated,
                 metadata=metadata,
                 created_at=ex.started_at,
+                # keyed by the execution: a durable step that runs again after a crash keeps
+                # its execution id, so its session is stored once
+                session_id=ex.execution_id,
             )
         except Exception as exc:  # a run must not fail because memory could not be written
             log.warning("memory: session of agent %s not stored: %s", ex.agent, exc)

@@ -22,12 +22,12 @@ class MetricsSettings(BaseModel):
     backend: Literal["sqlite", "memory"] = "sqlite"
     path: str = "metrics.db"
     raw_retention_days: int = Field(default=7, ge=0, le=3650)
-    daily_retention_days: int | None = Field(default=None, ge=1)
+    daily_retention_days: int | None = Field(default=None, ge=1, le=36_500)
     auto_rollup: bool = True
-    rollup_interval_hours: float = Field(default=24.0, gt=0)
+    rollup_interval_hours: float = Field(default=24.0, gt=0, le=8_760)
     batch_size: int = Field(default=256, ge=1, le=100_000)
     flush_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
-    max_pending: int = Field(default=100_000, ge=1)
+    max_pending: int = Field(default=100_000, ge=1, le=10_000_000)
     record_simulated: bool = True
     # the task and answer text of each execution, redacted, in its note (the dashboard's
     # execution view); off by default: prompts and answers may hold what must not be kept

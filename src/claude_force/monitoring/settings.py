@@ -37,12 +37,12 @@ class ShiftSettings(_Section):
     """
 
     enabled: bool = True
-    threshold: float = Field(default=4.0, gt=0)
+    threshold: float = Field(default=4.0, gt=0, le=1_000)
     baseline: int = Field(default=100, ge=5, le=10_000)
     recent: int = Field(default=7, ge=1, le=1_000)
     min_samples: int = Field(default=20, ge=2, le=10_000)
-    min_spread: float = Field(default=0.15, ge=0)
-    min_increase: float = Field(default=0.0, ge=0)
+    min_spread: float = Field(default=0.15, ge=0, le=1_000_000)
+    min_increase: float = Field(default=0.0, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _check(self) -> ShiftSettings:
@@ -64,7 +64,7 @@ class RateSettings(_Section):
     """
 
     enabled: bool = True
-    threshold: float = Field(default=4.0, gt=0)
+    threshold: float = Field(default=4.0, gt=0, le=1_000)
     baseline: int = Field(default=200, ge=5, le=10_000)
     recent: int = Field(default=30, ge=2, le=1_000)
     min_samples: int = Field(default=10, ge=1, le=1_000)
@@ -103,6 +103,6 @@ class AnomalySettings(_Section):
     )
     cache_hit_rate: RateSettings = Field(default_factory=lambda: RateSettings(min_change=0.2))
     clear_after: int = Field(default=3, ge=1, le=10_000)
-    stale_after_minutes: float = Field(default=60.0, gt=0)
-    max_streams: int = Field(default=1_000, ge=1)
+    stale_after_minutes: float = Field(default=60.0, gt=0, le=525_600)
+    max_streams: int = Field(default=1_000, ge=1, le=1_000_000)
     history: int = Field(default=500, ge=1, le=100_000)

@@ -20,12 +20,12 @@ class RetrySettings(_Section):
 
     enabled: bool = True
     max_attempts: int = Field(default=3, ge=1, le=50)
-    base_delay_seconds: float = Field(default=0.5, ge=0)
-    max_delay_seconds: float = Field(default=30.0, ge=0)
-    max_retry_after_seconds: float = Field(default=60.0, ge=0)
-    budget_ratio: float = Field(default=0.2, ge=0)
-    budget_min_retries: int = Field(default=10, ge=0)
-    budget_window_seconds: float = Field(default=10.0, gt=0)
+    base_delay_seconds: float = Field(default=0.5, ge=0, le=3_600)
+    max_delay_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    max_retry_after_seconds: float = Field(default=60.0, ge=0, le=86_400)
+    budget_ratio: float = Field(default=0.2, ge=0, le=100)
+    budget_min_retries: int = Field(default=10, ge=0, le=1_000_000)
+    budget_window_seconds: float = Field(default=10.0, gt=0, le=86_400)
 
     @model_validator(mode="after")
     def _delays(self) -> RetrySettings:
@@ -42,12 +42,12 @@ class BreakerSettings(_Section):
 
     enabled: bool = True
     failure_rate_threshold: float = Field(default=0.5, gt=0, le=1)
-    minimum_calls: int = Field(default=10, ge=1)
-    window_seconds: float = Field(default=60.0, gt=0)
-    cooldown_seconds: float = Field(default=30.0, ge=0)
-    max_cooldown_seconds: float = Field(default=300.0, ge=0)
-    half_open_max_calls: int = Field(default=1, ge=1)
-    success_threshold: int = Field(default=1, ge=1)
+    minimum_calls: int = Field(default=10, ge=1, le=1_000_000)
+    window_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    cooldown_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    max_cooldown_seconds: float = Field(default=300.0, ge=0, le=604_800)
+    half_open_max_calls: int = Field(default=1, ge=1, le=10_000)
+    success_threshold: int = Field(default=1, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _cooldowns(self) -> BreakerSettings:
@@ -67,9 +67,9 @@ class BreakerSettings(_Section):
 class ModelLimits(_Section):
     """Per-minute limits of one model (``None``: not limited until the API's headers say so)."""
 
-    requests_per_minute: int | None = Field(default=None, ge=1)
-    input_tokens_per_minute: int | None = Field(default=None, ge=1)
-    output_tokens_per_minute: int | None = Field(default=None, ge=1)
+    requests_per_minute: int | None = Field(default=None, ge=1, le=10**9)
+    input_tokens_per_minute: int | None = Field(default=None, ge=1, le=10**12)
+    output_tokens_per_minute: int | None = Field(default=None, ge=1, le=10**12)
 
 
 class RateLimitSettings(_Section):

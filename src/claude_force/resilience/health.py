@@ -2,7 +2,10 @@
 
 The reachability probe is the cheapest real request: ``POST /v1/messages/count_tokens`` (free,
 no generation) through the official SDK, bypassing the breaker and retry layers so it tells the
-truth even while a breaker is open. The simulated provider needs no probe. The probe's
+truth even while a breaker is open. ``count_tokens`` answering does not prove that generation
+works: with ``messages=True`` the probe also sends the smallest ``POST /v1/messages`` (the
+one-word prompt "ping", ``max_tokens`` 1: about 8 input tokens and 1 output token, a tiny
+fraction of a cent). Every report lists what it ``checked`` and what it did ``not_checked``. The simulated provider needs no probe. The probe's
 ``anthropic-ratelimit-*`` headers are fed to the rate limiter, so the headroom shown is the
 API's own view when the API sends them.
 """
@@ -40,6 +43,16 @@ class Probe:
     status: int | None = None
     error: str | None = None
     rate_limits: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    checked: tuple[str, ...] = ()  # the endpoints that answered this probe, in order
+    not_checked: tuple[str, ...] = ()  # what this probe did not try, said plainly
+
+
+COUNT_TOKENS = "POST /v1/messages/count_tokens"
+MESSAGES = "POST /v1/messages"
+MESSAGES_PROBE_NOTE = (
+    f"{MESSAGES} (generation) was not tried: count_tokens answering does not prove it works; "
+    "probe it with 'claude-force health --messages' (or server.ready_probe \"messages\")"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,26 +114,88 @@ async def _count_tokens(provider: AnthropicProvider, model: str) -> dict[str, st
     return dict(raw.headers.items())
 
 
+async def _messages(provider: AnthropicProvider, model: str) -> dict[str, str]:
+    """The smallest generation: "ping" with ``max_tokens`` 1. Returns the response headers."""
+    import anthropic
+
+    try:
+        raw = await provider.client.messages.with_raw_response.create(
+            model=model, max_tokens=1, messages=[{"role": "user", "content": "ping"}]
+        )
+        await raw.parse()
+    except anthropic.APIStatusError as exc:
+        headers = exc.response.headers
+        raise status_error(
+            exc.status_code,
+            exc.message,
+            request_id=exc.request_id,
+            retry_after=parse_retry_after(headers),
+            should_retry=parse_should_retry(headers),
+        ) from exc
+    except anthropic.APITimeoutError as exc:
+        raise ProviderTimeoutError("the messages probe timed out") from exc
+    except anthropic.APIConnectionError as exc:
+        raise ProviderConnectionError(f"connection failed: {exc.message}") from exc
+    return dict(raw.headers.items())
+
+
 async def probe(
-    provider: Provider, model: str, *, timeout_s: float = 10.0, hub: ResilienceHub | None = None
+    provider: Provider,
+    model: str,
+    *,
+    timeout_s: float = 10.0,
+    hub: ResilienceHub | None = None,
+    messages: bool = False,
 ) -> Probe:
     """Check that the provider behind ``provider`` answers (see the module docs); the headers
-    of the answer adapt ``hub``'s rate limiter (default: the hub wrapping ``provider``)."""
+    of the answer adapt ``hub``'s rate limiter (default: the hub wrapping ``provider``).
+    ``messages``: also send the minimal generation request (costs about 9 tokens)."""
     base = innermost(provider)
     name = base.name
     if base.simulated:
-        return Probe(name, model, True, True, True, latency_ms=0.0)
+        return Probe(
+            name,
+            model,
+            True,
+            True,
+            True,
+            latency_ms=0.0,
+            not_checked=("the simulated model answers locally: no API was contacted",),
+        )
     if not isinstance(base, AnthropicProvider):
-        return Probe(name, model, False, None, True, error="no cheap probe for this provider")
+        return Probe(
+            name,
+            model,
+            False,
+            None,
+            True,
+            error="no cheap probe for this provider",
+            not_checked=(f"{name}: nothing was sent",),
+        )
     # Create the SDK client before timing the probe: importing the SDK and building its TLS
     # context read files, so it happens in a worker thread, never on the event loop.
     await asyncio.to_thread(lambda: base.client)
     t0 = time.perf_counter()
+    checked: list[str] = []
+    not_checked = () if messages else (MESSAGES_PROBE_NOTE,)
     try:
         async with asyncio.timeout(timeout_s):
             headers = await _count_tokens(base, model)
+            checked.append(COUNT_TOKENS)
+            if messages:
+                headers = await _messages(base, model)
+                checked.append(MESSAGES)
     except TimeoutError:
-        return Probe(name, model, False, False, False, error=f"no answer within {timeout_s:g}s")
+        return Probe(
+            name,
+            model,
+            False,
+            False,
+            False,
+            error=f"no answer within {timeout_s:g}s",
+            checked=tuple(checked),
+            not_checked=not_checked,
+        )
     except ProviderError as exc:
         elapsed = (time.perf_counter() - t0) * 1000
         return Probe(
@@ -131,7 +206,9 @@ async def probe(
             False,
             latency_ms=round(elapsed, 2) if exc.status is not None else None,
             status=exc.status,
-            error=str(exc),
+            error=(f"{MESSAGES}: " if len(checked) == 1 and messages else "") + str(exc),
+            checked=tuple(checked),
+            not_checked=not_checked,
         )
     elapsed = (time.perf_counter() - t0) * 1000
     limits: dict[str, dict[str, int | None]] = {
@@ -142,7 +219,16 @@ async def probe(
     if hub is not None and hub.settings.rate_limits.enabled:
         hub.limiter.observe(model, headers)
     return Probe(
-        name, model, False, True, True, latency_ms=round(elapsed, 2), status=200, rate_limits=limits
+        name,
+        model,
+        False,
+        True,
+        True,
+        latency_ms=round(elapsed, 2),
+        status=200,
+        rate_limits=limits,
+        checked=tuple(checked),
+        not_checked=not_checked,
     )
 
 
@@ -162,11 +248,12 @@ async def check_health(
     *,
     hub: ResilienceHub | None = None,
     timeout_s: float = 10.0,
+    messages: bool = False,
 ) -> HealthReport:
     """Probe the provider and report breaker states and rate-limit headroom of ``hub`` (by
-    default the hub whose layers wrap ``provider``, if any)."""
+    default the hub whose layers wrap ``provider``, if any). ``messages``: see :func:`probe`."""
     hub = hub if hub is not None else hub_of(provider)
-    found = await probe(provider, model, timeout_s=timeout_s, hub=hub)
+    found = await probe(provider, model, timeout_s=timeout_s, hub=hub, messages=messages)
     snap: dict[str, Any] = hub.snapshot() if hub is not None else {}
     breakers: list[dict[str, Any]] = snap.get("breakers", [])
     return HealthReport(

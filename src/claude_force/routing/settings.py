@@ -28,11 +28,11 @@ class ClassifierSettings(BaseModel):
     extra_critical_keywords: list[str] = Field(default_factory=list)
     extra_simple_keywords: list[str] = Field(default_factory=list)
     critical_domains: list[str] | None = None
-    long_task_chars: int = Field(default=2000, ge=1)
-    medium_task_chars: int = Field(default=600, ge=1)
-    short_task_chars: int = Field(default=160, ge=0)
-    critical_at: int = 3
-    simple_at: int = -2
+    long_task_chars: int = Field(default=2000, ge=1, le=100_000_000)
+    medium_task_chars: int = Field(default=600, ge=1, le=100_000_000)
+    short_task_chars: int = Field(default=160, ge=0, le=100_000_000)
+    critical_at: int = Field(default=3, ge=-100, le=100)
+    simple_at: int = Field(default=-2, ge=-100, le=100)
 
 
 class RoutingSettings(BaseModel):
@@ -46,7 +46,7 @@ class RoutingSettings(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
     prefer_cheaper: bool = True
-    cost_threshold_usd: Decimal | None = Field(default=None, gt=0)
+    cost_threshold_usd: Decimal | None = Field(default=None, gt=0, le=1_000_000)
     over_budget: OverBudget = "step_down"
     output_ratio: float = Field(default=0.25, gt=0, le=1)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)

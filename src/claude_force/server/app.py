@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -31,8 +32,9 @@ from ..monitoring.settings import AnomalySettings
 from . import routes_api, routes_dash, routes_ops
 from .broadcast import Broadcaster
 from .follow import StoreFollower
+from .guard import AuthThrottle, RequestGuard
 from .monitor import Monitor
-from .schemas import ErrorDetail, ErrorResponse
+from .schemas import ErrorDetail, ErrorResponse, validation_details
 from .settings import LOOPBACK_HOSTS, TOKEN_ENV, ServerSettings
 from .state import AuthError, ServerState, status_of_error
 
@@ -217,12 +219,27 @@ def create_app(
 
     @app.exception_handler(ClaudeForceError)
     async def on_error(request: Request, exc: ClaudeForceError) -> JSONResponse:
-        body = ErrorResponse(
-            error=ErrorDetail(type=type(exc).__name__, message=exc.message, hint=exc.hint)
-        )
+        redact = state.redact_paths
+        message, hint = redact(exc.message), None if exc.hint is None else redact(exc.hint)
+        body = ErrorResponse(error=ErrorDetail(type=type(exc).__name__, message=message, hint=hint))
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
         return JSONResponse(body.model_dump(), status_code=status_of_error(exc), headers=headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's own answer echoes every invalid input whole (a 100 MB body came back as a
+        104 MB answer): here each problem says where and what, and shows no input."""
+        return JSONResponse({"detail": validation_details(exc.errors())}, status_code=422)
+
+    app.add_middleware(
+        RequestGuard,
+        state=state,
+        throttle=AuthThrottle(
+            server_settings.auth_failures_before_backoff,
+            server_settings.auth_backoff_max_seconds,
+            monotonic.now,
+        ),
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         TrustedHostMiddleware,

@@ -163,7 +163,7 @@ async def project_info(state: State) -> ProjectOut:
         )
     return ProjectOut(
         name=s.name,
-        config_path=str(project.config_path),
+        config_path=state.shown_path(project.config_path),
         provider=provider.name,
         simulated=provider.simulated,
         default_model=project.catalog.default,

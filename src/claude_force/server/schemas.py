@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,6 +15,19 @@ if TYPE_CHECKING:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+MAX_ERRORS_SHOWN = 20
+
+
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Request validation problems without the inputs (never echoed: they may be huge, or
+    hostile), at most ``MAX_ERRORS_SHOWN`` of them."""
+    shown = []
+    for err in list(errors)[:MAX_ERRORS_SHOWN]:
+        loc = [p if isinstance(p, int) else str(p)[:100] for p in err.get("loc", ())][:10]
+        shown.append({"loc": loc, "msg": str(err.get("msg", ""))[:300], "type": err.get("type")})
+    return shown
 
 
 # --- requests ------------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ class ServerState:
     started_at: float = 0.0
     _ready: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
     _ready_lock: asyncio.Lock | None = field(default=None, repr=False)
+    _folders: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     # --- auth ------------------------------------------------------------------------------------
 
@@ -132,6 +133,34 @@ class ServerState:
                 "CLAUDE_FORCE_SERVER_TOKEN)",
             )
 
+    # --- paths -----------------------------------------------------------------------------------
+
+    def __post_init__(self) -> None:
+        # The forms of this machine's folders the API must not show (resolved now: resolving
+        # a path inside a request would block the event loop).
+        project = self.orchestrator.project
+        forms: list[tuple[str, str]] = []
+        for folder, shown in ((project.root, "."), (project.state_dir, "<state-dir>")):
+            for form in dict.fromkeys((str(folder), str(folder.resolve()))):
+                if len(form) > 1:
+                    forms.append((form, shown))
+        self._folders = forms
+
+    def redact_paths(self, text: str) -> str:
+        """``text`` without this machine's absolute folders: the project's root becomes ``.``,
+        a state directory outside it ``<state-dir>``. The HTTP API shows no absolute path."""
+        for form, shown in self._folders:
+            text = text.replace(form, shown)
+        return text
+
+    def shown_path(self, path: Path) -> str:
+        """A path as the API shows it: relative to the project's root when inside it."""
+        text = str(path)
+        for form, shown in self._folders:
+            if shown == "." and (text == form or text.startswith(form + os.sep)):
+                return text[len(form) + 1 :] or "."
+        return self.redact_paths(text)
+
     # --- readiness -------------------------------------------------------------------------------
 
     async def readiness(self) -> dict[str, Any]:
@@ -150,8 +179,12 @@ class ServerState:
                 orch.pipeline,
                 orch.project.catalog.default,
                 timeout_s=self.settings.ready_timeout_seconds,
+                messages=self.settings.ready_probe == "messages",
             )
             state_dir = await asyncio.to_thread(_check_writable, orch.project.state_dir)
+            state_dir["path"] = self.shown_path(orch.project.state_dir)
+            if state_dir["error"]:
+                state_dir["error"] = self.redact_paths(state_dir["error"])
             data = report.to_dict()
             data["state_dir"] = state_dir
             data["ready"] = report.status != "unreachable" and bool(state_dir["writable"])

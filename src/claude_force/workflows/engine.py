@@ -17,10 +17,10 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from ..runner import Execution
 from . import _context, _template
@@ -72,6 +72,9 @@ class StepEvent:
 
 
 Observer = Callable[[StepEvent], None]
+# ``asyncio.wait``'s shape (FIRST_COMPLETED with a timeout). A durable executor passes a
+# checkpointed wait (DBOS.asyncio_wait) so that a recovered run sees the same completion order.
+WaitFn = Callable[..., Awaitable[tuple[set[Any], set[Any]]]]
 
 
 class WorkflowEngine:
@@ -84,11 +87,13 @@ class WorkflowEngine:
         checkpoints: CheckpointStore | None = None,
         observer: Observer | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        wait: WaitFn = asyncio.wait,
     ) -> None:
         self.executor = executor
         self.checkpoints = checkpoints
         self.observer = observer
         self.clock = clock
+        self.wait = wait
 
     async def run(
         self,
@@ -191,8 +196,8 @@ class _Run:
                 if not self.running:
                     break
                 remaining = None if end_at is None else max(0.0, end_at - loop.time())
-                done, _ = await asyncio.wait(
-                    self.running, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                done, _ = await self.engine.wait(
+                    list(self.running), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
                 )
                 if not done:
                     assert self.timeout_s is not None

@@ -37,8 +37,12 @@ class OrchestratorExecutor:
         self.temperature = temperature
 
     async def run_step(self, call: StepCall) -> Execution:
+        return await self.orchestrator.execute(call.step.agent, call.task, self.options_for(call))
+
+    def options_for(self, call: StepCall) -> RunOptions:
+        """The run options of one step (its model, context, ids, deadline and cache flags)."""
         step = call.step
-        options = RunOptions(
+        return RunOptions(
             model=step.model,
             max_tokens=step.max_tokens or DEFAULT_MAX_TOKENS,
             temperature=self.temperature,
@@ -53,7 +57,6 @@ class OrchestratorExecutor:
             # started that could not finish in time (the engine still enforces it)
             timeout_s=step.timeout_seconds,
         )
-        return await self.orchestrator.execute(step.agent, call.task, options)
 
     async def identity(self, step: Step) -> str:
         """The agent's system prompt (definition + contract) and resolved model, digested."""

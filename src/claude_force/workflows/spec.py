@@ -41,10 +41,10 @@ class StepSpec(_Spec):
     depends_on: list[str] = Field(default_factory=list)
     task: str | None = Field(default=None, description="task template; see docs/workflows.md")
     model: str | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    timeout_seconds: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=604_800)
     on_failure: OnFailure | None = Field(default=None, description="defaults to the workflow's")
-    context_budget_chars: int | None = Field(default=None, ge=0)
+    context_budget_chars: int | None = Field(default=None, ge=0, le=100_000_000)
 
     @property
     def step_id(self) -> str:
@@ -58,8 +58,8 @@ class WorkflowSpec(_Spec):
     steps: list[StepSpec] = Field(min_length=1)
     on_failure: OnFailure = "fail"
     max_concurrent: int | None = Field(default=None, ge=1, le=1000)
-    timeout_seconds: float | None = Field(default=None, gt=0)
-    context_budget_chars: int = Field(default=DEFAULT_CONTEXT_BUDGET_CHARS, ge=0)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=604_800)
+    context_budget_chars: int = Field(default=DEFAULT_CONTEXT_BUDGET_CHARS, ge=0, le=100_000_000)
 
 
 def _kind(value: Any) -> str:
