@@ -64,12 +64,20 @@ def _rates(scored: list[Any], threshold: float) -> tuple[float, float, int, int]
     return precision, tp / pos if pos else 0.0, tp, fp
 
 
+MIN_TRAIN_RECALL = 0.65  # the recall target (60 %) plus a margin
+
+
 def calibrate(train: list[Any]) -> float:
-    """The lowest threshold with train precision ≥ 99 % (the highest-recall safe choice)."""
-    for t in np.arange(0.60, 0.99, 0.01):
-        if _rates(train, float(t))[0] >= 0.99:
-            return round(float(t), 2)
-    return 0.99
+    """The highest threshold whose train recall (with the guard) is at least 65 %.
+
+    A higher threshold is the only protection against near-misses that no guard rule knows, so
+    the threshold is set as high as the recall target (with a margin) allows.
+    """
+    best = 0.6
+    for t in np.arange(0.60, 0.99, 0.05):  # coarse steps: 210 pairs cannot tell 0.85 from 0.86
+        if _rates(train, float(t))[1] >= MIN_TRAIN_RECALL:
+            best = round(float(t), 2)
+    return best
 
 
 def _latency(quick: bool, scored: list[Any]) -> list[Result]:
@@ -212,11 +220,11 @@ def run(quick: bool) -> list[Result]:
     precision, recall, tp, fp = _rates(test, DEFAULT)
     results = [
         Result(
-            "calibrated threshold (train, precision ≥ 99 %)",
+            "calibrated threshold (highest with train recall ≥ 65 %)",
             chosen,
             "",
-            f"default {DEFAULT} ≥ it",
-            chosen <= DEFAULT,
+            f"= default {DEFAULT}",
+            abs(chosen - DEFAULT) < 1e-9,
             f"train at the default: precision {p_train:.1%}, recall {r_train:.1%}",
         ),
         Result(
@@ -258,9 +266,12 @@ def run(quick: bool) -> list[Result]:
             f"of {sum(1 for p in replay_pairs if p['label'] == 'miss')} near-miss runs",
         ),
     ]
-    n = 100 if quick else 300
-    off = asyncio.run(_exact_hits(False, n))
-    on = asyncio.run(_exact_hits(True, n))
+    n = 50 if quick else 100
+    off: list[float] = []
+    on: list[float] = []
+    for _ in range(3):  # alternated, so that a busy moment of the machine hits both alike
+        off += asyncio.run(_exact_hits(False, n))
+        on += asyncio.run(_exact_hits(True, n))
     results.append(
         Result(
             "exact hit p50, semantic off",

@@ -55,7 +55,7 @@ class SemanticCacheSettings(Section):
     enabled: bool = False
     # cosine similarity of all-MiniLM-L6-v2 task embeddings; calibrated on the train part of
     # benchmarks/data/semantic_pairs.json (see docs/caching.md, "Semantic cache")
-    threshold: float = Field(default=0.8, ge=0.5, le=1.0)
+    threshold: float = Field(default=0.85, ge=0.5, le=1.0)
 
 
 class CacheSettings(Section):

@@ -758,6 +758,83 @@ GENERIC = frozenset(
         "today",
     ]
 )
+# more words that carry no subject: quantifiers, prepositions, generic adjectives and verbs
+GENERIC = GENERIC | frozenset(
+    [
+        "other",
+        "another",
+        "between",
+        "among",
+        "inter",
+        "many",
+        "much",
+        "several",
+        "multiple",
+        "various",
+        "less",
+        "below",
+        "above",
+        "under",
+        "until",
+        "unless",
+        "during",
+        "quite",
+        "fast",
+        "faster",
+        "big",
+        "small",
+        "large",
+        "whole",
+        "entire",
+        "full",
+        "main",
+        "certain",
+        "specific",
+        "particular",
+        "general",
+        "different",
+        "similar",
+        "same",
+        "available",
+        "possible",
+        "able",
+        "based",
+        "regarding",
+        "related",
+        "relevant",
+        "current",
+        "existing",
+        "additional",
+        "extra",
+        "common",
+        "original",
+        "proper",
+        "correct",
+        "right",
+        "clear",
+        "measure",
+        "measuring",
+        "causing",
+        "cause",
+        "talk",
+        "decide",
+        "compare",
+        "choose",
+        "pick",
+        "select",
+        "deliver",
+        "delivers",
+        "analyse",
+        "analyze",
+        "consider",
+        "approach",
+        "option",
+        "options",
+        "kind",
+        "type",
+        "sort",
+    ]
+)
 _SYNONYMS = {
     "app": "application",
     "apps": "application",
@@ -1123,9 +1200,11 @@ def unmatched(new: TaskFacts, cached: TaskFacts) -> tuple[list[str], list[str]]:
     ]
 
 
-def _opposite(a: frozenset[str], b: frozenset[str]) -> tuple[str, str] | None:
+def _opposite(words_a: frozenset[str], words_b: frozenset[str]) -> tuple[str, str] | None:
+    a = frozenset(_root(w) for w in words_a)  # roots: "changing" ~ "change", "kept" aside
+    b = frozenset(_root(w) for w in words_b)
     for x, y in _OPPOSITES:
-        sx, sy = _stem(x), _stem(y)
+        sx, sy = _root(x), _root(y)
         if sx in a and sy in b and sx not in b and sy not in a:
             return x, y
         if sy in a and sx in b and sy not in b and sx not in a:

@@ -37,7 +37,8 @@ class PartitionIndex:
         self.dim = dim
         self._words = (dim + 63) // 64
         self._vecs = np.zeros((capacity, dim), dtype=np.float32)
-        self._bits = np.zeros((capacity, self._words), dtype=np.uint64)
+        # one row per 64-bit word, one column per entry: each word is a contiguous vector op
+        self._bits = np.zeros((self._words, capacity), dtype=np.uint64)
         self._keys: list[str] = []
         self._tasks: list[str] = []
         self._expires: list[float] = []
@@ -63,9 +64,9 @@ class PartitionIndex:
         n = len(self._keys)
         if n == self._vecs.shape[0]:
             self._vecs = np.concatenate([self._vecs, np.zeros_like(self._vecs)])
-            self._bits = np.concatenate([self._bits, np.zeros_like(self._bits)])
+            self._bits = np.concatenate([self._bits, np.zeros_like(self._bits)], axis=1)
         self._vecs[n] = vec
-        self._bits[n] = self._signs(vec)
+        self._bits[:, n] = self._signs(vec)
         self._keys.append(key)
         self._tasks.append(task)
         self._expires.append(expires_at)
@@ -78,7 +79,7 @@ class PartitionIndex:
         last = len(self._keys) - 1
         if i != last:
             self._vecs[i] = self._vecs[last]
-            self._bits[i] = self._bits[last]
+            self._bits[:, i] = self._bits[:, last]
             self._keys[i] = self._keys[last]
             self._tasks[i] = self._tasks[last]
             self._expires[i] = self._expires[last]
@@ -95,9 +96,14 @@ class PartitionIndex:
         if n <= PREFILTER_MIN:
             rows = np.arange(n)
         else:
-            distance = np.bitwise_count(self._bits[:n] ^ self._signs(query)).sum(
-                axis=1, dtype=np.uint16
-            )
+            signs = self._signs(query)
+            distance = np.zeros(n, dtype=np.uint16)
+            word = np.empty(n, dtype=np.uint64)
+            count = np.empty(n, dtype=np.uint8)
+            for w in range(self._words):
+                np.bitwise_xor(self._bits[w, :n], signs[w], out=word)
+                np.bitwise_count(word, out=count)
+                np.add(distance, count, out=distance)
             rows = np.argpartition(distance, CANDIDATES)[:CANDIDATES]
         scores = self._vecs[rows] @ query
         top = np.argsort(-scores)[:k]
