@@ -242,8 +242,7 @@ async def _replay(n_runs: int) -> dict[str, float]:
         async with AsyncAgentOrchestrator(
             tmp / ".claude" / "claude.json",
             provider=provider,
-            enable_tracking=False,
-            enable_memory=False,
+            enable_tracking=False,  # agent memory on, as on the defaults
         ) as core:
             cost_paid = cost_saved = 0.0
             hit_s: list[float] = []

@@ -100,8 +100,7 @@ async def online(config: Path, runs: list[tuple[str, str]], *, cache: bool, rout
         config,
         provider=SimulatedProvider(latency="instant"),
         enable_tracking=False,
-        enable_memory=False,
-        enable_cache=cache,
+        enable_cache=cache,  # agent memory on, as on the defaults
     )
     normal = core.project.catalog.for_complexity("normal")
     opts = RunOptions() if routing else RunOptions(model=normal)

@@ -2,8 +2,10 @@
 """Run claude-force's benchmarks: ``python benchmarks/run_benchmarks.py --report``.
 
 Discovers ``benchmarks/bench_*.py``; each returns figures with their targets. ``--report`` prints
-a table and writes ``benchmarks/results/latest.json`` and ``latest.md``. ``--quick`` uses smaller
-sample sizes; ``-k NAME`` runs the modules whose name contains NAME. Exit code 1 if a target fails.
+a table and writes ``benchmarks/results/latest.json`` and ``latest.md`` — only for a full
+run: with ``--quick`` (smaller samples) or ``-k NAME`` (the modules whose name contains NAME)
+it writes ``partial.json``/``partial.md`` instead, so the committed full results are never
+overwritten. Exit code 1 if a target fails.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def load(path: Path) -> object:
     return module
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, results: Path | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--report", action="store_true", help="print a table and write results/")
     ap.add_argument("--quick", action="store_true", help="smaller samples (CI smoke run)")
@@ -72,18 +74,22 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if args.report:
-        out = HERE / "results"
+        out = results or HERE / "results"
         out.mkdir(exist_ok=True)
-        (out / "latest.md").write_text(text + "\n", encoding="utf-8")
+        # A partial (-k) or quick run never overwrites the committed full results.
+        stem = "latest" if not (args.quick or args.pattern) else "partial"
+        (out / f"{stem}.md").write_text(text + "\n", encoding="utf-8")
         payload = {
             "generated_at": datetime.now(UTC).isoformat(),
             "quick": args.quick,
+            "pattern": args.pattern,
             "sections": [
                 {"title": t, "seconds": s, "results": [r.__dict__ for r in rs]}
                 for t, rs, s in sections
             ],
         }
-        (out / "latest.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        (out / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {out / stem}.md and .json", file=sys.stderr)
     if failed:
         print(
             f"{len(failed)} target(s) missed: " + ", ".join(r.name for r in failed), file=sys.stderr

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-REQUIRE_SERVICES = os.environ.get("CLAUDE_FORCE_REQUIRE_SERVICES") == "1"
+from _services import REQUIRE_SERVICES, service_unavailable
+
+__all__ = ["REQUIRE_SERVICES", "copy_sample", "service_unavailable"]
 
 
 @pytest.fixture(autouse=True)
@@ -41,14 +43,6 @@ def in_project(sample_config: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     """The CWD is a fresh sample project's root."""
     monkeypatch.chdir(sample_config.parent.parent)
     yield sample_config
-
-
-def service_unavailable(name: str, reason: str) -> None:
-    """Fail when services are required (CI), else skip with the reason."""
-    message = f"{name} not reachable on 127.0.0.1: {reason}"
-    if REQUIRE_SERVICES:
-        pytest.fail(message + " (CLAUDE_FORCE_REQUIRE_SERVICES=1)")
-    pytest.skip(message)
 
 
 @pytest.fixture

@@ -220,7 +220,7 @@ def test_the_public_face_of_the_cache_package() -> None:
     import claude_force.cache as cache
     import claude_force.response_cache as compat
 
-    assert compat.__all__ == ["ResponseCache"]
+    assert compat.__all__ == ["CacheEntry", "ResponseCache"]
     assert sorted(cache.__all__) == sorted(
         [
             "KEY_VERSION",

@@ -34,6 +34,15 @@ def one_error_line(result: Result) -> str:
     return lines[0]
 
 
+def error_after_warnings(result: Result) -> str:
+    """The one ``error:`` line of a run that used a broken agent (it was warned about first)."""
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    assert all(line.startswith("warning: ") for line in lines[:-1]), result.stderr
+    return errors[0]
+
+
 def edit(config: Path, change: dict[str, object]) -> None:
     raw = json.loads(config.read_text())
     raw.update(change)
@@ -57,17 +66,23 @@ def test_wrong_type_names_key_and_line(sample_config: Path) -> None:
     sample_config.write_text(json.dumps(raw, indent=2))
     result = cli("--config", str(sample_config), "execute", "python-expert", "t")
     assert result.exit_code == 2
-    line = one_error_line(result)
+    line = error_after_warnings(result)
     assert str(sample_config) in line
     assert "agents.python-expert.priority" in line
     assert re.search(r"claude\.json:\d+:", line)
+    # the broken agent, with the workflows it blocks, is one warning
+    warned = [w for w in result.stderr.splitlines() if w.startswith("warning: ")]
+    assert len(warned) == 1 and "so are the workflows using it: code-quality-check" in warned[0]
 
 
 def test_missing_agent_file(sample_config: Path) -> None:
     (sample_config.parent / "agents" / "code-reviewer.md").unlink()
-    result = cli("--config", str(sample_config), "info", "python-expert")
+    assert (
+        cli("--config", str(sample_config), "info", "python-expert").exit_code == 0
+    )  # others work
+    result = cli("--config", str(sample_config), "info", "code-reviewer")
     assert result.exit_code == 2
-    line = one_error_line(result)
+    line = error_after_warnings(result)
     assert "code-reviewer.md" in line and "does not exist" in line and str(sample_config) in line
     assert re.search(r"claude\.json:\d+: agents\.code-reviewer\.file: ", line)  # file, line, key
 
@@ -76,19 +91,23 @@ def test_path_escaping_claude_dir_is_refused(sample_config: Path) -> None:
     raw = json.loads(sample_config.read_text())
     raw["agents"]["python-expert"]["file"] = "../../outside.md"
     sample_config.write_text(json.dumps(raw))
-    result = cli("--config", str(sample_config), "list", "agents", "--json")
+    listed = cli("--config", str(sample_config), "list", "agents", "--json")
+    assert listed.exit_code == 0 and "escapes" in listed.stderr
+    assert "python-expert" not in [a["name"] for a in json.loads(listed.stdout)]
+    result = cli("--config", str(sample_config), "execute", "python-expert", "t", "--json")
     assert result.exit_code == 2
     assert result.stdout == ""
-    line = one_error_line(result)
+    line = error_after_warnings(result)
     assert "escapes" in line and "agents.python-expert.file" in line
     assert re.search(r"claude\.json:\d+: agents\.python-expert\.file: ", line)
 
 
 def test_empty_agent_file(sample_config: Path) -> None:
     (sample_config.parent / "agents" / "test-engineer.md").write_text("  \n")
-    result = cli("--config", str(sample_config), "list", "workflows")
+    assert cli("--config", str(sample_config), "list", "workflows").exit_code == 0
+    result = cli("--config", str(sample_config), "run", "agent", "test-engineer", "--task", "t")
     assert result.exit_code == 2
-    line = one_error_line(result)
+    line = error_after_warnings(result)
     assert "is empty" in line
     assert re.search(r"claude\.json:\d+: agents\.test-engineer\.file: ", line)
 
@@ -224,7 +243,7 @@ def test_unexpected_error_is_one_line_exit_1(
     def boom(*_: object) -> None:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr("claude_force.cli.listing.agent_rows", boom)
+    monkeypatch.setattr("claude_force.cli.listing.project_agent_rows", boom)
     result = cli("list", "agents")
     assert result.exit_code == 1
     line = one_error_line(result)

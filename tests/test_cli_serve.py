@@ -32,7 +32,9 @@ class FakeRun:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, app: FastAPI, sock: socket.socket, *, log_level: str) -> None:
+    def __call__(
+        self, app: FastAPI, sock: socket.socket, *, log_level: str, json_logs: bool = False
+    ) -> None:
         host, port = sock.getsockname()[:2]
         with TestClient(app, base_url=f"http://127.0.0.1:{port}") as client:
             health = client.get("/healthz").status_code
@@ -42,6 +44,7 @@ class FakeRun:
                 "port": port,
                 "host": host,
                 "log_level": log_level,
+                "json_logs": json_logs,
                 "health": health,
                 "execute": execute.status_code,
                 "simulated": execute.json().get("simulated"),

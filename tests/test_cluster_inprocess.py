@@ -116,6 +116,20 @@ def test_cli_cluster_paths_with_an_in_process_worker(
         assert _json(capsys)["run_id"] == rid
         assert main(["runs", "show", "run-doesnotexist"]) == 2
         assert "no run with id" in capsys.readouterr().err
+        # the server's run endpoints queue the run and answer as in embedded mode
+        from fastapi.testclient import TestClient
+
+        from claude_force.server import create_app
+
+        app = create_app(cluster_config, simulate=True)
+        with TestClient(app, base_url="http://127.0.0.1") as http:
+            got = http.post("/api/v1/execute", json={"agent": "code-reviewer", "task": "via http"})
+            assert got.status_code == 200 and got.json()["success"]
+            got = http.post("/api/v1/workflows/chain4/run", json={"task": "via http"})
+            assert got.status_code == 200 and got.json()["status"] == "succeeded"
+        assert main(["runs", "list", "--json"]) == 0
+        labels = [r["label"] for r in _json(capsys)["runs"][:2]]
+        assert labels == ["chain4", "code-reviewer"]  # queued: newest first
 
 
 def test_cluster_commands_need_cluster_mode(

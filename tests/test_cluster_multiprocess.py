@@ -8,6 +8,8 @@ every wait has a timeout; the workers are stopped (or killed) and the database d
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -90,6 +92,37 @@ def test_three_workers_run_sixty_tasks_each_exactly_once(cl: Cl) -> None:
     seen = Counter(user_text(r.body) for r in cl.messages(since))  # type: ignore[attr-defined]
     assert [seen[t] for t in tasks] == [1] * 60  # every task reached the model exactly once
     assert sum(seen.values()) == 60
+
+
+def test_metrics_and_memory_of_the_workers_are_visible_from_another_process(cl: Cl) -> None:
+    ids = [
+        cl.client.submit_task(TaskSpec("bug-investigator", f"flamingo crash in module {i}"))
+        for i in range(3)
+    ]
+    done = cl.client.wait(ids, timeout_s=60)
+    assert all(d.outcome == "succeeded" for d in done.values())
+    env = cl.workers.env()
+    cf = [sys.executable, "-m", "claude_force"]
+    out = subprocess.run(
+        [*cf, "analytics", "summary", "--agent", "bug-investigator", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert json.loads(out)["executions"] == 3
+    out = subprocess.run(
+        [*cf, "memory", "search", "flamingo", "--agent", "bug-investigator", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    found = json.loads(out)
+    hits = found["hits"] if isinstance(found, dict) else found
+    assert len(hits) == 3
 
 
 def test_one_requests_per_minute_limit_holds_across_three_workers(cl: Cl) -> None:

@@ -116,7 +116,7 @@ def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
     text = '{\n  "agents": {\n    "a": {"file": "agents/a.md"},\n  }\n}\n'
     path = write_project(tmp_path, text, AGENT_FILES)
     with pytest.raises(ConfigurationError) as info:
-        load_project(path)
+        load_project(path, strict=True)
     err = info.value
     assert err.file == path and err.line == 4
     assert f"{path}:4" in str(err) and "invalid JSON" in str(err)
@@ -128,7 +128,7 @@ def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
 def test_top_level_must_be_an_object(tmp_path: Path, text: str) -> None:
     path = write_project(tmp_path, text)
     with pytest.raises(ConfigurationError, match="top level must be a JSON object") as info:
-        load_project(path)
+        load_project(path, strict=True)
     assert info.value.file == path and info.value.line == 1
 
 
@@ -144,7 +144,7 @@ def test_wrong_type_names_key_and_line(tmp_path: Path) -> None:
     )
     path = write_project(tmp_path, text, AGENT_FILES)
     with pytest.raises(ConfigurationError) as info:
-        load_project(path)
+        load_project(path, strict=True)
     err = info.value
     assert err.key == "performance.max_concurrent_agents"
     assert err.line == 5
@@ -196,7 +196,7 @@ def test_validation_errors_name_key_and_line(
 ) -> None:
     path = write_project(tmp_path, config, AGENT_FILES)
     with pytest.raises(ConfigurationError) as info:
-        load_project(path)
+        load_project(path, strict=True)
     assert info.value.key == key
     assert info.value.line == line
     assert str(info.value).startswith(f"{path}:{line}: {key}: ")
@@ -206,13 +206,13 @@ def test_several_problems_are_counted(tmp_path: Path) -> None:
     config = {"agents": {"a": {"file": "agents/a.md", "priority": "x", "domains": "y"}}}
     path = write_project(tmp_path, config, AGENT_FILES)
     with pytest.raises(ConfigurationError, match=r"and 1 more problem"):
-        load_project(path)
+        load_project(path, strict=True)
 
 
 def test_missing_agents_section(tmp_path: Path) -> None:
     path = write_project(tmp_path, {"workflows": {}})
     with pytest.raises(ConfigurationError, match="missing the 'agents' section") as info:
-        load_project(path)
+        load_project(path, strict=True)
     assert info.value.key == "agents" and info.value.file == path
 
 
@@ -238,13 +238,13 @@ def test_config_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / ".claude" / "claude.json"
     path.write_bytes(b'{"agents": {"\xff": {}}}')
     with pytest.raises(ConfigurationError, match="not UTF-8"):
-        load_project(path)
+        load_project(path, strict=True)
 
 
 def test_agent_file_missing_is_project_not_found(tmp_path: Path) -> None:
     path = write_project(tmp_path, {"agents": {"a": {"file": "agents/missing.md"}}})
     with pytest.raises(ProjectNotFoundError) as info:
-        load_project(path)
+        load_project(path, strict=True)
     err = info.value
     assert isinstance(err, FileNotFoundError)
     assert err.key == "agents.a.file" and err.file == path
@@ -286,7 +286,7 @@ def test_paths_escaping_claude_folder_are_refused(tmp_path: Path, which: str, re
     agent[which] = rel
     path = write_project(tmp_path, {"agents": {"a": agent}}, AGENT_FILES)
     with pytest.raises(ConfigurationError, match="escapes the project folder") as info:
-        load_project(path)
+        load_project(path, strict=True)
     assert info.value.key == f"agents.a.{which}"
     assert info.value.line == {"file": 4, "contract": 5}[which]
     assert f"{path}:{info.value.line}: " in str(info.value)
@@ -300,7 +300,7 @@ def test_symlink_escaping_claude_folder_is_refused(tmp_path: Path) -> None:
     (path.parent / "agents").mkdir()
     (path.parent / "agents" / "link.md").symlink_to(secret)
     with pytest.raises(ConfigurationError, match="escapes the project folder"):
-        load_project(path)
+        load_project(path, strict=True)
 
 
 @pytest.mark.parametrize("body", ["", "   \n\t\n"])
@@ -309,7 +309,7 @@ def test_empty_agent_file(tmp_path: Path, body: str) -> None:
         tmp_path, {"agents": {"a": {"file": "agents/a.md"}}}, {"agents/a.md": body}
     )
     with pytest.raises(ConfigurationError, match="is empty") as info:
-        load_project(path)
+        load_project(path, strict=True)
     assert info.value.key == "agents.a.file" and info.value.line == 4
 
 
@@ -318,7 +318,7 @@ def test_agent_file_that_is_not_text(tmp_path: Path) -> None:
     (path.parent / "agents").mkdir()
     (path.parent / "agents" / "a.md").write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ConfigurationError, match="cannot read") as info:
-        load_project(path)
+        load_project(path, strict=True)
     assert info.value.key == "agents.a.file" and info.value.line == 4
 
 
@@ -329,7 +329,7 @@ def test_workflow_naming_unknown_agent_suggests_the_closest(tmp_path: Path) -> N
     }
     path = write_project(tmp_path, config, AGENT_FILES)
     with pytest.raises(UnknownAgentError) as info:
-        load_project(path)
+        load_project(path, strict=True)
     msg = str(info.value)
     assert "workflow 'review' step 1 names unknown agent 'code-reviwer'" in msg
     assert "did you mean 'code-reviewer'?" in msg
@@ -388,6 +388,8 @@ ENV_SAMPLES: dict[str, tuple[str, Any]] = {
         "postgresql://postgres@127.0.0.1:5432/cf",
     ),
     "CLAUDE_FORCE_LATENCY": ("fast", "fast"),
+    "CLAUDE_FORCE_TRACES": ("console", "console"),
+    "CLAUDE_FORCE_LOG_FORMAT": ("json", "json"),
     "ANTHROPIC_BASE_URL": ("http://127.0.0.1:9", "http://127.0.0.1:9"),
 }
 
@@ -535,7 +537,7 @@ def test_retired_model_is_a_model_error_with_successor(
         agent["model"] = agent_model
     path = write_project(tmp_path, {"agents": {"a": agent}, "models": models}, AGENT_FILES)
     with pytest.raises(ModelError, match="is retired") as info:
-        load_project(path)
+        load_project(path, strict=True)
     msg = str(info.value)
     assert "instead" in msg
     successor = {"models.default": "claude-sonnet-5-5", "agent": "claude-opus-5-5"}.get(

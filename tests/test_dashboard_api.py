@@ -242,7 +242,7 @@ def test_execution_detail_has_timings_attempts_and_note(store: MetricsStore) -> 
     d = dash.execution_detail(store, "e1")
     assert d is not None
     assert d["attempts"] == 2 and len(d["attempt_rows"]) == 2
-    assert d["queue_wait_ms"] == 50 and d["service_ms"] == 200
+    assert d["queue_wait_ms"] == 50 and d["service_ms"] == 250 and d["total_ms"] == 300
     assert d["events"] == [{"kind": "retry"}] and d["text_kept"] is False
     assert dash.execution_detail(store, "nope") is None
     listed = dash.executions(store, "15m", NOW_US, limit=9999)
@@ -334,4 +334,5 @@ def test_row_of_a_record_splits_queue_wait_and_service_time() -> None:
     row = dash.execution_row(
         dataclasses.replace(rec(1), duration_us=300_000, queue_wait_us=100_000)
     )
-    assert row["service_ms"] == 200 and row["queue_wait_ms"] == 100 and row["cost_usd"] == 0.001
+    assert row["service_ms"] == 300 and row["queue_wait_ms"] == 100 and row["total_ms"] == 400
+    assert row["cost_usd"] == 0.001

@@ -21,9 +21,18 @@ import httpx2
 import pytest
 
 from _core_helpers import minimal_project
-from conftest import service_unavailable
 
 CHROMIUM = os.environ.get("CLAUDE_FORCE_CHROMIUM", "/usr/bin/chromium")
+
+
+def service_unavailable(name: str, reason: str) -> None:
+    """Fail when services are required (CI), else skip with the reason."""
+    message = f"{name} not available: {reason}"
+    if os.environ.get("CLAUDE_FORCE_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (CLAUDE_FORCE_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
 pytestmark = pytest.mark.timeout(240)
 
 

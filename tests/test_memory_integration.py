@@ -232,6 +232,8 @@ async def test_a_broken_memory_never_fails_a_run(
     orch = core(config, provider)
     with caplog.at_level(logging.WARNING, logger="claude_force.memory"):
         ex = await orch.execute("alpha", "Write the incident report")
+        assert orch.memory is not None
+        await orch.memory.flush()  # sessions are written in the background
     assert ex.success and sent(provider) == "Write the incident report"
     messages = [r.getMessage() for r in caplog.records]
     assert any("no context for agent alpha" in m for m in messages)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sqlite3
@@ -29,22 +30,28 @@ from claude_force.metrics.store import (
 DIMS = ("period", "agent", "provider", "model", "workflow", "outcome", "simulated")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.services)])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[type]:
     made: list[MetricsStore] = []
+    with contextlib.ExitStack() as stack:
 
-    def factory(name: str = "m.db") -> MetricsStore:
-        store: MetricsStore = (
-            MemoryMetricsStore()
-            if request.param == "memory"
-            else SQLiteMetricsStore(tmp_path / name)
-        )
-        made.append(store)
-        return store
+        def factory(name: str = "m.db") -> MetricsStore:
+            store: MetricsStore
+            if request.param == "memory":
+                store = MemoryMetricsStore()
+            elif request.param == "sqlite":
+                store = SQLiteMetricsStore(tmp_path / name)
+            else:  # a database of its own per store (cluster mode's shared store)
+                from _cluster_helpers import pg_database
+                from claude_force.cluster.pg_metrics import PostgresMetricsStore
 
-    yield factory  # type: ignore[misc]
-    for s in made:
-        s.close()
+                store = PostgresMetricsStore(stack.enter_context(pg_database("cf_metrics")))
+            made.append(store)
+            return store
+
+        yield factory  # type: ignore[misc]
+        for s in made:
+            s.close()
 
 
 def _cutoff(days: int) -> int:

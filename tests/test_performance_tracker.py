@@ -167,7 +167,8 @@ def test_a_relative_dir_resolves_against_the_project(
     t.record_execution("a", "t", True, 1.0, "claude-sonnet-5-5", 1, 1)
     t.flush()
     assert t.metrics_dir == root / "custom" / "metrics"
-    assert (root / "custom" / "metrics" / "metrics.db").exists()
+    assert t.metrics_file == root / "custom" / "metrics" / "executions.jsonl"
+    assert len(t.metrics_file.read_text().splitlines()) == 1
     assert not (sample_config.parent / "agents" / "custom").exists()
     t.close()
 
@@ -194,9 +195,10 @@ def test_without_a_project_or_persistence(tmp_path: Path, monkeypatch: pytest.Mo
     t = PerformanceTracker(enable_persistence=False, max_entries=2)
     for i in range(3):
         t.record_execution("a", str(i), True, 1.0, "claude-sonnet-5-5", 1, 1)
-    s = t.get_summary()
-    assert s["total_executions"] == 3 and s["in_memory_count"] == 2 and s["max_entries"] == 2
+    s = t.get_summary()  # the summary covers the ring: the last max_entries executions
+    assert s["total_executions"] == 2 and s["in_memory_count"] == 2 and s["max_entries"] == 2
     assert t.metrics_dir == tmp_path / ".claude" / "metrics"
+    assert t.metrics_file is not None and not t.metrics_file.exists()
     assert not (tmp_path / ".claude").exists()  # nothing written
     t.close()
 

@@ -325,7 +325,13 @@ def test_dag_form_loads_with_defaults(sample_config: Path) -> None:
 def _load_error(config: Path, workflows: dict[str, Any]) -> ConfigurationError:
     write_workflows(config, workflows)
     with pytest.raises(ConfigurationError) as info:
-        load_project(config)
+        load_project(config, strict=True)
+    # tolerant (the default): the project loads; the workflow is refused when used, same error
+    project = load_project(config)
+    name = next(iter(workflows))
+    with pytest.raises(ConfigurationError) as used:
+        project.workflow(name)
+    assert str(used.value) == str(info.value)
     return info.value
 
 

@@ -7,25 +7,31 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import logging
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._bound import TaskBound
 from .config import Project, load_project
 from .errors import ConfigurationError
 from .events import EventBus, ExecutionFinished
+from .inputs import check_run
 from .messages import ChatMessage, MessageRequest, MessageResponse
 from .pipeline import default_spec, wrap
 from .providers.base import Provider
 from .providers.client import SwitchProvider, coerce_message, patched
 from .providers.select import choose_provider
 from .runner import AgentRunner, Execution, RunOptions, finished_event, system_text
+from .telemetry.logs import log_finished_run
 
 if TYPE_CHECKING:
     from .memory.service import MemoryService
@@ -109,7 +115,9 @@ class AsyncAgentOrchestrator:
         self._provider = provider
         self._base_provider: Provider | None = provider
         self.bus = bus or EventBus()
+        self.bus.subscribe(log_finished_run)  # failed runs are logged, with their ids
         self._semaphore: asyncio.Semaphore | None = None
+        self._assigned_client: Any = None  # a client assigned to ``_async_client`` (2.2 tests)
         self._semaphore_loop: asyncio.AbstractEventLoop | None = None
         self.tracker: TrackerSink | None = None
         self.metrics: MetricsTracker | None = None  # records executions (metrics store)
@@ -137,10 +145,11 @@ class AsyncAgentOrchestrator:
         return self._provider
 
     def _client_override(self) -> Any:
-        """A client that a 2.2 test suite patched in (``async_client``), else ``None``."""
+        """A client that a 2.2 test suite patched in (``async_client``) or assigned
+        (``_async_client``), else ``None``."""
         if patched(type(self), "async_client", _ASYNC_CLIENT):
             return self.async_client
-        return None
+        return self._assigned_client
 
     @property
     def pipeline(self) -> Provider:
@@ -177,8 +186,23 @@ class AsyncAgentOrchestrator:
         Patching this class-level property (as 2.2 test suites do) routes every call through the
         patched object's ``messages.create``.
         """
+        if self._assigned_client is not None:
+            return self._assigned_client
         self.provider  # noqa: B018 - choose the provider first
         return getattr(self._base_provider, "client", None)
+
+    @property
+    def _async_client(self) -> Any:
+        """2.2's private client slot: the SDK client once created (``None`` before, and after
+        :meth:`close`), or the client a test assigned. Assigning one routes every call through its
+        ``messages.create``, as patching ``async_client`` does; assigning ``None`` undoes it."""
+        if self._assigned_client is not None:
+            return self._assigned_client
+        return getattr(self._base_provider, "_client", None)
+
+    @_async_client.setter
+    def _async_client(self, client: Any) -> None:
+        self._assigned_client = client
 
     @property
     def semaphore(self) -> asyncio.Semaphore:
@@ -189,10 +213,14 @@ class AsyncAgentOrchestrator:
         except RuntimeError:
             loop = None
         if self._semaphore is None or (loop is not None and self._semaphore_loop is not loop):
-            self._semaphore = asyncio.Semaphore(self.max_concurrent)
+            self._semaphore = TaskBound(self.max_concurrent)
             self._semaphore_loop = loop
             self._runner = None  # the runner holds the bound
         return self._semaphore
+
+    async def _get_semaphore(self) -> asyncio.Semaphore:
+        """The concurrency bound (2.2's private accessor, which test suites call or patch)."""
+        return self.semaphore
 
     def allow_concurrency(self, n: int) -> None:
         """Let at least ``n`` calls run at once from now on (never lowers the bound).
@@ -212,8 +240,8 @@ class AsyncAgentOrchestrator:
     def _model_for(self, agent_name: str, override: str | None) -> str:
         """The agent's model. For a name the project does not define, the default model: the
         ``load_agent_definition`` hook decides whether the agent exists (2.2 test suites patch it)."""
-        if agent_name in self.project.settings.agents:
-            return self.project.model_for(agent_name, override)
+        if agent_name in self.project.settings.agents or self.project.problem(agent_name):
+            return self.project.model_for(agent_name, override)  # a broken agent: its problem
         models = self.project.settings.models
         chosen = override or models.agents.get(agent_name) or self.project.catalog.default
         return self.project.catalog.resolve(chosen, where="model", file=self.config_path)
@@ -225,7 +253,7 @@ class AsyncAgentOrchestrator:
             self._runner = AgentRunner(
                 catalog=self.project.catalog,
                 resolve_model=self._model_for,
-                load_system=self.load_agent_definition,
+                load_system=self._system_for_run,
                 call=self._call_request,
                 bus=self.bus,
                 limit=limit,
@@ -235,6 +263,14 @@ class AsyncAgentOrchestrator:
                 prompt_cache_ttl=self.project.settings.models.prompt_cache_ttl,
             )
         return self._runner
+
+    async def _system_for_run(self, agent_name: str) -> str:
+        """The runner's ``load_system``: the definition ``execute`` already started loading, else
+        :meth:`load_agent_definition` (the 2.2 hook, patched by some test suites)."""
+        prefetched = _PREFETCHED.get()
+        if prefetched is not None and prefetched[0] == agent_name:
+            return await prefetched[1]
+        return await self.load_agent_definition(agent_name)
 
     # --- migration hooks (existing test suites patch these) --------------------------------------
 
@@ -290,8 +326,17 @@ class AsyncAgentOrchestrator:
             return
         from .providers.preload import prepare
 
+        # the pipeline, memory and Prometheus series import their modules when first built:
+        # in a worker thread, not on the loop at the first execution
+        await asyncio.to_thread(self._build_collaborators)
         await prepare(self.pipeline)
         self._prepared_loop = loop
+
+    def _build_collaborators(self) -> None:
+        self.pipeline  # noqa: B018 - built (and its modules imported) here
+        self.memory  # noqa: B018
+        if self.metrics is not None:
+            self.metrics.prometheus  # noqa: B018
 
     # --- public API ------------------------------------------------------------------------------
 
@@ -302,15 +347,30 @@ class AsyncAgentOrchestrator:
         await self.prepare()  # before any timer: loading the SDK is nobody's latency
         opts = options or RunOptions()
         memory = self.memory
-        if memory is not None and opts.use_memory:  # relevant past sessions, before the task
-            past, ids = await memory.context_with_ids(
-                agent_name, task, simulated=self.provider.simulated
-            )
-            if past:  # the runner puts it before the context; the cache keys without it
-                opts = replace(opts, memory_context=past, memory_sessions=ids)
-        ex = await self.runner.run(agent_name, task, opts)
-        if memory is not None:
-            await memory.remember(ex)  # successful, uncached runs of agents that allow it
+        system: asyncio.Future[str] | None = None
+        token = None
+        try:
+            if memory is not None and opts.use_memory:  # relevant past sessions, before the task
+                # the agent's definition loads meanwhile (both wait on a worker thread): the
+                # runner takes it from here instead of waiting for it after the memory search
+                system = asyncio.ensure_future(self.load_agent_definition(agent_name))
+                token = _PREFETCHED.set((agent_name, system))
+                past, ids = await memory.context_with_ids(
+                    agent_name, task, simulated=self.provider.simulated
+                )
+                if past:  # the runner puts it before the context; the cache keys without it
+                    opts = replace(opts, memory_context=past, memory_sessions=ids)
+            ex = await self.runner.run(agent_name, task, opts)
+        finally:
+            if token is not None:
+                _PREFETCHED.reset(token)
+            if system is not None:  # unused when the run failed before loading it
+                if not system.done():
+                    system.cancel()
+                elif not system.cancelled():
+                    system.exception()  # retrieved: the runner reported it if it mattered
+        if memory is not None:  # successful, uncached runs of agents that allow it
+            memory.remember_soon(ex)  # written off the hot path; close() waits for it
         if self.enable_tracking:
             await self._track_performance_async(
                 # the keyword arguments claude-force 2.2 passed (test suites assert on them) …
@@ -341,7 +401,12 @@ class AsyncAgentOrchestrator:
         workflow_position: int | None = None,
         use_memory: bool = True,
     ) -> AsyncAgentResult:
-        """Run one agent on a task. Failures come back as ``success=False`` with ``errors``."""
+        """Run one agent on a task. Failures come back as ``success=False`` with ``errors``.
+
+        An agent name with characters other than letters, digits, ``-`` and ``_``, or a task over
+        100,000 characters, raises a ``ValueError`` (as in 2.2) before anything is read or sent.
+        """
+        check_run(agent_name, task)
         opts = RunOptions(
             model=model,
             max_tokens=max_tokens,
@@ -411,13 +476,42 @@ class AsyncAgentOrchestrator:
     ) -> list[AsyncAgentResult]:
         """2.2 API: run (agent, task) pairs concurrently; one failure never aborts the others.
 
-        ``kwargs`` are :meth:`execute_agent`'s (``model``, ``max_tokens``, ``temperature`` …) and
-        apply to every task, as in 2.2.
+        Each pair goes through :meth:`execute_agent` (so a patched ``execute_agent`` sees every
+        task) while holding a slot of the bound from :meth:`_get_semaphore`: at most
+        ``max_concurrent`` at once. ``kwargs`` are ``execute_agent``'s (``model``,
+        ``max_tokens``, ``temperature`` …) and apply to every task, as in 2.2. An item that is not
+        an ``(agent, task)`` pair of strings, or whose ``execute_agent`` raises (an invalid agent
+        name, a task too large …), is a failed result of its own.
         """
-        options = RunOptions(**kwargs) if kwargs else None
-        return [
-            AsyncAgentResult.from_execution(ex) for ex in await self.execute_many(tasks, options)
-        ]
+        # a keyword execute_agent does not take is the caller's bug: raised, as in 2.2 (a callable
+        # without a signature to check raises ValueError here: then each call decides)
+        with contextlib.suppress(ValueError):
+            inspect.signature(self.execute_agent).bind("agent", "task", **kwargs)
+        bound = await self._get_semaphore()
+        model = kwargs.get("model")
+        failed_opts = RunOptions(model=model if isinstance(model, str) else None)
+
+        async def one(item: object) -> AsyncAgentResult:
+            pair = item if isinstance(item, (tuple, list)) and len(item) == 2 else None
+            if pair is None or not (isinstance(pair[0], str) and isinstance(pair[1], str)):
+                shown = (
+                    ("", "") if pair is None else tuple("" if x is None else str(x) for x in pair)
+                )
+                error = TypeError(
+                    f"expected an (agent_name, task) pair of strings, got {item!r:.120}"
+                )
+                ex = self._failed_item(shown[0], shown[1], error, failed_opts)
+                return AsyncAgentResult.from_execution(ex)
+            async with bound:
+                try:
+                    result: AsyncAgentResult = await self.execute_agent(pair[0], pair[1], **kwargs)
+                    return result
+                except Exception as exc:  # not CancelledError: cancellation propagates
+                    log.warning("agent %s failed: %s", pair[0], exc)
+                    ex = self._failed_item(pair[0], pair[1], exc, failed_opts)
+                    return AsyncAgentResult.from_execution(ex)
+
+        return list(await asyncio.gather(*(one(item) for item in tasks)))
 
     async def run_workflow(
         self, workflow_name: str, task: str, pass_output_to_next: bool = True
@@ -467,6 +561,7 @@ class AsyncAgentOrchestrator:
         )
 
     async def close(self) -> None:
+        self._assigned_client = None  # 2.2: ``_async_client`` is None after close()
         if self._memory is not None:
             await self._memory.aclose()
         if self.metrics is not None:
@@ -490,3 +585,6 @@ class AsyncAgentOrchestrator:
 
 
 _ASYNC_CLIENT = AsyncAgentOrchestrator.__dict__["async_client"]
+_PREFETCHED: ContextVar[tuple[str, asyncio.Future[str]] | None] = ContextVar(
+    "claude_force_prefetched_system", default=None
+)

@@ -74,6 +74,23 @@ class ModelError(ConfigurationError):
     """A retired or malformed model id."""
 
 
+class InvalidInputError(ClaudeForceError, ValueError):
+    """An argument that claude-force refuses before reading or sending anything (exit code 2).
+
+    A ``ValueError``, as claude-force 2.2's input checks raised.
+    """
+
+    exit_code = 2
+
+
+class InvalidAgentNameError(InvalidInputError):
+    """An agent name with characters other than letters, digits, ``-`` and ``_``."""
+
+
+class TaskTooLargeError(InvalidInputError):
+    """A task longer than claude-force 2.2's limit (100,000 characters)."""
+
+
 # --- run errors: something failed while running ------------------------------------------------
 
 

@@ -25,6 +25,8 @@ from .catalog import ModelCatalog, builtin_catalog
 from .config import Project
 from .errors import BudgetExceededError, ClaudeForceError
 from .events import EventBus
+from .hybrid_compat import MODEL_STRATEGY, DetachedRouting, complexity_word, tier_models
+from .inputs import check_run
 from .orchestrator import AgentOrchestrator
 from .providers.base import Provider
 from .routing import (
@@ -272,6 +274,9 @@ class HybridOrchestrator(AgentOrchestrator):
 
     core_class = AsyncHybridOrchestrator
 
+    #: 2.2's agent classification, kept for code that reads it (routing does not use it)
+    MODEL_STRATEGY: dict[str, list[str]] = MODEL_STRATEGY
+
     def __init__(
         self,
         config_path: str | os.PathLike[str] = ".claude/claude.json",
@@ -302,6 +307,15 @@ class HybridOrchestrator(AgentOrchestrator):
             max_concurrent=max_concurrent,
             bus=bus,
         )
+        self._detached: DetachedRouting | None = None
+        if "core" not in self.__dict__:
+            # AgentOrchestrator.__init__ did not run (2.2 suites patch it out): choosing and
+            # estimating still work, from the package's catalog; running needs the engine.
+            self._detached = DetachedRouting(
+                auto_select_model, prefer_cheaper, cost_threshold, over_budget
+            )
+            self.pricing = ModelPricing.from_catalog(self._detached.catalog)
+            return
         self.hybrid.configure_routing(
             auto_select_model=auto_select_model,
             prefer_cheaper=prefer_cheaper,
@@ -312,6 +326,11 @@ class HybridOrchestrator(AgentOrchestrator):
 
     @property
     def hybrid(self) -> AsyncHybridOrchestrator:
+        if self._detached is not None:
+            raise RuntimeError(
+                "this HybridOrchestrator has no engine: AgentOrchestrator.__init__ did not run "
+                "(patched out?), so it can choose models and estimate costs but not run agents"
+            )
         core = self.core
         assert isinstance(core, AsyncHybridOrchestrator)
         return core
@@ -319,27 +338,42 @@ class HybridOrchestrator(AgentOrchestrator):
     # 2.2 attributes, kept in step with the core's router
     @property
     def auto_select_model(self) -> bool:
+        if self._detached is not None:
+            return self._detached.auto_select_model
         return self.hybrid.auto_select_model
 
     @auto_select_model.setter
     def auto_select_model(self, value: bool) -> None:
+        if self._detached is not None:
+            self._detached.auto_select_model = value
+            return
         self.hybrid.configure_routing(auto_select_model=value)
 
     @property
     def prefer_cheaper(self) -> bool:
+        if self._detached is not None:
+            return self._detached.prefer_cheaper
         return self.hybrid.router.prefer_cheaper
 
     @prefer_cheaper.setter
     def prefer_cheaper(self, value: bool) -> None:
+        if self._detached is not None:
+            self._detached.prefer_cheaper = value
+            return
         self.hybrid.configure_routing(prefer_cheaper=value)
 
     @property
     def cost_threshold(self) -> float | None:
+        if self._detached is not None:
+            return self._detached.cost_threshold
         t = self.hybrid.router.cost_threshold
         return None if t is None else float(t)
 
     @cost_threshold.setter
     def cost_threshold(self, value: float | None) -> None:
+        if self._detached is not None:
+            self._detached.cost_threshold = value
+            return
         if value is None:
             self.hybrid.clear_cost_threshold()
         else:
@@ -358,6 +392,14 @@ class HybridOrchestrator(AgentOrchestrator):
         budget: bool = True,
     ) -> RouteDecision:
         """The full routing decision (model, source, complexity, reasons, estimate)."""
+        if self._detached is not None:  # no project: the catalog's tiers, no system prompt
+            return self._detached.router(budget=budget).route(
+                AgentProfile(agent_name),
+                task,
+                max_tokens=max_tokens,
+                explicit_model=model,
+                complexity=parse_complexity(task_complexity),
+            )
         return self._loop.run(
             self.hybrid.route(
                 agent_name,
@@ -372,7 +414,21 @@ class HybridOrchestrator(AgentOrchestrator):
 
     def classify_task(self, agent_name: str, task: str) -> Classification:
         """The complexity of ``task`` for ``agent_name``, with the reasons."""
+        if self._detached is not None:
+            return self._detached.router().classify(task, AgentProfile(agent_name))
         return self.hybrid.router.classify(task, self.hybrid.profile(agent_name))
+
+    def analyze_task_complexity(self, task: str, agent_name: str) -> str:
+        """2.2's complexity words for ``task``: ``simple``, ``complex`` or ``critical``."""
+        return complexity_word(self.classify_task(agent_name, task).complexity)
+
+    _analyze_task_complexity = analyze_task_complexity  # 2.2's private name
+
+    @property
+    def MODELS(self) -> dict[str, str]:  # 2.2's name
+        """2.2's ``{"haiku", "sonnet", "opus"}`` → today's models of the three routing tiers."""
+        catalog = self._detached.catalog if self._detached is not None else self.project.catalog
+        return tier_models(catalog)
 
     def select_model_for_agent(
         self, agent_name: str, task: str, task_complexity: str = "auto"
@@ -387,6 +443,10 @@ class HybridOrchestrator(AgentOrchestrator):
         The cost threshold is not applied here: this answers "what would it cost".
         """
         return self.route(agent_name, task, model=model, budget=False).estimate
+
+    def close(self) -> None:
+        if self._detached is None:
+            super().close()
 
     # --- running ----------------------------------------------------------------------------------
 
@@ -409,6 +469,8 @@ class HybridOrchestrator(AgentOrchestrator):
         ``auto_select`` overrides ``auto_select_model`` for this call; ``estimate_only`` returns
         the estimate without running (``output`` "Cost estimate only", as in 2.2).
         """
+        check_run(agent_name, task)
+        self.hybrid  # noqa: B018 - a face without an engine says so (RuntimeError)
         return self._loop.run(
             self.arun_routed(
                 agent_name,
@@ -438,6 +500,7 @@ class HybridOrchestrator(AgentOrchestrator):
         workflow_position: int | None = None,
         task_complexity: str = "auto",
     ) -> AgentResult:
+        check_run(agent_name, task)
         try:
             complexity = parse_complexity(task_complexity)
         except ValueError as exc:

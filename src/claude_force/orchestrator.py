@@ -18,6 +18,7 @@ from .base import AgentResult, BaseOrchestrator
 from .config import Project
 from .errors import ConfigurationError
 from .events import EventBus
+from .inputs import check_run
 from .providers.base import Provider
 from .providers.client import patched
 from .runner import RunOptions
@@ -129,7 +130,12 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         workflow_position: int | None = None,
         **_: Any,
     ) -> AgentResult:
-        """Run one agent. Failures are returned as ``success=False`` with ``errors``."""
+        """Run one agent. Failures are returned as ``success=False`` with ``errors``.
+
+        An invalid agent name or a task over 100,000 characters raises ``ValueError`` first (the
+        checks of 2.2's ``execute_agent``), before anything is read or sent.
+        """
+        check_run(agent_name, task)
         return self._loop.run(
             self.arun_agent(
                 agent_name,
@@ -152,6 +158,7 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         workflow_name: str | None = None,
         workflow_position: int | None = None,
     ) -> AgentResult:
+        check_run(agent_name, task)
         opts = RunOptions(
             model=model,
             max_tokens=max_tokens,

@@ -14,6 +14,7 @@ from .config import Project
 from .events import EventBus
 from .providers.base import Provider
 from .resilience.hub import ResilienceHub
+from .telemetry.tracing import tracing_layer
 
 Layer = Callable[[Provider], Provider]
 
@@ -55,4 +56,7 @@ def default_spec(
         from .cluster.shared import install_shared
 
         install_shared(spec, project, bus)
+    traced = tracing_layer()  # innermost: one "chat" span per call that reaches the model
+    if traced is not None:
+        spec.extra.append(traced)
     return spec

@@ -13,10 +13,14 @@ of ``cache.db``, not one JSON file each.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +38,32 @@ from .messages import MessageResponse, Usage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ResponseCache"]
+__all__ = ["CacheEntry", "ResponseCache"]
 
 DB_FILE_NAME = "cache.db"
+_ENTRY_DOMAIN = b"claude-force/response-cache/compat-entry/v1\x00"
+
+
+@dataclass
+class CacheEntry:
+    """One cached response as claude-force 2.2 described it (fields and order kept).
+
+    The cache itself stores entries as signed rows of ``cache.db``; this type is for code that
+    built or inspected 2.2 entries. :meth:`ResponseCache._compute_signature` signs one and
+    :meth:`ResponseCache._verify_signature` checks it (an empty or wrong signature fails).
+    """
+
+    key: str
+    agent_name: str
+    task: str
+    model: str
+    response: str
+    input_tokens: int
+    output_tokens: int
+    estimated_cost: float
+    timestamp: float
+    hit_count: int = 0
+    signature: str = ""  # HMAC-SHA256 (hex) of the other fields except hit_count
 
 
 def _project_dirs() -> tuple[Path | None, Path | None, str | None, Path | None]:
@@ -110,6 +137,7 @@ class ResponseCache(Closing):
                 key_file=self.cache_dir / KEY_FILE_NAME,
                 config_file=config_file,
             )
+        self._secret = secret
         self.enabled = enabled
         self.exclude_agents = set(exclude_agents or ())
         self.verify_integrity = verify_integrity
@@ -129,6 +157,27 @@ class ResponseCache(Closing):
 
     def _cache_key(self, agent_name: str, task: str, model: str) -> str:
         return compat_key(agent_name, task, model)
+
+    def _compute_signature(self, entry_dict: Mapping[str, Any]) -> str:
+        """HMAC-SHA256 (hex) of a :class:`CacheEntry` as a dict, keyed by the cache secret.
+
+        ``signature`` and ``hit_count`` (a counter that changes on every hit) are not signed.
+        """
+        fields = {k: v for k, v in entry_dict.items() if k not in ("signature", "hit_count")}
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+        msg = _ENTRY_DOMAIN + canonical.encode("utf-8")
+        return hmac.new(self._secret.load(), msg, hashlib.sha256).hexdigest()
+
+    def _verify_signature(self, entry: CacheEntry) -> bool:
+        """Whether ``entry`` carries the signature of its fields (empty or wrong: ``False``)."""
+        if not entry.signature:
+            log.warning("cache entry %.8s has no signature", entry.key)
+            return False
+        expected = self._compute_signature(asdict(entry))
+        if not hmac.compare_digest(expected.encode(), str(entry.signature).encode()):
+            log.warning("cache entry %.8s failed its integrity check", entry.key)
+            return False
+        return True
 
     def _skip(self, agent_name: str) -> bool:
         return not self.enabled or agent_name in self.exclude_agents

@@ -22,6 +22,7 @@ from .catalog import ModelCatalog
 from .errors import ClaudeForceError, ProviderTimeoutError
 from .events import EventBus, ExecutionFinished, ExecutionStarted
 from .messages import CacheTTL, ChatMessage, MessageRequest, MessageResponse, SystemBlock, Usage
+from .telemetry import tracing
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,14 @@ class AgentRunner:
         self.prompt_cache_ttl = prompt_cache_ttl
 
     async def run(self, agent: str, task: str, opts: RunOptions) -> Execution:
+        # one OpenTelemetry span per execution (a no-op without the otel extra); the model
+        # calls made inside are its children
+        with tracing.execution_span(agent, opts.model) as span:
+            ex = await self._run(agent, task, opts)
+            tracing.finish_execution(span, ex)
+            return ex
+
+    async def _run(self, agent: str, task: str, opts: RunOptions) -> Execution:
         execution_id = opts.execution_id or uuid.uuid4().hex
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()

@@ -19,7 +19,8 @@ def test_an_empty_list_workflow_is_refused_by_list_agents_and_validate_alike(
     config = hostile_project(tmp_path, {"a": {}}, workflows={"empty": []})
     listed = cli("--config", str(config), "list", "agents")
     validated = cli("--config", str(config), "workflow", "validate", "empty")
-    assert listed.exit_code == validated.exit_code == 2
+    # tolerant loading (issue 12): listing works and warns; validating (or running) refuses it
+    assert listed.exit_code == 0 and validated.exit_code == 2
     for result in (listed, validated):
         assert "workflow 'empty' has no steps" in result.stderr
 

@@ -60,8 +60,17 @@ def batches_dir(project: Project) -> os.PathLike[str]:
 
 def wants_simulation(api_key: str | None, simulate: bool | None, project: Project) -> bool:
     """The same rule as online runs: simulated when asked to, or when no key is configured."""
+    from ..providers.select import check_simulation_allowed
+
     key = project.environment.key(api_key)
-    forced = simulate if simulate is not None else project.settings.provider.simulate
+    setting = project.settings.provider.simulate
+    forced = simulate if simulate is not None else setting is True
+    if not forced and not key:
+        check_simulation_allowed(project.settings.provider, api_key=key, simulate=simulate)
+        if setting != "auto":
+            from .. import fallback_flag
+
+            fallback_flag.mark()
     return bool(forced) or not key
 
 

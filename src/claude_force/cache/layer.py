@@ -23,11 +23,8 @@ from ..providers.client import SwitchProvider
 from .backend import CacheBackend
 from .errors import CacheConfigurationError
 from .keys import Namespace, request_key
-from .memory_backend import MemoryBackend
 from .policy import CachePolicy
-from .redis_backend import RedisBackend
 from .secret import KEY_FILE_NAME, SecretSource
-from .sqlite_backend import SqliteBackend
 from .store import ResponseStore
 
 if TYPE_CHECKING:
@@ -80,7 +77,10 @@ def make_backend(
     config_file: Path | None = None,
     read_only: bool = False,
 ) -> CacheBackend:
+    # the backends import lazily: a SQLite user never loads redis-py, and the reverse
     if settings.backend == "memory":
+        from .memory_backend import MemoryBackend
+
         return MemoryBackend()
     if settings.backend == "redis":
         if not settings.redis_url:
@@ -97,7 +97,11 @@ def make_backend(
                 key="cache.backend",
                 hint="pip install 'claude-force[redis]'",
             )
+        from .redis_backend import RedisBackend
+
         return RedisBackend(settings.redis_url)
+    from .sqlite_backend import SqliteBackend
+
     return SqliteBackend(state_dir / DB_FILE_NAME, read_only=read_only)
 
 

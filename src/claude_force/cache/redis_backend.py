@@ -281,6 +281,38 @@ class RedisBackend:
     def _meta(self) -> str:
         return f"{self._base}:meta"
 
+    def _flight(self, key: str) -> str:
+        return f"{self._base}:f:{key}"
+
+    async def claim(self, key: str, ttl_s: float) -> bool:
+        """Cross-process single-flight: become the one process that calls the model for ``key``
+        (``False``: another process holds the claim; it expires after ``ttl_s``)."""
+        from redis.exceptions import RedisError
+
+        try:
+            got = await self.client.set(
+                self._flight(key), "1", nx=True, px=max(1, int(ttl_s * 1000))
+            )
+        except (RedisError, OSError) as exc:
+            raise self._error(exc) from None
+        return bool(got)
+
+    async def release(self, key: str) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            await self.client.delete(self._flight(key))
+        except (RedisError, OSError) as exc:
+            raise self._error(exc) from None
+
+    async def claimed(self, key: str) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            return bool(await self.client.exists(self._flight(key)))
+        except (RedisError, OSError) as exc:
+            raise self._error(exc) from None
+
     def _keys4(self, key: str) -> list[str]:
         return [self._entry(key), self._lru, self._sizes, self._meta]
 

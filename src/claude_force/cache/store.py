@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ..clock import SYSTEM_CLOCK, WALL_CLOCK, Clock
 from ..memory.redact import redact
@@ -38,6 +38,19 @@ MISS = Counters(misses=1)
 CORRUPT = Counters(misses=1, integrity_failures=1)
 BACKOFF_S = 5.0  # after a storage failure, calls skip the cache this long
 PREVIEW_CHARS = 160
+FLIGHT_TTL_S = 120.0  # a cross-process claim outlives a call; a crashed leader's expires by then
+FLIGHT_POLL_S = 0.05  # how often a process waiting on another's call looks for its answer
+
+
+@runtime_checkable
+class CrossProcessFlights(Protocol):
+    """A backend shared by processes that can elect one caller per key (Redis)."""
+
+    async def claim(self, key: str, ttl_s: float) -> bool: ...
+
+    async def release(self, key: str) -> None: ...
+
+    async def claimed(self, key: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +97,10 @@ class ResponseStore:
         self._signer: Signer | None = None
         self._open_lock: asyncio.Lock | None = None
         self._flights: SingleFlight[tuple[MessageResponse, float]] = SingleFlight()
+        # Fresh answers are written after the call returns (off the hot path); until written they
+        # answer lookups from here, so a repeat is a hit at once (read-your-writes).
+        self._storing: dict[str, tuple[MessageResponse, float]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
         self._errors = 0
         self._unavailable_until = float("-inf")
         self._closed = False
@@ -112,7 +129,13 @@ class ResponseStore:
             self._signer = signer
             self._closed = False
 
+    async def flush(self) -> None:
+        """Wait until the answers still being written are stored."""
+        while self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
+
     async def aclose(self) -> None:
+        await self.flush()
         if not self._closed:
             self._closed = True
             self._signer = None
@@ -290,6 +313,9 @@ class ResponseStore:
         """
         looked_up = False
         if not refresh and key not in self._flights:
+            pending = self._storing.get(key)
+            if pending is not None:  # answered moments ago, still being written
+                return await self._shared(key, namespace, agent, model, pending, 0.0, False, False)
             hit = await self._safely("lookup", lambda: self.get(key))
             if hit is not None:
                 return hit.response
@@ -301,10 +327,29 @@ class ResponseStore:
 
         async def lead() -> tuple[MessageResponse, float]:
             t0 = self._timer.now()
-            response = await call()
+            claimed = False
+            flights = self.backend if isinstance(self.backend, CrossProcessFlights) else None
+            if not refresh and flights is not None:
+                # another *process* may be calling the model for this key (a shared Redis
+                # cache): wait for its answer instead of paying for the same call twice
+                claimed = bool(
+                    await self._safely("claim", lambda: flights.claim(key, FLIGHT_TTL_S))
+                )
+                if not claimed and self._available():
+                    hit = await self._answer_of_other_process(flights, key)
+                    if hit is not None:
+                        return hit.response, self._timer.now() - t0
+            try:
+                response = await call()
+            finally:
+                if claimed and flights is not None:
+                    await self._safely("release", lambda: flights.release(key))
             duration = self._timer.now() - t0
-            await self._safely(
-                "store",
+            self._store_later(
+                key,
+                model,
+                response,
+                duration,
                 lambda: self.put(
                     key,
                     namespace=namespace,
@@ -319,17 +364,58 @@ class ResponseStore:
             return response, duration
 
         t_join = self._timer.now()
-        (response, duration), shared = await self._flights.do(key, lead)
+        result, shared = await self._flights.do(key, lead)
         if not shared:
-            return response
+            return result[0]
         waited = self._timer.now() - t_join
+        return await self._shared(key, namespace, agent, model, result, waited, looked_up, True)
+
+    def _store_later(
+        self,
+        key: str,
+        model: str,
+        response: MessageResponse,
+        duration: float,
+        put: Callable[[], Awaitable[bool]],
+    ) -> None:
+        """Write a fresh answer in the background: the caller does not wait for the storage.
+
+        Why: a write (signing, SQLite or Redis) on the hot path adds to every miss's latency.
+        ``flush()`` (and closing the store) waits for the writes still running."""
+        if self.policy.refusal_reason(response, model) is None:
+            self._storing[key] = (response, duration)
+
+        async def write() -> None:
+            try:
+                await self._safely("store", put)
+            finally:
+                if self._storing.get(key, (None,))[0] is response:
+                    del self._storing[key]
+
+        task = asyncio.create_task(write())
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _shared(
+        self,
+        key: str,
+        namespace: Namespace,
+        agent: str,
+        model: str,
+        result: tuple[MessageResponse, float],
+        waited: float,
+        looked_up: bool,
+        coalesced: bool,
+    ) -> MessageResponse:
+        """Another caller's fresh answer, served as a hit (it costs nothing; its saving counts)."""
+        response, duration = result
         correction = Counters(misses=-1) if looked_up else Counters()
-        saved = Counters(hits=1, coalesced=1) + correction
+        saved = Counters(hits=1, coalesced=int(coalesced)) + correction
         try:
             entry_like = _as_entry(key, namespace, agent, model, response, duration)
             saved = saved + self._savings(entry_like, waited)
         except Exception:  # pragma: no cover - savings are informative only
-            log.exception("could not compute the saving of a coalesced call")
+            log.exception("could not compute the saving of a shared call")
         await self._safely("stats", lambda: self.backend.bump(saved))
         return replace(response, cached=True)
 
@@ -342,6 +428,20 @@ class ResponseStore:
         exact lookup's miss is taken back, and the hit's saving is labelled semantic."""
         saved = self._savings(hit.entry, 0.0)
         return Counters(misses=-1, semantic_hits=1, semantic_cost_saved_pusd=saved.cost_saved_pusd)
+
+    async def _answer_of_other_process(self, flights: CrossProcessFlights, key: str) -> Hit | None:
+        """Poll for the entry another process is computing until its claim ends (the answer is
+        stored first, then the claim released); ``None``: it ended without an entry."""
+        deadline = self._timer.now() + FLIGHT_TTL_S
+        while self._timer.now() < deadline:
+            hit = await self._safely("lookup", lambda: self.get(key))
+            if hit is not None:
+                return hit
+            still = await self._safely("claim", lambda: flights.claimed(key))
+            if not still:
+                return await self._safely("lookup", lambda: self.get(key))
+            await asyncio.sleep(FLIGHT_POLL_S)
+        return None
 
     def waiters(self, key: str) -> int:
         """Callers currently waiting on one provider call for ``key``."""
@@ -373,6 +473,7 @@ class ResponseStore:
         return True
 
     async def stats(self) -> CacheStats:
+        await self.flush()
         if await self._open_to_read():
             raw = await self.backend.stats()
             entries, size, counters = raw.entries, raw.bytes, raw.counters
@@ -391,6 +492,7 @@ class ResponseStore:
         )
 
     async def entries(self, agent: str | None = None, limit: int | None = None) -> list[EntryInfo]:
+        await self.flush()
         if not await self._open_to_read():
             return []
         return await self.backend.entries(agent=agent, limit=limit)
@@ -416,6 +518,7 @@ class ResponseStore:
 
     async def inspect(self, key: str) -> Inspection | None:
         """The entry for ``key`` without counting a hit or changing its recency."""
+        await self.flush()
         await self.open()
         record = await self.backend.peek(key)
         if record is None:
@@ -430,14 +533,17 @@ class ResponseStore:
         )
 
     async def delete(self, key: str) -> bool:
+        await self.flush()
         await self.open()
         return await self.backend.remove(key, Counters())
 
     async def prune(self) -> int:
+        await self.flush()
         await self.open()
         return await self.backend.prune(self.now())
 
     async def clear(self, agent: str | None = None) -> int:
+        await self.flush()
         await self.open()
         return await self.backend.clear(agent)
 

@@ -1,4 +1,24 @@
-"""The ``claude-force`` command line (typer + rich); heavy modules load lazily."""
+"""The ``claude-force`` command line (typer + rich); heavy modules load lazily.
+
+The 2.2 command functions (``cmd_list_agents``, ``cmd_list_workflows``, ``cmd_run_agent``) and the
+``AgentOrchestrator`` name they use (2.2 test suites patch ``claude_force.cli.AgentOrchestrator``)
+are attributes of this package, imported at first access.
+"""
+
+from .._lazy import lazy_exports
+
+__all__ = ["AgentOrchestrator", "cmd_list_agents", "cmd_list_workflows", "cmd_run_agent", "main"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AgentOrchestrator": "..orchestrator",
+        "cmd_list_agents": ".compat22",
+        "cmd_list_workflows": ".compat22",
+        "cmd_run_agent": ".compat22",
+    },
+    __all__,
+)
 
 
 def main() -> None:

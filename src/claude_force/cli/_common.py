@@ -7,6 +7,7 @@ pydantic and the orchestrator are imported inside the functions that use them.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from ..async_orchestrator import AsyncAgentOrchestrator
     from ..config import Project
+    from ..telemetry.settings import TelemetrySettings
 
 
 @dataclass
@@ -30,6 +32,10 @@ class CliState:
     api_key: str | None = field(default=None, repr=False)  # never printed, never logged
     simulate: bool = False
     debug: bool = False
+    log_handler: logging.Handler | None = field(default=None, repr=False)
+    log_format: str = "text"
+    log_format_given: bool = False  # --log-format wins over telemetry.log_format
+    tracing_ready: bool = False
 
 
 def state_of(ctx: typer.Context) -> CliState:
@@ -47,14 +53,49 @@ def open_core(
     """The async core for the configured project (loads and validates it: config errors raise;
     ``project``: one the command loaded already)."""
     from ..async_orchestrator import AsyncAgentOrchestrator
+    from ..providers.select import check_simulation_allowed
 
-    return AsyncAgentOrchestrator(
+    forced = True if (simulate or state.simulate) else None
+    core = AsyncAgentOrchestrator(
         state.config,
         project=project,
         api_key=state.api_key,
         max_concurrent=max_concurrent,
-        simulate=True if (simulate or state.simulate) else None,
+        simulate=forced,
     )
+    # provider.simulate "never" without a key: exit 2 before anything runs
+    key = core.project.environment.key(state.api_key)
+    check_simulation_allowed(core.project.settings.provider, api_key=key, simulate=forced)
+    apply_telemetry(state, core.project.settings.telemetry)
+    core.bus.subscribe(_note_simulated_run)
+    return core
+
+
+def _note_simulated_run(event: object) -> None:
+    """A run answered by the simulated model (the exit status says so if by fallback)."""
+    from ..events import ExecutionFinished
+
+    if isinstance(event, ExecutionFinished) and event.simulated:
+        from .. import fallback_flag
+
+        fallback_flag.ran()
+
+
+def apply_telemetry(state: CliState, settings: TelemetrySettings) -> None:
+    """``telemetry.log_format`` (unless ``--log-format`` was given) and span export (once)."""
+    if not state.log_format_given and settings.log_format != state.log_format:
+        from .app import set_log_format
+
+        set_log_format(state, settings.log_format)
+    if not state.tracing_ready:
+        import atexit
+
+        from ..telemetry.tracing import setup_tracing
+
+        stop = setup_tracing(settings)
+        if stop is not None:
+            atexit.register(stop)  # flushes the spans still queued
+        state.tracing_ready = True
 
 
 def _json_default(value: object) -> object:

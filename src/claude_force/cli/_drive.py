@@ -19,6 +19,14 @@ if TYPE_CHECKING:
     from ..runner import Execution, RunOptions
 
 
+def check_inputs(items: Sequence[TaskItem]) -> None:
+    """The 2.2 input checks (agent name, task size), before the project is even read: exit 2."""
+    from ..inputs import check_run
+
+    for item in items:
+        check_run(item.agent, item.task)
+
+
 def preflight(core: AsyncAgentOrchestrator, items: Sequence[TaskItem], model: str | None) -> None:
     """Fail fast (exit 2) on an unknown agent or a retired/unknown model, before anything runs."""
     for agent in dict.fromkeys(item.agent for item in items):

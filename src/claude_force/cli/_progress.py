@@ -161,49 +161,91 @@ class TaskBoard:
 
 
 class ProgressView:
-    """Shows a :class:`TaskBoard` on ``console`` (stderr) while the ``with`` block runs."""
+    """Shows a :class:`TaskBoard` on ``console`` (stderr) while the ``with`` block runs.
 
-    def __init__(self, console: Console, labels: list[str], *, enabled: bool = True) -> None:
+    On a terminal: a live area with a progress bar (counts, elapsed, ETA) and the rows still
+    running — as many as fit, for any number of tasks — while each finished row is printed
+    above it once and scrolls away. Elsewhere (CI logs, pipes): one line per change.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        labels: list[str],
+        *,
+        enabled: bool = True,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        import time
+
         self.console = console
         self.enabled = enabled
         self.live_mode = enabled and console.is_terminal
         self.board = TaskBoard(labels, on_change=self._changed)
         self._live: Live | None = None
+        self._clock = clock or time.monotonic
+        self._started = self._clock()
 
     # --- rendering --------------------------------------------------------------------------------
 
+    def header(self) -> str:
+        """``42/100 done · 3 failed · 8 running · 0:12 elapsed · ETA 0:17``."""
+        c = self.board.counts()
+        total = len(self.board.rows)
+        finished = c["done"] + c["failed"] + c["skipped"]
+        elapsed = max(0.0, self._clock() - self._started)
+        parts = [f"{finished}/{total} finished"]
+        if c["failed"]:
+            parts.append(f"{c['failed']} failed")
+        parts.append(f"{c['running']} running")
+        if c["waiting"]:
+            parts.append(f"{c['waiting']} waiting")
+        parts.append(f"{_clock_text(elapsed)} elapsed")
+        if 0 < finished < total:
+            parts.append(f"ETA {_clock_text(elapsed / finished * (total - finished))}")
+        return " · ".join(parts)
+
     def __rich__(self) -> RenderableType:
         from rich.console import Group
+        from rich.progress_bar import ProgressBar
         from rich.spinner import Spinner
         from rich.table import Table
         from rich.text import Text
 
         c = self.board.counts()
-        title = (
-            f"{c['done']} done · {c['failed']} failed · {c['running']} running · "
-            f"{c['waiting']} waiting"
+        total = len(self.board.rows)
+        finished = c["done"] + c["failed"] + c["skipped"]
+        bar = Table.grid(padding=(0, 1))
+        bar.add_row(
+            ProgressBar(total=max(total, 1), completed=finished, width=30),
+            Text(self.header(), style="bold"),
         )
-        if c["skipped"]:
-            title += f" · {c['skipped']} skipped"
+        running = [r for r in self.board.rows if r.status == "running"]
+        room = max(1, self.console.size.height - 4)
         table = Table(box=None, pad_edge=False, show_header=False)
         table.add_column("", width=2)
-        table.add_column("task")
-        table.add_column("status")
-        table.add_column("", overflow="fold")
-        for row in self.board.rows:
-            icon: RenderableType = (
-                Spinner("dots", style="yellow")
-                if row.status == "running"
-                else Text(_ICON[row.status], style=_STYLE[row.status])
-            )
-            table.add_row(
-                icon, row.label, Text(row.status, style=_STYLE[row.status]), Text(row.detail)
-            )
-        return Group(Text(title, style="bold"), table)
+        table.add_column("task", overflow="ellipsis", no_wrap=True)
+        table.add_column("", overflow="ellipsis", no_wrap=True)
+        for row in running[:room]:
+            table.add_row(Spinner("dots", style="yellow"), row.label, Text(row.detail))
+        parts: list[RenderableType] = [bar, table]
+        if len(running) > room:
+            parts.append(Text(f"  … and {len(running) - room} more running", style="dim"))
+        return Group(*parts)
 
     def _changed(self, index: int, row: Row) -> None:
-        if not self.enabled or self.live_mode:
-            return  # the live display re-renders by itself
+        if not self.enabled:
+            return
+        if self.live_mode:
+            if row.status in ("done", "failed", "skipped") and self._live is not None:
+                from rich.text import Text
+
+                line = Text(f"{_ICON[row.status]} ", style=_STYLE[row.status])
+                line.append(row.label)
+                if row.detail:
+                    line.append(f"  {row.detail}", style="dim" if row.status != "failed" else "")
+                self._live.console.print(line, soft_wrap=True)  # above the live area
+            return
         total = len(self.board.rows)
         detail = f"  {row.detail}" if row.detail else ""
         self.console.print(
@@ -219,7 +261,8 @@ class ProgressView:
         if self.live_mode:
             from rich.live import Live
 
-            live = Live(self, console=self.console, refresh_per_second=12, transient=False)
+            self._started = self._clock()
+            live = Live(self, console=self.console, refresh_per_second=8, transient=False)
             live.start()
             self._live = live
         return self
@@ -233,3 +276,11 @@ class ProgressView:
         if self._live is not None:
             self._live.stop()
             self._live = None
+
+
+def _clock_text(seconds: float) -> str:
+    """``0:07``, ``12:30``, ``1:02:03``."""
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"

@@ -17,7 +17,7 @@ from . import _anomalies
 from ._common import emit_json, notice, out_console, state_of, write_output_file
 
 if TYPE_CHECKING:
-    from ..metrics.analytics import Group, Stats
+    from ..metrics.analytics import Group, Stats, TrendPoint
     from ..metrics.prompt_cache import PromptCacheSavings
     from ..metrics.store import Query
     from ..metrics.tracker import MetricsTracker
@@ -65,11 +65,14 @@ def open_metrics(state: CliState, *, auto_rollup: bool = True) -> Iterator[Metri
     db = db if db.is_absolute() else project.state_dir / db
     if settings.backend == "memory":
         notice("metrics.backend is 'memory': nothing is kept between processes")
-    if settings.backend == "sqlite" and not db.exists():
+    cluster_url = project.settings.cluster.database_url  # cluster mode: the shared store
+    if settings.backend == "sqlite" and cluster_url is None and not db.exists():
         tracker = MetricsTracker(MemoryMetricsStore(), settings=settings, catalog=project.catalog)
     else:
         tracker = MetricsTracker(
-            store_for(settings, project.state_dir), settings=settings, catalog=project.catalog
+            store_for(settings, project.state_dir, database_url=cluster_url),
+            settings=settings,
+            catalog=project.catalog,
         )
     try:
         if auto_rollup and settings.auto_rollup:
@@ -198,7 +201,13 @@ def summary(
     real_only: RealOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Executions, success rate, tokens, cost, cache hit rate, savings and p50/p95/p99 latency."""
+    """Executions, success rate, tokens, cost, cache hit rate, savings and p50/p95/p99 latency.
+
+    \b
+    Examples:
+      claude-force analytics summary --since 7d
+      claude-force analytics summary --since today --real-only --json
+    """
     q = _query(since, until, agent, model, workflow, real_only)
     from ..config import load_project
 
@@ -207,10 +216,13 @@ def summary(
         analytics = tracker.analytics()
         stats = analytics.summary(q)
         prompt = analytics.prompt_cache(tracker.catalog.prices, q, ttl)
+        hourly = q.since_us is not None and (q.until_us or now_us()) - q.since_us <= 3 * DAY_US
+        points = analytics.trends(q, "hour" if hourly else "day") if not json_out else []
     if json_out:
         emit_json({**_period(q), **stats.to_dict(), "prompt_cache": prompt.to_dict()})
         return
     print_summary(stats, prompt_cache=prompt)
+    _print_sparklines(points, "hour" if hourly else "day")
 
 
 def _grouped(
@@ -265,7 +277,13 @@ def trends(
     real_only: RealOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Executions, cost, success rate and latency per hour or day."""
+    """Executions, cost, success rate and latency per hour or day, with sparklines.
+
+    \b
+    Examples:
+      claude-force analytics trends --since 24h --interval hour
+      claude-force analytics trends --since 30d --json
+    """
     from ..errors import ConfigurationError
 
     if interval not in ("hour", "day"):
@@ -280,6 +298,7 @@ def trends(
         return
     from rich.table import Table
 
+    _print_sparklines(points, interval)
     table = Table(title=f"Trends per {interval}", title_justify="left")
     table.add_column("start (UTC)", no_wrap=True)
     for col in ("runs", "ok", "tokens", "cost", "hits", "p95"):
@@ -297,6 +316,43 @@ def trends(
             _ms(s.p95_ms),
         )
     out_console().print(table)
+
+
+def now_us() -> int:
+    import time
+
+    return int(time.time() * 1_000_000)
+
+
+DAY_US = 86_400_000_000
+
+
+def _print_sparklines(points: list[TrendPoint], interval: str) -> None:
+    """One line a figure: its sparkline over the period (one character a {interval}) and range."""
+    if len(points) < 2:
+        return
+    from datetime import timedelta
+
+    from rich.table import Table
+
+    from ._spark import trend_lines
+
+    step = timedelta(hours=1) if interval == "hour" else timedelta(days=1)
+    first, last = points[0].start, points[-1].start
+    fmt = "%Y-%m-%d %H:%M" if interval == "hour" else "%Y-%m-%d"
+    grid = Table(
+        title=f"Per {interval}, {first.strftime(fmt)} → {last.strftime(fmt)} (UTC)",
+        title_justify="left",
+        box=None,
+        show_header=False,
+        pad_edge=False,
+    )
+    grid.add_column("figure", style="bold", no_wrap=True)
+    grid.add_column("sparkline", style="cyan", no_wrap=True, overflow="crop")
+    grid.add_column("range", style="dim", no_wrap=True)
+    for label, line, span in trend_lines(points, step):
+        grid.add_row(label, line, span)
+    out_console().print(grid)
 
 
 @app.command("export")

@@ -42,6 +42,7 @@ from . import recommend as _recommend
 from . import route as _route
 from . import run as _run
 from . import serve as _serve
+from . import validate as _validate
 from . import worker as _worker
 from . import workflow as _workflow
 from ._common import CliState
@@ -89,7 +90,17 @@ class RootGroup(TyperGroup):
                 **extra,
             )
 
+        from .. import fallback_flag
+
+        fallback_flag.reset()
         code = guarded(invoke, state)
+        if code == 0 and fallback_flag.fell_back():
+            sys.stderr.write(
+                f"claude-force: exit status {fallback_flag.FALLBACK_EXIT}: answered by the "
+                "SIMULATED model because no ANTHROPIC_API_KEY is set (pass --simulate, or set "
+                'provider.simulate to "auto", to run offline on purpose)\n'
+            )
+            code = fallback_flag.FALLBACK_EXIT
         if standalone_mode:
             sys.exit(code)
         return code
@@ -104,8 +115,35 @@ def _plain_help(command: object) -> None:
     """
     if hasattr(command, "rich_markup_mode"):
         command.rich_markup_mode = None
+    for param in getattr(command, "params", ()):
+        _plain_metavar(param)
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub)
+
+
+def _plain_metavar(param: Any) -> None:
+    """Help shows what a value is, not its Python type: ``TASK...`` rather than
+    ``TASK <list[str]>``, ``--max-tokens N`` rather than ``--max-tokens <int range>``."""
+    if getattr(param, "param_type_name", "") == "argument":
+        param.display_type_rich = lambda ctx: None  # the name says it; no "<str>"
+        return
+    if getattr(param, "metavar", None) is not None or getattr(param, "is_flag", False):
+        return
+    try:
+        desc = param.type_descriptor
+        kind = "choice" if desc.is_choice else param.bare_type()
+    except Exception:  # an option typer builds differently: keep its own text
+        return
+    if kind == "choice":
+        return  # the choices are the best description
+    names = {"int": "N", "float": "X"}
+    if kind in names:
+        param.metavar = names[kind]
+    elif "Path" in kind:
+        param.metavar = "PATH"
+    else:
+        longest = max(param.opts, key=len).lstrip("-")
+        param.metavar = longest.upper().replace("-", "_")
 
 
 def _env_flag(name: str) -> bool:
@@ -207,17 +245,42 @@ class _LogFormatter(logging.Formatter):
         return safe(super().format(copy))
 
 
-def _configure_logging(ctx: typer.Context, debug: bool) -> None:
+LOG_FORMATS = ("text", "json")
+
+
+def set_log_format(state: CliState, fmt: str) -> None:
+    """Text (``level: message``) or JSON lines (with execution, workflow-run and request ids).
+    In text mode a failed run is reported by the command itself, so its log line is left out."""
+    handler = state.log_handler
+    if handler is None:
+        return
+    if fmt == "json":
+        from ..telemetry.logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter(state.debug))
+    else:
+        handler.setFormatter(_LogFormatter(state.debug))
+    runs = logging.getLogger("claude_force.runs")
+    runs.setLevel(logging.NOTSET if fmt == "json" or state.debug else logging.ERROR)
+    state.log_format = fmt
+
+
+def _configure_logging(ctx: typer.Context, state: CliState, fmt: str | None) -> None:
     logger = logging.getLogger("claude_force")
+    runs = logging.getLogger("claude_force.runs")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LogFormatter(debug))
-    previous_level = logger.level
+    previous = (logger.level, runs.level)
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logger.setLevel(logging.DEBUG if state.debug else logging.WARNING)
+    state.log_handler = handler
+    state.log_format_given = fmt is not None
+    set_log_format(state, fmt or "text")
 
     def restore() -> None:
         logger.removeHandler(handler)
-        logger.setLevel(previous_level)
+        logger.setLevel(previous[0])
+        runs.setLevel(previous[1])
+        state.log_handler = None
 
     ctx.call_on_close(restore)
 
@@ -233,7 +296,7 @@ app = typer.Typer(
     cls=RootGroup,
     help="Run specialised Claude agents and workflows from your project's .claude/ folder.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -272,6 +335,16 @@ def root(
         bool,
         typer.Option("--debug", help="Show tracebacks and debug logs (or CLAUDE_FORCE_DEBUG=1)."),
     ] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            metavar="FORMAT",
+            help="Logs on stderr as 'text' or 'json' lines with execution, workflow-run and "
+            "request ids (default: telemetry.log_format, text).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -290,7 +363,11 @@ def root(
     state.api_key = api_key or None
     state.simulate = simulate
     state.debug = debug or state.debug
-    _configure_logging(ctx, state.debug)
+    if log_format is not None and log_format not in LOG_FORMATS:
+        raise typer.BadParameter(
+            f"'{log_format}' is not a log format (use text or json)", param_hint="--log-format"
+        )
+    _configure_logging(ctx, state, log_format)
     if ctx.invoked_subcommand in CALLS_CLAUDE and not simulate:
         _preload_sdk(state)
 
@@ -327,6 +404,7 @@ app.add_typer(_memory.app, name="memory")
 app.add_typer(_batch.app, name="batch")
 app.command("route")(_route.route)
 app.command("recommend")(_recommend.recommend)
+app.command("validate")(_validate.validate)
 app.add_typer(_serve.app)  # serve, dashboard
 app.command("worker")(_worker.worker)  # cluster mode
 app.add_typer(_worker.app, name="runs")

@@ -107,12 +107,20 @@ def execute(
 
     In cluster mode (cluster.database_url) the tasks are queued for the workers: --submit prints
     their run ids, otherwise the command waits for them. Exit code 0 when every task succeeded,
-    1 when one failed, 2 for usage or configuration errors.
+    1 when one failed, 2 for usage or configuration errors (3: it ran on the simulated model
+    because no key was set).
+
+    \b
+    Examples:
+      claude-force execute code-reviewer "Review this diff: ..."
+      claude-force execute python-expert --task-file task.md --json
+      claude-force execute python-expert --tasks-file tasks.txt --async --max-concurrent 8
+      claude-force execute security-specialist "Audit auth.py" --auto-model --no-cache
     """
     import asyncio
 
     from ..runner import RunOptions
-    from ._drive import label, preflight, run_items
+    from ._drive import check_inputs, label, preflight, run_items
     from ._progress import ProgressView
     from ._report import (
         RunSummary,
@@ -121,6 +129,7 @@ def execute(
 
     state = state_of(ctx)
     items = collect(agent, tasks or [], task_file, tasks_file)
+    check_inputs(items)
     from ..config import load_project
     from ._cluster import cluster_for
     from .route import open_routed_core

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,15 +20,21 @@ app = typer.Typer(help="List the project's agents or workflows.", no_args_is_hel
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 
 
-def sync_orchestrator(state: CliState) -> AgentOrchestrator:
-    """The 2.2 sync API on the configured project (it loads and validates the project)."""
+@contextlib.contextmanager
+def sync_orchestrator(state: CliState) -> Iterator[AgentOrchestrator]:
+    """The 2.2 sync API on the configured project (it loads and validates the project), closed
+    after use. Not entered: entering loads the SDK client, which a read-only command never needs."""
     from ..orchestrator import AgentOrchestrator
 
-    return AgentOrchestrator(
+    orch = AgentOrchestrator(
         state.config if state.config is not None else _default_config(),
         anthropic_api_key=state.api_key,
         simulate=True if state.simulate else None,
     )
+    try:
+        yield orch
+    finally:
+        orch.close()
 
 
 def _default_config() -> str:
@@ -35,27 +43,39 @@ def _default_config() -> str:
     return str(find_config())
 
 
-def agent_rows(orch: AgentOrchestrator) -> list[dict[str, Any]]:
-    """``list_agents()`` of the 2.2 API plus each agent's contract, description and model."""
+def project_agent_rows(state: CliState) -> list[dict[str, Any]]:
+    """The 2.2 ``list_agents()`` rows plus each agent's contract, description and model, from the
+    project alone: a read-only listing needs no orchestrator (importing it, the call pipeline and
+    its stores would triple the command's start-up)."""
+    from ..config import load_project
+
+    project = load_project(state.config)
+    per_agent = project.settings.models.agents
+    models: dict[tuple[str | None, str | None], str] = {}  # most agents share a model
     rows = []
-    for entry in orch.list_agents():
-        spec = orch.project.agent(entry["name"])
+    for name, spec in project.settings.agents.items():
+        choice = (spec.model, per_agent.get(name))
+        model = models.get(choice)
+        if model is None:
+            model = models[choice] = project.model_for(name)
         rows.append(
             {
-                **entry,
+                "name": name,
+                "file": spec.file,
+                "domains": list(spec.domains),
+                "priority": spec.priority,
                 "contract": spec.contract,
                 "description": spec.description or "",
-                "model": orch.project.model_for(entry["name"]),
+                "model": model,
             }
         )
-    return rows
+    return sorted(rows, key=lambda a: (a["priority"], a["name"]))
 
 
 @app.command("agents")
 def list_agents(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """The agents, by priority (1 = highest)."""
-    with sync_orchestrator(state_of(ctx)) as orch:
-        rows = agent_rows(orch)
+    rows = project_agent_rows(state_of(ctx))
     if json_out:
         emit_json(rows)
         return

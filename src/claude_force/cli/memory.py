@@ -35,14 +35,15 @@ AgentOpt = Annotated[
 def with_store(state: CliState, fn: Callable[[MemoryStore], T], empty: T) -> T:
     """Open the project's memory, run ``fn`` on it, close it; ``empty`` when there is none yet."""
     from ..config import load_project
-    from ..memory.service import memory_path
+    from ..memory.service import cluster_memory_db, memory_path
     from ..memory.store import MemoryStore
 
     project = load_project(state.config, check_files=False)
     path = memory_path(project)
-    if not path.exists():
+    db = cluster_memory_db(project)  # cluster mode: the shared PostgreSQL tables
+    if db is None and not path.exists():
         return empty
-    store = MemoryStore(path, project.settings.memory)
+    store = MemoryStore(path, project.settings.memory, db=db)
     try:
         return fn(store)
     finally:

@@ -107,15 +107,16 @@ def run_agent(
     import asyncio
 
     from ..runner import RunOptions
-    from ._drive import preflight, run_items
+    from ._drive import check_inputs, preflight, run_items
     from ._report import RunSummary, print_result, report_failures, result_dict
     from ._tasks import TaskItem
 
     state = state_of(ctx)
     text = _one_task(task, task_file)
     as_json = json_out or output_format is OutputFormat.json
-    core = open_core(state, simulate=simulate)
     items = [TaskItem(agent, text, "--task")]
+    check_inputs(items)
+    core = open_core(state, simulate=simulate)
     preflight(core, items, model)
     options = RunOptions(
         model=model,

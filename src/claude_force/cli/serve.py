@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._common import notice, state_of
+from ._common import apply_telemetry, notice, state_of
 
 if TYPE_CHECKING:
     from ._common import CliState
@@ -69,6 +69,12 @@ def serve(
 
     Listens on 127.0.0.1 unless told otherwise. With server.token (or CLAUDE_FORCE_SERVER_TOKEN)
     set, the endpoints that run agents need 'Authorization: Bearer <token>'.
+
+    \b
+    Examples:
+      claude-force serve                       # http://127.0.0.1:8000/
+      claude-force --log-format json serve --port 9000
+      CLAUDE_FORCE_SERVER_TOKEN=... claude-force serve --host 0.0.0.0
     """
     _serve(
         state_of(ctx), host, port, simulate, log_level, allow_unauthenticated, open_browser, False
@@ -135,6 +141,7 @@ def _serve(
     from ..server.settings import TOKEN_ENV, weak_token
 
     project = load_project(state.config)
+    apply_telemetry(state, project.settings.telemetry)
     settings = project.settings.server
     host = host or settings.host
     port = settings.port if port is None else port
@@ -180,6 +187,6 @@ def _serve(
             webbrowser.open(url)
         from ..server import run as server_run
 
-        server_run.run(app, sock, log_level=log_level.lower())
+        server_run.run(app, sock, log_level=log_level.lower(), json_logs=state.log_format == "json")
     finally:
         sock.close()

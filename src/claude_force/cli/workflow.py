@@ -103,6 +103,11 @@ def run_workflow(
     completed steps are reused from the checkpoint in the state directory (--fresh: run all).
     In cluster mode the run is queued for the workers (durable: a crashed worker's run resumes
     on another); --submit prints its run id and exits, otherwise the command waits.
+
+    \b
+    Examples:
+      claude-force run-workflow code-quality-check --task "Review the payment module"
+      claude-force run-workflow bug-fix --task-file bug.md --max-concurrent 2 --json
     """
     drive(
         state_of(ctx),
@@ -394,7 +399,7 @@ def validate(
     from ..workflows.api import load_workflow
 
     project = _project(state_of(ctx))
-    names = [name] if name is not None else list(project.settings.workflows)
+    names = [name] if name is not None else project.workflow_names()
     if name is not None:
         project.workflow(name)  # unknown name: exit 2 with suggestions
     report: dict[str, dict[str, Any]] = {}
@@ -427,13 +432,10 @@ def validate(
 
 
 def _project(state: CliState) -> Project:
-    """The project, loaded without validating workflows (so each can be reported on its own)."""
-    from ..config import load_project
+    """The project; broken workflows are reported by the commands, not warned about."""
+    from .validate import load_quietly
 
-    project = load_project(state.config, check_files=False)
-    for agent in project.agent_names:
-        project.read_agent(agent)
-    return project
+    return load_quietly(state)
 
 
 def _describe(dag: WorkflowDAG) -> dict[str, Any]:

@@ -6,6 +6,7 @@ A thin layer over ``DBOSClient``: the submitter chooses the run id (the DBOS wor
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -232,3 +233,33 @@ class RunsClient:
 
 def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300]
+
+
+_CLIENTS: dict[str, RunsClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def shared_client(cluster: Cluster) -> RunsClient:
+    """One client per cluster for a long-lived process (the server), created at first use."""
+    with _CLIENTS_LOCK:
+        found = _CLIENTS.get(cluster.database_url)
+        if found is None:
+            found = _CLIENTS[cluster.database_url] = RunsClient(cluster)
+        return found
+
+
+def run_and_wait(cluster: Cluster, spec: TaskSpec | WorkflowSpec, timeout_s: float) -> RunInfo:
+    """Queue one run and wait for it (blocking: call it from a thread)."""
+    client = shared_client(cluster)
+    task = isinstance(spec, TaskSpec)
+    rid = client.submit_task(spec) if task else client.submit_workflow(spec)  # type: ignore[arg-type]
+    info = client.wait([rid], poll_s=0.1, timeout_s=timeout_s)[rid]
+    if not info.finished:
+        client.cancel(rid)
+        raise ClaudeForceError(
+            f"run {rid} did not finish within {timeout_s:g} s (cancelled)",
+            hint="check that workers are running: claude-force runs list",
+        )
+    if info.result is None:
+        raise ClaudeForceError(f"run {rid} ended {info.status} without a result: {info.error}")
+    return info

@@ -60,8 +60,15 @@ def runtime() -> Runtime:
 
 
 async def _agent_call(agent: str, task: str, options: RunOptions) -> Execution:
-    """The body of a durable step: one agent execution through the whole pipeline."""
-    return await runtime().orchestrator.execute(agent, task, options)
+    """The body of a durable step: one agent execution through the whole pipeline. Its metrics
+    are written before the step is checkpointed (the metrics writer batches otherwise): a
+    worker killed after the checkpoint has lost nothing, one killed before re-runs the step,
+    whose rows replace these (same execution id)."""
+    orchestrator = runtime().orchestrator
+    ex = await orchestrator.execute(agent, task, options)
+    if orchestrator.metrics is not None:
+        await orchestrator.metrics.aflush()
+    return ex
 
 
 async def run_agent_step(agent: str, task: str, options: RunOptions) -> Execution:
@@ -80,6 +87,8 @@ async def task_run(spec: TaskSpec) -> Execution:
         temperature=spec.temperature,
         use_cache=spec.use_cache,
         refresh=spec.refresh,
+        context=getattr(spec, "context", None),  # specs queued by an older submitter lack them
+        use_memory=getattr(spec, "use_memory", True),
         workflow_run_id=run_id,
         step_id="task",
         execution_id=execution_id_for(run_id, "task"),

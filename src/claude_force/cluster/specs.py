@@ -28,6 +28,8 @@ class TaskSpec:
     temperature: float | None = None
     use_cache: bool = True
     refresh: bool = False
+    context: str | None = None
+    use_memory: bool = True
 
 
 @dataclass(frozen=True, slots=True)

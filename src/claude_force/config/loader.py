@@ -9,7 +9,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,10 @@ ENV_OVERRIDES: dict[str, tuple[str, str, str]] = {
     "CLAUDE_FORCE_CACHE_BACKEND": ("cache", "backend", "str"),
     "CLAUDE_FORCE_REDIS_URL": ("cache", "redis_url", "str"),
     "CLAUDE_FORCE_DATABASE_URL": ("cluster", "database_url", "str"),
-    "CLAUDE_FORCE_SIMULATE": ("provider", "simulate", "bool"),
+    "CLAUDE_FORCE_SIMULATE": ("provider", "simulate", "simulate"),
     "CLAUDE_FORCE_LATENCY": ("provider", "latency", "str"),
+    "CLAUDE_FORCE_TRACES": ("telemetry", "traces", "str"),
+    "CLAUDE_FORCE_LOG_FORMAT": ("telemetry", "log_format", "str"),
     "ANTHROPIC_BASE_URL": ("provider", "base_url", "str"),
 }
 
@@ -58,14 +60,16 @@ def _parse_env(name: str, raw: str, kind: str) -> Any:
             f"environment variable {name}={raw!r} is not a number",
             hint=f"set {name} to a number or unset it",
         ) from None
-    if kind == "bool":
+    if kind == "simulate" and value.lower() in ("auto", "never"):
+        return value.lower()
+    if kind in ("bool", "simulate"):
         if value.lower() in _TRUE:
             return True
         if value.lower() in _FALSE:
             return False
         raise ConfigurationError(
             f"environment variable {name}={raw!r} is not a boolean",
-            hint=f"set {name} to 1 or 0",
+            hint=f"set {name} to 1 or 0" + (", auto or never" if kind == "simulate" else ""),
         )
     return value
 
@@ -237,9 +241,19 @@ def _check_finite(
     )
 
 
-def load_settings(path: Path, env: Mapping[str, str] | None = None) -> tuple[ProjectSettings, str]:
-    """Read, apply the environment, validate. Returns the settings and the file's text."""
+def load_settings(
+    path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    prepare: Callable[[dict[str, Any], str], dict[str, Any]] | None = None,
+) -> tuple[ProjectSettings, str]:
+    """Read, apply the environment, validate. Returns the settings and the file's text.
+
+    ``prepare`` may set entries aside before validation (tolerant loading: config/tolerant.py).
+    """
     data, text = read_json(path)
     data, used = apply_env(data, os.environ if env is None else env)
+    if prepare is not None:
+        data = prepare(data, text)
     env_keys = {f"{ENV_OVERRIDES[n][0]}.{ENV_OVERRIDES[n][1]}": n for n in used}
     return validate(data, text, path, env_keys), text

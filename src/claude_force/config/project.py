@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any, Literal, overload
 
 from .._bounded import MAX_AGENT_FILE_BYTES, FileProblem, read_limited_stat
 from ..catalog import ModelCatalog, builtin_catalog
@@ -24,6 +25,15 @@ from ._jsonpos import line_of
 from .environment import RunEnvironment
 from .loader import ConfigWarning, find_config, load_settings
 from .schema import AgentSettings, PriceOverride, ProjectSettings
+from .tolerant import (
+    Kind,
+    Problem,
+    agent_problem,
+    announce,
+    split_entries,
+    without,
+    workflow_problems,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,10 @@ class Project:
     )
     _warned_contracts: set[str] = field(default_factory=set, repr=False)
     _paths: _Resolver | None = field(default=None, repr=False)
+    #: agents and workflows set aside because they are broken (see config/tolerant.py)
+    problems: list[Problem] = field(default_factory=list)
+    #: raise the first broken agent or workflow instead of setting it aside
+    strict: bool = False
 
     # --- locations -------------------------------------------------------------------------------
 
@@ -82,7 +96,21 @@ class Project:
     def agent_names(self) -> list[str]:
         return list(self.settings.agents)
 
+    def problem(self, name: str, kind: str = "agent") -> Problem | None:
+        """The problem that keeps agent (or workflow) ``name`` from being used, if any."""
+        return next((p for p in self.problems if p.kind == kind and p.name == name), None)
+
+    def workflow_names(self) -> list[str]:
+        """Every workflow of ``claude.json``, usable or not, in the file's order."""
+        broken = [p.name for p in self.problems if p.kind == "workflow"]
+        names = [*self.settings.workflows, *broken]
+        order = {n: i for i, n in enumerate(_json_keys(self.text, "workflows"))}
+        return sorted(dict.fromkeys(names), key=lambda n: order.get(n, len(order)))
+
     def agent(self, name: str) -> AgentSettings:
+        broken = self.problem(name)
+        if broken is not None:
+            raise broken.error
         try:
             return self.settings.agents[name]
         except KeyError:
@@ -94,6 +122,9 @@ class Project:
             ) from None
 
     def workflow(self, name: str) -> list[str] | WorkflowSpec:
+        broken = self.problem(name, "workflow")
+        if broken is not None:
+            raise broken.error
         try:
             return self.settings.workflows[name]
         except KeyError:
@@ -157,33 +188,36 @@ class Project:
         path = self._real_path(name, "file")
         assert path is not None
         contract_path = self._real_path(name, "contract")
-        cstamp = self._stamp(name, "contract", contract_path) if contract_path else None
-        if contract_path is not None and cstamp is None:
-            # claude-force 2.2 ran an agent whose contract file was missing without one; keep
-            # that (existing projects rely on it) but say so once.
-            if name not in self._warned_contracts:
-                self._warned_contracts.add(name)
-                warnings.warn(
-                    f"{self.config_path}: agents.{name}.contract: contract file "
-                    f"'{contract_path}' does not exist; running the agent without a contract",
-                    ConfigWarning,
-                    stacklevel=2,
-                )
-            contract_path = None
         hit = self._docs_cache.get(name)
-        if hit is not None:
+        if hit is not None:  # files unchanged: two stat calls, then the copy in memory
             stamp = self._stamp(name, "file", path)
             assert stamp is not None
+            cstamp = self._stamp(name, "contract", contract_path) if contract_path else None
             if hit[0] == (*stamp, *(cstamp or (0, 0))):
                 return hit[1]
         definition, stamp = self._read(name, "file", path)
-        contract = None
+        contract, cstamp = None, None
         if contract_path is not None:
-            contract, cstamp = self._read(name, "contract", contract_path)
-        key = (*stamp, *(cstamp or (0, 0)))
+            found = self._read(name, "contract", contract_path, missing_ok=True)
+            if found is None:
+                self._warn_missing_contract(name, contract_path)
+            else:
+                contract, cstamp = found
         docs = AgentDocs(name, definition, contract)
-        self._docs_cache[name] = (key, docs)
+        self._docs_cache[name] = ((*stamp, *(cstamp or (0, 0))), docs)
         return docs
+
+    def _warn_missing_contract(self, name: str, contract_path: str) -> None:
+        # claude-force 2.2 ran an agent whose contract file was missing without one; keep that
+        # (existing projects rely on it) but say so once.
+        if name not in self._warned_contracts:
+            self._warned_contracts.add(name)
+            warnings.warn(
+                f"{self.config_path}: agents.{name}.contract: contract file "
+                f"'{contract_path}' does not exist; running the agent without a contract",
+                ConfigWarning,
+                stacklevel=3,
+            )
 
     def _stamp(self, name: str, which: str, path: str) -> tuple[int, int] | None:
         """The file's (mtime, size); None for a missing contract (2.2 ran without it)."""
@@ -200,12 +234,26 @@ class Project:
             ) from None
         return st.st_mtime_ns, st.st_size
 
-    def _read(self, name: str, which: str, path: str) -> tuple[str, tuple[int, int]]:
+    @overload
+    def _read(
+        self, name: str, which: str, path: str, *, missing_ok: Literal[False] = False
+    ) -> tuple[str, tuple[int, int]]: ...
+
+    @overload
+    def _read(
+        self, name: str, which: str, path: str, *, missing_ok: bool
+    ) -> tuple[str, tuple[int, int]] | None: ...
+
+    def _read(
+        self, name: str, which: str, path: str, *, missing_ok: bool = False
+    ) -> tuple[str, tuple[int, int]] | None:
         """An agent or contract file (a regular UTF-8 file of at most ``MAX_AGENT_FILE_BYTES``)
-        and the (mtime, size) of what was read."""
+        and the (mtime, size) of what was read; ``missing_ok``: None if it does not exist."""
         try:
             text, st = read_limited_stat(path, MAX_AGENT_FILE_BYTES)
         except FileProblem as exc:
+            if exc.missing and missing_ok:
+                return None
             message = (
                 f"file '{path}' {exc.message}"
                 if exc.missing
@@ -219,34 +267,41 @@ class Project:
         return text, (st.st_mtime_ns, st.st_size)
 
     def check_files(self) -> None:
-        """Validate every agent's files: inside ``.claude/``, present, non-empty; workflows' agents."""
-        for name in self.settings.agents:
-            self.read_agent(name)
-        for wf, spec in self.settings.workflows.items():
-            if isinstance(spec, list):
-                if not spec:  # as 'workflow validate' says (it builds the same DAG)
-                    from ..workflows.errors import WorkflowDefinitionError
+        """Check every agent's files (inside ``.claude/``, present, non-empty) and every workflow
+        against the usable agents. What fails is set aside as a :class:`Problem` and warned about
+        once; the rest of the project stays usable."""
+        announce(self._check_files())
 
-                    raise WorkflowDefinitionError(
-                        f"workflow '{wf}' has no steps",
-                        file=self.config_path,
-                        key=f"workflows.{wf}",
-                        line=line_of(self.text, ["workflows", wf]),
-                        hint="list at least one step",
-                    )
-                for i, agent in enumerate(spec):
-                    if agent not in self.settings.agents:
-                        raise UnknownAgentError(
-                            f"workflow '{wf}' step {i + 1} names unknown agent '{agent}'",
-                            file=self.config_path,
-                            key=f"workflows.{wf}",
-                            hint=suggest(agent, self.agent_names),
-                        )
-            else:  # the DAG form: ids, dependencies, cycles, templates (imported here: no cycle)
-                from ..workflows.dag import WorkflowDAG
+    def _check_files(self) -> list[Problem]:
+        found: list[Problem] = []
+        for name in list(self.settings.agents):
+            try:
+                self.read_agent(name)
+            except ConfigurationError as exc:
+                found.append(agent_problem(name, exc))
+        broken = {p.name for p in [*self.problems, *found] if p.kind == "agent"}
+        found += workflow_problems(self, list(self.settings.workflows), broken)
+        self._set_aside(found)
+        return found
 
-                dag = WorkflowDAG.from_spec(wf, spec, file=self.config_path, text=self.text)
-                dag.validate(self.agent_names)
+    def _set_aside(self, found: list[Problem]) -> None:
+        if found and self.strict:
+            raise found[0].error
+        if found:
+            self.problems.extend(found)
+            self.settings = without(self.settings, found)
+
+
+def _json_keys(text: str, section: str) -> list[str]:
+    """The keys of a top-level object of ``claude.json``, in the file's order."""
+    import json
+
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return []
+    entries = data.get(section) if isinstance(data, dict) else None
+    return list(entries) if isinstance(entries, dict) else []
 
 
 class _Resolver:
@@ -323,8 +378,15 @@ def load_project(
     *,
     env: Mapping[str, str] | None = None,
     check_files: bool = True,
+    strict: bool = False,
 ) -> Project:
-    """Load and validate a project. ``config_path`` may be ``claude.json`` or its folder."""
+    """Load and validate a project. ``config_path`` may be ``claude.json`` or its folder.
+
+    A project loads when ``claude.json`` and its project-wide sections are valid. An agent or a
+    workflow that is broken (bad entry, missing file, retired model, unknown agent, cycle) is set
+    aside with a warning and raised only when used (see ``Project.problems``); ``strict=True``
+    raises the first one instead.
+    """
     path = Path(config_path) if config_path is not None else find_config()
     if path.is_dir():
         inner = path / "claude.json"
@@ -336,7 +398,14 @@ def load_project(
             file=path,
             hint="run 'claude-force init' to create a project, or pass --config PATH",
         )
-    settings, text = load_settings(path, env)
+    set_aside: list[Problem] = []
+
+    def prepare(data: dict[str, Any], text: str) -> dict[str, Any]:
+        kept, found = split_entries(data, text, path)
+        set_aside.extend(found)
+        return kept
+
+    settings, text = load_settings(path, env, prepare=None if strict else prepare)
     m = settings.models
     _check_new_model_prices(path, text, m.prices)
     catalog = builtin_catalog().with_overrides(
@@ -352,12 +421,11 @@ def load_project(
         catalog=catalog,
         text=text,
         environment=RunEnvironment.read(env),
+        strict=strict,
     )
     # Every configured model is checked now: a retired id is a configuration error (exit 2)
     # naming the setting, not a failure of each run.
     configured = [("models.default", m.default)]
-    configured += [(f"models.agents.{n}", v) for n, v in m.agents.items()]
-    configured += [(f"agents.{n}.model", a.model) for n, a in settings.agents.items()]
     from_env = (os.environ if env is None else env).get("CLAUDE_FORCE_MODEL")
     for key, model in configured:
         if not model:
@@ -366,12 +434,35 @@ def load_project(
             catalog.resolve(model, where=f"{key} (environment variable CLAUDE_FORCE_MODEL)")
         else:
             catalog.resolve(model, where=key, file=path, line=line_of(text, key.split(".")))
+    # an agent's own model, or a workflow step's, blocks only that agent or workflow
+    owned: list[tuple[tuple[str | int, ...], str, Kind, str | None]]
+    owned = [(("models", "agents", n), n, "agent", v) for n, v in m.agents.items()]
+    owned += [(("agents", n, "model"), n, "agent", a.model) for n, a in settings.agents.items()]
     for where, model in _nested_models(settings):  # fallback chains and workflow steps too
+        if where[0] == "workflows":
+            owned.append((where, str(where[1]), "workflow", model))
+            continue
         catalog.resolve(
             model, where=".".join(map(str, where)), file=path, line=line_of(text, where)
         )
+    for where, name, kind, model in owned:
+        if not model or any(p.kind == kind and p.name == name for p in set_aside):
+            continue
+        if kind == "agent" and name not in settings.agents:  # pinned for an agent defined
+            catalog.resolve(  # elsewhere (2.2 suites patch load_agent_definition): fatal
+                model, where=".".join(map(str, where)), file=path, line=line_of(text, list(where))
+            )
+            continue
+        try:
+            catalog.resolve(
+                model, where=".".join(map(str, where)), file=path, line=line_of(text, list(where))
+            )
+        except ConfigurationError as exc:
+            set_aside.append(Problem(kind, name, exc))
+    project._set_aside(list({(p.kind, p.name): p for p in reversed(set_aside)}.values())[::-1])
     if check_files:
-        project.check_files()
+        project._check_files()
+    announce(project.problems)  # once, all together: a broken agent names the workflows it blocks
     return project
 
 

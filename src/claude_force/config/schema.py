@@ -20,6 +20,7 @@ from ..monitoring.settings import AnomalySettings
 from ..resilience.config import ResilienceSettings
 from ..routing.settings import RoutingSettings
 from ..server.settings import ServerSettings
+from ..telemetry.settings import TelemetrySettings
 from ..workflows.spec import WorkflowEntry
 
 LatencyPreset = Literal["instant", "fast", "realistic", "slow"]
@@ -103,7 +104,9 @@ class PathSettings(Section):
 class ProviderSettings(Section):
     base_url: str | None = None
     timeout_seconds: float = Field(default=120.0, gt=0, le=DAY)
-    simulate: bool = False
+    # true: always simulated; false: the real API, falling back (exit 3) without a key;
+    # "auto": falling back on purpose (exit 0); "never": no key is an error (exit 2)
+    simulate: bool | Literal["auto", "never"] = False
     latency: LatencyPreset = "realistic"
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
 
@@ -126,6 +129,7 @@ class ProjectSettings(Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     # Sections of existing projects that claude-force carries but does not interpret.
     governance: Any = None

@@ -26,7 +26,7 @@ from ..clock import WALL_CLOCK, Clock
 from ..errors import ClaudeForceError
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
-from .store import MemoryStore
+from .store import MemoryStore, SessionBackend
 
 if TYPE_CHECKING:
     from ..config import Project
@@ -87,6 +87,16 @@ def memory_path(project: Project) -> Path:
     return p if p.is_absolute() else project.state_dir / p
 
 
+def cluster_memory_db(project: Project) -> SessionBackend | None:
+    """In cluster mode, the shared PostgreSQL tables; else ``None`` (the SQLite file)."""
+    url = project.settings.cluster.database_url
+    if url is None:
+        return None
+    from ..cluster.pg_memory import PgSessionDB
+
+    return PgSessionDB(url)
+
+
 class MemoryService:
     """Async access to one :class:`MemoryStore`."""
 
@@ -99,6 +109,7 @@ class MemoryService:
         self.store = store
         self._allows = allows
         self._pool: ThreadPoolExecutor | None = None
+        self._writes: set[asyncio.Task[str | None]] = set()
 
     @classmethod
     def for_project(cls, project: Project, *, clock: Clock = WALL_CLOCK) -> MemoryService:
@@ -116,6 +127,7 @@ class MemoryService:
             settings,
             clock=clock,
             legacy_source=project.claude_dir / LEGACY_FILE,  # where 2.2 kept its sessions
+            db=cluster_memory_db(project),
         )
         return cls(store, allows=allows)
 
@@ -128,10 +140,14 @@ class MemoryService:
         return self._allows is None or self._allows(agent)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self._submit(fn, *args, **kwargs)
+
+    def _submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """Queue ``fn`` on the store's worker thread now (jobs run in the order queued)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claude-force-memory")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        return loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     # --- what the orchestrator calls (never raises for a storage problem) -----------------------
 
@@ -163,6 +179,24 @@ class MemoryService:
     async def remember(self, ex: ExecutionLike) -> str | None:
         """Store a finished run; returns the session id, or ``None`` when it is not stored:
         a failure, an answer from the response cache (nothing new), or an agent that opted out."""
+        job = self._add_job(ex)
+        return None if job is None else await self._settle(ex.agent, job)
+
+    def remember_soon(self, ex: ExecutionLike) -> None:
+        """:meth:`remember` in the background: the run returns without waiting for the write.
+
+        The job is queued at once on the store's single worker thread, which runs jobs in order,
+        so a later context lookup of this orchestrator sees the session; :meth:`flush` (and
+        :meth:`aclose`) wait for the writes."""
+        job = self._add_job(ex)
+        if job is None:
+            return
+        task = asyncio.ensure_future(self._settle(ex.agent, job))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    def _add_job(self, ex: ExecutionLike) -> asyncio.Future[str] | None:
+        """Queue the write of ``ex``'s session (``None``: not to be stored)."""
         if not ex.success or ex.cached or not self.allows(ex.agent):
             return None
         metadata: dict[str, Any] = {
@@ -172,28 +206,37 @@ class MemoryService:
         }
         if ex.workflow_position is not None:
             metadata["workflow_position"] = ex.workflow_position
+        return self._submit(
+            self.store.add,
+            ex.agent,
+            ex.task,
+            ex.output,
+            ex.success,
+            model=ex.model,
+            input_tokens=ex.usage.input_tokens,
+            output_tokens=ex.usage.output_tokens,
+            execution_time_ms=ex.duration_ms,
+            workflow=ex.workflow_name,
+            simulated=ex.simulated,
+            metadata=metadata,
+            created_at=ex.started_at,
+            # keyed by the execution: a durable step that runs again after a crash keeps
+            # its execution id, so its session is stored once
+            session_id=ex.execution_id,
+        )
+
+    @staticmethod
+    async def _settle(agent: str, job: asyncio.Future[str]) -> str | None:
         try:
-            return await self._run(
-                self.store.add,
-                ex.agent,
-                ex.task,
-                ex.output,
-                ex.success,
-                model=ex.model,
-                input_tokens=ex.usage.input_tokens,
-                output_tokens=ex.usage.output_tokens,
-                execution_time_ms=ex.duration_ms,
-                workflow=ex.workflow_name,
-                simulated=ex.simulated,
-                metadata=metadata,
-                created_at=ex.started_at,
-                # keyed by the execution: a durable step that runs again after a crash keeps
-                # its execution id, so its session is stored once
-                session_id=ex.execution_id,
-            )
+            return await job
         except Exception as exc:  # a run must not fail because memory could not be written
-            log.warning("memory: session of agent %s not stored: %s", ex.agent, exc)
+            log.warning("memory: session of agent %s not stored: %s", agent, exc)
             return None
+
+    async def flush(self) -> None:
+        """Wait until the sessions handed to :meth:`remember_soon` are stored."""
+        while self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     # --- the rest of the API (errors propagate) -------------------------------------------------
 
@@ -218,6 +261,7 @@ class MemoryService:
         return await self._run(self.store.clear, agent)
 
     async def aclose(self) -> None:
+        await self.flush()
         pool, self._pool = self._pool, None
         if pool is None:
             return

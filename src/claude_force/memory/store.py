@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..clock import WALL_CLOCK, Clock, utcnow
 from ._sqlite import Changes, NewSession, SessionDB
@@ -52,6 +52,38 @@ def bound_summary(text: str, max_chars: int) -> str:
     return head.rstrip() + gap + tail.lstrip()
 
 
+class SessionBackend(Protocol):
+    """What the store needs of its database: SQLite's :class:`SessionDB` (the default) or the
+    cluster's PostgreSQL tables (``claude_force.cluster.pg_memory.PgSessionDB``)."""
+
+    @property
+    def conn(self) -> object: ...
+
+    def changed_elsewhere(self) -> bool: ...
+
+    def changes(self) -> Changes: ...
+
+    def add(self, sessions: Iterable[NewSession]) -> dict[str, int]: ...
+
+    def delete(
+        self, *, before: float | None = None, agent: str | None = None
+    ) -> tuple[int, set[str]]: ...
+
+    def search(self, q: SearchQuery, *, cutoff: float | None, budget: int) -> list[Hit]: ...
+
+    def get(self, uid: str) -> Session | None: ...
+
+    def recent(self, *, agent: str | None, limit: int) -> list[Session]: ...
+
+    def summary(self, agent: str | None = None) -> dict[str, Any]: ...
+
+    def legacy_rows(self, source: Path | None = None) -> list[tuple[Any, ...]] | None: ...
+
+    def mark_legacy_imported(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Cached:
     hits: tuple[Hit, ...]
@@ -73,12 +105,14 @@ class MemoryStore:
         search_budget: int = SEARCH_BUDGET,
         import_legacy: bool = True,
         legacy_source: Path | None = None,
+        db: SessionBackend | None = None,
     ) -> None:
         self.settings = settings or MemorySettings()
         self.path = Path(path)
         self.search_budget = search_budget
         self.clock = clock
-        self._db = SessionDB(self.path)
+        self._db: SessionBackend = db if db is not None else SessionDB(self.path)
+        self.location = str(getattr(self._db, "location", self.path))
         self._cache: QueryCache[_Cached] = QueryCache(
             self.settings.query_cache_size, int(self.settings.query_cache_max_mb * 1024 * 1024)
         )
@@ -90,7 +124,7 @@ class MemoryStore:
 
     # --- opening and change tracking -------------------------------------------------------------
 
-    def _ready(self) -> SessionDB:
+    def _ready(self) -> SessionBackend:
         """The database, opened (schema, legacy import, retention) on first use."""
         if self._seen is None:
             db = self._db
@@ -241,7 +275,7 @@ class MemoryStore:
         with self._lock:
             data = self._ready().summary(agent)
             return MemoryStats(
-                location=str(self.path),
+                location=self.location,
                 retention_days=self.settings.retention_days,
                 query_cache=self._cache.stats().to_dict(),
                 **data,

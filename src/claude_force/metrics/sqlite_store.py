@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from . import sqlite_hourly
 from .browse import NOTES_SCHEMA, SQLiteBrowse
 from .record import (
     Cell,
@@ -249,6 +250,7 @@ class SQLiteMetricsStore(SQLiteBrowse):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(_SCHEMA + NOTES_SCHEMA)
+            sqlite_hourly.install(conn, self.get_meta)
             version = self.get_meta("schema_version")
             if version is None:
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
@@ -351,36 +353,61 @@ class SQLiteMetricsStore(SQLiteBrowse):
         return [f"(d.day * {DAY_US})" if d == "period" else f"m.{d}" for d in by]
 
     def aggregate(
-        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity | int = "day"
+        self,
+        query: Query,
+        by: Sequence[Dimension] = (),
+        granularity: Granularity | int = "day",
+        *,
+        latency: bool = True,
     ) -> dict[CellKey, Cell]:
         out: dict[CellKey, Cell] = {}
-        n = len(by)
         fix = _key_fixer(by)
         with self._lock:
             conn = self._conn
-            conn.execute("BEGIN")  # one snapshot for all four queries
+            conn.execute("BEGIN")  # one snapshot for every query below
             try:
-                raw_where, raw_args = self._raw_where(query)
-                g = self._raw_groups(by, granularity)
-                group = f" GROUP BY {', '.join(g)}" if g else ""
-                select = ", ".join([*g, _RAW_SUMS])
-                for row in conn.execute(
-                    f"SELECT {select} FROM executions{raw_where}{group}", raw_args
-                ):
-                    if row[n + 1]:  # attempts > 0 (an ungrouped SELECT returns one empty row)
-                        _add(out, fix(tuple(row[:n])), _cell_of(row[n:]))
-                hist_where = raw_where + (" AND " if raw_where else " WHERE ")
-                hist_where += "latency_bucket IS NOT NULL"
-                hg = ", ".join([*g, "latency_bucket"])
-                for row in conn.execute(
-                    f"SELECT {hg}, COUNT(*) FROM executions{hist_where} GROUP BY {hg}", raw_args
-                ):
-                    out[fix(tuple(row[:n]))].latency.add_index(row[n], row[n + 1])
-
-                self._aggregate_daily(conn, query, by, out, fix)
+                # whole hours from the hourly mirror when it can answer, raw rows for the rest
+                parts = sqlite_hourly.split(query, by, granularity)
+                if parts is None:
+                    self._aggregate_raw(conn, query, by, granularity, out, fix, latency)
+                else:
+                    for raw in parts[0]:
+                        self._aggregate_raw(conn, raw, by, granularity, out, fix, latency)
+                    sqlite_hourly.aggregate(
+                        conn, parts[1], by, granularity, lambda k, c: _add(out, k, c), fix, latency
+                    )
+                self._aggregate_daily(conn, query, by, out, fix, latency)
             finally:
                 conn.execute("COMMIT")
         return out
+
+    def _aggregate_raw(
+        self,
+        conn: sqlite3.Connection,
+        query: Query,
+        by: Sequence[Dimension],
+        granularity: Granularity | int,
+        out: dict[CellKey, Cell],
+        fix: Any,
+        latency: bool = True,
+    ) -> None:
+        n = len(by)
+        raw_where, raw_args = self._raw_where(query)
+        g = self._raw_groups(by, granularity)
+        group = f" GROUP BY {', '.join(g)}" if g else ""
+        select = ", ".join([*g, _RAW_SUMS])
+        for row in conn.execute(f"SELECT {select} FROM executions{raw_where}{group}", raw_args):
+            if row[n + 1]:  # attempts > 0 (an ungrouped SELECT returns one empty row)
+                _add(out, fix(tuple(row[:n])), _cell_of(row[n:]))
+        if not latency:
+            return
+        hist_where = raw_where + (" AND " if raw_where else " WHERE ")
+        hist_where += "latency_bucket IS NOT NULL"
+        hg = ", ".join([*g, "latency_bucket"])
+        for row in conn.execute(
+            f"SELECT {hg}, COUNT(*) FROM executions{hist_where} GROUP BY {hg}", raw_args
+        ):
+            out[fix(tuple(row[:n]))].latency.add_index(row[n], row[n + 1])
 
     def _aggregate_daily(
         self,
@@ -389,6 +416,7 @@ class SQLiteMetricsStore(SQLiteBrowse):
         by: Sequence[Dimension],
         out: dict[CellKey, Cell],
         fix: Any,
+        latency: bool = True,
     ) -> None:
         n = len(by)
         dwhere, dargs = self._daily_where(query)
@@ -401,6 +429,8 @@ class SQLiteMetricsStore(SQLiteBrowse):
         for row in conn.execute(f"SELECT {dselect}{base}{dwhere}{dgroup}", dargs):
             if row[n + 1]:
                 _add(out, fix(tuple(row[:n])), _cell_of(row[n:]))
+        if not latency:
+            return
         if needs_dims:
             dhg = ", ".join([*dg, "l.bucket"])
             sql = (

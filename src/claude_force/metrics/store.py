@@ -119,10 +119,16 @@ class MetricsStore(Protocol):
         """Insert or replace records by ``(execution_id, attempt)``, atomically as one batch."""
 
     def aggregate(
-        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity | int = "day"
+        self,
+        query: Query,
+        by: Sequence[Dimension] = (),
+        granularity: Granularity | int = "day",
+        *,
+        latency: bool = True,
     ) -> dict[CellKey, Cell]:
         """Cells over raw and daily rows, grouped by ``by`` (``period`` per ``granularity``:
-        hour, day, or a period of that many µs; rolled-up days stay whole days)."""
+        hour, day, or a period of that many µs; rolled-up days stay whole days).
+        ``latency=False``: the sums only (the latency histograms may stay empty; cheaper)."""
         ...
 
     def recent(
@@ -252,7 +258,12 @@ class MemoryMetricsStore(MemoryBrowse):
         ]
 
     def aggregate(
-        self, query: Query, by: Sequence[Dimension] = (), granularity: Granularity | int = "day"
+        self,
+        query: Query,
+        by: Sequence[Dimension] = (),
+        granularity: Granularity | int = "day",
+        *,
+        latency: bool = True,
     ) -> dict[CellKey, Cell]:
         with self._lock:
             out = aggregate_records(self._raw_matching(query), by, granularity)

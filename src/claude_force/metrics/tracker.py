@@ -37,7 +37,6 @@ from ..events import (
 from .analytics import Analytics
 from .browse import ExecutionNote
 from .notes import note_of, timeline_entry
-from .prometheus import PrometheusMetrics
 from .record import ExecutionRecord, period_start, task_hash, to_us
 from .settings import MetricsSettings
 from .sqlite_store import SQLiteMetricsStore
@@ -46,6 +45,7 @@ from .writer import BatchWriter
 
 if TYPE_CHECKING:
     from ..config import Project
+    from .prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,17 @@ def rollup_due(last_us: int | None, now: datetime, interval_hours: float) -> boo
     return last_us is None or to_us(now) - last_us >= interval_hours * 3_600_000_000
 
 
-def store_for(settings: MetricsSettings, state_dir: Path) -> MetricsStore:
-    """The store the settings ask for (``path`` relative to the state directory)."""
+def store_for(
+    settings: MetricsSettings, state_dir: Path, *, database_url: str | None = None
+) -> MetricsStore:
+    """The store the settings ask for (``path`` relative to the state directory); in cluster
+    mode (``database_url``: ``cluster.database_url``) the shared PostgreSQL store."""
     if settings.backend == "memory":
         return MemoryMetricsStore()
+    if database_url is not None:
+        from ..cluster.pg_metrics import PostgresMetricsStore
+
+        return PostgresMetricsStore(database_url)
     path = Path(settings.path).expanduser()
     return SQLiteMetricsStore(path if path.is_absolute() else state_dir / path)
 
@@ -94,7 +101,7 @@ class MetricsTracker:
     ) -> None:
         self.settings = settings or MetricsSettings()
         self.catalog = catalog or builtin_catalog()
-        self.prometheus = prometheus or PrometheusMetrics()
+        self._prometheus = prometheus
         self.clock = clock
         self._store: MetricsStore | None = None if callable(store) else store
         self._factory: Callable[[], MetricsStore] | None = store if callable(store) else None
@@ -123,7 +130,9 @@ class MetricsTracker:
     def for_project(cls, project: Project, *, bus: EventBus | None = None) -> MetricsTracker:
         settings = getattr(project.settings, "metrics", None) or MetricsSettings()
         tracker = cls(
-            lambda: store_for(settings, project.state_dir),
+            lambda: store_for(
+                settings, project.state_dir, database_url=project.settings.cluster.database_url
+            ),
             settings=settings,
             catalog=project.catalog,
         )
@@ -160,6 +169,16 @@ class MetricsTracker:
         return self.writer.submit(ExecutionNote(execution_id, to_us(started_at), dict(data)))
 
     # --- recording (request path: no I/O) -----------------------------------------------------------
+
+    @property
+    def prometheus(self) -> PrometheusMetrics:
+        """The Prometheus series, created at first use: a read-only command (``analytics``)
+        never imports prometheus-client."""
+        if self._prometheus is None:
+            from .prometheus import PrometheusMetrics
+
+            self._prometheus = PrometheusMetrics()
+        return self._prometheus
 
     def subscribe(self, bus: EventBus) -> None:
         self._unsubscribe.append(bus.subscribe(self.record_event))

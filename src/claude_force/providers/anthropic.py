@@ -53,6 +53,10 @@ def sdk_client(
     )
 
 
+STREAM_ABOVE_TOKENS = 16_384
+"""Requests allowing more output tokens than this are sent as a stream (see ``_streamed``)."""
+
+
 class AnthropicProvider:
     """Sends requests to Claude (or to any Messages-API-compatible server at ``base_url``)."""
 
@@ -130,8 +134,11 @@ class AnthropicProvider:
         if extra:
             body["extra_body"] = extra
         try:
-            raw = await self.client.messages.with_raw_response.create(**body)
-            message = await raw.parse()
+            if request.max_tokens > STREAM_ABOVE_TOKENS:
+                message, headers = await self._streamed(body)
+            else:
+                raw = await self.client.messages.with_raw_response.create(**body)
+                message, headers = await raw.parse(), raw.headers
         except anthropic.APIStatusError as exc:
             headers = exc.response.headers
             raise status_error(
@@ -162,12 +169,20 @@ class AnthropicProvider:
             model=message.model,
             stop_reason=message.stop_reason,
             usage=usage,
-            request_id=raw.headers.get("request-id"),
+            request_id=headers.get("request-id"),
             message_id=message.id,
             provider=self.name,
             simulated=False,
-            headers=ratelimit_headers(raw.headers),
+            headers=ratelimit_headers(headers),
         )
+
+    async def _streamed(self, body: dict[str, Any]) -> tuple[Any, Any]:
+        """A long answer over the Messages API's streaming events, gathered into one message:
+        the SDK refuses a non-streaming request that may take over 10 minutes ("streaming is
+        required"), and an idle connection that long is fragile. Same result, same errors."""
+        async with self.client.messages.stream(**body) as stream:
+            message = await stream.get_final_message()
+            return message, stream.response.headers
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -34,6 +34,7 @@ from .broadcast import Broadcaster
 from .follow import StoreFollower
 from .guard import AuthThrottle, RequestGuard
 from .monitor import Monitor
+from .request_ids import RequestIds
 from .schemas import ErrorDetail, ErrorResponse, validation_details
 from .settings import LOOPBACK_HOSTS, TOKEN_ENV, ServerSettings
 from .state import AuthError, ServerState, status_of_error
@@ -177,17 +178,27 @@ def create_app(
         broadcaster.bind(asyncio.get_running_loop())
         unsubscribe = orchestrator.bus.subscribe(monitor.on_event)
         following: asyncio.Task[None] | None = None
+        readying: asyncio.Task[object] | None = None
         unfollow = orchestrator.bus.subscribe(follower.on_event) if follower else None
         try:
             # load the provider (SDK import, client) before serving: /readyz answers once it is
             # ready, and no request's latency includes it
             await orchestrator.prepare()
             if warm_up:
-                await state.warm_up()
+                # both in the background: the server answers at once (a store of millions of
+                # rows takes seconds to replay); /api/v1/anomalies waits for the warm-up
+                state.warming = asyncio.create_task(state.warm_up())
+                # the first readiness answer is computed now, not on the first probe
+                readying = asyncio.create_task(state.readiness())
             if follower is not None:
                 following = asyncio.create_task(follower.run(server_settings.follow_seconds))
             yield
         finally:
+            for task in (readying, state.warming):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             if following is not None:
                 following.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -241,6 +252,7 @@ def create_app(
         ),
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestIds)
     app.add_middleware(
         TrustedHostMiddleware,
         allowed_hosts=list(allowed_hosts)

@@ -8,12 +8,23 @@ anomaly raised or resolved — to the :class:`Broadcaster` for the dashboard's s
 
 from __future__ import annotations
 
+import platform
 import threading
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
+from .._version import __version__
 from ..events import Event, ExecutionFinished, ExecutionStarted
 from ..metrics.prometheus import PrometheusMetrics
 from ..metrics.record import ExecutionRecord
@@ -61,6 +72,13 @@ class Monitor:
             "claude_force_live_stream_clients", "Open /api/v1/events streams.", registry=r
         )
         clients.set_function(lambda: self.broadcaster.clients)
+        # the process (CPU, memory, open files, start time), the interpreter and the build
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        r.register(GC_COLLECTOR)
+        Info("claude_force_build", "The claude-force build serving.", registry=r).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
 
     # --- the bus subscriber ----------------------------------------------------------------------
 

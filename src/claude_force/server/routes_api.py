@@ -90,6 +90,12 @@ async def execute(body: ExecuteRequest, state: State, response: Response) -> Exe
     project.agent(body.agent)  # unknown agent: 404 with suggestions
     if body.model:
         project.catalog.resolve(body.model, where="model")  # retired/malformed: 400
+    if project.settings.cluster.database_url is not None:  # cluster mode: a worker runs it
+        from ._cluster import execute_in_cluster
+
+        ex = await execute_in_cluster(project, body, orch.timeout_seconds)
+        response.status_code = status_of_execution(ex)
+        return ExecuteResponse.of(ex)
     ex = await orch.execute(
         body.agent,
         body.task,
@@ -126,6 +132,12 @@ async def run_workflow(
 
     orch = state.orchestrator
     dag = load_workflow(orch.project, name)  # unknown: 404; malformed: 400
+    if orch.project.settings.cluster.database_url is not None:  # cluster mode: queued, durable
+        from ._cluster import workflow_in_cluster
+
+        result = await workflow_in_cluster(orch.project, name, body)
+        response.status_code = status_of_workflow(result)
+        return WorkflowRunResponse.of(result)
     result = await orch.execute_workflow(
         dag,
         body.task,
@@ -289,6 +301,8 @@ async def anomalies(state: State, since: Since = None, until: Until = None) -> A
     anomalies``."""
     q = _query(since, until, state)
     period = _period(q)
+    if state.warming is not None:  # the baselines are still being seeded from the store
+        await asyncio.shield(state.warming)
     monitor = state.monitor
     monitor.snapshot()  # resolves (and announces) stale anomalies
     detector = monitor.detector

@@ -7,6 +7,7 @@ import errno
 import ipaddress
 import socket
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -103,6 +104,28 @@ class Server(uvicorn.Server):
         self.should_exit = True
 
 
-def run(app: FastAPI, sock: socket.socket, *, log_level: str = "info") -> None:
+def json_log_config() -> dict[str, Any]:
+    """uvicorn's loggers (access lines included) as JSON lines with the request id."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "claude_force.telemetry.logs.JsonFormatter"}},
+        "handlers": {"default": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
+def run(
+    app: FastAPI, sock: socket.socket, *, log_level: str = "info", json_logs: bool = False
+) -> None:
     """Serve until interrupted (Ctrl+C)."""
-    Server(app, log_level=log_level).run(sockets=[sock])
+    server = Server(app, log_level=log_level)
+    if json_logs:
+        server.config.log_config = json_log_config()
+        server.config.configure_logging()
+    server.run(sockets=[sock])

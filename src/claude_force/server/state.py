@@ -113,6 +113,7 @@ class ServerState:
     started_at: float = 0.0
     _ready: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
     _ready_lock: asyncio.Lock | None = field(default=None, repr=False)
+    warming: asyncio.Task[int] | None = field(default=None, repr=False)  # the anomaly warm-up
     _folders: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     # --- auth ------------------------------------------------------------------------------------
@@ -206,7 +207,10 @@ class ServerState:
             from ..metrics.store import Query
 
             tracker.flush()
-            found = (Sample.from_record(r) for r in tracker.store.records(Query(to_us(since))))
+            # the newest WARMUP_MAX_SAMPLES only: an index scan read backwards with a LIMIT,
+            # so a store of millions of rows does not hold the start-up (and /readyz) up
+            newest = tracker.store.recent(Query(to_us(since)), WARMUP_MAX_SAMPLES)
+            found = (Sample.from_record(r) for r in newest)
             samples = [s for s in found if s is not None]
             samples.sort(key=lambda s: s.at)
             return samples[-WARMUP_MAX_SAMPLES:]

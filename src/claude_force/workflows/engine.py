@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from ..runner import Execution
+from ..telemetry import tracing
 from . import _context, _template
 from .checkpoint import CheckpointStore, RunCheckpoint, StepRecord, fingerprint
 from .dag import Step, WorkflowDAG
@@ -129,7 +130,10 @@ class WorkflowEngine:
         if self.checkpoints is not None:
             variant = "outputs" if pass_outputs else "no-outputs"
             run.checkpoint = await self.checkpoints.open(dag.name, task, variant, resume=resume)
-        return await run.drive()
+        with tracing.workflow_span(dag.name, run.run_id) as span:
+            result = await run.drive()
+            tracing.finish_workflow(span, result)
+            return result
 
 
 class _Run:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..runner import Execution, RunOptions
+from ..telemetry import tracing
 from .checkpoint import fingerprint
 from .dag import Step
 from .engine import StepCall
@@ -37,7 +38,10 @@ class OrchestratorExecutor:
         self.temperature = temperature
 
     async def run_step(self, call: StepCall) -> Execution:
-        return await self.orchestrator.execute(call.step.agent, call.task, self.options_for(call))
+        with tracing.step_span(call.workflow, call.step.id, call.step.agent):
+            return await self.orchestrator.execute(
+                call.step.agent, call.task, self.options_for(call)
+            )
 
     def options_for(self, call: StepCall) -> RunOptions:
         """The run options of one step (its model, context, ids, deadline and cache flags)."""

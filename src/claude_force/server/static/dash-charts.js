@@ -149,8 +149,7 @@
     groups.slice(0, 12).forEach(function (g) {
       var li = CF.el("li");
       li.title = label + " " + g.name + ": " + CF.fmtUsd(g.cost_usd) + " · " + CF.fmtInt(g.executions) +
-        " executions · " + CF.fmtInt(g.failures) + " failed · p95 " + CF.fmtMs(g.p95_ms) +
-        " · cache " + CF.fmtPct(g.cache_hit_rate) + " · saved " + CF.fmtUsd(g.saved_usd);
+        " executions · " + CF.fmtInt(g.failures) + " failed · cache " + CF.fmtPct(g.cache_hit_rate) + " · saved " + CF.fmtUsd(g.saved_usd);
       li.appendChild(CF.el("span", "name", g.name));
       var track = CF.el("span", "track");
       var fill = CF.el("span", "fill");

@@ -61,7 +61,7 @@
     if (x.error) { body.appendChild(CF.el("pre", "text bad", x.error)); }
 
     body.appendChild(CF.el("h3", null, "Timings"));
-    var total = Math.max(x.duration_ms, 0.001);
+    var total = Math.max(x.total_ms, 0.001);
     var bar = CF.el("div", "timing");
     var q = CF.el("span", "queue");
     q.style.width = (100 * x.queue_wait_ms / total).toFixed(2) + "%";
@@ -73,7 +73,7 @@
     bar.appendChild(s);
     body.appendChild(bar);
     body.appendChild(kv([
-      ["total", CF.fmtMs(x.duration_ms)],
+      ["total", CF.fmtMs(x.total_ms)],
       ["queue wait", CF.fmtMs(x.queue_wait_ms) + " (waiting for a concurrency slot)"],
       ["service time", CF.fmtMs(x.service_ms)]
     ]));

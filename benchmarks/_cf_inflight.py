@@ -1,0 +1,44 @@
+"""claude-force's side of the 1,000-in-flight benchmark, in its own process (like the bare SDK's).
+
+``python benchmarks/_cf_inflight.py PROJECT AGENT COUNT``: an orchestrator on the project's
+defaults (cache, memory, metrics, resilience on), COUNT executions at once, no cache hits
+(distinct tasks). Prints throughput and peak RSS as one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+async def main() -> None:
+    from claude_force import AsyncAgentOrchestrator
+
+    project, agent, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    async with AsyncAgentOrchestrator(
+        project / ".claude" / "claude.json", max_concurrent=count
+    ) as orch:
+        t0 = time.perf_counter()
+        results = await orch.execute_many([(agent, f"task {i}") for i in range(count)])
+        wall = time.perf_counter() - t0
+    ok = sum(r.success for r in results)
+    errors = sorted({r.error_type or "" for r in results if not r.success})
+    print(
+        json.dumps(
+            {
+                "ok": ok,
+                "wall_s": wall,
+                "throughput": ok / wall,
+                "errors": errors,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

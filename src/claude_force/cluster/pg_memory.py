@@ -1,0 +1,262 @@
+"""Agent memory in PostgreSQL (cluster mode): the same interface as the SQLite session database,
+so :class:`~claude_force.memory.store.MemoryStore` (redaction, retention, the query cache) runs
+unchanged on top of it.
+
+Relevance: PostgreSQL full-text search over the task text (a stored ``tsvector`` with a GIN
+index; the query's terms OR-ed, ranked by ``ts_rank``, newest first among equals). The query
+cache of every process stays exact across processes: each write bumps a global version and the
+writing agent's generation in the same transaction, and :meth:`changed_elsewhere` reads the
+version (one indexed row) before a cached answer is used.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ..memory._sqlite import Changes, NewSession, _session
+from ..memory.records import Hit, SearchQuery, Session
+from . import pgschema
+from .liveness import conninfo
+
+MIGRATIONS = [
+    """
+CREATE TABLE IF NOT EXISTS claude_force.memory_sessions (
+    id BIGSERIAL PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    agent TEXT NOT NULL,
+    task TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    success BOOLEAN NOT NULL,
+    simulated BOOLEAN NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    execution_time_ms DOUBLE PRECISION NOT NULL,
+    workflow TEXT,
+    created_at DOUBLE PRECISION NOT NULL,
+    redactions INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('english', task)) STORED
+);
+CREATE INDEX IF NOT EXISTS memory_sessions_tsv ON claude_force.memory_sessions USING GIN (tsv);
+CREATE INDEX IF NOT EXISTS memory_sessions_agent ON claude_force.memory_sessions (agent, created_at);
+CREATE TABLE IF NOT EXISTS claude_force.memory_agents (name TEXT PRIMARY KEY, gen BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS claude_force.memory_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO claude_force.memory_meta (key, value) VALUES ('epoch', 0), ('version', 0)
+ON CONFLICT (key) DO NOTHING;
+""",
+]
+
+_S = "claude_force.memory_sessions"
+_COLUMNS = (
+    "s.uid, s.agent, s.task, s.summary, s.success, s.simulated, s.model, s.input_tokens, "
+    "s.output_tokens, s.execution_time_ms, s.workflow, s.created_at, s.metadata"
+)
+_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def tsquery_of(terms: Sequence[str]) -> str:
+    """``a | b | c`` from the query's terms (non-word characters dropped: no tsquery syntax)."""
+    words = [w for t in terms for w in _WORD.split(t) if w]
+    return " | ".join(dict.fromkeys(words))
+
+
+class PgSessionDB:
+    """The memory tables in the cluster's PostgreSQL (blocking; thread-safe)."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = conninfo(database_url)
+        self._lock = threading.RLock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._version = -1
+        host, _, db = self.url.partition("@")[2].partition("/")
+        self.location = f"postgresql://{host}/{db}"
+        self.path = Path(self.location)
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                pgschema.migrate(self.url, "memory", MIGRATIONS)
+                self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.conn.execute(sql, list(args)).fetchall()  # type: ignore[arg-type]
+
+    # --- generations -----------------------------------------------------------------------------
+
+    def changed_elsewhere(self) -> bool:
+        version = int(
+            self._all("SELECT value FROM claude_force.memory_meta WHERE key = 'version'")[0][0]
+        )
+        changed = version != self._version
+        self._version = version
+        return changed
+
+    def changes(self) -> Changes:
+        epoch = int(
+            self._all("SELECT value FROM claude_force.memory_meta WHERE key = 'epoch'")[0][0]
+        )
+        agents = {
+            str(n): int(g) for n, g in self._all("SELECT name, gen FROM claude_force.memory_agents")
+        }
+        return Changes(epoch, agents)
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def add(self, sessions: Iterable[NewSession]) -> dict[str, int]:
+        touched: set[str] = set()
+        with self._lock, self.conn.transaction():
+            for s in sessions:
+                row = s.row()
+                cur = self.conn.execute(
+                    f"INSERT INTO {_S} (uid, agent, task, summary, success, simulated, model, "
+                    "input_tokens, output_tokens, execution_time_ms, workflow, created_at, "
+                    "redactions, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                    "%s, %s, %s) ON CONFLICT (uid) DO NOTHING",
+                    (*row[:4], bool(row[4]), bool(row[5]), *row[6:]),
+                )
+                if cur.rowcount == 1:  # a session stored again (a re-run step) is stored once
+                    touched.add(s.agent)
+            return self._bump(touched)
+
+    def _bump(self, agents: set[str], *, epoch: bool = False) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for name in sorted(agents):
+            row = self.conn.execute(
+                "INSERT INTO claude_force.memory_agents (name, gen) VALUES (%s, 1) "
+                "ON CONFLICT (name) DO UPDATE SET gen = claude_force.memory_agents.gen + 1 "
+                "RETURNING gen",
+                (name,),
+            ).fetchone()
+            assert row is not None
+            out[name] = int(row[0])
+        keys = ["version", "epoch"] if epoch else ["version"]
+        if agents or epoch:
+            self.conn.execute(
+                "UPDATE claude_force.memory_meta SET value = value + 1 WHERE key = ANY(%s)", (keys,)
+            )
+        return out
+
+    def delete(
+        self, *, before: float | None = None, agent: str | None = None
+    ) -> tuple[int, set[str]]:
+        where: list[str] = []
+        args: list[Any] = []
+        if before is not None:
+            where.append("created_at < %s")
+            args.append(before)
+        if agent is not None:
+            where.append("agent = %s")
+            args.append(agent)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        with self._lock, self.conn.transaction():
+            rows = self.conn.execute(f"DELETE FROM {_S}{cond} RETURNING agent", args).fetchall()  # type: ignore[arg-type]
+            agents = {str(r[0]) for r in rows}
+            self._bump(agents, epoch=before is None and agent is None)
+        return len(rows), agents
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def search(self, q: SearchQuery, *, cutoff: float | None, budget: int) -> list[Hit]:
+        """The best sessions for ``q`` by full-text rank over their task, newest first among
+        equals (``budget`` bounds the candidates ranked: the newest matches)."""
+        query = tsquery_of(q.terms)
+        if not query:
+            return self._recent(q, cutoff)
+        where, args = self._filters(q, cutoff, ["s.tsv @@ to_tsquery('english', %s)"], [query])
+        if q.agent is not None:
+            where.append("s.agent = %s")
+            args.append(q.agent)
+        sql = (
+            f"SELECT {_COLUMNS}, ts_rank(s.tsv, to_tsquery('english', %s)) AS rank FROM "
+            f"(SELECT * FROM {_S} AS s WHERE {' AND '.join(where)} "
+            "ORDER BY s.created_at DESC, s.id DESC LIMIT %s) AS s "
+            "ORDER BY rank DESC, s.created_at DESC, s.id DESC LIMIT %s"
+        )
+        rows = self._all(sql, [query, *args, budget, q.limit])
+        return [Hit(_session(_sqlite_row(r)), float(r[13])) for r in rows]
+
+    def _recent(self, q: SearchQuery, cutoff: float | None) -> list[Hit]:
+        where, args = self._filters(q, cutoff, [], [])
+        if q.agent is not None:
+            where.append("s.agent = %s")
+            args.append(q.agent)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        sql = (
+            f"SELECT {_COLUMNS} FROM {_S} AS s{cond} ORDER BY s.created_at DESC, s.id DESC LIMIT %s"
+        )
+        return [Hit(_session(_sqlite_row(r)), 0.0) for r in self._all(sql, [*args, q.limit])]
+
+    @staticmethod
+    def _filters(
+        q: SearchQuery, cutoff: float | None, where: list[str], args: list[Any]
+    ) -> tuple[list[str], list[Any]]:
+        if q.success_only:
+            where.append("s.success")
+        if q.simulated is not None:
+            where.append("s.simulated = %s")
+            args.append(q.simulated)
+        if cutoff is not None:
+            where.append("s.created_at >= %s")
+            args.append(cutoff)
+        return where, args
+
+    def get(self, uid: str) -> Session | None:
+        rows = self._all(f"SELECT {_COLUMNS} FROM {_S} AS s WHERE s.uid = %s", [uid])
+        return _session(_sqlite_row(rows[0])) if rows else None
+
+    def recent(self, *, agent: str | None, limit: int) -> list[Session]:
+        q = SearchQuery("", agent=agent, success_only=False, limit=limit)
+        return [h.session for h in self._recent(q, None)]
+
+    def summary(self, agent: str | None = None) -> dict[str, Any]:
+        from ..memory._sqlite import _utc
+
+        cond, args = ("WHERE agent = %s", [agent]) if agent is not None else ("", [])
+        row = self._all(
+            "SELECT count(*), coalesce(sum(success::int), 0), min(created_at), max(created_at), "
+            "coalesce(avg(execution_time_ms), 0), coalesce(sum(redactions), 0) "
+            f"FROM {_S} {cond}",
+            args,
+        )[0]
+        agents = {
+            str(n): int(c)
+            for n, c in self._all(
+                f"SELECT agent, count(*) FROM {_S} {cond} GROUP BY agent ORDER BY agent", args
+            )
+        }
+        return {
+            "sessions": int(row[0]),
+            "successful": int(row[1]),
+            "oldest": _utc(row[2]) if row[2] is not None else None,
+            "newest": _utc(row[3]) if row[3] is not None else None,
+            "avg_execution_time_ms": float(row[4]),
+            "redactions": int(row[5]),
+            "agents": agents,
+        }
+
+    def legacy_rows(self, source: Path | None = None) -> list[tuple[Any, ...]] | None:
+        return None  # a 2.2 file is imported by the SQLite store, not into the cluster
+
+    def mark_legacy_imported(self) -> None:
+        return None
+
+
+def _sqlite_row(row: Sequence[Any]) -> tuple[Any, ...]:
+    """The SQLite row shape ``_session`` reads (booleans as 0/1 there; the same values here)."""
+    return tuple(row[:13])

@@ -1,0 +1,44 @@
+"""``run_benchmarks.py --report``: a quick or partial run never overwrites the full results."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def runner() -> ModuleType:
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location("run_benchmarks", BENCH / "run_benchmarks.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.mark.parametrize("flags", [["--quick"], ["-k", "no-such-module"]])
+def test_quick_or_partial_report_keeps_the_full_results(tmp_path: Path, flags: list[str]) -> None:
+    (tmp_path / "latest.md").write_text("full run\n", encoding="utf-8")
+    (tmp_path / "latest.json").write_text("{}\n", encoding="utf-8")
+    mod = runner()
+    # "-k no-such-module" selects nothing; "--quick" alone would run everything, so narrow it
+    argv = ["--report", *flags] if "-k" in flags else ["--report", *flags, "-k", "no-such-module"]
+    assert mod.main(argv, results=tmp_path) == 0
+    assert (tmp_path / "latest.md").read_text(encoding="utf-8") == "full run\n"
+    assert (tmp_path / "latest.json").read_text(encoding="utf-8") == "{}\n"
+    assert (tmp_path / "partial.md").exists() and (tmp_path / "partial.json").exists()
+
+
+def test_a_full_report_writes_latest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mod = runner()
+    monkeypatch.setattr(mod, "discover", lambda pattern: [])
+    assert mod.main(["--report"], results=tmp_path) == 0
+    assert (tmp_path / "latest.md").exists() and not (tmp_path / "partial.md").exists()
