@@ -166,3 +166,10 @@ def test_task_file_with_bom(sample_config: Path, tmp_path: Path) -> None:
     args = ("--config", str(sample_config), "--simulate", "execute", "python-expert")
     result = cli(*args, "--task-file", str(task), "--json")
     assert result.exit_code == 0, result.output
+
+
+def test_a_config_path_too_long_exits_2(tmp_path: Path) -> None:
+    result = cli("--config", str(tmp_path / ("x" * 5000)), "list", "agents")
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert "configuration path cannot be used (File name too long)" in line and len(line) < 600

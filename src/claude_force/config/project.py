@@ -388,11 +388,19 @@ def load_project(
     raises the first one instead.
     """
     path = Path(config_path) if config_path is not None else find_config()
-    if path.is_dir():
-        inner = path / "claude.json"
-        path = inner if inner.exists() else path / ".claude" / "claude.json"
-    path = path.absolute()
-    if not path.exists():
+    try:
+        if path.is_dir():
+            inner = path / "claude.json"
+            path = inner if inner.exists() else path / ".claude" / "claude.json"
+        path = path.absolute()
+        exists = path.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte …
+        raise ConfigurationError(
+            f"the configuration path cannot be used ({_reason(exc)})",
+            file=_short(str(path)),
+            hint="pass the path of claude.json (or of its folder)",
+        ) from None
+    if not exists:
         raise ProjectNotFoundError(
             "configuration file not found",
             file=path,
