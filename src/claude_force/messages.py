@@ -114,6 +114,8 @@ class MessageResponse:
     provider: str = "anthropic"
     simulated: bool = False
     cached: bool = False
+    # a semantic cache hit: the similarity of this task to the cached one (None otherwise)
+    semantic_similarity: float | None = None
     headers: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property

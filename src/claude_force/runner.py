@@ -82,6 +82,7 @@ class Execution:
     workflow_run_id: str | None = None
     step_id: str | None = None
     saved_cost_usd: Decimal | None = None  # a cached answer: what the call would have cost
+    semantic_similarity: float | None = None  # a semantic cache hit: similarity to the cached task
 
     def metadata(self) -> dict[str, Any]:
         """The metadata dict of the public result types (keys kept from claude-force 2.2)."""
@@ -100,6 +101,10 @@ class Execution:
             "cost_usd": float(self.cost_usd) if self.cost_usd is not None else None,
             "estimated_cost": float(self.cost_usd) if self.cost_usd is not None else None,  # 2.2
             "cached": self.cached,
+            "cache_match": (
+                None if not self.cached else "semantic" if self.semantic_similarity else "exact"
+            ),
+            "semantic_similarity": self.semantic_similarity,
             "simulated": self.simulated,
             "request_id": self.request_id,
             "stop_reason": self.stop_reason,
@@ -226,6 +231,7 @@ class AgentRunner:
                         deadline=time.monotonic() + timeout if timeout is not None else None,
                         memory_keyed=keyed,
                         memory_sessions=opts.memory_sessions,
+                        task=task,
                     )
                 ):
                     response = await self._call_with_timeout(request, timeout)
@@ -316,6 +322,7 @@ class AgentRunner:
             cost_usd=Decimal(0) if cached else cost,
             saved_cost_usd=cost if cached else None,
             cached=cached,
+            semantic_similarity=response.semantic_similarity if cached else None,
             simulated=response.simulated,
             request_id=response.request_id,
             stop_reason=response.stop_reason,

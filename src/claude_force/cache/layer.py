@@ -11,6 +11,7 @@ import importlib.util
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import callctx
 from ..clock import WALL_CLOCK, Clock
@@ -24,6 +25,9 @@ from .keys import Namespace, request_key
 from .policy import CachePolicy
 from .secret import KEY_FILE_NAME, SecretSource
 from .store import ResponseStore
+
+if TYPE_CHECKING:
+    from .semantic.wiring import SemanticRoute
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +141,17 @@ class CacheProvider(ProviderWrapper):
     """Answers repeated requests from the response cache; everything else goes to ``inner``."""
 
     def __init__(
-        self, inner: Provider, store: ResponseStore, *, key_includes_memory: bool = False
+        self,
+        inner: Provider,
+        store: ResponseStore,
+        *,
+        key_includes_memory: bool = False,
+        semantic: SemanticRoute | None = None,
     ) -> None:
         super().__init__(inner)
         self.store = store
         self.key_includes_memory = key_includes_memory
+        self.semantic = semantic  # the opt-in semantic cache (cache.semantic), tried after a miss
 
     @property
     def identity(self) -> str:
@@ -181,7 +191,12 @@ class CacheProvider(ProviderWrapper):
             log.debug("request not cacheable (%s); calling the provider", exc)
             return await self.inner.send(request)
         preview = material.messages[-1].content if material.messages else ""
-        return await self.store.fetch(
+        semantic = (
+            self.semantic.for_call(material, ctx, namespace=self.namespace, provider=self.identity)
+            if self.semantic is not None
+            else None
+        )
+        response = await self.store.fetch(
             key,
             namespace=self.namespace,
             agent=ctx.agent or "",
@@ -190,13 +205,32 @@ class CacheProvider(ProviderWrapper):
             refresh=mode == "refresh",
             preview=preview,
             memory_sessions=ctx.memory_sessions if material is not request else (),
+            on_miss=semantic.on_miss(self.store) if semantic is not None else None,
         )
+        if semantic is not None:
+            await semantic.remember(self.store, key, response)
+        return response
 
     async def aclose(self) -> None:
         try:
             await self.store.aclose()
+            if self.semantic is not None:
+                await self.semantic.cache.aclose()
         finally:
             await self.inner.aclose()
+
+
+def _semantic_usable(project: Project) -> bool:
+    """``cache.semantic.enabled`` and the embedding model installed (else one warning)."""
+    if not project.settings.cache.semantic.enabled:
+        return False
+    from ..embeddings import embeddings_available
+
+    why = embeddings_available()
+    if why is not None:
+        log.warning("cache.semantic.enabled is true but the semantic cache is off: %s", why)
+        return False
+    return True
 
 
 def cache_layer(
@@ -213,9 +247,16 @@ def cache_layer(
     # validate the settings now; each wrapped provider gets its own store
     build_store(project, ttl_hours=ttl_hours, max_size_mb=max_size_mb)
 
+    semantic_on = _semantic_usable(project)
+
     def layer(inner: Provider) -> Provider:
         store = build_store(project, ttl_hours=ttl_hours, max_size_mb=max_size_mb)
         strict = project.settings.cache.key_includes_memory
-        return CacheProvider(inner, store, key_includes_memory=strict)
+        route = None
+        if semantic_on:
+            from .semantic.wiring import semantic_route  # numpy: only with the semantic extra
+
+            route = semantic_route(project)
+        return CacheProvider(inner, store, key_includes_memory=strict, semantic=route)
 
     return layer

@@ -29,6 +29,9 @@ class Counters:
     cost_saved_pusd: int = 0  # picodollars
     seconds_saved_us: int = 0  # microseconds
     uncosted_hits: int = 0  # hits whose model has no price: their saving is unknown
+    semantic_hits: int = 0  # hits answered from a paraphrase's entry (included in ``hits``)
+    semantic_cost_saved_pusd: int = 0  # their part of cost_saved_pusd
+    semantic_refusals: int = 0  # near neighbours above the threshold that the guard refused
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -21,6 +21,9 @@ class CacheStats:
     bytes: int
     counters: Counters
     errors: int = 0  # storage failures seen by this process (the calls went to the provider)
+    semantic_enabled: bool = False
+    semantic_threshold: float | None = None
+    semantic_entries: int = 0  # task vectors stored beside the cache
 
     @property
     def hits(self) -> int:
@@ -79,5 +82,15 @@ class CacheStats:
             },
             "cost_saved_usd": format(self.cost_saved_usd.normalize(), "f"),
             "uncosted_hits": c.uncosted_hits,
+            "semantic": {
+                "enabled": self.semantic_enabled,
+                "threshold": self.semantic_threshold,
+                "entries": self.semantic_entries,
+                "hits": c.semantic_hits,
+                "cost_saved_usd": format(
+                    (Decimal(c.semantic_cost_saved_pusd) / PICO).normalize(), "f"
+                ),
+                "refusals": c.semantic_refusals,
+            },
             "seconds_saved": round(self.seconds_saved, 6),
         }

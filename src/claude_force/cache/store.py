@@ -303,6 +303,7 @@ class ResponseStore:
         call: Callable[[], Awaitable[MessageResponse]],
         refresh: bool = False,
         preview: str = "",
+        on_miss: Callable[[], Awaitable[MessageResponse | None]] | None = None,
         memory_sessions: tuple[str, ...] = (),
     ) -> MessageResponse:
         """The cached answer for ``key``, else ``call()``'s answer (stored when complete).
@@ -319,6 +320,10 @@ class ResponseStore:
             if hit is not None:
                 return hit.response
             looked_up = self._available()
+            if on_miss is not None and looked_up:  # the semantic cache, after the exact one
+                alternative = await self._safely("semantic lookup", on_miss)
+                if alternative is not None:
+                    return alternative
 
         async def lead() -> tuple[MessageResponse, float]:
             t0 = self._timer.now()
@@ -413,6 +418,16 @@ class ResponseStore:
             log.exception("could not compute the saving of a shared call")
         await self._safely("stats", lambda: self.backend.bump(saved))
         return replace(response, cached=True)
+
+    async def count(self, counters: Counters) -> None:
+        """Add to the stored counters (the semantic cache's hits and refusals)."""
+        await self._safely("stats", lambda: self.backend.bump(counters))
+
+    def semantic_saving(self, hit: Hit) -> Counters:
+        """The counters of a semantic hit, on top of what :meth:`get` counted for its entry: the
+        exact lookup's miss is taken back, and the hit's saving is labelled semantic."""
+        saved = self._savings(hit.entry, 0.0)
+        return Counters(misses=-1, semantic_hits=1, semantic_cost_saved_pusd=saved.cost_saved_pusd)
 
     async def _answer_of_other_process(self, flights: CrossProcessFlights, key: str) -> Hit | None:
         """Poll for the entry another process is computing until its claim ends (the answer is

@@ -36,6 +36,7 @@ class RunSummary:
     mode: Mode
     max_concurrent: int | None = None
     queue_wait_s: float = 0.0
+    semantic: int = 0  # of ``cached``: answered from a paraphrase's entry (semantic cache)
 
     @classmethod
     def of(
@@ -65,6 +66,7 @@ class RunSummary:
             cost_usd=sum(costs, Decimal(0)) if costs else None,
             simulated=any(ex.simulated for ex in executions),
             cached=sum(ex.cached for ex in executions),
+            semantic=sum(ex.semantic_similarity is not None for ex in executions),
             mode=mode,
             max_concurrent=max_concurrent,
         )
@@ -98,6 +100,7 @@ class RunSummary:
             "total_tokens": self.total_tokens,
             "cost_usd": float(self.cost_usd) if self.cost_usd is not None else None,
             "cached": self.cached,
+            "semantic_hits": self.semantic,
             "simulated": self.simulated,
         }
 
@@ -121,7 +124,8 @@ class RunSummary:
             label = "simulated cost" if self.simulated else "cost"
             parts.append(f"{label} ${self.cost_usd:.4f}")
         if self.cached:
-            parts.append(f"{self.cached} from cache")
+            semantic = f" ({self.semantic} semantic)" if self.semantic else ""
+            parts.append(f"{self.cached} from cache{semantic}")
         text = " · ".join(parts)
         return f"SIMULATED — {text}" if self.simulated else text
 

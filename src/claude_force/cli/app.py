@@ -38,6 +38,7 @@ from . import listing as _listing
 from . import memory as _memory
 from . import metrics as _metrics
 from . import project as _project
+from . import recommend as _recommend
 from . import route as _route
 from . import run as _run
 from . import serve as _serve
@@ -402,6 +403,7 @@ app.add_typer(_cache.app, name="cache")
 app.add_typer(_memory.app, name="memory")
 app.add_typer(_batch.app, name="batch")
 app.command("route")(_route.route)
+app.command("recommend")(_recommend.recommend)
 app.command("validate")(_validate.validate)
 app.add_typer(_serve.app)  # serve, dashboard
 app.command("worker")(_worker.worker)  # cluster mode

@@ -50,6 +50,58 @@ def with_store(
     return asyncio.run(go())
 
 
+def _semantic_figures(state: CliState) -> dict[str, Any]:
+    """``cache.semantic`` settings and how many task vectors are stored (read-only)."""
+    import asyncio
+
+    from ..cache.semantic.store import SqliteVectorStore, VectorStore
+    from ..config import load_project
+
+    project = load_project(state.config, check_files=False)
+    s = project.settings.cache
+    figures: dict[str, Any] = {
+        "enabled": s.semantic.enabled,
+        "threshold": s.semantic.threshold,
+    }
+    vectors: VectorStore | None = None
+    if s.backend == "sqlite":
+        vectors = SqliteVectorStore(project.state_dir / "semantic.db")
+    elif s.backend == "redis" and s.redis_url and s.semantic.enabled:
+        from ..cache.semantic.store import RedisVectorStore
+
+        vectors = RedisVectorStore(s.redis_url)
+    if vectors is not None:
+
+        async def count(v: VectorStore) -> int:
+            try:
+                return await v.count()
+            finally:
+                await v.aclose()
+
+        figures["entries"] = asyncio.run(count(vectors))
+    return figures
+
+
+def _clear_semantic(state: CliState) -> None:
+    import asyncio
+
+    from ..cache.semantic.store import SqliteVectorStore
+    from ..config import load_project
+
+    project = load_project(state.config, check_files=False)
+    path = project.state_dir / "semantic.db"
+    if project.settings.cache.backend == "sqlite" and path.exists():
+        store = SqliteVectorStore(path)
+
+        async def go() -> None:
+            try:
+                await store.clear()
+            finally:
+                await store.aclose()
+
+        asyncio.run(go())
+
+
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -82,6 +134,7 @@ def stats(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         return (await store.stats()).to_dict()
 
     data = with_store(state_of(ctx), go, read_only=True)
+    data["semantic"].update(_semantic_figures(state_of(ctx)))
     if json_out:
         emit_json(data)
         return
@@ -110,6 +163,16 @@ def stats(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     ]
     if data["uncosted_hits"]:
         rows.append(("hits without a price", f"{data['uncosted_hits']:,}"))
+    sem = data["semantic"]
+    if sem["enabled"] or sem["hits"] or sem["entries"]:
+        state = f"on, threshold {sem['threshold']:g}" if sem["enabled"] else "off"
+        rows += [
+            ("semantic cache", state),
+            ("semantic entries", f"{sem['entries']:,}"),
+            ("semantic hits (of hits)", f"{sem['hits']:,}"),
+            ("semantic cost saved", f"${float(sem['cost_saved_usd']):,.6f}"),
+            ("semantic refusals (guard)", f"{sem['refusals']:,}"),
+        ]
     for name, value in rows:
         table.add_row(name, value)
     out_console().print(table)
@@ -295,6 +358,8 @@ def clear(
         return await store.clear(agent)
 
     removed = with_store(state_of(ctx), go)
+    if agent is None:  # the semantic cache's task vectors go with the entries
+        _clear_semantic(state_of(ctx))
     if json_out:
         emit_json({"removed": removed, "agent": agent})
         return

@@ -40,6 +40,7 @@ class AgentSettings(Section):
     description: str | None = None
     model: str | None = None
     cache: bool = True
+    semantic_cache: bool = True  # False: this agent's calls never use the semantic cache
     memory: bool = True
 
 
@@ -47,6 +48,15 @@ class PerformanceSettings(Section):
     async_enabled: bool = True
     max_concurrent_agents: int = Field(default=10, ge=1, le=1000)
     timeout_seconds: float = Field(default=600.0, gt=0, le=DAY * 7)
+
+
+class SemanticCacheSettings(Section):
+    """``cache.semantic``: answer paraphrases of cached tasks (needs the ``semantic`` extra)."""
+
+    enabled: bool = False
+    # cosine similarity of all-MiniLM-L6-v2 task embeddings; calibrated on the train part of
+    # benchmarks/data/semantic_pairs.json (see docs/caching.md, "Semantic cache")
+    threshold: float = Field(default=0.85, ge=0.5, le=1.0)
 
 
 class CacheSettings(Section):
@@ -60,6 +70,7 @@ class CacheSettings(Section):
     # False (default): the key leaves out agent-memory context, so a repeated task is a hit
     # even after related tasks ran; True: strict keying on the request exactly as sent
     key_includes_memory: bool = False
+    semantic: SemanticCacheSettings = Field(default_factory=SemanticCacheSettings)
 
 
 class FeatureFlags(Section):

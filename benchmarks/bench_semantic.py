@@ -1,0 +1,284 @@
+"""The semantic cache: false hits, recall, lookup latency at 100,000 entries, and savings.
+
+- Calibration: on the *train* part of ``benchmarks/data/semantic_pairs.json`` (360 hand-written
+  task pairs for the sample agents, split by base task), the lowest threshold whose precision
+  (with the false-hit guard) is at least 99 %; the configured default must not be below it.
+- Precision and recall at the configured default (``cache.semantic.threshold``) on the
+  *held-out* part. A "hit" pair is a paraphrase (the cached answer is right); a "miss" pair is a
+  near-miss (other numbers, files, negation, language, opposite, other subject, more scope).
+- Nearest-neighbour search p50/p99 with 100,000 entries in one partition (the worst case: one
+  agent, one model), and how often the sign-bit prefilter returns the exact nearest neighbour;
+  the whole lookup (embedding the task + search + guard) p50/p99.
+- A replay through the orchestrator (simulated model, sample project): every base task, then its
+  paraphrases and near-misses; the cost saved against the exact cache alone, and the wrong
+  answers served (near-misses answered from the cache).
+- Exact-cache hit latency with the semantic cache off and on (the exact lookup comes first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import shutil
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _harness import Result, median, percentile
+from claude_force.cache.semantic import PartitionIndex, facts, refusal
+from claude_force.config.schema import SemanticCacheSettings
+from claude_force.embeddings import embeddings_available, load_embedder
+
+TITLE = "Semantic cache: false hits, recall, lookup latency, savings"
+DATA = Path(__file__).resolve().parent / "data" / "semantic_pairs.json"
+DEFAULT = SemanticCacheSettings().threshold
+
+
+def _scored(pairs: list[dict[str, str]]) -> list[tuple[dict[str, str], float, str | None]]:
+    e = load_embedder()
+    a = e.embed([p["cached"] for p in pairs])
+    b = e.embed([p["new"] for p in pairs])
+    sims = (a * b).sum(axis=1)
+
+    def word_sim(x: list[str], y: list[str]) -> list[list[float]]:
+        v = e.embed(x + y)
+        out: list[list[float]] = (v[: len(x)] @ v[len(x) :].T).tolist()
+        return out
+
+    return [
+        (p, float(s), refusal(facts(p["new"]), facts(p["cached"]), word_sim))
+        for p, s in zip(pairs, sims, strict=True)
+    ]
+
+
+def _rates(scored: list[Any], threshold: float) -> tuple[float, float, int, int]:
+    tp = sum(1 for p, s, g in scored if p["label"] == "hit" and s >= threshold and g is None)
+    fp = sum(1 for p, s, g in scored if p["label"] == "miss" and s >= threshold and g is None)
+    pos = sum(1 for p, _, _ in scored if p["label"] == "hit")
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    return precision, tp / pos if pos else 0.0, tp, fp
+
+
+MIN_TRAIN_RECALL = 0.65  # the recall target (60 %) plus a margin
+
+
+def calibrate(train: list[Any]) -> float:
+    """The highest threshold whose train recall (with the guard) is at least 65 %.
+
+    A higher threshold is the only protection against near-misses that no guard rule knows, so
+    the threshold is set as high as the recall target (with a margin) allows.
+    """
+    best = 0.6
+    for t in np.arange(0.60, 0.99, 0.05):  # coarse steps: 210 pairs cannot tell 0.85 from 0.86
+        if _rates(train, float(t))[1] >= MIN_TRAIN_RECALL:
+            best = round(float(t), 2)
+    return best
+
+
+def _latency(quick: bool, scored: list[Any]) -> list[Result]:
+    e = load_embedder()
+    n = 20_000 if quick else 100_000
+    rng = np.random.default_rng(5)
+    cached = sorted({p["cached"] for p, _, _ in scored})
+    real = e.embed(cached)
+    fill = rng.standard_normal((n - len(cached), real.shape[1])).astype(np.float32)
+    fill /= np.linalg.norm(fill, axis=1, keepdims=True)
+    index = PartitionIndex(real.shape[1], capacity=n)
+    for i, v in enumerate(fill):
+        index.add(f"r{i}", "", v, 1e12)
+    for task, v in zip(cached, real, strict=True):
+        index.add(task, task, v, 1e12)
+    queries = [p["new"] for p, _, _ in scored if p["label"] == "hit"]
+    qv = e.embed(queries)
+    search: list[float] = []
+    agree = total = 0
+    for v in qv:
+        t0 = time.perf_counter()
+        found = index.search(v, 4)
+        search.append(time.perf_counter() - t0)
+        exact = index.exact(v)
+        if exact is not None and float(index.search(v, 1)[0].similarity) >= DEFAULT:
+            total += 1
+            agree += found[0].key == exact
+    lookups: list[float] = []
+    for q in queries[: 40 if quick else 120]:
+        t0 = time.perf_counter()
+        v = e.embed([q])[0]
+        for nb in index.search(v, 4):
+            if nb.similarity < DEFAULT:
+                break
+            refusal(facts(q), facts(nb.task))
+        lookups.append(time.perf_counter() - t0)
+    return [
+        Result(
+            f"semantic search p99, {n:,} entries in one partition",
+            percentile(search, 99) * 1e3,
+            "ms",
+            "≤ 10 ms" if n == 100_000 else "",
+            percentile(search, 99) * 1e3 <= 10 if n == 100_000 else None,
+            f"p50 {median(search) * 1e3:.2f} ms; sign-bit prefilter + exact cosine of 64",
+        ),
+        Result(
+            "prefilter returns the exact nearest neighbour",
+            100.0 * agree / max(total, 1),
+            "%",
+            detail=f"{agree}/{total} paraphrase queries whose nearest entry reaches the threshold",
+        ),
+        Result(
+            "whole semantic lookup p50 (embed task + search + guard)",
+            median(lookups) * 1e3,
+            "ms",
+            detail=f"p99 {percentile(lookups, 99) * 1e3:.1f} ms; paid only after an exact miss",
+        ),
+    ]
+
+
+async def _replay(pairs: list[dict[str, str]], semantic: bool) -> dict[str, Any]:
+    from claude_force.async_orchestrator import AsyncAgentOrchestrator
+    from claude_force.providers.simulated import SimulatedProvider
+    from claude_force.runner import RunOptions
+
+    tmp = Path(tempfile.mkdtemp(prefix="cf-bench-semantic-"))
+    try:
+        src = Path(str(resources.files("claude_force").joinpath("sample_project")))
+        shutil.copytree(src, tmp / ".claude")
+        config = tmp / ".claude" / "claude.json"
+        data = json.loads(config.read_text())
+        data["cache"]["semantic"] = {"enabled": semantic, "threshold": DEFAULT}
+        config.write_text(json.dumps(data))
+        rng = random.Random(3)
+        bases: dict[str, list[dict[str, str]]] = {}
+        for p in pairs:
+            bases.setdefault(p["cached"], []).append(p)
+        runs: list[tuple[str, str, str]] = []
+        for base, items in bases.items():
+            followers = [(items[0]["agent"], p["new"], p["label"]) for p in items]
+            rng.shuffle(followers)
+            runs += [(items[0]["agent"], base, "base"), *followers]
+        paid = saved = 0.0
+        wrong = hits = 0
+        provider = SimulatedProvider(latency="instant")
+        async with AsyncAgentOrchestrator(
+            config, provider=provider, enable_tracking=False, enable_memory=False
+        ) as core:
+            for agent, task, label in runs:
+                ex = await core.execute(agent, task, RunOptions())
+                if ex.cached:
+                    saved += float(ex.saved_cost_usd or 0)
+                    hits += ex.semantic_similarity is not None
+                    wrong += label == "miss"
+                else:
+                    paid += float(ex.cost_usd or 0)
+        return {"runs": len(runs), "paid": paid, "saved": saved, "hits": hits, "wrong": wrong}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def _exact_hits(semantic: bool, n: int) -> list[float]:
+    from claude_force.async_orchestrator import AsyncAgentOrchestrator
+    from claude_force.providers.simulated import SimulatedProvider
+    from claude_force.runner import RunOptions
+
+    tmp = Path(tempfile.mkdtemp(prefix="cf-bench-semantic-exact-"))
+    try:
+        src = Path(str(resources.files("claude_force").joinpath("sample_project")))
+        shutil.copytree(src, tmp / ".claude")
+        config = tmp / ".claude" / "claude.json"
+        data = json.loads(config.read_text())
+        data["cache"]["semantic"] = {"enabled": semantic}
+        config.write_text(json.dumps(data))
+        out: list[float] = []
+        async with AsyncAgentOrchestrator(
+            config, provider=SimulatedProvider(latency="instant"), enable_tracking=False,
+            enable_memory=False,
+        ) as core:  # fmt: skip
+            await core.execute("python-expert", "Review utils.py", RunOptions())
+            for _ in range(n):
+                ex = await core.execute("python-expert", "Review utils.py", RunOptions())
+                assert ex.cached
+                out.append(ex.duration_ms)
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(quick: bool) -> list[Result]:
+    why = embeddings_available()
+    if why is not None:
+        return [Result("semantic cache", 0, "", "", False, f"embeddings unavailable: {why}")]
+    pairs = json.loads(DATA.read_text(encoding="utf-8"))["pairs"]
+    scored = _scored(pairs)
+    train = [s for s in scored if s[0]["split"] == "train"]
+    test = [s for s in scored if s[0]["split"] == "test"]
+    chosen = calibrate(train)
+    p_train, r_train, _, _ = _rates(train, DEFAULT)
+    precision, recall, tp, fp = _rates(test, DEFAULT)
+    results = [
+        Result(
+            "calibrated threshold (highest with train recall ≥ 65 %)",
+            chosen,
+            "",
+            f"= default {DEFAULT}",
+            abs(chosen - DEFAULT) < 1e-9,
+            f"train at the default: precision {p_train:.1%}, recall {r_train:.1%}",
+        ),
+        Result(
+            "held-out precision (semantic hits that were right)",
+            precision * 100,
+            "%",
+            "≥ 99 %",
+            precision >= 0.99,
+            f"{tp} right, {fp} wrong at threshold {DEFAULT}; {len(test)} held-out pairs",
+        ),
+        Result(
+            "held-out recall (paraphrases answered from the cache)",
+            recall * 100,
+            "%",
+            "≥ 60 %",
+            recall >= 0.60,
+            f"{tp} of {sum(1 for p, _, _ in test if p['label'] == 'hit')} paraphrases",
+        ),
+    ]
+    results += _latency(quick, scored)
+    replay_pairs = [p for p, _, _ in scored if not quick or p["split"] == "test"]
+    base = asyncio.run(_replay(replay_pairs, semantic=False))
+    sem = asyncio.run(_replay(replay_pairs, semantic=True))
+    total = base["paid"] + base["saved"]
+    results += [
+        Result(
+            "replay: cost saved by the semantic cache",
+            100.0 * (base["paid"] - sem["paid"]) / total if total else 0.0,
+            "% of the exact-cache-only cost",
+            detail=f"{sem['runs']} runs; {sem['hits']} semantic hits; exact only paid "
+            f"${base['paid']:.4f}, with semantic ${sem['paid']:.4f} (simulated model, list prices)",
+        ),
+        Result(
+            "replay: wrong answers served (near-misses answered from the cache)",
+            sem["wrong"],
+            "",
+            "0",
+            sem["wrong"] == 0,
+            f"of {sum(1 for p in replay_pairs if p['label'] == 'miss')} near-miss runs",
+        ),
+    ]
+    n = 50 if quick else 100
+    off: list[float] = []
+    on: list[float] = []
+    for _ in range(3):  # alternated, so that a busy moment of the machine hits both alike
+        off += asyncio.run(_exact_hits(False, n))
+        on += asyncio.run(_exact_hits(True, n))
+    results.append(
+        Result(
+            "exact hit p50, semantic off",
+            median(off),
+            "ms",
+            detail=f"semantic on: {median(on):.3f} ms (the exact lookup runs first; off adds "
+            "one attribute check to the path)",
+        )
+    )
+    return results

@@ -1,0 +1,216 @@
+"""Where task vectors live, beside the response cache: SQLite (default), memory, or Redis.
+
+A row is (partition, cache key, task, vector, expiry). Every process keeps its own in-memory
+index per partition (:mod:`.index`) and reads the rows that other processes added since its last
+look (``since``); an entry whose response is gone from the exact cache is dropped lazily.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from base64 import b64decode, b64encode
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class VectorRow:
+    partition: str
+    key: str
+    task: str
+    vector: bytes  # float32, little-endian
+    expires_at: float
+
+    def array(self) -> np.ndarray[Any, np.dtype[np.float32]]:
+        import numpy as np
+
+        return np.frombuffer(self.vector, dtype="<f4").astype(np.float32)
+
+
+class VectorStore(Protocol):
+    name: str
+
+    async def add(self, row: VectorRow) -> None: ...
+
+    async def since(self, partition: str, cursor: Any) -> tuple[list[VectorRow], Any]: ...
+
+    async def remove(self, key: str) -> None: ...
+
+    async def clear(self) -> int: ...
+
+    async def count(self) -> int: ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryVectorStore:
+    """Per process (``cache.backend = "memory"``)."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self._rows: dict[str, list[VectorRow]] = {}
+
+    async def add(self, row: VectorRow) -> None:
+        self._rows.setdefault(row.partition, []).append(row)
+
+    async def since(self, partition: str, cursor: Any) -> tuple[list[VectorRow], Any]:
+        rows = self._rows.get(partition, [])
+        start = int(cursor or 0)
+        return rows[start:], len(rows)
+
+    async def remove(self, key: str) -> None:
+        for part, rows in self._rows.items():
+            self._rows[part] = [r for r in rows if r.key != key]
+
+    async def clear(self) -> int:
+        n = sum(len(r) for r in self._rows.values())
+        self._rows.clear()
+        return n
+
+    async def count(self) -> int:
+        return sum(len(r) for r in self._rows.values())
+
+    async def aclose(self) -> None:
+        return None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    partition TEXT NOT NULL,
+    key TEXT NOT NULL,
+    task TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS vectors_partition ON vectors(partition, seq);
+CREATE INDEX IF NOT EXISTS vectors_key ON vectors(key);
+"""
+
+
+class SqliteVectorStore:
+    """``semantic.db`` in the state directory, next to ``cache.db`` (WAL; several processes)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            conn = self._db()
+            with conn:
+                return conn.execute(sql, args).fetchall()
+
+    async def add(self, row: VectorRow) -> None:
+        await asyncio.to_thread(
+            self._run,
+            "INSERT INTO vectors(partition, key, task, vector, expires_at) VALUES (?, ?, ?, ?, ?)",
+            (row.partition, row.key, row.task, row.vector, row.expires_at),
+        )
+
+    async def since(self, partition: str, cursor: Any) -> tuple[list[VectorRow], Any]:
+        rows = await asyncio.to_thread(
+            self._run,
+            "SELECT seq, key, task, vector, expires_at FROM vectors"
+            " WHERE partition = ? AND seq > ? ORDER BY seq",
+            (partition, int(cursor or 0)),
+        )
+        out = [VectorRow(partition, r[1], r[2], bytes(r[3]), float(r[4])) for r in rows]
+        return out, (rows[-1][0] if rows else cursor)
+
+    async def remove(self, key: str) -> None:
+        await asyncio.to_thread(self._run, "DELETE FROM vectors WHERE key = ?", (key,))
+
+    async def clear(self) -> int:
+        if not self.path.exists():
+            return 0
+        rows = await asyncio.to_thread(self._run, "DELETE FROM vectors RETURNING seq")
+        return len(rows)
+
+    async def count(self) -> int:
+        if not self.path.exists():
+            return 0
+        rows = await asyncio.to_thread(self._run, "SELECT count(*) FROM vectors")
+        return int(rows[0][0])
+
+    async def aclose(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class RedisVectorStore:
+    """Team mode (``cache.backend = "redis"``): one Redis list per partition, shared by all."""
+
+    name = "redis"
+
+    def __init__(self, url: str, *, prefix: str = "claude_force:semantic:") -> None:
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.Redis.from_url(url)
+        self.prefix = prefix
+
+    def _key(self, partition: str) -> str:
+        return f"{self.prefix}{partition}"
+
+    async def add(self, row: VectorRow) -> None:
+        item = json.dumps(
+            {
+                "key": row.key,
+                "task": row.task,
+                "vector": b64encode(row.vector).decode(),
+                "expires_at": row.expires_at,
+            }
+        )
+        await self._redis.rpush(self._key(row.partition), item)  # type: ignore[misc]
+
+    async def since(self, partition: str, cursor: Any) -> tuple[list[VectorRow], Any]:
+        start = int(cursor or 0)
+        raw = await self._redis.lrange(self._key(partition), start, -1)  # type: ignore[misc]
+        rows = []
+        for item in raw:
+            d = json.loads(item)
+            rows.append(
+                VectorRow(partition, d["key"], d["task"], b64decode(d["vector"]), d["expires_at"])
+            )
+        return rows, start + len(raw)
+
+    async def remove(self, key: str) -> None:
+        return None  # lists are append-only; readers drop entries whose response is gone
+
+    async def clear(self) -> int:
+        n = 0
+        async for k in self._redis.scan_iter(match=self.prefix + "*"):
+            n += int(await self._redis.llen(k))  # type: ignore[misc]
+            await self._redis.delete(k)
+        return n
+
+    async def count(self) -> int:
+        n = 0
+        async for k in self._redis.scan_iter(match=self.prefix + "*"):
+            n += int(await self._redis.llen(k))  # type: ignore[misc]
+        return n
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,222 @@
+"""The semantic cache end to end: partitions, stores, the pipeline, labels, stats and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from _core_helpers import RecordingProvider, minimal_project
+from _embed_helpers import FakeEmbedder, real_embedder
+from claude_force.async_orchestrator import AsyncAgentOrchestrator
+from claude_force.cache.semantic import (
+    MemoryVectorStore,
+    RedisVectorStore,
+    SemanticCache,
+    SqliteVectorStore,
+    VectorRow,
+    partition_of,
+)
+from claude_force.cache.semantic import layer as layer_module
+from claude_force.cli.app import app
+from claude_force.messages import ChatMessage, MessageRequest, SystemBlock
+from claude_force.runner import RunOptions
+
+runner = CliRunner()
+
+TASK = "Write pytest tests for the invoice total calculation"
+PARAPHRASE = "Add pytest unit tests for calculating invoice totals"
+NEAR_MISS = "Write pytest tests for the invoice tax calculation"
+
+
+def semantic_project(tmp_path: Path, **cache: Any) -> Path:
+    settings = {"backend": "sqlite", "semantic": {"enabled": True, "threshold": 0.8}, **cache}
+    return minimal_project(tmp_path, cache=settings)
+
+
+def _request(
+    task: str, *, model: str = "m", system: str = "sys", temperature: float = 0.0
+) -> MessageRequest:
+    return MessageRequest(
+        model=model,
+        messages=(ChatMessage("user", f"context\n\n# Task\n\n{task}"),),
+        max_tokens=100,
+        system=(SystemBlock(system),),
+        temperature=temperature,
+    )
+
+
+def test_partition_ignores_only_the_task_wording() -> None:
+    p = partition_of(_request(TASK), TASK, namespace="live", provider="x")
+    assert p is not None and p == partition_of(
+        _request(PARAPHRASE), PARAPHRASE, namespace="live", provider="x"
+    )
+    others = [
+        partition_of(_request(TASK, model="n"), TASK, namespace="live", provider="x"),
+        partition_of(_request(TASK, system="other"), TASK, namespace="live", provider="x"),
+        partition_of(_request(TASK, temperature=0.5), TASK, namespace="live", provider="x"),
+        partition_of(_request(TASK), TASK, namespace="sim", provider="x"),
+        partition_of(_request(TASK), TASK, namespace="live", provider="y"),
+    ]
+    assert p not in others and len(set(others)) == len(others)
+    assert partition_of(_request(TASK), "not the task", namespace="live", provider="x") is None
+    assert partition_of(_request(TASK), "  ", namespace="live", provider="x") is None
+
+
+async def _contract(store: Any) -> None:
+    v = np.arange(4, dtype=np.float32).tobytes()
+    assert await store.count() == 0
+    await store.add(VectorRow("p", "k1", "t1", v, 10.0))
+    await store.add(VectorRow("p", "k2", "t2", v, 20.0))
+    await store.add(VectorRow("q", "k3", "t3", v, 30.0))
+    rows, cursor = await store.since("p", None)
+    assert [r.key for r in rows] == ["k1", "k2"] and rows[0].array().tolist() == [0, 1, 2, 3]
+    await store.add(VectorRow("p", "k4", "t4", v, 40.0))
+    more, cursor2 = await store.since("p", cursor)
+    assert [r.key for r in more] == ["k4"] and (await store.since("p", cursor2))[0] == []
+    assert await store.count() == 4
+    await store.remove("k1")
+    assert await store.clear() >= 3 and await store.count() == 0
+    await store.aclose()
+
+
+async def test_memory_and_sqlite_vector_stores(tmp_path: Path) -> None:
+    await _contract(MemoryVectorStore())
+    store = SqliteVectorStore(tmp_path / "state" / "semantic.db")
+    await _contract(store)
+    assert await SqliteVectorStore(tmp_path / "absent.db").count() == 0
+    assert await SqliteVectorStore(tmp_path / "absent.db").clear() == 0
+
+
+@pytest.mark.services
+async def test_redis_vector_store(redis_url: str) -> None:
+    store = RedisVectorStore(redis_url, prefix="claude_force_test_i15:semantic:")
+    await store.clear()
+    await _contract(store)
+
+
+async def run(config: Path, tasks: list[str], **opts: Any) -> tuple[list[Any], RecordingProvider]:
+    provider = RecordingProvider()
+    out = []
+    async with AsyncAgentOrchestrator(config, provider=provider) as core:
+        for task in tasks:
+            out.append(await core.execute("alpha", task, RunOptions(**opts)))
+    return out, provider
+
+
+def test_a_paraphrase_is_a_labelled_semantic_hit(tmp_path: Path) -> None:
+    real_embedder()
+    config = semantic_project(tmp_path)
+    (first, para, miss, exact), provider = asyncio.run(
+        run(config, [TASK, PARAPHRASE, NEAR_MISS, TASK])
+    )
+    assert len(provider.requests) == 2  # the task and the near-miss
+    assert para.cached and para.output == first.output and para.cost_usd == 0
+    meta = para.to_agent_result().metadata
+    assert meta["cache_match"] == "semantic" and meta["semantic_similarity"] >= 0.8
+    assert not miss.cached and exact.cached
+    assert exact.to_agent_result().metadata["cache_match"] == "exact"
+    assert first.to_agent_result().metadata["cache_match"] is None
+
+    result = runner.invoke(app, ["--config", str(config), "cache", "stats", "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    sem = data["semantic"]
+    assert sem["enabled"] and sem["threshold"] == 0.8 and sem["hits"] == 1
+    assert sem["entries"] == 2 and sem["refusals"] >= 1 and float(sem["cost_saved_usd"]) >= 0
+    assert data["hits"] == 2 and data["misses"] == 2  # one lookup per request, no double count
+    text = runner.invoke(app, ["--config", str(config), "cache", "stats"])
+    assert "semantic hits (of hits)" in text.stdout and "threshold 0.8" in text.stdout
+    cleared = runner.invoke(app, ["--config", str(config), "cache", "clear", "--yes"])
+    assert cleared.exit_code == 0
+    after = json.loads(
+        runner.invoke(app, ["--config", str(config), "cache", "stats", "--json"]).stdout
+    )
+    assert after["semantic"]["entries"] == 0
+
+
+async def test_refresh_no_cache_and_agent_opt_out_bypass_it(tmp_path: Path) -> None:
+    real_embedder()
+    config = semantic_project(tmp_path)
+    (_, refreshed), provider = await run(config, [TASK, PARAPHRASE], refresh=True)
+    assert not refreshed.cached and len(provider.requests) == 2
+    (_, uncached), provider = await run(config, [TASK, PARAPHRASE], use_cache=False)
+    assert not uncached.cached and len(provider.requests) == 2
+
+    data = json.loads(config.read_text())
+    data["agents"]["alpha"]["semantic_cache"] = False
+    config.write_text(json.dumps(data))
+    (_, opted_out), provider = await run(
+        config, ["Summarise the README", "Give a summary of the README"]
+    )
+    assert not opted_out.cached and len(provider.requests) == 2
+
+
+async def test_off_by_default_and_without_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = minimal_project(tmp_path / "default")
+    (_, para), provider = await run(config, [TASK, PARAPHRASE])
+    assert not para.cached and len(provider.requests) == 2
+    assert not (config.parent / "state" / "semantic.db").exists()  # nothing extra on the path
+
+    monkeypatch.setenv("CLAUDE_FORCE_EMBEDDINGS", "off")
+    config = semantic_project(tmp_path / "nomodel")
+    with caplog.at_level(logging.WARNING, logger="claude_force"):
+        (first, para), provider = await run(config, [TASK, PARAPHRASE])
+    assert first.success and not para.cached and len(provider.requests) == 2
+    assert "semantic cache is off" in caplog.text
+
+
+async def test_a_failing_lookup_falls_through_to_the_provider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_embedder()
+
+    async def broken(self: SemanticCache, *a: Any, **k: Any) -> None:
+        raise RuntimeError("index on fire")
+
+    monkeypatch.setattr(SemanticCache, "lookup", broken)
+    config = semantic_project(tmp_path)
+    with caplog.at_level(logging.ERROR, logger="claude_force"):
+        (_, para), provider = await run(config, [TASK, PARAPHRASE])
+    assert para.success and not para.cached and len(provider.requests) == 2
+    assert "semantic cache lookup failed" in caplog.text
+
+
+async def test_an_evicted_answer_is_not_served_and_its_vector_is_dropped(tmp_path: Path) -> None:
+    fake = FakeEmbedder()
+    cache = SemanticCache(MemoryVectorStore(), 0.5, embedder=fake)
+    vec = await cache.embed("alpha beta gamma")
+    await cache.remember("p", "k1", "alpha beta gamma", vec, expires_at=100.0)
+    await cache.remember("p", "k2", "alpha beta delta", None, expires_at=1.0)
+    found = await cache.lookup("p", "alpha beta gamma", now=10.0)
+    assert found is not None and found.match is not None and found.match.key == "k1"
+    expired = await cache.lookup("p", "alpha beta delta", now=10.0)
+    assert expired is not None and (expired.match is None or expired.match.key != "k2")
+    cache.forget("p", "k1")
+    cache.forget("nope", "k1")
+    gone = await cache.lookup("p", "alpha beta gamma", now=10.0)
+    assert gone is not None and (gone.match is None or gone.match.key != "k1")
+    assert fake.embedded >= 4
+    await cache.aclose()
+
+
+async def test_unavailable_embedder_is_reported_once(tmp_path: Path) -> None:
+    from claude_force.embeddings import EmbeddingsUnavailable
+
+    def missing() -> Any:
+        raise EmbeddingsUnavailable("no model here")
+
+    cache = SemanticCache(MemoryVectorStore(), 0.8, loader=missing)
+    assert await cache.lookup("p", "task", now=0.0) is None
+    assert cache.unavailable == "no model here"
+    await cache.remember("p", "k", "task", None, 1.0)  # nothing to index without a model
+    assert await cache.store.count() == 0
+    assert layer_module.NEIGHBOURS >= 1
