@@ -135,6 +135,7 @@ class AsyncAgentOrchestrator(AsyncClosing):
         # ``record_event_async(event)``) makes the face send them there too
         self.tracker: Any = self.engine.metrics
         self._outer_client: Any = None  # a client the sync face was given (``client``)
+        self._semaphore: ConcurrencyBound | None = None  # 2.2: set by ``_get_semaphore()``
         self._inserted: tuple[Any, Any, Any] = (None, None, None)
 
     # --- the engine's parts, under their 2.2 / 2.3 names ------------------------------------------
@@ -189,7 +190,8 @@ class AsyncAgentOrchestrator(AsyncClosing):
     async def _get_semaphore(self) -> ConcurrencyBound:
         """The concurrency bound (2.2's private accessor, which test suites call or patch). A task
         holding a slot may enter it again (the runner takes a slot of the same bound)."""
-        return self.engine.bound
+        self._semaphore = self.engine.bound
+        return self._semaphore
 
     # --- 2.2 hooks: replaced ones are put into the engine at the entry of each call ---------------
 
