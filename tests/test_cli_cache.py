@@ -132,3 +132,17 @@ def test_configuration_errors_exit_2(in_project: Path) -> None:
     in_project.write_text(json.dumps(config))
     result = cli("cache", "stats")
     assert result.exit_code == 2 and "cache.redis_url" in result.stderr
+
+
+def test_stats_without_the_semantic_extra(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The base install has no numpy: ``cache stats`` still answers, and says so."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "numpy" else real(name, *a)
+    )
+    data = as_json(cli("cache", "stats", "--json"))
+    assert data["entries"] == 3
+    semantic = next(v for v in data.values() if isinstance(v, dict) and "threshold" in v)
+    assert semantic["available"] is False

@@ -53,8 +53,8 @@ def with_store(
 def _semantic_figures(state: CliState) -> dict[str, Any]:
     """``cache.semantic`` settings and how many task vectors are stored (read-only)."""
     import asyncio
+    import importlib.util
 
-    from ..cache.semantic.store import SqliteVectorStore, VectorStore
     from ..config import load_project
 
     project = load_project(state.config, check_files=False)
@@ -63,6 +63,11 @@ def _semantic_figures(state: CliState) -> dict[str, Any]:
         "enabled": s.semantic.enabled,
         "threshold": s.semantic.threshold,
     }
+    if importlib.util.find_spec("numpy") is None:  # the `semantic` extra is not installed
+        figures["available"] = False
+        return figures
+    from ..cache.semantic.store import SqliteVectorStore, VectorStore
+
     vectors: VectorStore | None = None
     if s.backend == "sqlite":
         vectors = SqliteVectorStore(project.state_dir / "semantic.db")
@@ -85,12 +90,13 @@ def _semantic_figures(state: CliState) -> dict[str, Any]:
 def _clear_semantic(state: CliState) -> None:
     import asyncio
 
-    from ..cache.semantic.store import SqliteVectorStore
     from ..config import load_project
 
     project = load_project(state.config, check_files=False)
     path = project.state_dir / "semantic.db"
     if project.settings.cache.backend == "sqlite" and path.exists():
+        from ..cache.semantic.store import SqliteVectorStore  # numpy: it wrote the file
+
         store = SqliteVectorStore(path)
 
         async def go() -> None:
