@@ -42,3 +42,19 @@ def test_a_full_report_writes_latest(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(mod, "discover", lambda pattern: [])
     assert mod.main(["--report"], results=tmp_path) == 0
     assert (tmp_path / "latest.md").exists() and not (tmp_path / "partial.md").exists()
+
+
+def test_a_report_with_rows_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module that returns rows: the report holds them (``results`` is the directory, never a
+    module's rows)."""
+    bench = tmp_path / "bench_fake.py"
+    bench.write_text(
+        "from _harness import Result\nTITLE = 'Fake'\n"
+        "def run(quick):\n    return [Result('one figure', 1.5, 'ms', '≤ 2 ms', True)]\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    mod = runner()
+    monkeypatch.setattr(mod, "discover", lambda pattern: [bench])
+    assert mod.main(["--report", "-k", "fake"], results=out) == 0
+    assert "| one figure | 1.5 ms | ≤ 2 ms | PASS |" in (out / "partial.md").read_text("utf-8")
