@@ -36,10 +36,11 @@ EXTRA_WORDS = 4  # this many specific words on one side only (and at most one on
 
 
 def _swapped(new: TaskFacts, cached: TaskFacts) -> bool:
-    """Roles swapped around a relation word: "A instead of B" / "B instead of A"."""
-    if not (new.before or new.after) or not (cached.before or cached.after):
+    """Roles swapped: what one task wants, the other gives up, and the other way round ("A
+    instead of B" / "B instead of A", or "replace A with B")."""
+    if not (new.wanted or new.given_up) or not (cached.wanted or cached.given_up):
         return False
-    return bool(new.before & cached.after) and bool(new.after & cached.before)
+    return bool(new.wanted & cached.given_up) and bool(new.given_up & cached.wanted)
 
 
 def unmatched(new: TaskFacts, cached: TaskFacts) -> tuple[list[str], list[str]]:

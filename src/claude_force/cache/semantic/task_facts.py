@@ -68,8 +68,8 @@ class TaskFacts:
     length: int  # content words
     periods: frozenset[str] = frozenset()  # hourly / daily / weekly … (a schedule or a grouping)
     sequence: tuple[str, ...] = ()  # stemmed content words in order
-    before: frozenset[str] = frozenset()  # roots of specific words before the first relation word
-    after: frozenset[str] = frozenset()  # … and after it
+    wanted: frozenset[str] = frozenset()  # around a relation word: roots of what the task wants
+    given_up: frozenset[str] = frozenset()  # … and of what it gives up ("A instead of B": A, B)
     specific: tuple[str, ...] = ()  # content words that are not GENERIC, as written (lower case)
 
 
@@ -191,9 +191,7 @@ def facts(task: str) -> TaskFacts:
     languages = {w for w in raw_words if w in HUMAN_LANGUAGES}
     negated = any(w in NEGATIONS or w.endswith("n't") for w in raw_words)
     canon = " ".join(SYNONYMS.get(w, w) for w in raw_words).split()
-    cut = next((i for i, w in enumerate(canon) if w in RELATIONS), None)
-    if cut is not None and canon[cut] == "replace":  # "replace A with B": the roles turn on "with"
-        cut = next((i for i in range(cut + 1, len(canon)) if canon[i] == "with"), None)
+    wanted, given_up = _roles(canon)
     content = [w for w in canon if w not in STOP and w not in NEGATIONS]
     return TaskFacts(
         numbers=frozenset(numbers),
@@ -206,8 +204,8 @@ def facts(task: str) -> TaskFacts:
         length=len(content),
         periods=frozenset(PERIODS[w] for w in raw_words if w in PERIODS),
         sequence=tuple(stem(w) for w in content),
-        before=_roots(canon[:cut]) if cut is not None else frozenset(),
-        after=_roots(canon[cut + 1 :]) if cut is not None else frozenset(),
+        wanted=wanted,
+        given_up=given_up,
         specific=tuple(
             dict.fromkeys(
                 w
@@ -217,6 +215,7 @@ def facts(task: str) -> TaskFacts:
                 and w not in NUMBER_WORDS
                 and w not in MAGNITUDES
                 and w not in unit_words
+                and w not in RELATIONS  # compared by their roles (_roles), not as words
             )
         ),
     )
@@ -235,3 +234,34 @@ def root(word: str) -> str:
     """A crude morphological root: the first 5 letters of the stem ("normalise" ~ "normalize",
     "month" ~ "monthly", "deploy" ~ "deployment")."""
     return stem(word.split("'")[0])[:5]
+
+
+def _between(canon: list[str], start: int, ends: tuple[str, ...]) -> int | None:
+    return next((k for k in range(start + 1, len(canon)) if canon[k] in ends), None)
+
+
+def _roles(canon: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """What the task wants and what it gives up, read around its first relation word.
+
+    The side that is wanted depends on the construction, not on the word order: "A instead of
+    B", "A rather than B", "A over B" want the left side; "replace B with A", "from B to A",
+    "turn B into A", "drop B in favour of A" want the right side. Reading every construction to the same two roles is
+    what lets "replace B with A" match "A instead of B" and refuse "B instead of A".
+    """
+    for i, w in enumerate(canon):
+        if w not in RELATIONS:
+            continue
+        if w == "replace":  # "replace B with A" (no "with": no roles)
+            j = _between(canon, i, ("with", "by"))
+            return (_roots(canon[j + 1 :]), _roots(canon[i + 1 : j])) if j else _NO_ROLES
+        if w == "from":  # "move X from B to A"; "from" alone: left and right, as written
+            j = _between(canon, i, ("to", "into"))
+            if j is not None:
+                return _roots(canon[j + 1 :]), _roots(canon[i + 1 : j])
+        if w in ("into", "favour", "favor"):  # "turn B into A", "B in favour of A"
+            return _roots(canon[i + 1 :]), _roots(canon[:i])
+        return _roots(canon[:i]), _roots(canon[i + 1 :])
+    return _NO_ROLES
+
+
+_NO_ROLES: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())

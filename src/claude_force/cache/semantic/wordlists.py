@@ -174,10 +174,10 @@ info=information ci=continuous_integration e2e=end_to_end
 )
 
 # words that relate two things; swapping what stands on either side changes the request
-# ("A instead of B")
+# ("A instead of B", "B in favour of A"; task_facts._roles reads which side is wanted)
 RELATIONS = _words(
     """
-but from instead into over rather replace than versus vs
+but favor favour from instead into over rather replace than versus vs
 """
 )
 
