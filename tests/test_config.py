@@ -607,42 +607,6 @@ def test_read_agent_rereads_changed_files(tmp_path: Path) -> None:
     assert project.read_agent("alpha").definition.startswith("# Alpha Agent v2")
 
 
-async def test_engine_reads_unchanged_agents_without_a_thread_hop(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An agent read before (loading the project reads them) is answered from memory after a
-    check of its files' stamps on the loop, without a worker-thread hop; an edited file is read
-    again, in a thread."""
-    import asyncio
-
-    from claude_force.engine import AgentEngine
-
-    path = minimal_project(tmp_path)
-    engine = AgentEngine.open(path, simulate=True, tracking=False, memory=False, cache=False)
-    hops: list[object] = []
-    real_to_thread = asyncio.to_thread
-
-    async def counting(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        hops.append(fn)
-        return await real_to_thread(fn, *args, **kwargs)
-
-    monkeypatch.setattr(asyncio, "to_thread", counting)
-    try:
-        first = await engine.read_system("alpha")
-        for _ in range(3):
-            assert await engine.read_system("alpha") == first
-        assert hops == []  # no hop for an unchanged file
-        agent_file = path.parent / "agents" / "alpha.md"
-        agent_file.write_text("# Alpha Agent v3\n", encoding="utf-8")
-        st = agent_file.stat()
-        os.utime(agent_file, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-        assert engine.project.cached_agent("alpha") is None
-        assert (await engine.read_system("alpha")).startswith("# Alpha Agent v3")
-        assert len(hops) == 1
-    finally:
-        await engine.aclose()
-
-
 def test_state_dir_absolute_and_home(tmp_path: Path) -> None:
     project = load_project(minimal_project(tmp_path, paths={"state": str(tmp_path / "st")}))
     assert project.state_dir == tmp_path / "st"

@@ -183,30 +183,18 @@ class Project:
             chosen, where=f"model for agent '{agent_name}'", file=self.config_path
         )
 
-    def cached_agent(self, name: str) -> AgentDocs | None:
-        """The agent's text when it was read before and its files are unchanged (a few ``stat``
-        calls, no read), else ``None``: then :meth:`read_agent` reads it."""
-        if name not in self._docs_cache:
-            return None
+    def read_agent(self, name: str) -> AgentDocs:
+        """The agent's text, re-read when its files change (blocking: call it off the loop)."""
         path = self._real_path(name, "file")
         assert path is not None
         contract_path = self._real_path(name, "contract")
         hit = self._docs_cache.get(name)
-        if hit is None:
-            return None
-        stamp = self._stamp(name, "file", path)
-        assert stamp is not None
-        cstamp = self._stamp(name, "contract", contract_path) if contract_path else None
-        return hit[1] if hit[0] == (*stamp, *(cstamp or (0, 0))) else None
-
-    def read_agent(self, name: str) -> AgentDocs:
-        """The agent's text, re-read when its files change (blocking: call it off the loop)."""
-        hit = self.cached_agent(name)  # files unchanged: two stat calls, then the copy in memory
-        if hit is not None:
-            return hit
-        path = self._real_path(name, "file")
-        assert path is not None
-        contract_path = self._real_path(name, "contract")
+        if hit is not None:  # files unchanged: two stat calls, then the copy in memory
+            stamp = self._stamp(name, "file", path)
+            assert stamp is not None
+            cstamp = self._stamp(name, "contract", contract_path) if contract_path else None
+            if hit[0] == (*stamp, *(cstamp or (0, 0))):
+                return hit[1]
         definition, stamp = self._read(name, "file", path)
         contract, cstamp = None, None
         if contract_path is not None:

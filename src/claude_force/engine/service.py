@@ -224,14 +224,8 @@ class AgentEngine(AsyncClosing):
         return self.project.catalog.resolve(chosen, where="model", file=self.project.config_path)
 
     async def read_system(self, agent: str) -> str:
-        """The agent's system prompt from the project: definition and contract, read off the loop.
-
-        Files read before and unchanged since are checked on the loop (a few ``stat`` calls,
-        microseconds on a local disk) and answered from memory: a worker-thread hop per call
-        would cost more than the check, and more still on a busy machine."""
-        docs = self.project.cached_agent(agent)
-        if docs is None:
-            docs = await asyncio.to_thread(self.project.read_agent, agent)
+        """The agent's system prompt from the project: definition and contract, read off the loop."""
+        docs = await asyncio.to_thread(self.project.read_agent, agent)
         return system_text(docs.definition, docs.contract)
 
     async def system_prompt(self, agent: str) -> str:
