@@ -285,3 +285,26 @@ def test_console_script_entry_point(
         main()
     assert done.value.code == 0
     assert capsys.readouterr().out.startswith("claude-force ")
+
+
+@pytest.mark.parametrize("preset", [None, "logfire"])
+def test_the_cli_skips_pydantic_plugin_discovery_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], preset: str | None
+) -> None:
+    """Plugin discovery reads every installed distribution's metadata: the CLI turns it off for
+    its own process, but an explicit PYDANTIC_DISABLE_PLUGINS is kept."""
+    import os
+    import sys
+
+    from claude_force import cli
+
+    if preset is None:
+        monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    else:
+        monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", preset)
+    monkeypatch.setattr(sys, "argv", ["claude-force", "--version"])
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code in (0, None)
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == (preset or "__all__")
+    capsys.readouterr()
