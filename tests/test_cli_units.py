@@ -308,3 +308,37 @@ def test_the_cli_skips_pydantic_plugin_discovery_unless_told_otherwise(
     assert done.value.code in (0, None)
     assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == (preset or "__all__")
     capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["list", "agents"], "list"),
+        (["--config", "x/claude.json", "--debug", "cache", "stats"], "cache"),
+        (["-c", "list", "execute", "a", "t"], "execute"),  # "list" is --config's value
+        (["--log-format=json", "--simulate", "run-workflow", "w"], "run-workflow"),
+        (["--help"], None),
+        (["--version"], None),
+        (["--unknown", "list"], None),
+        ([], None),
+    ],
+)
+def test_the_command_named_on_the_line(argv: list[str], name: str | None) -> None:
+    from claude_force.cli.app import _invoked_name
+
+    assert _invoked_name(argv) == name
+
+
+def test_only_the_command_that_runs_is_built() -> None:
+    """typer inspects every command it builds: a run builds the one it needs; help, completion
+    and a misspelt command get every command."""
+    from claude_force.cli.app import _command_tree
+
+    partial = _command_tree("cache")
+    assert list(partial.commands) == ["cache"]
+    assert set(_command_tree("execute").commands) == {"execute"}
+    everything = _command_tree(None)
+    assert {"list", "execute", "cache", "serve", "run-workflow"} <= set(everything.commands)
+    assert _command_tree("lst") is everything or set(_command_tree("lst").commands) == set(
+        everything.commands
+    )
