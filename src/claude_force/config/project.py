@@ -35,7 +35,6 @@ from .tolerant import (
     workflow_problems,
 )
 
-
 FileCheck = Literal["read", "stat"]
 """How deeply an agent's files are checked: read (and decoded), or only stat-ed."""
 
