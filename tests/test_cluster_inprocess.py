@@ -227,3 +227,48 @@ def test_client_lists_and_labels_queued_runs_without_workers(cluster_config: Pat
         assert not info.finished
         assert client.wait([rid], timeout_s=0.3, poll_s=0.1)[rid].status == "ENQUEUED"
         assert client.cancel(rid).status == "CANCELLED"
+
+
+def test_finished_runs_past_the_history_are_pruned_and_queued_ones_kept(
+    cluster_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claude_force.cluster import worker as worker_module
+    from claude_force.cluster.liveness import prune_history
+
+    calls: list[float] = []
+
+    async def recorded(beats: Heartbeats, admin: Any, history_days: float) -> int:
+        calls.append(history_days)
+        return 0
+
+    monkeypatch.setattr(worker_module, "prune_history", recorded)
+    with InProcessWorker(cluster_config) as worker:
+        with RunsClient(worker.cluster) as client:
+            done = [client.submit_task(TaskSpec("python-expert", f"old {i}")) for i in range(2)]
+            assert all(i.finished for i in client.wait(done, timeout_s=60).values())
+    assert calls == [30.0]  # the worker pruned once, at start, with the default history
+    cluster = worker.cluster
+    with RunsClient(cluster) as client:
+        queued = client.submit_task(TaskSpec("python-expert", "still queued"))  # no worker now
+
+        async def prune_now(days: float) -> int:
+            beats = Heartbeats(cluster.database_url)
+            try:
+                return await prune_history(beats, client._client, days)
+            finally:
+                await beats.aclose()
+
+        assert asyncio.run(prune_now(0)) == 0  # 0 days: keep everything
+        assert {r.run_id for r in client.list(limit=10)} >= {*done, queued}
+        assert asyncio.run(prune_now(1e-9)) == 2  # finished and older than ~0 s: gone
+        left = {r.run_id for r in client.list(limit=10)}
+        assert queued in left and not left & set(done)
+        client.cancel(queued)
+
+
+def test_history_cutoff_is_days_before_now() -> None:
+    from claude_force.cluster.retention import cutoff
+
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    assert cutoff(now, 0) is None
+    assert cutoff(now, 30) == now - timedelta(days=30)
