@@ -196,3 +196,58 @@ async def test_json_like_consumers_get_the_same_execution_as_execute(config: Pat
     assert isinstance(end.execution, Execution)
     assert end.execution.output == whole.output and end.execution.usage == whole.usage
     json.dumps(end.execution.metadata())  # serialisable as the API's end event
+
+
+# --- the CLI ---------------------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from claude_force.cli.app import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_cli_streams_through_the_sdk_and_prints_the_answer_once(
+    in_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claude_force.testing import EmulatorThread
+
+    with EmulatorThread(faults="script:529,ok") as emu:  # one retry, before the first token
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", emu.base_url)
+        result = run_cli("--api-key", "k", "execute", "python-expert", "stream it", "--stream")
+        again = run_cli("--api-key", "k", "execute", "python-expert", "stream it", "-q", "--stream")
+    assert result.exit_code == 0, result.stderr
+    # the 529, then the stream; the cached run sends nothing
+    assert emu.requests_total == 2 and emu.requests[-1].stream is True
+    assert "python-expert · streaming" in result.stdout
+    assert result.stdout.count(SIMULATED_BANNER) == 1  # the emulator's answer, shown once
+    assert "1 ok" in result.stdout and "(streamed)" in result.stdout
+    assert again.exit_code == 0 and again.stdout.startswith(SIMULATED_BANNER)  # whole, at once
+    assert again.stdout.count(SIMULATED_BANNER) == 1 and "streaming" not in again.stdout
+
+
+def test_cli_reports_a_broken_stream_and_exits_1(
+    in_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claude_force.testing import EmulatorThread
+
+    with EmulatorThread(faults="script:cut") as emu:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", emu.base_url)
+        result = run_cli("--api-key", "k", "execute", "python-expert", "x " * 200, "--stream")
+    assert result.exit_code == 1 and emu.requests_total == 1
+    assert result.stdout.startswith("─") or "streaming" in result.stdout
+    assert "FAILED: the answer broke off after" in result.stdout
+    assert "error: task 1 (python-expert) failed: the answer broke off" in result.stderr
+
+
+def test_cli_stream_is_off_for_json_and_batches(in_project: Path) -> None:
+    piped = run_cli("execute", "python-expert", "whole", "--simulate")  # stdout is not a TTY
+    assert piped.exit_code == 0 and "streaming" not in piped.stdout
+    as_json = run_cli("execute", "python-expert", "whole", "--simulate", "--json")
+    assert json.loads(as_json.stdout)["results"][0]["success"] is True
+    for extra in (["--json"], ["second task"]):
+        refused = run_cli("execute", "python-expert", "one", *extra, "--simulate", "--stream")
+        assert refused.exit_code == 2 and "--stream needs a single task" in refused.stderr
+        assert "Traceback" not in refused.stderr + refused.stdout
