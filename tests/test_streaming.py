@@ -251,3 +251,33 @@ def test_cli_stream_is_off_for_json_and_batches(in_project: Path) -> None:
         refused = run_cli("execute", "python-expert", "one", *extra, "--simulate", "--stream")
         assert refused.exit_code == 2 and "--stream needs a single task" in refused.stderr
         assert "Traceback" not in refused.stderr + refused.stdout
+
+
+async def test_the_async_orchestrator_streams_and_a_break_cancels(config: Path) -> None:
+    import contextlib
+
+    from claude_force.async_orchestrator import AsyncAgentOrchestrator
+    from claude_force.providers.simulated import LatencyModel, SimulatedProvider
+
+    held = {"block": False, "calls": 0}  # block: the second word of an answer never comes
+
+    async def sleep(seconds: float) -> None:
+        held["calls"] += 1
+        if held["block"] and held["calls"] > 1:
+            await asyncio.Event().wait()
+
+    provider = SimulatedProvider(latency=LatencyModel(per_token_s=1.0), sleep=sleep)
+    async with AsyncAgentOrchestrator(config, provider=provider, enable_memory=False) as orch:
+        pieces = [e async for e in orch.stream("alpha", "stream me")]
+        end = pieces[-1]
+        assert isinstance(end, StreamEnd) and end.execution.success
+        text = "".join(e.text for e in pieces if isinstance(e, TextDelta))
+        assert text == end.execution.output
+        held.update(block=True, calls=0)
+        async with contextlib.aclosing(orch.stream("beta", "stop early")) as events:
+            async for event in events:
+                assert isinstance(event, TextDelta)
+                break  # leaving the block closes the stream: the run is cancelled
+        held.update(block=False)
+        seen = [e async for e in orch.stream("beta", "stop early")]
+    assert isinstance(seen[-1], StreamEnd) and not seen[-1].execution.cached  # never stored

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -83,7 +83,7 @@ StreamEvent = TextDelta | StreamEnd
 
 async def stream_execution(
     run: Callable[[], Awaitable[Execution]],
-) -> AsyncIterator[StreamEvent]:
+) -> AsyncGenerator[StreamEvent, None]:
     """The events of ``run()`` (one execution): its text as :class:`TextDelta` pieces, then one
     :class:`StreamEnd`. An answer that came whole (a cache hit, a provider that cannot stream)
     is one delta. Closing the iterator early cancels the execution."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -305,7 +305,7 @@ class AgentEngine(AsyncClosing):
         *,
         auto: bool | None = None,
         complexity: Complexity | None = None,
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """:meth:`execute` with the answer as it is written: ``TextDelta`` pieces, then one
         ``StreamEnd`` with the execution (see :mod:`claude_force.streaming`). Closing the
         iterator early cancels the run."""
