@@ -360,9 +360,7 @@ def test_warm_up_feeds_the_stored_executions_before_those_that_finished_meanwhil
     monitor.hold(NOW)
     monitor.on_event(finished(started_at=NOW + timedelta(seconds=2)))  # live, during the warm-up
     assert seen == []  # held
-    stored = [
-        Sample.from_event(finished(started_at=NOW - timedelta(seconds=s))) for s in (60, 30)
-    ]
+    stored = [Sample.from_event(finished(started_at=NOW - timedelta(seconds=s))) for s in (60, 30)]
     again = Sample.from_event(finished(started_at=NOW + timedelta(seconds=2)))  # also stored
     assert monitor.warm_up([*stored, again]) == 3
     assert seen == sorted(seen) and len(seen) == 3
