@@ -281,3 +281,24 @@ async def test_the_async_orchestrator_streams_and_a_break_cancels(config: Path) 
         held.update(block=False)
         seen = [e async for e in orch.stream("beta", "stop early")]
     assert isinstance(seen[-1], StreamEnd) and not seen[-1].execution.cached  # never stored
+
+
+async def test_memory_keeps_the_whole_answer_once_at_the_end(tmp_path: Path) -> None:
+    config = minimal_project(tmp_path, provider={"latency": "instant"})
+    words = ["A streamed ", "answer ", "in three pieces."]
+
+    async def respond(request: MessageRequest) -> MessageResponse:
+        sink = current_sink()
+        assert sink is not None
+        for word in words:
+            sink(word)
+        return MessageResponse("".join(words), request.model, "end_turn", Usage(3, 3))
+
+    provider = ScriptedProvider([respond], simulated=False)  # memory keeps real answers only
+    async with AgentEngine.open(config, provider=provider) as engine:
+        assert engine.memory is not None
+        pieces, end, _ = await collect(engine.stream("alpha", "remember this"))
+        await engine.memory.flush()
+        stats = await engine.memory.stats()
+    assert pieces == words and end.execution.success
+    assert stats.sessions == 1 and stats.successful == 1
