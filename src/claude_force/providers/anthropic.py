@@ -18,10 +18,19 @@ from ..errors import (
     status_error,
 )
 from ..messages import MessageRequest, MessageResponse, Usage
+from ..streaming import TextSink, current_sink
 from ._headers import parse_retry_after, parse_should_retry, ratelimit_headers
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
+
+
+def _sdk_errors() -> tuple[type[Exception], ...]:
+    """The failures :meth:`AnthropicProvider._error` translates (the SDK's and httpx's)."""
+    import anthropic
+    import httpx2 as httpx  # the HTTP client of the anthropic SDK
+
+    return (anthropic.APIError, httpx.HTTPError)
 
 
 # Keys of ``MessageRequest.to_api()`` that ``AsyncMessages.create`` accepts as keywords.
@@ -125,37 +134,23 @@ class AnthropicProvider:
     async def send(self, request: MessageRequest) -> MessageResponse:
         if self._client is None or self._client_loop is not asyncio.get_running_loop():
             await self.ready()
-        import anthropic
-
         body: dict[str, Any] = request.to_api()
         # SDK 2.x's ``messages.create`` has no temperature/top_p/top_k keywords: send them in the
         # JSON body via ``extra_body`` (passing them as keywords raises TypeError).
         extra = {k: body.pop(k) for k in list(body) if k not in _SDK_KEYWORDS}
         if extra:
             body["extra_body"] = extra
+        sink = current_sink()
         try:
-            if request.max_tokens > STREAM_ABOVE_TOKENS:
-                message, headers = await self._streamed(body)
+            if sink is not None:  # someone shows the answer as it is written
+                message, headers = await self._streamed(body, sink)
+            elif request.max_tokens > STREAM_ABOVE_TOKENS:
+                message, headers = await self._streamed(body, None)
             else:
                 raw = await self.client.messages.with_raw_response.create(**body)
                 message, headers = await raw.parse(), raw.headers
-        except anthropic.APIStatusError as exc:
-            headers = exc.response.headers
-            raise status_error(
-                exc.status_code,
-                exc.api_message or exc.message,
-                request_id=exc.request_id,
-                retry_after=parse_retry_after(headers),
-                error_type=str(exc.type) if exc.type else None,
-                should_retry=parse_should_retry(headers),
-                headers=ratelimit_headers(headers),
-            ) from exc
-        except anthropic.APITimeoutError as exc:
-            raise ProviderTimeoutError(f"no response within {self._timeout:g}s") from exc
-        except anthropic.APIConnectionError as exc:
-            raise ProviderConnectionError(f"connection failed: {exc.message}") from exc
-        except anthropic.APIResponseValidationError as exc:  # pragma: no cover - defensive
-            raise ProviderError(f"malformed response: {exc.message}") from exc
+        except _sdk_errors() as exc:
+            raise self._error(exc) from exc
         text = "".join(getattr(b, "text", "") for b in message.content if b.type == "text")
         u = message.usage
         usage = Usage(
@@ -176,13 +171,43 @@ class AnthropicProvider:
             headers=ratelimit_headers(headers),
         )
 
-    async def _streamed(self, body: dict[str, Any]) -> tuple[Any, Any]:
-        """A long answer over the Messages API's streaming events, gathered into one message:
+    async def _streamed(self, body: dict[str, Any], sink: TextSink | None) -> tuple[Any, Any]:
+        """The answer over the Messages API's streaming events, gathered into one message; each
+        piece of text goes to ``sink`` as it arrives. Also used without a sink for long answers:
         the SDK refuses a non-streaming request that may take over 10 minutes ("streaming is
-        required"), and an idle connection that long is fragile. Same result, same errors."""
+        required"), and an idle connection that long is fragile. Same result, same errors (the
+        engine's provider slot makes a failure after text was shown final)."""
         async with self.client.messages.stream(**body) as stream:
+            if sink is not None:
+                async for text in stream.text_stream:
+                    sink(text)
             message = await stream.get_final_message()
             return message, stream.response.headers
+
+    def _error(self, exc: BaseException) -> ProviderError:
+        """The claude-force error of an SDK (or HTTP transport) failure."""
+        import anthropic
+        import httpx2 as httpx  # the HTTP client of the anthropic SDK
+
+        if isinstance(exc, anthropic.APIStatusError):
+            headers = exc.response.headers
+            return status_error(
+                exc.status_code,
+                exc.api_message or exc.message,
+                request_id=exc.request_id,
+                retry_after=parse_retry_after(headers),
+                error_type=str(exc.type) if exc.type else None,
+                should_retry=parse_should_retry(headers),
+                headers=ratelimit_headers(headers),
+            )
+        if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
+            return ProviderTimeoutError(f"no response within {self._timeout:g}s")
+        if isinstance(exc, anthropic.APIConnectionError):
+            return ProviderConnectionError(f"connection failed: {exc.message}")
+        if isinstance(exc, httpx.HTTPError):  # a stream cut off while its events were read
+            return ProviderConnectionError(f"connection failed: {exc}")
+        message = getattr(exc, "message", str(exc))
+        return ProviderError(f"malformed response: {message}")
 
     async def aclose(self) -> None:
         if self._client is not None:
