@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
         title = getattr(module, "TITLE", path.stem)
         print(f"… {title}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        rows: list[Result] = module.run(args.quick)  # type: ignore[attr-defined]
-        sections.append((title, rows, time.perf_counter() - t0))
+        found: list[Result] = module.run(args.quick)  # type: ignore[attr-defined]
+        sections.append((title, found, time.perf_counter() - t0))
 
     failed = [r for _, rs, _ in sections for r in rs if r.passed is False]
     lines = [

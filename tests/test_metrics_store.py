@@ -286,6 +286,34 @@ def test_sqlite_data_survives_reopening(tmp_path: Path) -> None:
     b.close()
 
 
+def test_sqlite_opens_a_file_written_before_the_semantic_columns(tmp_path: Path) -> None:
+    recs = make_records(120, days=2)
+    path = tmp_path / "m.db"
+    SQLiteMetricsStore(path).close()
+    # the file as the release before the semantic cache wrote it: no semantic columns, the
+    # hourly mirror of version 2
+    conn = sqlite3.connect(path)
+    for trigger in ("insert", "delete", "update"):
+        conn.execute(f"DROP TRIGGER executions_hourly_{trigger}")
+    conn.execute("DROP TABLE hourly")
+    conn.execute("ALTER TABLE executions DROP COLUMN semantic")
+    conn.execute("ALTER TABLE daily DROP COLUMN semantic_cached")
+    conn.execute("ALTER TABLE daily DROP COLUMN semantic_saved_pusd")
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'hourly_version'")
+    conn.commit()
+    conn.close()
+    store = SQLiteMetricsStore(path)
+    store.upsert(recs)
+    assert store.get_meta("schema_version") == "1"  # an older claude-force still reads it
+    assert store.aggregate(Query(), by=("agent",)) == aggregate_records(recs, ("agent",), "day")
+    hourly = store.aggregate(Query(), by=("period",), granularity="hour")
+    assert hourly == aggregate_records(recs, ("period",), "hour")
+    semantic = sum(r.final and r.semantic for r in recs)
+    assert sum(c.semantic_cached for c in hourly.values()) == semantic > 0
+    store.close()
+    SQLiteMetricsStore(path).close()  # opening it again adds nothing
+
+
 def test_sqlite_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     bad = tmp_path / "m.db"
     bad.write_bytes(b"this is not sqlite" * 100)

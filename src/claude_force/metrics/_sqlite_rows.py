@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS executions (
     workflow_run_id TEXT,
     step_id TEXT,
     task_hash TEXT NOT NULL,
+    semantic INTEGER NOT NULL DEFAULT 0,
     UNIQUE (execution_id, attempt)
 );
 CREATE INDEX IF NOT EXISTS executions_started ON executions (started_us);
@@ -75,6 +76,8 @@ CREATE TABLE IF NOT EXISTS daily (
     saved_pusd INTEGER NOT NULL,
     duration_us INTEGER NOT NULL,
     queue_wait_us INTEGER NOT NULL,
+    semantic_cached INTEGER NOT NULL DEFAULT 0,
+    semantic_saved_pusd INTEGER NOT NULL DEFAULT 0,
     UNIQUE (day, dim)
 );
 CREATE TABLE IF NOT EXISTS daily_latency (
@@ -120,6 +123,7 @@ _RAW_COLUMNS = (
     "workflow_run_id",
     "step_id",
     "task_hash",
+    "semantic",
 )
 _UPSERT = (
     f"INSERT INTO executions ({', '.join(_RAW_COLUMNS)}) "
@@ -133,7 +137,8 @@ _RAW_SUMS = """
     SUM(final), COUNT(*), SUM(final * success),
     SUM(input_tokens), SUM(output_tokens), SUM(cache_write_tokens), SUM(cache_read_tokens),
     SUM(COALESCE(cost_pusd, 0)), SUM(cost_pusd IS NULL), SUM(final * cached),
-    SUM(final * COALESCE(saved_pusd, 0)), SUM(final * duration_us), SUM(final * queue_wait_us)
+    SUM(final * COALESCE(saved_pusd, 0)), SUM(final * duration_us), SUM(final * queue_wait_us),
+    SUM(final * semantic), SUM(final * semantic * COALESCE(saved_pusd, 0))
 """
 _DAILY_SUMS = ", ".join(f"SUM(d.{name})" for name in Cell.SUMS)
 
@@ -166,6 +171,7 @@ def _row_of(r: ExecutionRecord) -> tuple[Any, ...]:
         r.workflow_run_id,
         r.step_id,
         r.task_hash,
+        int(r.semantic),
     )
 
 
@@ -195,7 +201,39 @@ def _record_of(row: sqlite3.Row) -> ExecutionRecord:
         workflow_run_id=row["workflow_run_id"],
         step_id=row["step_id"],
         task_hash=row["task_hash"],
+        semantic=bool(row["semantic"]),
     )
+
+
+# columns added after the first release: (table, column, definition); added to an older file
+# when it is opened (an older claude-force ignores them and writes their defaults)
+_ADDED_COLUMNS = (
+    ("executions", "semantic", "INTEGER NOT NULL DEFAULT 0"),
+    ("daily", "semantic_cached", "INTEGER NOT NULL DEFAULT 0"),
+    ("daily", "semantic_saved_pusd", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def add_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns an older file lacks (no schema version change: both read the file).
+    In one IMMEDIATE transaction: two processes opening an older file do not both add them."""
+
+    def missing() -> list[tuple[str, str, str]]:
+        have: dict[str, set[str]] = {}
+        for table, _, _ in _ADDED_COLUMNS:
+            have[table] = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        return [(t, c, d) for t, c, d in _ADDED_COLUMNS if c not in have[t]]
+
+    if not missing():
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, definition in missing():
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _cell_of(sums: Sequence[Any]) -> Cell:

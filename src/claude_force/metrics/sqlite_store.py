@@ -35,6 +35,7 @@ from ._sqlite_rows import (
     _key_fixer,
     _record_of,
     _row_of,
+    add_columns,
 )
 from .browse import NOTES_SCHEMA, SQLiteBrowse
 from .record import (
@@ -71,6 +72,7 @@ class SQLiteMetricsStore(SQLiteBrowse):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(_SCHEMA + NOTES_SCHEMA)
+            add_columns(conn)
             sqlite_hourly.install(conn, self.get_meta)
             version = self.get_meta("schema_version")
             if version is None:

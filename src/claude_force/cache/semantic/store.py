@@ -128,6 +128,21 @@ class SqliteVectorStore:
             (row.partition, row.key, row.task, row.vector, row.expires_at),
         )
 
+    async def add_many(self, rows: list[VectorRow]) -> None:
+        """Many rows in one transaction (loading a store; the cache adds one row at a time)."""
+
+        def insert() -> None:
+            with self._lock:
+                conn = self._db()
+                with conn:
+                    conn.executemany(
+                        "INSERT INTO vectors(partition, key, task, vector, expires_at)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        [(r.partition, r.key, r.task, r.vector, r.expires_at) for r in rows],
+                    )
+
+        await asyncio.to_thread(insert)
+
     async def since(self, partition: str, cursor: Any) -> tuple[list[VectorRow], Any]:
         rows = await asyncio.to_thread(
             self._run,
