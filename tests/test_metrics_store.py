@@ -286,20 +286,55 @@ def test_sqlite_data_survives_reopening(tmp_path: Path) -> None:
     b.close()
 
 
-def test_sqlite_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+def test_sqlite_moves_a_file_that_is_not_a_database_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     bad = tmp_path / "m.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(ConfigurationError) as info:
-        SQLiteMetricsStore(bad)
-    assert "metrics.path" in str(info.value) and str(bad) in str(info.value)
+    store = SQLiteMetricsStore(bad)
+    store.upsert(make_records(3, retries=False))
+    assert store.stats().raw_rows == 3
+    store.close()
+    [aside] = tmp_path.glob("m.db.corrupt-*")
+    assert aside.read_bytes() == b"this is not sqlite" * 100
+    assert "moved aside" in caplog.text and str(bad) in caplog.text
+
+
+def test_sqlite_refuses_a_database_of_another_application(tmp_path: Path) -> None:
+    other = tmp_path / "m.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("PRAGMA application_id = 1234")
+        conn.execute("CREATE TABLE meta (key TEXT)")
+    before = other.read_bytes()
+    with pytest.raises(ConfigurationError, match="not a claude-force metrics database") as info:
+        SQLiteMetricsStore(other)
+    assert "metrics.path" in str(info.value) and str(other) in str(info.value)
+    assert other.read_bytes() == before
 
 
 def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
     store = SQLiteMetricsStore(tmp_path / "m.db")
-    store.set_meta("schema_version", "99")
     store.close()
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        conn.execute("PRAGMA user_version = 99")
     with pytest.raises(ConfigurationError, match="newer claude-force"):
         SQLiteMetricsStore(tmp_path / "m.db")
+
+
+def test_sqlite_adopts_a_file_written_before_application_ids(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = SQLiteMetricsStore(path)
+    store.upsert(make_records(2, retries=False))
+    store.close()
+    with sqlite3.connect(path) as conn:  # as the previous release left it: no id, no version
+        conn.execute("PRAGMA application_id = 0")
+        conn.execute("PRAGMA user_version = 0")
+    again = SQLiteMetricsStore(path)
+    assert again.stats().raw_rows == 2
+    again.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] != 0
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
 
 
 def test_sqlite_a_failed_batch_writes_nothing(tmp_path: Path) -> None:

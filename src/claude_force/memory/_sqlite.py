@@ -16,20 +16,19 @@ Not thread-safe by itself: :class:`~claude_force.memory.store.MemoryStore` seria
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..state.sqlite import Schema, app_id, open_database, tables_of, transaction
 from .errors import MemoryStoreError
 from .records import Hit, SearchQuery, Session, match_expression, plan_match
 
-SCHEMA_VERSION = 1
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 _SCHEMA = f"""
@@ -72,6 +71,39 @@ _COLUMNS = (
 GLOBAL_INDEX = "memory_fts"
 MMAP_BYTES = 256 * 2**20
 CACHE_KIB = 16 * 1024
+
+
+def _fail(message: str, hint: str) -> MemoryStoreError:
+    return MemoryStoreError(message, hint=hint)
+
+
+def _explain(exc: sqlite3.Error) -> MemoryStoreError | None:
+    if "fts5" not in str(exc).lower():
+        return None
+    return MemoryStoreError(
+        "this Python's SQLite has no FTS5 full-text search, which agent memory needs",
+        hint='use a Python whose sqlite3 includes FTS5, or set "memory": {"enabled": false} '
+        "in claude.json",
+    )
+
+
+SCHEMA = Schema(
+    what="agent memory",
+    application_id=app_id(b"cfM1"),
+    migrations=(
+        _SCHEMA + ";\nINSERT OR IGNORE INTO memory_meta(key, value) VALUES ('schema', '1'), "
+        "('epoch', '0');",
+    ),
+    tables=tables_of(_SCHEMA),
+    table_prefixes=("memory_",),  # the per-agent full-text indexes and FTS5's own tables
+    legacy_tables=frozenset({"sessions"}),  # claude-force 2.2's, imported once, left as it is
+    fail=_fail,
+    explain=_explain,
+    fix="point memory.path elsewhere",
+    # Reads through a memory map and a larger page cache: a query touches a few thousand index
+    # entries scattered over the file (both are bounds, not allocations).
+    pragmas=(f"mmap_size = {MMAP_BYTES}", f"cache_size = -{CACHE_KIB}"),
+)
 
 
 def _utc(ts: float) -> datetime:
@@ -165,50 +197,7 @@ class SessionDB:
         return self._conn
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except (sqlite3.Error, OSError) as exc:
-            raise MemoryStoreError(
-                f"cannot open the memory database {self.path}: {exc}",
-                hint="check the state directory's permissions and free space",
-            ) from exc
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            # Reads through a memory map and a larger page cache: a query touches a few
-            # thousand index entries scattered over the file (both are bounds, not allocations).
-            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            with _write(conn):
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
-                    "INSERT OR IGNORE INTO memory_meta(key, value) VALUES ('schema', ?), "
-                    "('epoch', '0')",
-                    (str(SCHEMA_VERSION),),
-                )
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            if "fts5" in str(exc).lower():
-                raise MemoryStoreError(
-                    "this Python's SQLite has no FTS5 full-text search, which agent memory needs",
-                    hint='use a Python whose sqlite3 includes FTS5, or set "memory": '
-                    '{"enabled": false} in claude.json',
-                ) from exc
-            raise MemoryStoreError(f"memory database {self.path}: {exc}") from exc
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise MemoryStoreError(
-                f"{self.path} is not a usable SQLite database: {exc}",
-                hint="move the file away (a new memory starts empty) or point memory.path elsewhere",
-            ) from exc
+        conn = open_database(self.path, SCHEMA, busy_timeout_s=self.busy_timeout_s).conn
         self._data_version = int(conn.execute("PRAGMA data_version").fetchone()[0])
         return conn
 
@@ -240,7 +229,7 @@ class SessionDB:
         conn = self.conn
         touched: set[str] = set()
         try:
-            with _write(conn):
+            with transaction(conn):
                 return self._insert(conn, sessions, touched)
         except BaseException:
             self._indexes.clear()  # an agent's index created in the rolled-back transaction
@@ -283,7 +272,7 @@ class SessionDB:
             where.append("agent = ?")
             params.append(agent)
         cond = (" WHERE " + " AND ".join(where)) if where else ""
-        with _write(conn):
+        with transaction(conn):
             rows = conn.execute(
                 f"SELECT id, agent, task FROM memory_sessions{cond}", params
             ).fetchall()
@@ -504,15 +493,3 @@ class SessionDB:
         self.conn.execute(
             "INSERT OR REPLACE INTO memory_meta(key, value) VALUES ('legacy_imported', '1')"
         )
-
-
-@contextlib.contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")

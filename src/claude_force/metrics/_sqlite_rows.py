@@ -12,7 +12,6 @@ from typing import Any
 
 from .record import Cell, CellKey, Dimension, ExecutionRecord
 
-SCHEMA_VERSION = 1
 HOUR_US = 3_600_000_000
 
 _SCHEMA = """

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from ..state.sqlite import transaction
 from .record import Cell, CellKey, Dimension, Granularity
 from .store import DAY_US, Query
 
@@ -119,8 +120,7 @@ def install(conn: sqlite3.Connection, get_meta: Callable[[str], str | None]) -> 
     IMMEDIATE transaction, so no writer slips in between the fill and the triggers)."""
     if get_meta(VERSION_KEY) == VERSION:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         if get_meta(VERSION_KEY) != VERSION:
             for sql in STATEMENTS:
                 conn.execute(sql)
@@ -146,10 +146,6 @@ def install(conn: sqlite3.Connection, get_meta: Callable[[str], str | None]) -> 
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (VERSION_KEY, VERSION),
             )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _size(granularity: Granularity | int) -> int:
