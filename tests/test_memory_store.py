@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from claude_force.clock import VirtualClock, utcnow
 from claude_force.errors import RunError
 from claude_force.memory import MemorySettings, MemoryStore, MemoryStoreError, SearchQuery
-from claude_force.memory import _sqlite as memsql
+from claude_force.memory import sqlite_backend as memsql
 from claude_force.memory.records import Hit
 
 

@@ -15,17 +15,17 @@ import pytest
 from _metrics_data import T0, make_records
 from claude_force.errors import ConfigurationError
 from claude_force.metrics.analytics import Analytics
-from claude_force.metrics.histogram import RELATIVE_ACCURACY, nearest_rank
-from claude_force.metrics.record import Cell, ExecutionRecord, to_us
-from claude_force.metrics.sqlite_store import SQLiteMetricsStore
-from claude_force.metrics.store import (
+from claude_force.metrics.backend import (
     DAY_US,
     ROLLED_BEFORE,
-    MemoryMetricsStore,
     MetricsStore,
     Query,
     aggregate_records,
 )
+from claude_force.metrics.histogram import RELATIVE_ACCURACY, nearest_rank
+from claude_force.metrics.memory_backend import MemoryMetricsStore
+from claude_force.metrics.record import Cell, ExecutionRecord, to_us
+from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 
 DIMS = ("period", "agent", "provider", "model", "workflow", "outcome", "simulated")
 

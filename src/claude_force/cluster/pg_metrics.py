@@ -1,5 +1,5 @@
 """The PostgreSQL metrics store (cluster mode): every worker and server writes and reads one
-store, behind the same :class:`~claude_force.metrics.store.MetricsStore` protocol as SQLite.
+store, behind the same :class:`~claude_force.metrics.backend.MetricsStore` protocol as SQLite.
 
 Raw rows are kept per ``(execution_id, attempt)`` — a durable step re-run after a crash keeps its
 execution id, so its row is replaced, not added — with the filter columns indexed and the whole
@@ -21,10 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ..metrics.browse import ExecutionNote, merge_note
-from ..metrics.histogram import LogHistogram
-from ..metrics.record import Cell, CellKey, Dimension, ExecutionRecord, Granularity, period_start
-from ..metrics.store import (
+from ..metrics.backend import (
     _DAILY_DIMS,
     ROLLED_BEFORE,
     DailyRow,
@@ -35,6 +32,9 @@ from ..metrics.store import (
     group_key,
     merge_into,
 )
+from ..metrics.browse import ExecutionNote, merge_note
+from ..metrics.histogram import LogHistogram
+from ..metrics.record import Cell, CellKey, Dimension, ExecutionRecord, Granularity, period_start
 from . import pgschema
 from .liveness import conninfo
 

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ..clock import WALL_CLOCK, Clock
 from ..errors import ClaudeForceError
 from ..state.sqlite import Worker
+from .backend import SessionBackend
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
-from .store import MemoryStore, SessionBackend
+from .store import MemoryStore
 
 if TYPE_CHECKING:
     from ..config import Project

@@ -19,8 +19,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigurationError
+from .backend import ROLLED_BEFORE, MetricsStore, Query
 from .record import Cell, Dimension, Granularity, from_pico, from_us, to_us
-from .store import ROLLED_BEFORE, MetricsStore, Query
 
 if TYPE_CHECKING:
     from ..messages import CacheTTL

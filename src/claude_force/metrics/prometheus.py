@@ -30,9 +30,9 @@ from ..events import (
     RetryGaveUp,
     RetryScheduled,
 )
+from .backend import MetricsStore, Query
 from .histogram import bucket_value
 from .record import PICO, ExecutionRecord
-from .store import MetricsStore, Query
 
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 WAIT_BUCKETS_S = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)

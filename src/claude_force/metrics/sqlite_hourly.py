@@ -21,8 +21,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..state.sqlite import transaction
+from .backend import DAY_US, Query
 from .record import Cell, CellKey, Dimension, Granularity
-from .store import DAY_US, Query
 
 HOUR_US = 3_600_000_000
 VERSION_KEY = "hourly_version"

@@ -37,7 +37,7 @@ from .state import (
 
 if TYPE_CHECKING:
     from ..metrics.analytics import Analytics
-    from ..metrics.store import Query as MetricsQuery
+    from ..metrics.backend import Query as MetricsQuery
 
 T = TypeVar("T")
 

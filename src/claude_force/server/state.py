@@ -204,8 +204,8 @@ class ServerState:
         since = utcnow(self.clock) - timedelta(hours=hours)
 
         def read() -> list[Sample]:
+            from ..metrics.backend import Query
             from ..metrics.record import to_us
-            from ..metrics.store import Query
 
             tracker.flush()
             # the newest WARMUP_MAX_SAMPLES only: an index scan read backwards with a LIMIT,

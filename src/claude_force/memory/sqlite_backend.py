@@ -16,18 +16,15 @@ Not thread-safe by itself: :class:`~claude_force.memory.store.MemoryStore` seria
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..state.sqlite import Schema, app_id, open_database, tables_of, transaction
+from .backend import COLUMNS, Changes, NewSession, SessionReads, session_of
 from .errors import MemoryStoreError
-from .records import Hit, SearchQuery, Session, match_expression, plan_match
+from .records import Hit, SearchQuery, match_expression, plan_match
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -64,10 +61,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5(
 )
 """
 
-_COLUMNS = (
-    "s.uid, s.agent, s.task, s.summary, s.success, s.simulated, s.model, s.input_tokens, "
-    "s.output_tokens, s.execution_time_ms, s.workflow, s.created_at, s.metadata"
-)
 GLOBAL_INDEX = "memory_fts"
 MMAP_BYTES = 256 * 2**20
 CACHE_KIB = 16 * 1024
@@ -106,80 +99,12 @@ SCHEMA = Schema(
 )
 
 
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-def _session(row: Sequence[Any]) -> Session:
-    try:
-        metadata = json.loads(row[12]) if row[12] else {}
-    except (TypeError, ValueError):
-        metadata = {}
-    return Session(
-        id=str(row[0]),
-        agent=str(row[1]),
-        task=str(row[2]),
-        summary=str(row[3]),
-        success=bool(row[4]),
-        simulated=bool(row[5]),
-        model=str(row[6]),
-        input_tokens=int(row[7] or 0),
-        output_tokens=int(row[8] or 0),
-        execution_time_ms=float(row[9] or 0.0),
-        workflow=row[10],
-        created_at=_utc(float(row[11])),
-        metadata=metadata if isinstance(metadata, dict) else {},
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class NewSession:
-    """A session ready to store: redacted, bounded, stamped."""
-
-    agent: str
-    task: str
-    summary: str
-    success: bool
-    model: str
-    created_at: float
-    input_tokens: int = 0
-    output_tokens: int = 0
-    execution_time_ms: float = 0.0
-    workflow: str | None = None
-    simulated: bool = False
-    redactions: int = 0
-    metadata_json: str = "{}"
-    uid: str = ""
-
-    def row(self) -> tuple[Any, ...]:
-        return (
-            self.uid or uuid.uuid4().hex,
-            self.agent,
-            self.task,
-            self.summary,
-            int(self.success),
-            int(self.simulated),
-            self.model,
-            self.input_tokens,
-            self.output_tokens,
-            self.execution_time_ms,
-            self.workflow,
-            self.created_at,
-            self.redactions,
-            self.metadata_json,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """Generations read from the database: per agent, and the epoch bumped by clears."""
-
-    epoch: int
-    agents: dict[str, int]
-
-
-class SessionDB:
+class SessionDB(SessionReads):
     """One memory database file; opened at first use."""
+
+    TABLE = "memory_sessions"
+    P = "?"
+    SUCCESS = "s.success"
 
     def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
@@ -200,6 +125,9 @@ class SessionDB:
         conn = open_database(self.path, SCHEMA, busy_timeout_s=self.busy_timeout_s).conn
         self._data_version = int(conn.execute("PRAGMA data_version").fetchone()[0])
         return conn
+
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, list(args)).fetchall()
 
     def close(self) -> None:
         if self._conn is not None:
@@ -263,15 +191,7 @@ class SessionDB:
         Returns how many were removed and which agents lost sessions.
         """
         conn = self.conn
-        where: list[str] = []
-        params: list[object] = []
-        if before is not None:
-            where.append("created_at < ?")
-            params.append(before)
-        if agent is not None:
-            where.append("agent = ?")
-            params.append(agent)
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        cond, params = self._where(before, agent)
         with transaction(conn):
             rows = conn.execute(
                 f"SELECT id, agent, task FROM memory_sessions{cond}", params
@@ -381,12 +301,12 @@ class SessionDB:
         rows = {
             int(r[0]): r[1:]
             for r in self.conn.execute(
-                f"SELECT s.id, {_COLUMNS} FROM memory_sessions AS s WHERE s.id IN "
+                f"SELECT s.id, {COLUMNS} FROM memory_sessions AS s WHERE s.id IN "
                 f"({','.join('?' * len(ranked))})",
                 [int(r[0]) for r in ranked],
             )
         }
-        return [Hit(_session(rows[int(i)]), -float(rank)) for i, rank in ranked]
+        return [Hit(session_of(rows[int(i)]), -float(rank)) for i, rank in ranked]
 
     def _doc_counts(self, index: str, terms: Sequence[str], cap: int) -> list[tuple[str, int]]:
         """Sessions matching each term, counted up to ``cap`` (the plan needs no more), in one
@@ -397,66 +317,6 @@ class SessionDB:
             params += [f'"{t}"', cap]
         row = self.conn.execute("SELECT " + ", ".join([one] * len(terms)), params).fetchone()
         return [(t, int(n)) for t, n in zip(terms, row, strict=True)]
-
-    def _recent(self, q: SearchQuery, cutoff: float | None) -> list[Hit]:
-        where, params = self._filters(q, cutoff, [], [])
-        if q.agent is not None:
-            where.append("s.agent = ?")
-            params.append(q.agent)
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
-        sql = (
-            f"SELECT {_COLUMNS} FROM memory_sessions AS s{cond} "
-            "ORDER BY s.created_at DESC, s.id DESC LIMIT ?"
-        )
-        return [Hit(_session(r), 0.0) for r in self.conn.execute(sql, [*params, q.limit])]
-
-    @staticmethod
-    def _filters(
-        q: SearchQuery, cutoff: float | None, where: list[str], params: list[Any]
-    ) -> tuple[list[str], list[Any]]:
-        if q.success_only:
-            where.append("s.success = 1")
-        if q.simulated is not None:
-            where.append("s.simulated = ?")
-            params.append(int(q.simulated))
-        if cutoff is not None:
-            where.append("s.created_at >= ?")
-            params.append(cutoff)
-        return where, params
-
-    def get(self, uid: str) -> Session | None:
-        row = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM memory_sessions AS s WHERE s.uid = ?", (uid,)
-        ).fetchone()
-        return None if row is None else _session(row)
-
-    def recent(self, *, agent: str | None, limit: int) -> list[Session]:
-        q = SearchQuery("", agent=agent, success_only=False, limit=limit)
-        return [h.session for h in self._recent(q, None)]
-
-    def summary(self, agent: str | None = None) -> dict[str, Any]:
-        cond, params = ("WHERE agent = ?", (agent,)) if agent is not None else ("", ())
-        row = self.conn.execute(
-            "SELECT count(*), coalesce(sum(success), 0), min(created_at), max(created_at), "
-            f"coalesce(avg(execution_time_ms), 0), coalesce(sum(redactions), 0) FROM memory_sessions {cond}",
-            params,
-        ).fetchone()
-        agents = {
-            str(n): int(c)
-            for n, c in self.conn.execute(
-                f"SELECT agent, count(*) FROM memory_sessions {cond} GROUP BY agent ORDER BY agent",
-                params,
-            )
-        }
-        return {
-            "sessions": int(row[0]),
-            "successful": int(row[1]),
-            "oldest": _utc(row[2]) if row[2] is not None else None,
-            "newest": _utc(row[3]) if row[3] is not None else None,
-            "avg_execution_time_ms": float(row[4]),
-            "redactions": int(row[5]),
-            "agents": agents,
-        }
 
     # --- claude-force 2.2 ------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from ._sqlite_rows import (
     _record_of,
     _row_of,
 )
+from .backend import DAY_US, ROLLED_BEFORE, DailyRow, Query, RollupReport, StoreStats
 from .browse import NOTES_SCHEMA, SQLiteBrowse
 from .record import (
     Cell,
@@ -45,7 +46,6 @@ from .record import (
     Granularity,
     period_start,
 )
-from .store import DAY_US, ROLLED_BEFORE, DailyRow, Query, RollupReport, StoreStats
 
 APPLICATION_ID = app_id(b"cfT1")
 TABLES = tables_of(_SCHEMA, NOTES_SCHEMA, *sqlite_hourly.STATEMENTS)
