@@ -12,13 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     ConfigurationError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderTimeoutError,
-    status_error,
 )
 from ..messages import MessageRequest, MessageResponse, Usage
-from ._headers import parse_retry_after, parse_should_retry, ratelimit_headers
+from ._headers import ratelimit_headers
+from .sdk_errors import sdk_errors
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -125,7 +122,6 @@ class AnthropicProvider:
     async def send(self, request: MessageRequest) -> MessageResponse:
         if self._client is None or self._client_loop is not asyncio.get_running_loop():
             await self.ready()
-        import anthropic
 
         body: dict[str, Any] = request.to_api()
         # SDK 2.x's ``messages.create`` has no temperature/top_p/top_k keywords: send them in the
@@ -133,29 +129,12 @@ class AnthropicProvider:
         extra = {k: body.pop(k) for k in list(body) if k not in _SDK_KEYWORDS}
         if extra:
             body["extra_body"] = extra
-        try:
+        with sdk_errors(f"no response within {self._timeout:g}s"):
             if request.max_tokens > STREAM_ABOVE_TOKENS:
                 message, headers = await self._streamed(body)
             else:
                 raw = await self.client.messages.with_raw_response.create(**body)
                 message, headers = await raw.parse(), raw.headers
-        except anthropic.APIStatusError as exc:
-            headers = exc.response.headers
-            raise status_error(
-                exc.status_code,
-                exc.api_message or exc.message,
-                request_id=exc.request_id,
-                retry_after=parse_retry_after(headers),
-                error_type=str(exc.type) if exc.type else None,
-                should_retry=parse_should_retry(headers),
-                headers=ratelimit_headers(headers),
-            ) from exc
-        except anthropic.APITimeoutError as exc:
-            raise ProviderTimeoutError(f"no response within {self._timeout:g}s") from exc
-        except anthropic.APIConnectionError as exc:
-            raise ProviderConnectionError(f"connection failed: {exc.message}") from exc
-        except anthropic.APIResponseValidationError as exc:  # pragma: no cover - defensive
-            raise ProviderError(f"malformed response: {exc.message}") from exc
         text = "".join(getattr(b, "text", "") for b in message.content if b.type == "text")
         u = message.usage
         usage = Usage(
