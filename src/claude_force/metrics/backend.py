@@ -13,6 +13,7 @@ Store methods block (SQLite I/O); async callers use ``asyncio.to_thread`` (see t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -223,3 +224,34 @@ _DAILY_DIMS: tuple[Dimension, ...] = (
     "outcome",
     "simulated",
 )
+
+
+class FoldsRows:
+    """``aggregate`` for a backend that reads whole rows and folds them in Python with the pure
+    math above (in memory, PostgreSQL; SQLite groups in SQL instead). The backend provides
+    ``records`` and ``daily_rows`` (the cells it hands out are copies), and may make the two
+    reads one snapshot (``_snapshot``)."""
+
+    def records(self, query: Query) -> Iterator[ExecutionRecord]:
+        raise NotImplementedError
+
+    def daily_rows(self, query: Query) -> list[DailyRow]:
+        raise NotImplementedError
+
+    def _snapshot(self) -> contextlib.AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+    def aggregate(
+        self,
+        query: Query,
+        by: Sequence[Dimension] = (),
+        granularity: Granularity | int = "day",
+        *,
+        latency: bool = True,
+    ) -> dict[CellKey, Cell]:
+        del latency  # the histograms come with the rows here: always filled
+        with self._snapshot():
+            out = aggregate_records(self.records(query), by, granularity)
+            for row in self.daily_rows(query):
+                merge_into(out, {group_key({"period": row.day_us, **row.dims}, by): row.cell})
+        return out

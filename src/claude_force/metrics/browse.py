@@ -146,7 +146,7 @@ class MemoryBrowse:
     _raw: dict[tuple[str, int], ExecutionRecord]
     _seq: dict[tuple[str, int], int]
     _notes: dict[str, tuple[int, dict[str, Any]]]
-    _lock: threading.Lock
+    _lock: threading.RLock
 
     if TYPE_CHECKING:  # provided by the store
 

@@ -10,11 +10,11 @@ from .backend import (
     _DAILY_DIMS,
     ROLLED_BEFORE,
     DailyRow,
+    FoldsRows,
     Query,
     RollupReport,
     StoreStats,
     aggregate_records,
-    group_key,
     matches,
     merge_into,
 )
@@ -22,15 +22,13 @@ from .browse import MemoryBrowse
 from .record import (
     Cell,
     CellKey,
-    Dimension,
     ExecutionRecord,
-    Granularity,
     period_start,
     record_dims,
 )
 
 
-class MemoryMetricsStore(MemoryBrowse):
+class MemoryMetricsStore(FoldsRows, MemoryBrowse):
     """Everything in process memory (tests, ``enable_persistence=False``). Thread-safe."""
 
     def __init__(self) -> None:
@@ -40,7 +38,7 @@ class MemoryMetricsStore(MemoryBrowse):
         self._next = 0
         self._daily: dict[CellKey, Cell] = {}
         self._meta: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def location(self) -> str:
@@ -62,25 +60,8 @@ class MemoryMetricsStore(MemoryBrowse):
             if query.raw_match(r.started_us) and matches(record_dims(r, "day"), filters)
         ]
 
-    def aggregate(
-        self,
-        query: Query,
-        by: Sequence[Dimension] = (),
-        granularity: Granularity | int = "day",
-        *,
-        latency: bool = True,
-    ) -> dict[CellKey, Cell]:
-        with self._lock:
-            out = aggregate_records(self._raw_matching(query), by, granularity)
-            filters = query.filters()
-            for dkey, cell in self._daily.items():
-                dims = dict(zip(_DAILY_DIMS, dkey, strict=True))
-                if not query.day_match(dims["period"]) or not matches(dims, filters):
-                    continue
-                copy = Cell()
-                copy.merge(cell)
-                merge_into(out, {group_key(dims, by): copy})
-            return out
+    def _snapshot(self) -> threading.RLock:
+        return self._lock
 
     def records(self, query: Query) -> Iterator[ExecutionRecord]:
         with self._lock:
@@ -95,7 +76,9 @@ class MemoryMetricsStore(MemoryBrowse):
                 dims = dict(zip(_DAILY_DIMS, dkey, strict=True))
                 if query.day_match(dims["period"]) and matches(dims, filters):
                     day = dims.pop("period")
-                    out.append(DailyRow(day, dims, cell))
+                    copy = Cell()  # the stored cell stays the store's
+                    copy.merge(cell)
+                    out.append(DailyRow(day, dims, copy))
         out.sort(key=lambda d: d.day_us)
         return out
 
