@@ -13,8 +13,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ._common import CliState, emit_json, notice, out_console, state_of
-from ._common import YesOpt, confirm_removal  # the removal commands' confirmation
+from ._common import (  # the removal commands' confirmation
+    CliState,
+    YesOpt,
+    confirm_removal,
+    emit_json,
+    notice,
+    out_console,
+    state_of,
+)
 
 if TYPE_CHECKING:
     from ..memory.store import MemoryStore
