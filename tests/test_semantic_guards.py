@@ -32,6 +32,19 @@ from claude_force.cache.semantic import index as index_module
             "Use asyncio instead of threads in the download script",
             "swapped roles",
         ),
+        # the same roles read from different constructions: what one wants, the other gives up
+        (
+            "Replace the cron jobs with a task queue",
+            "Use cron jobs instead of a task queue",
+            "swapped roles",
+        ),
+        (
+            "Copy the settings from staging to production",
+            "Copy the settings from production to staging",
+            "swapped roles",
+        ),
+        ("Drop the ORM in favour of raw queries", "Use the ORM instead of raw queries", "swapped"),
+        ("Turn the callbacks into promises", "Use callbacks rather than promises", "swapped"),
         (
             "Which index speeds up the query on the customers table?",
             "Which index speeds up the query on the orders table?",
@@ -61,6 +74,11 @@ def test_near_misses_are_refused_with_a_reason(new: str, cached: str, reason: st
             "Audit the login endpoint for SQL injection",
         ),
         ("Go through this diff for unclear names", "Check this diff for unclear names"),
+        # one request in several constructions: the wanted side is read, not the word order
+        ("Replace the cron jobs with a task queue", "Use a task queue instead of cron jobs"),
+        ("Turn the callbacks into promises", "Use promises instead of callbacks"),
+        ("Drop the ORM in favor of raw queries", "Use raw queries rather than the ORM"),
+        ("Move the logs from local disk to object storage", "Move the logs into object storage"),
         (
             "Alert when the error rate exceeds 5% for ten minutes",
             "Alert when the error rate exceeds 5 percent for 10 minutes",
