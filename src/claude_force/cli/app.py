@@ -26,7 +26,6 @@ import typer
 from typer.core import TyperGroup
 
 from .._version import __version__
-from ..config.environment import RunEnvironment
 from ..errors import ClaudeForceError
 from ..safe_text import safe
 from . import analytics as _analytics
@@ -382,6 +381,8 @@ def _preload_sdk(state: CliState) -> None:
     overlaps with loading the project and is ready before any execution's clock starts. Without
     a key the run is simulated (unless claude.json says otherwise, which the orchestrator then
     handles, importing the SDK before the clock all the same)."""
+    from ..config.environment import RunEnvironment  # these commands load the project anyway
+
     if state.api_key or RunEnvironment.read().api_key:
         from ..providers.preload import start_sdk_import
 
