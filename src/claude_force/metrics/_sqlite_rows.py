@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from .backend import _DAILY_DIMS
 from .record import Cell, CellKey, Dimension, ExecutionRecord
 
 HOUR_US = 3_600_000_000
@@ -97,12 +98,7 @@ _RAW_COLUMNS = (
     "attempt",
     "final",
     "started_us",
-    "agent",
-    "provider",
-    "model",
-    "workflow",
-    "outcome",
-    "simulated",
+    *_DAILY_DIMS[1:],  # a raw row carries the daily rows' dimensions
     "success",
     "error_type",
     "duration_us",

@@ -36,7 +36,7 @@ from ._sqlite_rows import (
     _record_of,
     _row_of,
 )
-from .backend import DAY_US, ROLLED_BEFORE, DailyRow, Query, RollupReport, StoreStats
+from .backend import _DAILY_DIMS, DAY_US, ROLLED_BEFORE, DailyRow, Query, RollupReport, StoreStats
 from .browse import NOTES_SCHEMA, SQLiteBrowse
 from .record import (
     Cell,
@@ -298,15 +298,7 @@ class SQLiteMetricsStore(SQLiteBrowse):
     def rollup(self, cutoff_us: int) -> RollupReport:
         cutoff_us = period_start(cutoff_us, "day")
         before = self.size_bytes()
-        dims: tuple[Dimension, ...] = (
-            "period",
-            "agent",
-            "provider",
-            "model",
-            "workflow",
-            "outcome",
-            "simulated",
-        )
+        dims = _DAILY_DIMS
         with self._lock:
             with self._write() as conn:
                 cells = self._aggregate_raw_locked(Query(until_us=cutoff_us), dims)
