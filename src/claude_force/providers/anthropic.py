@@ -54,11 +54,14 @@ STREAM_ABOVE_TOKENS = 16_384
 """Requests allowing more output tokens than this are sent as a stream (see ``_streamed``)."""
 
 
-class AnthropicProvider:
-    """Sends requests to Claude (or to any Messages-API-compatible server at ``base_url``)."""
+class LazySdkClient:
+    """An SDK client built at first use, once even when first calls race (a lock); what a class
+    sets: ``credentials`` (environment variables that count as a key), ``missing`` and ``hint``
+    (the error without any)."""
 
-    name = "anthropic"
-    simulated = False
+    credentials: tuple[str, ...]
+    missing: str
+    hint: str
 
     def __init__(
         self,
@@ -72,7 +75,41 @@ class AnthropicProvider:
         self._base_url = base_url
         self._timeout = timeout_seconds
         self._client = client
-        self._client_lock = threading.Lock()  # concurrent first sends build one client
+        self._client_lock = threading.Lock()
+
+    def _make_client(self) -> AsyncAnthropic:
+        with self._client_lock:
+            if self._client is None:
+                self._client = sdk_client(
+                    self._api_key,
+                    self._base_url,
+                    self._timeout,
+                    credential_env=self.credentials,
+                    missing=self.missing,
+                    hint=self.hint,
+                )
+            return self._client
+
+
+class AnthropicProvider(LazySdkClient):
+    """Sends requests to Claude (or to any Messages-API-compatible server at ``base_url``)."""
+
+    name = "anthropic"
+    simulated = False
+
+    credentials = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE")
+    missing = "no Anthropic credentials"
+    hint = "set ANTHROPIC_API_KEY or pass api_key, or use --simulate to run offline"
+
+    def __init__(
+        self,
+        api_key: str | None,
+        *,
+        base_url: str | None = None,
+        timeout_seconds: float = 120.0,
+        client: AsyncAnthropic | None = None,
+    ) -> None:
+        super().__init__(api_key, base_url=base_url, timeout_seconds=timeout_seconds, client=client)
         self._owns_client = client is None
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
@@ -85,20 +122,7 @@ class AnthropicProvider:
     @property
     def client(self) -> AsyncAnthropic:
         """The SDK client, created at first use (importing the SDK costs ~0.3 s)."""
-        with self._client_lock:
-            return self._make_client()
-
-    def _make_client(self) -> AsyncAnthropic:
-        if self._client is None:
-            self._client = sdk_client(
-                self._api_key,
-                self._base_url,
-                self._timeout,
-                credential_env=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE"),
-                missing="no Anthropic credentials",
-                hint="set ANTHROPIC_API_KEY or pass api_key, or use --simulate to run offline",
-            )
-        return self._client
+        return self._make_client()
 
     async def ready(self) -> None:
         """Have a client for the running event loop, built off the loop (see ``preload``).
