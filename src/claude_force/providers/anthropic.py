@@ -75,6 +75,7 @@ class LazySdkClient:
         self._base_url = base_url
         self._timeout = timeout_seconds
         self._client = client
+        self._owns_client = client is None  # a client passed in is its owner's to close
         self._client_lock = threading.Lock()
 
     def _make_client(self) -> AsyncAnthropic:
@@ -101,17 +102,7 @@ class AnthropicProvider(LazySdkClient):
     missing = "no Anthropic credentials"
     hint = "set ANTHROPIC_API_KEY or pass api_key, or use --simulate to run offline"
 
-    def __init__(
-        self,
-        api_key: str | None,
-        *,
-        base_url: str | None = None,
-        timeout_seconds: float = 120.0,
-        client: AsyncAnthropic | None = None,
-    ) -> None:
-        super().__init__(api_key, base_url=base_url, timeout_seconds=timeout_seconds, client=client)
-        self._owns_client = client is None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+    _client_loop: asyncio.AbstractEventLoop | None = None  # the loop the client was built in
 
     @property
     def base_url(self) -> str | None:
