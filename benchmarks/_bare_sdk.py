@@ -8,7 +8,9 @@ prints a JSON line of what it did. Modes:
 * ``dag PROJECT TASK``: the asymmetric workflow a1 → a2 ‖ b → s (dependents get their inputs);
 * ``tasks PROJECT AGENT FILE N``: every line of FILE as a task of AGENT, at most N at once;
 * ``one PROJECT AGENT TASK``: one call (start-up cost of a process that calls Claude);
-* ``inflight PROJECT AGENT COUNT``: COUNT calls at once; throughput and peak RSS.
+* ``inflight PROJECT AGENT COUNT``: COUNT calls at once; throughput and peak RSS;
+* ``stream PROJECT AGENT TASK``: one call over ``messages.stream``, its text written to stdout as
+  it arrives (time to first token, timed from outside); the JSON line goes to stderr.
 """
 
 from __future__ import annotations
@@ -94,6 +96,21 @@ async def inflight(client: Any, project: Path, agent: str, count: int) -> dict[s
     return {"ok": ok, "wall_s": wall, "throughput": ok / wall}
 
 
+async def stream(client: Any, project: Path, agent: str, task: str) -> dict[str, Any]:
+    system = system_of(project, agent)
+    async with client.messages.stream(
+        model=model_of(project),
+        max_tokens=4096,
+        system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": task}],
+    ) as events:
+        async for text in events.text_stream:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        message = await events.get_final_message()
+    return {"output_tokens": message.usage.output_tokens}
+
+
 async def main() -> None:
     from anthropic import AsyncAnthropic
 
@@ -110,6 +127,10 @@ async def main() -> None:
             out = {"text": (await ask(client, model_of(project), system, sys.argv[4]))[:20]}
         elif mode == "inflight":
             out = await inflight(client, project, sys.argv[3], int(sys.argv[4]))
+        elif mode == "stream":
+            out = await stream(client, project, sys.argv[3], sys.argv[4])
+            print(json.dumps(out), file=sys.stderr)
+            return
         else:
             raise SystemExit(f"unknown mode {mode}")
     out["start_s"] = t_ready - T0

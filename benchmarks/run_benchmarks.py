@@ -38,7 +38,7 @@ def load(path: Path) -> object:
     return module
 
 
-def main(argv: list[str] | None = None, results: Path | None = None) -> int:
+def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--report", action="store_true", help="print a table and write results/")
     ap.add_argument("--quick", action="store_true", help="smaller samples (CI smoke run)")
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None, results: Path | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if args.report:
-        out = results or HERE / "results"
+        out = results_dir or HERE / "results"
         out.mkdir(exist_ok=True)
         # A partial (-k) or quick run never overwrites the committed full results.
         stem = "latest" if not (args.quick or args.pattern) else "partial"

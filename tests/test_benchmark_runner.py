@@ -31,7 +31,7 @@ def test_quick_or_partial_report_keeps_the_full_results(tmp_path: Path, flags: l
     mod = runner()
     # "-k no-such-module" selects nothing; "--quick" alone would run everything, so narrow it
     argv = ["--report", *flags] if "-k" in flags else ["--report", *flags, "-k", "no-such-module"]
-    assert mod.main(argv, results=tmp_path) == 0
+    assert mod.main(argv, results_dir=tmp_path) == 0
     assert (tmp_path / "latest.md").read_text(encoding="utf-8") == "full run\n"
     assert (tmp_path / "latest.json").read_text(encoding="utf-8") == "{}\n"
     assert (tmp_path / "partial.md").exists() and (tmp_path / "partial.json").exists()
@@ -40,5 +40,25 @@ def test_quick_or_partial_report_keeps_the_full_results(tmp_path: Path, flags: l
 def test_a_full_report_writes_latest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mod = runner()
     monkeypatch.setattr(mod, "discover", lambda pattern: [])
-    assert mod.main(["--report"], results=tmp_path) == 0
+    assert mod.main(["--report"], results_dir=tmp_path) == 0
     assert (tmp_path / "latest.md").exists() and not (tmp_path / "partial.md").exists()
+
+
+def test_a_report_of_modules_that_ran_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mod = runner()
+    fake = tmp_path / "bench_fake.py"
+    fake.write_text(
+        "from _harness import Result\n"
+        "TITLE = 'Fake'\n"
+        "def run(quick):\n"
+        "    return [Result('a figure', 1.5, 'ms', '≤ 2 ms', True)]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(mod, "discover", lambda pattern: [fake])
+    monkeypatch.syspath_prepend(str(BENCH))
+    out = tmp_path / "out"
+    assert mod.main(["--report", "-k", "fake"], results_dir=out) == 0
+    written = (out / "partial.md").read_text(encoding="utf-8")
+    assert "## Fake" in written and "a figure" in written and "PASS" in written

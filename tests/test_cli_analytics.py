@@ -171,3 +171,16 @@ def test_a_memory_backend_is_explained(in_project: Path) -> None:
     result = cli("analytics", "summary", "--json")
     assert as_json(result)["executions"] == 0
     assert "memory" in result.stderr
+
+
+def test_names_in_tables_are_shown_not_read_as_markup(in_project: Path) -> None:
+    import dataclasses
+
+    recs = make_records(5, days=1, start=NOW - timedelta(hours=2), seed=9)
+    recs = [dataclasses.replace(r, agent="[red]x[/red]") for r in recs]
+    store = SQLiteMetricsStore(in_project.parent / "state" / "metrics.db")
+    store.upsert(recs)
+    store.close()
+    result = cli("analytics", "agents")
+    assert result.exit_code == 0, result.output
+    assert "[red]x[/red]" in result.stdout  # rich would have printed a red "x"

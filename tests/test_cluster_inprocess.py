@@ -53,6 +53,14 @@ class InProcessWorker:
             self.ready.set()
 
     def __enter__(self) -> InProcessWorker:
+        import logging
+
+        # DBOS flushes the handler it attached at its first launch in this process; under pytest
+        # that handler's stream is an earlier test's captured stderr, closed since
+        dbos_log = logging.getLogger("dbos")
+        for handler in list(dbos_log.handlers):
+            if getattr(getattr(handler, "stream", None), "closed", False):
+                dbos_log.removeHandler(handler)
         self.thread.start()
         assert self.ready.wait(60), "worker not ready"
         if self.error is not None:
@@ -227,3 +235,70 @@ def test_client_lists_and_labels_queued_runs_without_workers(cluster_config: Pat
         assert not info.finished
         assert client.wait([rid], timeout_s=0.3, poll_s=0.1)[rid].status == "ENQUEUED"
         assert client.cancel(rid).status == "CANCELLED"
+
+
+def test_finished_runs_past_the_history_are_pruned_and_queued_ones_kept(
+    cluster_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claude_force.cluster import worker as worker_module
+    from claude_force.cluster.liveness import prune_history
+
+    calls: list[float] = []
+
+    async def recorded(beats: Heartbeats, admin: Any, history_days: float) -> int:
+        calls.append(history_days)
+        return 0
+
+    monkeypatch.setattr(worker_module, "prune_history", recorded)
+    with InProcessWorker(cluster_config) as worker, RunsClient(worker.cluster) as client:
+        done = [client.submit_task(TaskSpec("python-expert", f"old {i}")) for i in range(2)]
+        assert all(i.finished for i in client.wait(done, timeout_s=60).values())
+    assert calls == [30.0]  # the worker pruned once, at start, with the default history
+    cluster = worker.cluster
+    with RunsClient(cluster) as client:
+        queued = client.submit_task(TaskSpec("python-expert", "still queued"))  # no worker now
+
+        async def prune_now(days: float) -> int:
+            beats = Heartbeats(cluster.database_url)
+            try:
+                return await prune_history(beats, client._client, days)
+            finally:
+                await beats.aclose()
+
+        assert asyncio.run(prune_now(0)) == 0  # 0 days: keep everything
+        assert {r.run_id for r in client.list(limit=10)} >= {*done, queued}
+        assert asyncio.run(prune_now(1e-9)) == 2  # finished and older than ~0 s: gone
+        left = {r.run_id for r in client.list(limit=10)}
+        assert queued in left and not left & set(done)
+        client.cancel(queued)
+
+
+def test_history_cutoff_is_days_before_now() -> None:
+    from claude_force.cluster.retention import cutoff
+
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    assert cutoff(now, 0) is None
+    assert cutoff(now, 30) == now - timedelta(days=30)
+
+
+def test_waiting_reads_each_result_once_and_polls_only_statuses(cluster_config: Path) -> None:
+    with InProcessWorker(cluster_config) as worker, RunsClient(worker.cluster) as client:
+        ids = [client.submit_task(TaskSpec("python-expert", f"wait {i}")) for i in range(4)]
+        calls: list[tuple[list[str], bool]] = []
+        inner = client._client
+        original = inner.list_workflows
+
+        def recorded(**kwargs: Any) -> Any:
+            found = original(**kwargs)
+            loads = kwargs.get("load_output", True) is not False
+            calls.append(([s.workflow_id for s in found], loads))
+            if loads:  # a full read is only ever of finished runs
+                assert all(s.status in ("SUCCESS", "ERROR", "CANCELLED") for s in found)
+            return found
+
+        inner.list_workflows = recorded  # type: ignore[method-assign]
+        infos = client.wait(ids, poll_s=0.05, timeout_s=60)
+        assert all(infos[r].outcome == "succeeded" for r in ids)
+        full = [rid for got, loads in calls if loads for rid in got]
+        assert sorted(full) == sorted(ids)  # each result read once
+        assert any(not loads for _, loads in calls)

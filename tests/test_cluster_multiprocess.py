@@ -52,6 +52,7 @@ class Cl:
     client: RunsClient
     limited: str  # a model with a requests-per-minute limit
     breakable: str  # the model whose breaker one process opens
+    worker_breakable: str  # the model whose breaker a worker opens
 
     def messages(self, since: int = 0) -> list[object]:
         return [r for r in self.emu.requests[since:] if r.path == "/v1/messages"]
@@ -65,6 +66,7 @@ def cl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl]:
         config = cluster_project(tmp, url, redis_url=redis_url, dead_after_s=6)
         catalog = load_project(config).catalog
         limited, breakable = catalog.resolve("haiku"), catalog.resolve("opus")
+        worker_breakable = catalog.resolve("claude-opus-5")
         data = json.loads(config.read_text())
         data["resilience"] = {
             "retry": {"enabled": False},
@@ -76,7 +78,7 @@ def cl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl]:
         assert cluster is not None
         with Workers(config, emu.base_url) as workers, RunsClient(cluster) as client:
             workers.start("w1", "w2", "w3")
-            yield Cl(config, cluster, emu, workers, client, limited, breakable)
+            yield Cl(config, cluster, emu, workers, client, limited, breakable, worker_breakable)
 
 
 def test_three_workers_run_sixty_tasks_each_exactly_once(cl: Cl) -> None:
@@ -172,6 +174,41 @@ def test_one_requests_per_minute_limit_holds_across_three_workers(cl: Cl) -> Non
     r.close()
 
 
+def test_a_breaker_opened_by_a_worker_stops_the_other_workers(cl: Cl) -> None:
+    # Failing runs, one at a time, go to whichever worker the queue picks; each worker counts its
+    # own failures. The first to see three opens its breaker and publishes it: from then on no
+    # worker sends a request for that model. At most 2 + 2 + 3 requests fail before that.
+    model = cl.worker_breakable
+    sent_before = len(cl.messages())
+    opened_by: str | None = None
+    failed = 0
+    for i in range(10):
+        cl.emu.enqueue("500")
+        rid = cl.client.submit_task(TaskSpec("python-expert", f"worker fails {i}", model=model))
+        done = cl.client.wait([rid], timeout_s=60)[rid]
+        error = done.result.error_type
+        if error == "CircuitOpenError":
+            break
+        assert done.outcome != "succeeded" and error is not None, done
+        failed += 1
+        opened_by = done.executor
+    else:
+        pytest.fail("no worker opened its breaker after 10 failing runs")
+    cl.emu.faults.reset()  # the 500 queued for the refused run was never used
+    assert 3 <= failed <= 7, failed
+    assert len(cl.messages()) == sent_before + failed  # every failure was one real request
+    assert opened_by in ("w1", "w2", "w3")
+    sent = len(cl.messages())
+    ids = [
+        cl.client.submit_task(TaskSpec("python-expert", f"after {i}", model=model))
+        for i in range(6)
+    ]
+    done_all = cl.client.wait(ids, timeout_s=60)
+    assert all(d.result.error_type == "CircuitOpenError" for d in done_all.values())
+    assert len({d.executor for d in done_all.values()}) >= 2  # other workers refuse too
+    assert len(cl.messages()) == sent  # none of them reached the model
+
+
 async def test_a_breaker_opened_by_one_process_stops_the_workers(cl: Cl) -> None:
     # One member of the cluster — this process, running the same pipeline as a worker — sees
     # three failures of the model and opens its breaker …
@@ -202,6 +239,45 @@ def _opts(model: str) -> object:
     from claude_force.runner import RunOptions
 
     return RunOptions(model=model, use_cache=False, use_memory=False)
+
+
+def test_the_workers_carry_on_after_postgresql_drops_every_connection(cl: Cl) -> None:
+    # What a PostgreSQL restart looks like from the workers: every connection to the database
+    # is cut (the shared server cannot be restarted under a test suite). They reconnect, and
+    # the runs submitted afterwards — and their metrics — complete.
+    import psycopg
+
+    from _cluster_helpers import PG_ADMIN
+
+    def executions() -> int:
+        out = subprocess.run(
+            [sys.executable, "-m", "claude_force", "analytics", "summary", "--json"],
+            env=cl.workers.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        return int(json.loads(out)["executions"])
+
+    before = executions()
+    db = cl.cluster.database_url.rsplit("/", 1)[-1]
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
+        cut = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (db,),
+        ).fetchone()
+    assert cut is not None and cut[0] >= 3  # at least one connection per worker was cut
+    since = len(cl.messages())
+    tasks = [f"after the restart {i}" for i in range(6)]
+    ids = [cl.client.submit_task(TaskSpec("python-expert", t, use_cache=False)) for t in tasks]
+    done = cl.client.wait(ids, poll_s=0.2, timeout_s=120)
+    assert all(d.outcome == "succeeded" for d in done.values()), done
+    assert len({d.executor for d in done.values()}) >= 2
+    seen = Counter(user_text(r.body) for r in cl.messages(since))  # type: ignore[attr-defined]
+    assert [seen[t] for t in tasks] == [1] * 6
+    assert executions() == before + 6  # the metrics backends reconnected too
 
 
 def test_kill_9_mid_workflow_completes_on_another_worker(cl: Cl) -> None:

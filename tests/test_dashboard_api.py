@@ -337,3 +337,33 @@ def test_row_of_a_record_splits_queue_wait_and_service_time() -> None:
     )
     assert row["service_ms"] == 300 and row["queue_wait_ms"] == 100 and row["total_ms"] == 400
     assert row["cost_usd"] == 0.001
+
+
+def test_warm_up_feeds_the_stored_executions_before_those_that_finished_meanwhile() -> None:
+    """Executions that finish while the warm-up reads the store wait for the stored (older)
+    ones: the detector sees every execution once, in the order they finished."""
+    from datetime import timedelta
+
+    from claude_force.monitoring.anomaly import Sample
+
+    seen: list[datetime] = []
+
+    class Recording(AnomalyDetector):
+        def observe(self, sample: Sample) -> list[Any]:
+            seen.append(sample.at)
+            return super().observe(sample)
+
+    monitor = Monitor(
+        live=LiveStats(clock=VirtualClock(NOW)),
+        detector=Recording(None, clock=VirtualClock(NOW)),
+        broadcaster=Broadcaster(10),
+    )
+    monitor.hold(NOW)
+    monitor.on_event(finished(started_at=NOW + timedelta(seconds=2)))  # live, during the warm-up
+    assert seen == []  # held
+    stored = [Sample.from_event(finished(started_at=NOW - timedelta(seconds=s))) for s in (60, 30)]
+    again = Sample.from_event(finished(started_at=NOW + timedelta(seconds=2)))  # also stored
+    assert monitor.warm_up([*stored, again]) == 3
+    assert seen == sorted(seen) and len(seen) == 3
+    monitor.on_event(finished(started_at=NOW + timedelta(seconds=5)))  # after: fed at once
+    assert len(seen) == 4

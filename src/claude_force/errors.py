@@ -174,6 +174,25 @@ class ProviderTimeoutError(ProviderConnectionError):
     """No response within the configured timeout."""
 
 
+class StreamInterruptedError(ProviderError):
+    """A streamed answer broke off after part of it was shown (see ``claude_force.streaming``).
+
+    Never retried and never answered by a fallback model: a second attempt would show its text
+    again after the part already shown. ``shown_chars`` is how much of the answer was shown.
+    """
+
+    def __init__(self, cause: BaseException, shown_chars: int) -> None:
+        self.shown_chars = shown_chars
+        status = cause.status if isinstance(cause, ProviderError) else None
+        super().__init__(
+            f"the answer broke off after {shown_chars} characters ({cause}); "
+            "not retried, so that no text is shown twice",
+            status=status,
+            request_id=cause.request_id if isinstance(cause, ProviderError) else None,
+            should_retry=False,
+        )
+
+
 class CircuitOpenError(RunError):
     """The circuit breaker for a (provider, model) is open; no request was sent."""
 

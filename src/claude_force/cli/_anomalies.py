@@ -74,6 +74,7 @@ def anomalies(
 
 
 def _print(listed: list[Anomaly], executions: int) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console = out_console()
@@ -89,7 +90,7 @@ def _print(listed: list[Anomaly], executions: int) -> None:
         table.add_row(
             f"{a.since:%Y-%m-%d %H:%M}",
             f"{severity}{a.kind.replace('_', ' ')}[/]",
-            a.scope + (" (sim)" if a.simulated else ""),
+            escape(a.scope) + (" (sim)" if a.simulated else ""),
             status,
             a.observed_text(),
             a.expected_text(),

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from ..runner import Execution
 
-Mode = Literal["async", "sequential", "workflow", "cluster"]
+Mode = Literal["async", "sequential", "workflow", "cluster", "streamed"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,7 @@ def print_summary(
 
 
 def print_groups(groups: list[Group], label: str) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"By {label}", title_justify="left")
@@ -178,7 +179,7 @@ def print_groups(groups: list[Group], label: str) -> None:
     for g in groups:
         s = g.stats
         table.add_row(
-            g.name,
+            escape(g.name),  # names come from claude.json and the store: never markup
             f"{s.executions:,}",
             f"{s.success_rate:.0%}",
             f"{s.total_tokens:,}",

@@ -223,6 +223,7 @@ def list_entries(
     if not rows:
         notice("the cache is empty" if agent is None else f"no entries for agent '{agent}'")
         return
+    from rich.markup import escape
     from rich.table import Table
 
     now = datetime.now(UTC).timestamp()
@@ -239,9 +240,9 @@ def list_entries(
     for r in rows:
         table.add_row(
             r["key"][:12],
-            r["agent"] or "-",
-            r["model"],
-            r["namespace"],
+            escape(r["agent"] or "-"),
+            escape(r["model"]),
+            escape(r["namespace"]),
             _size(r["size"]),
             str(r["hits"]),
             "expired" if r["expired"] else _until(r["expires_at"] - now),

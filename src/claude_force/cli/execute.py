@@ -12,6 +12,7 @@ from ._common import emit_json, err_console, notice, open_core, out_console, sta
 if TYPE_CHECKING:
     from ..cluster.config import Cluster
     from ..config import Project
+    from ..engine import AgentEngine
     from ..runner import Execution, RunOptions
     from ._report import RunSummary
     from ._tasks import TaskItem
@@ -45,6 +46,15 @@ NoCacheOpt = Annotated[
 ]
 RefreshOpt = Annotated[
     bool, typer.Option("--refresh", help="Skip cached answers but store the fresh ones.")
+]
+StreamOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--stream/--no-stream",
+        help="Show the answer as it is written (default: when stdout is a terminal; "
+        "a single task without --json only).",
+        show_default=False,
+    ),
 ]
 SubmitOpt = Annotated[
     bool,
@@ -102,13 +112,15 @@ def execute(
         typer.Option("--auto-model", help="Let the router choose each task's model (see 'route')."),
     ] = False,
     submit: SubmitOpt = False,
+    stream: StreamOpt = None,
 ) -> None:
     """Run AGENT on one or more tasks; with --async they run concurrently.
 
     In cluster mode (cluster.database_url) the tasks are queued for the workers: --submit prints
     their run ids, otherwise the command waits for them. Exit code 0 when every task succeeded,
     1 when one failed, 2 for usage or configuration errors (3: it ran on the simulated model
-    because no key was set).
+    because no key was set). A single task's answer is shown as it is written when stdout is a
+    terminal (--stream / --no-stream to choose).
 
     \b
     Examples:
@@ -125,6 +137,7 @@ def execute(
     from ._report import (
         RunSummary,
     )
+    from ._stream import wants_stream
     from ._tasks import collect
 
     state = state_of(ctx)
@@ -135,6 +148,9 @@ def execute(
 
     project = load_project(state.config)
     cluster = cluster_for(project, submit, "execute")
+    streaming = wants_stream(
+        stream, tasks=len(items), json_out=json_out, cluster=cluster is not None and not auto_model
+    )
     if cluster is not None and auto_model:
         if submit:
             from ..errors import ConfigurationError
@@ -166,6 +182,9 @@ def execute(
             "(features.async_enabled / performance.async_enabled); running one task at a time"
         )
         concurrent = False
+    if streaming:
+        _execute_streaming(core, items[0], options, quiet)
+        return
     labels = [label(item) for item in items]
     show_progress = not quiet and (run_async or len(items) > 1)
     view = ProgressView(err_console(), labels, enabled=show_progress)
@@ -187,6 +206,28 @@ def execute(
         max_concurrent=core.max_concurrent,
     )
     _report(executions, summary, json_out, quiet)
+
+
+def _execute_streaming(core: AgentEngine, item: TaskItem, options: RunOptions, quiet: bool) -> None:
+    """One task, its answer on stdout as it is written; then the summary line (not ``-q``)."""
+    import asyncio
+
+    from ._report import RunSummary, report_failures
+    from ._stream import stream_one
+
+    async def go() -> tuple[Execution, float]:
+        try:
+            return await stream_one(core, item, options, quiet=quiet)
+        finally:
+            await core.close()
+
+    ex, wall = asyncio.run(go())
+    summary = RunSummary.of([ex], wall, "streamed", max_concurrent=core.max_concurrent)
+    if not quiet:
+        out_console().print(summary.line(), markup=False, highlight=False)
+    report_failures([ex], ["task 1"])
+    if not summary.ok:
+        raise typer.Exit(1)
 
 
 def _report(executions: list[Execution], summary: RunSummary, json_out: bool, quiet: bool) -> None:

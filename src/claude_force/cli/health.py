@@ -88,8 +88,8 @@ def _print(report: HealthReport) -> None:
         for b in report.breakers:
             retry = "" if b["retry_in_s"] is None else f"{b['retry_in_s']:g}s"
             table.add_row(
-                b["provider"],
-                b["model"],
+                escape(b["provider"]),
+                escape(b["model"]),
                 b["state"],
                 f"{b['failure_rate']:.0%}",
                 str(b["calls_in_window"]),
@@ -104,7 +104,7 @@ def _print(report: HealthReport) -> None:
             for kind, v in kinds.items():
                 headroom = "" if v["headroom"] is None else f"{v['headroom']:.0%}"
                 table.add_row(
-                    m,
+                    escape(m),
                     kind.replace("_", " "),
                     f"{v['per_minute']:,.0f}",
                     f"{v['available']:,.0f}",

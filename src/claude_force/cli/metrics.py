@@ -69,6 +69,7 @@ def costs(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(data)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Costs (total ${data['total']:,.6f})", title_justify="left")
@@ -77,7 +78,7 @@ def costs(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     table.add_column("cost", justify="right")
     for kind in ("agent", "model"):
         for name, value in data[f"by_{kind}"].items():  # type: ignore[attr-defined]
-            table.add_row(kind, name, f"${value:,.6f}")
+            table.add_row(kind, escape(name), f"${value:,.6f}")
     out_console().print(table)
 
 

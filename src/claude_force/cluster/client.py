@@ -220,11 +220,28 @@ class RunsClient:
         """Poll until every run is finished (or ``timeout_s`` passes); ``on_update`` sees each
         poll's statuses (progress displays)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        final: dict[str, RunInfo] = {}
+        pending = list(dict.fromkeys(run_ids))
         while True:
-            infos = self.statuses(run_ids)
+            # each poll reads only the status of the runs still going (no inputs, no results):
+            # unpickling every result on every poll made a waiting client compete with the
+            # workers for CPU; a run's inputs and result are read once, when it has finished
+            light = {
+                s.workflow_id: info_of(s)
+                for s in self._client.list_workflows(
+                    workflow_ids=pending, load_input=False, load_output=False
+                )
+            }
+            ended = [rid for rid, i in light.items() if i.finished]
+            if ended:
+                final.update(self.statuses(ended))
+            pending = [rid for rid in pending if rid not in final]
+            infos = {
+                rid: final.get(rid) or light[rid] for rid in run_ids if rid in final or rid in light
+            }
             if on_update is not None:
                 on_update(infos)
-            if all(i.finished for i in infos.values()) and len(infos) == len(run_ids):
+            if not pending:
                 return infos
             if deadline is not None and time.monotonic() > deadline:
                 return infos

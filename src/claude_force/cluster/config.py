@@ -21,6 +21,7 @@ class Cluster:
     heartbeat_s: float
     dead_after_s: float
     poll_interval_s: float
+    history_days: float = 30.0
     queue: str = QUEUE_NAME
     app_name: str = "claude-force"
 
@@ -38,6 +39,7 @@ def cluster_of(project: Project) -> Cluster | None:
         heartbeat_s=c.heartbeat_seconds,
         dead_after_s=max(c.dead_after_seconds, 2 * c.heartbeat_seconds),
         poll_interval_s=c.poll_interval_seconds,
+        history_days=c.history_days,
     )
 
 

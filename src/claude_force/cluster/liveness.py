@@ -192,5 +192,27 @@ async def sweep(
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_SWEEP_LOCK,))
 
 
+async def prune_history(beats: Heartbeats, admin: Any, history_days: float) -> int:
+    """Delete finished runs older than ``history_days`` (see :mod:`.retention`); one worker at
+    a time (an advisory lock), the database's clock. Returns how many were deleted."""
+    from .retention import _PRUNE_LOCK, cutoff, prune
+
+    async with await beats._connect() as conn:
+        cur = await conn.execute("SELECT pg_try_advisory_lock(%s), now()", (_PRUNE_LOCK,))
+        row = await cur.fetchone()
+        if not (row and row[0]):
+            return 0
+        try:
+            before = cutoff(row[1], history_days)
+            if before is None:
+                return 0
+            deleted = await prune(admin, before)
+            if deleted:
+                log.info("pruned %d finished run(s) older than %g day(s)", deleted, history_days)
+            return deleted
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_PRUNE_LOCK,))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

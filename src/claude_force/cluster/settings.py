@@ -23,6 +23,8 @@ class ClusterSettings(BaseModel):
     ``heartbeat_seconds`` / ``dead_after_seconds``: how often each worker records that it is
     alive, and how long a silent worker may stay silent before its unfinished runs are resumed
     on another worker. ``poll_interval_seconds``: how often idle workers look at the queue.
+    ``history_days``: how long the queue keeps finished runs (``runs list``/``show``) before the
+    workers prune them (0: keep them all; see cluster/retention.py).
     ``application_version``: the version every worker and submitter must share (DBOS only
     recovers runs of its own version); the default is derived from the package version.
     """
@@ -35,6 +37,7 @@ class ClusterSettings(BaseModel):
     heartbeat_seconds: float = Field(default=2.0, gt=0, le=3600)
     dead_after_seconds: float = Field(default=15.0, gt=0, le=86400)
     poll_interval_seconds: float = Field(default=0.2, ge=0.01, le=60)
+    history_days: float = Field(default=30.0, ge=0, le=36500)
     application_version: str | None = None
 
     @field_validator("database_url")

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from typing import Any
 
 from ..config import Project
 from .config import Cluster
-from .liveness import Heartbeats, PendingRun, sweep
+from .liveness import Heartbeats, PendingRun, prune_history, sweep
+from .retention import PRUNE_EVERY_S
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +144,18 @@ async def _beat_until(
     async def resume(run_id: str) -> None:
         await DBOS.resume_workflow_async(run_id)
 
+    pruned_at: float | None = None
     while not stop.is_set():
         try:
             await beats.beat(
                 opts.worker_id, concurrency=opts.concurrency, app_version=cluster.app_version
             )
             await sweep(beats, pending, resume, cluster.dead_after_s)
+            now = time.monotonic()
+            if pruned_at is None or now - pruned_at >= PRUNE_EVERY_S:
+                pruned_at = now
+                await prune_history(beats, DBOS, cluster.history_days)
         except Exception as exc:  # PostgreSQL restarting: keep running, beat again later
-            log.warning("worker %s: heartbeat or sweep failed: %s", opts.worker_id, exc)
+            log.warning("worker %s: heartbeat, sweep or pruning failed: %s", opts.worker_id, exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), cluster.heartbeat_s)

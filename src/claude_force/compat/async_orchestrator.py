@@ -14,7 +14,7 @@ import contextlib
 import inspect
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..resilience.hub import ResilienceHub
     from ..routing.strategy import RoutingStrategy
     from ..runner import AgentRunner
+    from ..streaming import StreamEvent
     from ..workflows.api import WorkflowOptions
     from ..workflows.dag import WorkflowDAG
     from ..workflows.result import WorkflowResult
@@ -278,6 +279,21 @@ class AsyncAgentOrchestrator(AsyncClosing):
         ex = await self.engine.execute(agent_name, task, options)
         await self._tracked((ex,))
         return ex
+
+    async def stream(
+        self, agent_name: str, task: str, options: RunOptions | None = None
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Run one agent with its answer as it is written: ``TextDelta`` pieces, then one
+        ``StreamEnd`` with the :class:`Execution` (see :mod:`claude_force.streaming`). Closing
+        the iterator early (``break``, a cancelled task) cancels the call."""
+        from ..streaming import StreamEnd
+
+        self._sync_hooks()
+        async with contextlib.aclosing(self.engine.stream(agent_name, task, options)) as events:
+            async for event in events:
+                if isinstance(event, StreamEnd):
+                    await self._tracked((event.execution,))
+                yield event
 
     async def execute_agent(
         self,

@@ -5,6 +5,7 @@ All errors name the file, the line (for JSON) and the key, plus the fix.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -202,7 +203,35 @@ def validate(
     return settings
 
 
-def _non_finite(data: Any) -> list[str | int] | None:
+class _NonFinite(Exception):
+    pass
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _NonFinite
+    return value
+
+
+def _no_constant(literal: str) -> float:
+    raise _NonFinite  # Infinity, -Infinity, NaN
+
+
+@functools.lru_cache(maxsize=4)
+def may_hold_non_finite(text: str) -> bool:
+    """Whether the JSON ``text`` holds a number that parses to a non-finite float.
+
+    Parsing again with a float hook costs a fraction of walking every value of a project of
+    20,000 agents (floats are rare in claude.json); the answer is kept per text."""
+    try:
+        json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
+    except (_NonFinite, ValueError, RecursionError):
+        return True
+    return False
+
+
+def non_finite(data: Any) -> list[str | int] | None:
     """The key path of the first number that is not finite (``Infinity``, ``NaN``, ``1e400``)."""
     todo: list[tuple[Any, list[str | int]]] = [(data, [])]
     while todo:
@@ -221,7 +250,9 @@ def _check_finite(
 ) -> None:
     """Every number of the settings is finite: ``Infinity`` would pass ``gt=0`` and then fail
     each run ("cannot convert float infinity to integer")."""
-    where = _non_finite(data)
+    if not env_keys and text and not may_hold_non_finite(text):
+        return  # every number of the file is finite, and none came from the environment
+    where = non_finite(data)
     if where is None:
         return
     key = ".".join(map(str, where))
@@ -253,7 +284,10 @@ def load_settings(
     """
     data, text = read_json(path)
     data, used = apply_env(data, os.environ if env is None else env)
-    if prepare is not None:
-        data = prepare(data, text)
     env_keys = {f"{ENV_OVERRIDES[n][0]}.{ENV_OVERRIDES[n][1]}": n for n in used}
+    if prepare is not None:
+        try:  # the common case, a project with nothing to set aside: validated once
+            return validate(data, text, path, env_keys), text
+        except ConfigurationError:
+            data = prepare(data, text)  # then again without the entries that fail on their own
     return validate(data, text, path, env_keys), text

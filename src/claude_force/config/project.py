@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from .._bounded import MAX_AGENT_FILE_BYTES, FileProblem, read_limited_stat
+from .._bounded import MAX_AGENT_FILE_BYTES, FileProblem, file_stat_problem, read_limited_stat
 from ..catalog import ModelCatalog, builtin_catalog
 from ..errors import (
     ConfigurationError,
@@ -34,6 +34,9 @@ from .tolerant import (
     without,
     workflow_problems,
 )
+
+FileCheck = Literal["read", "stat"]
+"""How deeply an agent's files are checked: read (and decoded), or only stat-ed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +210,34 @@ class Project:
         self._docs_cache[name] = ((*stamp, *(cstamp or (0, 0))), docs)
         return docs
 
+    def _stat_agent(self, name: str) -> None:
+        """What the file system says of the agent's files, without reading them: inside
+        ``.claude/``, present (a contract may be missing), a non-empty regular file within the
+        size limit. Their text (UTF-8, not blank) is checked when the agent is read."""
+        for which in ("file", "contract"):
+            path = self._real_path(name, which)
+            if path is None:
+                continue
+            try:
+                st = os.stat(path)
+            except (OSError, ValueError) as exc:
+                missing = isinstance(exc, FileNotFoundError)
+                if missing and which == "contract":
+                    self._warn_missing_contract(name, path)
+                    continue
+                reason = "does not exist" if missing else f"cannot be read ({_reason(exc)})"
+                hint = "create it or fix the path" if missing else "fix the path"
+                raise self._file_error(
+                    name, which, f"file '{path}' {reason}", hint, missing=missing
+                ) from None
+            problem = file_stat_problem(st, MAX_AGENT_FILE_BYTES)
+            if problem is not None:
+                message = f"cannot read '{path}': {problem.message}"
+                raise self._file_error(name, which, message, problem.hint)
+            if st.st_size == 0:
+                message = f"agent file '{path}' is empty"
+                raise self._file_error(name, which, message, "write the agent's instructions in it")
+
     def _warn_missing_contract(self, name: str, contract_path: str) -> None:
         # claude-force 2.2 ran an agent whose contract file was missing without one; keep that
         # (existing projects rely on it) but say so once.
@@ -272,11 +303,12 @@ class Project:
         once; the rest of the project stays usable."""
         announce(self._check_files())
 
-    def _check_files(self) -> list[Problem]:
+    def _check_files(self, depth: FileCheck = "read") -> list[Problem]:
         found: list[Problem] = []
+        check = self.read_agent if depth == "read" else self._stat_agent
         for name in list(self.settings.agents):
             try:
-                self.read_agent(name)
+                check(name)
             except ConfigurationError as exc:
                 found.append(agent_problem(name, exc))
         broken = {p.name for p in [*self.problems, *found] if p.kind == "agent"}
@@ -377,7 +409,7 @@ def load_project(
     config_path: str | os.PathLike[str] | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    check_files: bool = True,
+    check_files: bool | FileCheck = True,
     strict: bool = False,
 ) -> Project:
     """Load and validate a project. ``config_path`` may be ``claude.json`` or its folder.
@@ -385,7 +417,9 @@ def load_project(
     A project loads when ``claude.json`` and its project-wide sections are valid. An agent or a
     workflow that is broken (bad entry, missing file, retired model, unknown agent, cycle) is set
     aside with a warning and raised only when used (see ``Project.problems``); ``strict=True``
-    raises the first one instead.
+    raises the first one instead. ``check_files``: True (or ``"read"``) reads every agent's files;
+    ``"stat"`` only asks the file system (present, regular, non-empty, within the size limit), for
+    read-only listings of big projects; False checks none.
     """
     path = Path(config_path) if config_path is not None else find_config()
     try:
@@ -469,7 +503,7 @@ def load_project(
             set_aside.append(Problem(kind, name, exc))
     project._set_aside(list({(p.kind, p.name): p for p in reversed(set_aside)}.values())[::-1])
     if check_files:
-        project._check_files()
+        project._check_files("stat" if check_files == "stat" else "read")
     announce(project.problems)  # once, all together: a broken agent names the workflows it blocks
     return project
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigurationError, UnknownAgentError
 from ._jsonpos import line_of
-from .loader import ConfigWarning, validate
+from .loader import ConfigWarning, may_hold_non_finite, non_finite, validate
 
 if TYPE_CHECKING:
     from .project import Project
@@ -66,6 +66,32 @@ def _quiet_validate(data: dict[str, Any], text: str, path: Path) -> None:
         validate(data, text, path)
 
 
+def _suspects(section: str, entries: dict[str, Any], text: str) -> set[str] | None:
+    """The entries of a section that may fail on their own, found with ONE validation of the whole
+    section (the common case: none). ``None`` when an error cannot be pinned to an entry.
+
+    Validating each entry on its own builds a whole ``ProjectSettings`` per entry: 0.45 ms each,
+    9 s for a project of 20,000 agents. Only the suspects are validated one by one (for their own
+    first error, file, key and line)."""
+    from pydantic import ValidationError
+
+    from .schema import ProjectSettings
+
+    doc: dict[str, Any] = {"agents": {}, section: entries}
+    found: set[str] = set()
+    if not text or may_hold_non_finite(text):
+        found = {str(name) for name, entry in entries.items() if non_finite(entry) is not None}
+    try:
+        ProjectSettings.model_validate(doc)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = err["loc"]
+            if len(loc) < 2 or loc[0] != section or not isinstance(loc[1], str):
+                return None
+            found.add(loc[1])
+    return found
+
+
 def split_entries(
     data: dict[str, Any], text: str, path: Path
 ) -> tuple[dict[str, Any], list[Problem]]:
@@ -82,7 +108,11 @@ def split_entries(
         if not isinstance(entries, dict):
             continue
         kept: dict[str, Any] = {}
+        suspects = _suspects(section, entries, text)
         for name, entry in entries.items():
+            if suspects is not None and name not in suspects:
+                kept[name] = entry
+                continue
             doc: dict[str, Any] = {"agents": {}, section: {name: entry}}
             try:
                 _quiet_validate(doc, text, path)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from ..routing.classifier import Complexity
     from ..routing.router import RouteDecision
     from ..routing.strategy import RouteOptions, RoutingStrategy
+    from ..streaming import StreamEvent
     from ..workflows.api import WorkflowOptions
     from ..workflows.dag import WorkflowDAG
     from ..workflows.result import WorkflowResult
@@ -295,6 +296,24 @@ class AgentEngine(AsyncClosing):
                 ex.execution_id, ex.started_at, {"routing": decision.to_metadata()}
             )
         return RoutedExecution.of(ex, decision)
+
+    def stream(
+        self,
+        agent: str,
+        task: str,
+        options: RunOptions | None = None,
+        *,
+        auto: bool | None = None,
+        complexity: Complexity | None = None,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """:meth:`execute` with the answer as it is written: ``TextDelta`` pieces, then one
+        ``StreamEnd`` with the execution (see :mod:`claude_force.streaming`). Closing the
+        iterator early cancels the run."""
+        from ..streaming import stream_execution
+
+        return stream_execution(
+            lambda: self.execute(agent, task, options, auto=auto, complexity=complexity)
+        )
 
     async def _run(self, agent: str, task: str, opts: RunOptions) -> Execution:
         memory = self.memory

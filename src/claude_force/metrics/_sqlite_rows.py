@@ -1,6 +1,6 @@
 """The metrics database's schema and the conversions between records and its rows.
 
-Kept apart from :mod:`.sqlite_store` (the store's operations) so that each file holds one role:
+Kept apart from :mod:`.sqlite_backend` (the store's operations) so that each file holds one role:
 what the tables are, and what the store does with them.
 """
 

@@ -14,6 +14,7 @@ from ..errors import (
     ConfigurationError,
 )
 from ..messages import MessageRequest, MessageResponse, Usage
+from ..streaming import TextSink, current_sink
 from ._headers import ratelimit_headers
 from .sdk_errors import sdk_errors
 
@@ -137,16 +138,18 @@ class AnthropicProvider(LazySdkClient):
     async def send(self, request: MessageRequest) -> MessageResponse:
         if self._client is None or self._client_loop is not asyncio.get_running_loop():
             await self.ready()
-
         body: dict[str, Any] = request.to_api()
         # SDK 2.x's ``messages.create`` has no temperature/top_p/top_k keywords: send them in the
         # JSON body via ``extra_body`` (passing them as keywords raises TypeError).
         extra = {k: body.pop(k) for k in list(body) if k not in _SDK_KEYWORDS}
         if extra:
             body["extra_body"] = extra
+        sink = current_sink()
         with sdk_errors(f"no response within {self._timeout:g}s"):
-            if request.max_tokens > STREAM_ABOVE_TOKENS:
-                message, headers = await self._streamed(body)
+            if sink is not None:  # someone shows the answer as it is written
+                message, headers = await self._streamed(body, sink)
+            elif request.max_tokens > STREAM_ABOVE_TOKENS:
+                message, headers = await self._streamed(body, None)
             else:
                 raw = await self.client.messages.with_raw_response.create(**body)
                 message, headers = await raw.parse(), raw.headers
@@ -170,11 +173,16 @@ class AnthropicProvider(LazySdkClient):
             headers=ratelimit_headers(headers),
         )
 
-    async def _streamed(self, body: dict[str, Any]) -> tuple[Any, Any]:
-        """A long answer over the Messages API's streaming events, gathered into one message:
+    async def _streamed(self, body: dict[str, Any], sink: TextSink | None) -> tuple[Any, Any]:
+        """The answer over the Messages API's streaming events, gathered into one message; each
+        piece of text goes to ``sink`` as it arrives. Also used without a sink for long answers:
         the SDK refuses a non-streaming request that may take over 10 minutes ("streaming is
-        required"), and an idle connection that long is fragile. Same result, same errors."""
+        required"), and an idle connection that long is fragile. Same result, same errors (the
+        engine's provider slot makes a failure after text was shown final)."""
         async with self.client.messages.stream(**body) as stream:
+            if sink is not None:
+                async for text in stream.text_stream:
+                    sink(text)
             message = await stream.get_final_message()
             return message, stream.response.headers
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from ..errors import StreamInterruptedError
 from ..messages import MessageRequest, MessageResponse
+from ..streaming import current_sink
 
 
 @runtime_checkable
@@ -63,6 +65,22 @@ class ProviderSlot(ProviderWrapper):
     def insert(self, provider: Provider | None) -> None:
         """Answer with ``provider`` from now on (``None``: the chosen provider again)."""
         self.inner = provider if provider is not None else self.chosen
+
+    async def send(self, request: MessageRequest) -> MessageResponse:
+        """The provider's answer. A failure after part of a streamed answer was shown becomes
+        final (``StreamInterruptedError``: no layer above retries it), whatever the provider."""
+        sink = current_sink()
+        if sink is None:
+            return await self.inner.send(request)
+        shown = sink.shown
+        try:
+            return await self.inner.send(request)
+        except StreamInterruptedError:
+            raise
+        except Exception as exc:
+            if sink.shown == shown:
+                raise
+            raise StreamInterruptedError(exc, sink.shown - shown) from exc
 
     async def aclose(self) -> None:
         await self.chosen.aclose()

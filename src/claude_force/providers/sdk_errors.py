@@ -1,6 +1,7 @@
 """The Anthropic SDK's exceptions as claude-force's :class:`~claude_force.errors.ProviderError`
-tree — one translation for every place that calls the SDK (the provider, a 2.2 client patched in,
-the health probe)."""
+tree — one translation for every place that calls the SDK (the provider, streamed or not, a 2.2
+client patched in, the health probes); failures of the SDK's HTTP transport (a stream cut off)
+included."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def sdk_errors(timed_out: str) -> Iterator[None]:
 
     Imports the SDK: use it where the SDK is already loaded (its calls)."""
     import anthropic
+    import httpx2 as httpx  # the HTTP client of the anthropic SDK
 
     try:
         yield
@@ -31,9 +33,11 @@ def sdk_errors(timed_out: str) -> Iterator[None]:
             should_retry=parse_should_retry(headers),
             headers=ratelimit_headers(headers),
         ) from exc
-    except anthropic.APITimeoutError as exc:
+    except (anthropic.APITimeoutError, httpx.TimeoutException) as exc:
         raise ProviderTimeoutError(timed_out) from exc
     except anthropic.APIConnectionError as exc:
         raise ProviderConnectionError(f"connection failed: {exc.message}") from exc
-    except anthropic.APIResponseValidationError as exc:  # pragma: no cover - defensive
+    except httpx.HTTPError as exc:  # a stream cut off while its events were read
+        raise ProviderConnectionError(f"connection failed: {exc}") from exc
+    except anthropic.APIError as exc:  # e.g. a response that does not parse
         raise ProviderError(f"malformed response: {exc.message}") from exc

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..messages import MessageRequest, MessageResponse, Usage
+from ..streaming import TextSink, current_sink
 
 SIMULATED_BANNER = "[SIMULATED RESPONSE — generated offline by claude-force, not by Claude]"
 
@@ -40,6 +41,9 @@ LATENCY_PRESETS: dict[str, LatencyModel] = {
     "realistic": LatencyModel(first_token_s=0.6, per_token_s=0.004, jitter=0.2),
     "slow": LatencyModel(first_token_s=2.0, per_token_s=0.02, jitter=0.2),
 }
+
+
+_WORDS = re.compile(r"\s*\S+|\s+")  # a word with the spaces before it
 
 
 def estimate_tokens(text: str) -> int:
@@ -131,7 +135,10 @@ class SimulatedProvider:
         digest = hashlib.sha256(text.encode()).hexdigest()
         rng = random.Random(digest)
         delay = self.latency.delay(output_tokens, rng)
-        if delay:
+        sink = current_sink()
+        if sink is not None:
+            await self._stream(text, delay, sink)
+        elif delay:
             await self._sleep(delay)
         return MessageResponse(
             text=text,
@@ -146,6 +153,19 @@ class SimulatedProvider:
             provider=self.name,
             simulated=True,
         )
+
+    async def _stream(self, text: str, delay: float, sink: TextSink) -> None:
+        """Hand ``text`` to ``sink`` word by word over ``delay`` seconds: the first word after
+        the latency model's time to first token, each next one after its per-token time."""
+        words = _WORDS.findall(text)
+        m = self.latency
+        base = m.first_token_s + m.per_token_s * estimate_tokens(text)
+        scale = delay / base if base else 0.0  # the jitter drawn for this answer, kept
+        for i, word in enumerate(words):
+            wait = (m.first_token_s if i == 0 else 0.0) + m.per_token_s * estimate_tokens(word)
+            if wait * scale:
+                await self._sleep(wait * scale)
+            sink(word)
 
     async def aclose(self) -> None:
         return None

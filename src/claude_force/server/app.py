@@ -190,6 +190,7 @@ def create_app(
             if warm_up:
                 # both in the background: the server answers at once (a store of millions of
                 # rows takes seconds to replay); /api/v1/anomalies waits for the warm-up
+                state.hold_live()  # executions from now on are fed after the stored ones
                 state.warming = asyncio.create_task(state.warm_up())
                 # the first readiness answer is computed now, not on the first probe
                 readying = asyncio.create_task(state.readiness())

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from .state import ServerState
 
-RUN_PATHS = ("/api/v1/execute",)
+RUN_PATHS = ("/api/v1/execute", "/api/v1/execute/stream")
 EVENTS_PATH = "/api/v1/events"
 MAX_TRACKED_CLIENTS = 10_000
 

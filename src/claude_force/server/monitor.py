@@ -11,6 +11,7 @@ from __future__ import annotations
 import platform
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import (
@@ -53,6 +54,10 @@ class Monitor:
         self._own_prometheus = prometheus is None
         self.prometheus = prometheus if prometheus is not None else PrometheusMetrics()
         self._lock = threading.Lock()
+        # while the warm-up reads the store: the samples of new executions, fed after the
+        # stored ones (the detector's windows must see executions in the order they finished)
+        self._held: list[Sample] | None = None
+        self._held_from: datetime | None = None
         self.registry = CollectorRegistry()
         r = self.registry
         self._active = Gauge(
@@ -88,7 +93,7 @@ class Monitor:
         with self._lock:
             if isinstance(event, ExecutionFinished):
                 self.live.finished(event, payload)
-                changes = self.detector.observe(Sample.from_event(event))
+                changes = self._observe(Sample.from_event(event))
                 if self._own_prometheus:
                     self.prometheus.observe(ExecutionRecord.from_event(event))
             elif isinstance(event, ExecutionStarted):
@@ -102,7 +107,7 @@ class Monitor:
         """An execution another process wrote to the store (see ``server/follow.py``): the
         detector sees it, the stream announces it as ``stored_execution``."""
         with self._lock:
-            changes = self.detector.observe(sample)
+            changes = self._observe(sample)
         self.broadcaster.publish("stored_execution", row)
         self._announce(changes)
 
@@ -116,12 +121,33 @@ class Monitor:
                 self._active.labels(kind).dec()
             self.broadcaster.publish(*anomaly_event(change))
 
+    def _observe(self, sample: Sample) -> list[AnomalyChange]:
+        """Feed the detector (under the lock), or keep the sample while a warm-up runs."""
+        if self._held is not None:
+            self._held.append(sample)
+            return []
+        return self.detector.observe(sample)
+
+    def hold(self, since: datetime) -> None:
+        """A warm-up begins: executions that finish from ``since`` on are kept and fed after
+        the stored ones (by :meth:`warm_up`), so the detector sees every execution in order."""
+        with self._lock:
+            self._held, self._held_from = [], since
+
     def warm_up(self, samples: Iterable[Sample]) -> int:
-        """Seed the anomaly baselines with past executions (oldest first); nothing is announced,
-        but anomalies still open at the end count as active. Returns how many were fed."""
+        """Seed the anomaly baselines with past executions (oldest first), then those kept since
+        :meth:`hold` (in the order they finished; stored ones from then on are theirs, not fed
+        twice); nothing is announced, but anomalies still open at the end count as active.
+        Returns how many were fed."""
         n = 0
         with self._lock:
+            held, cutoff = self._held or [], self._held_from
+            self._held = self._held_from = None
             for sample in samples:
+                if cutoff is None or sample.at < cutoff:
+                    self.detector.observe(sample)
+                    n += 1
+            for sample in sorted(held, key=lambda s: s.at):
                 self.detector.observe(sample)
                 n += 1
             for kind in KINDS:

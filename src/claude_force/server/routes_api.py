@@ -38,6 +38,7 @@ from .state import (
 if TYPE_CHECKING:
     from ..metrics.analytics import Analytics
     from ..metrics.backend import Query as MetricsQuery
+    from ..runner import Execution
 
 T = TypeVar("T")
 
@@ -85,34 +86,82 @@ RealOnly = Annotated[bool, Query(description="Leave out SIMULATED executions.")]
 async def execute(body: ExecuteRequest, state: State, response: Response) -> ExecuteResponse:
     """Run one agent on one task. A failed run is a normal answer with ``success: false``:
     HTTP 200, or 502 when the provider failed, or 503 when the call was not sent."""
-    orch = state.orchestrator
-    project = orch.project
-    project.agent(body.agent)  # unknown agent: 404 with suggestions
-    if body.model:
-        project.catalog.resolve(body.model, where="model")  # retired/malformed: 400
-    if project.settings.cluster.database_url is not None:  # cluster mode: a worker runs it
-        from ._cluster import execute_in_cluster
-
-        timeout = orch.timeout_seconds
-        limit = timeout if timeout is not None else project.settings.performance.timeout_seconds
-        ex = await execute_in_cluster(project, body, limit)
-        response.status_code = status_of_execution(ex)
-        return ExecuteResponse.of(ex)
-    ex = await orch.execute(
-        body.agent,
-        body.task,
-        RunOptions(
-            model=body.model,
-            max_tokens=body.max_tokens,
-            temperature=body.temperature,
-            context=body.context,
-            use_cache=body.use_cache,
-            refresh=body.refresh,
-            use_memory=body.use_memory,
-        ),
-    )
+    _check_run(body, state)
+    if state.orchestrator.project.settings.cluster.database_url is not None:
+        ex = await _in_cluster(body, state)  # a worker runs it
+    else:
+        ex = await state.orchestrator.execute(body.agent, body.task, _run_options(body))
     response.status_code = status_of_execution(ex)
     return ExecuteResponse.of(ex)
+
+
+def _check_run(body: ExecuteRequest, state: ServerState) -> None:
+    """Refuse an unknown agent (404, with suggestions) or a retired/malformed model (400)."""
+    project = state.orchestrator.project
+    project.agent(body.agent)
+    if body.model:
+        project.catalog.resolve(body.model, where="model")
+
+
+async def checked_run(body: ExecuteRequest, state: State) -> ExecuteRequest:
+    """:func:`_check_run` as a dependency: its errors are answered before a stream starts."""
+    _check_run(body, state)
+    return body
+
+
+def _run_options(body: ExecuteRequest) -> RunOptions:
+    return RunOptions(
+        model=body.model,
+        max_tokens=body.max_tokens,
+        temperature=body.temperature,
+        context=body.context,
+        use_cache=body.use_cache,
+        refresh=body.refresh,
+        use_memory=body.use_memory,
+    )
+
+
+async def _in_cluster(body: ExecuteRequest, state: ServerState) -> Execution:
+    from ._cluster import execute_in_cluster
+
+    orch = state.orchestrator
+    timeout = orch.timeout_seconds
+    limit = timeout if timeout is not None else orch.project.settings.performance.timeout_seconds
+    return await execute_in_cluster(orch.project, body, limit)
+
+
+@router.post(
+    "/execute/stream",
+    response_class=EventSourceResponse,
+    dependencies=[Depends(require_token)],
+    responses=_RUN_ERRORS,
+)
+async def execute_stream(
+    body: Annotated[ExecuteRequest, Depends(checked_run)], state: State
+) -> AsyncIterator[ServerSentEvent]:
+    """Run one agent on one task, its answer as Server-Sent Events while the model writes it:
+    ``delta`` events (``{"text": ...}``; a cached answer is one delta), then one ``end`` event —
+    the document ``POST /execute`` answers, plus the HTTP ``status`` it would have had. The same
+    pipeline as ``/execute``: retries only before the first token, metrics once at the end, the
+    cache stores only a whole answer. A client that disconnects cancels the call upstream."""
+    if state.orchestrator.project.settings.cluster.database_url is not None:
+        ex = await _in_cluster(body, state)  # a worker runs it: the answer comes whole
+        if ex.success and ex.output:
+            yield ServerSentEvent(event="delta", data={"text": ex.output})
+        yield _end_event(ex)
+        return
+    from ..streaming import StreamEnd
+
+    async for event in state.orchestrator.stream(body.agent, body.task, _run_options(body)):
+        if isinstance(event, StreamEnd):
+            yield _end_event(event.execution)
+        else:
+            yield ServerSentEvent(event="delta", data={"text": event.text})
+
+
+def _end_event(ex: Execution) -> ServerSentEvent:
+    document = ExecuteResponse.of(ex).model_dump(mode="json")
+    return ServerSentEvent(event="end", data={**document, "status": status_of_execution(ex)})
 
 
 @router.post(

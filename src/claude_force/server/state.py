@@ -8,7 +8,7 @@ import hmac
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from .settings import ServerSettings
 
 if TYPE_CHECKING:
     from ..engine import AgentEngine
+    from ..metrics.tracker import MetricsTracker
     from ..runner import Execution
     from ..workflows.result import WorkflowResult
 
@@ -196,27 +197,36 @@ class ServerState:
     # --- anomaly warm-up -------------------------------------------------------------------------
 
     async def warm_up(self) -> int:
-        """Seed the anomaly baselines with the stored executions of the last ``warmup_hours``."""
+        """Seed the anomaly baselines with the stored executions of the last ``warmup_hours``,
+        then with those that finished meanwhile (held by the monitor since :meth:`hold_live`)."""
         tracker = self.orchestrator.metrics
         hours = self.settings.warmup_hours
-        if tracker is None or hours <= 0:
-            return 0
-        since = utcnow(self.clock) - timedelta(hours=hours)
+        samples: list[Sample] = []
+        try:
+            if tracker is not None and hours > 0:
+                since = utcnow(self.clock) - timedelta(hours=hours)
+                samples = await asyncio.to_thread(self._stored_samples, tracker, since)
+        finally:  # also when cancelled or failed: what was held goes to the detector
+            fed = self.monitor.warm_up(samples)
+        return fed
 
-        def read() -> list[Sample]:
-            from ..metrics.backend import Query
-            from ..metrics.record import to_us
+    def hold_live(self) -> None:
+        """Before the warm-up starts: new executions wait for the stored ones (see ``Monitor``)."""
+        self.monitor.hold(utcnow(self.clock))
 
-            tracker.flush()
-            # the newest WARMUP_MAX_SAMPLES only: an index scan read backwards with a LIMIT,
-            # so a store of millions of rows does not hold the start-up (and /readyz) up
-            newest = tracker.store.recent(Query(to_us(since)), WARMUP_MAX_SAMPLES)
-            found = (Sample.from_record(r) for r in newest)
-            samples = [s for s in found if s is not None]
-            samples.sort(key=lambda s: s.at)
-            return samples[-WARMUP_MAX_SAMPLES:]
+    @staticmethod
+    def _stored_samples(tracker: MetricsTracker, since: datetime) -> list[Sample]:
+        from ..metrics.backend import Query
+        from ..metrics.record import to_us
 
-        return self.monitor.warm_up(await asyncio.to_thread(read))
+        tracker.flush()
+        # the newest WARMUP_MAX_SAMPLES only: an index scan read backwards with a LIMIT,
+        # so a store of millions of rows does not hold the start-up (and /readyz) up
+        newest = tracker.store.recent(Query(to_us(since)), WARMUP_MAX_SAMPLES)
+        found = (Sample.from_record(r) for r in newest)
+        samples = [s for s in found if s is not None]
+        samples.sort(key=lambda s: s.at)
+        return samples[-WARMUP_MAX_SAMPLES:]
 
 
 def _check_writable(folder: Path) -> dict[str, Any]:

@@ -40,6 +40,20 @@
     };
   }
 
+  // A y axis as wide as its longest label (uPlot's "axis autosize" recipe): a fixed size clipped
+  // long labels such as "$0.000012" or "100.0%" on the cache chart's two axes.
+  function axisSize(u, values, axisIdx, cycleNum) {
+    var axis = u.axes[axisIdx];
+    if (cycleNum > 1) { return axis._size; }
+    var size = axis.ticks.size + axis.gap;
+    var longest = (values || []).reduce(function (acc, v) { return v.length > acc.length ? v : acc; }, "");
+    if (longest !== "") {
+      u.ctx.font = axis.font[0];
+      size += u.ctx.measureText(longest).width / (window.devicePixelRatio || 1);
+    }
+    return Math.max(40, Math.ceil(size) + 8);
+  }
+
   function widthOf(node) { return Math.max(240, node.clientWidth || 360); }
 
   // spec: {series: [{label, stroke, fill, bars, scale, format}], axes: [{scale, label, side, format}]}
@@ -67,7 +81,7 @@
       axes.push(Object.assign({}, AXIS, {
         scale: a.scale,
         side: a.side || 3,
-        size: 74,
+        size: axisSize,
         grid: a.side === 1 ? { show: false } : AXIS.grid,
         values: function (u, ticks) { return ticks.map(a.format); }
       }));
