@@ -361,3 +361,10 @@ def test_record_dimensions_used_by_every_store() -> None:
     assert rec.outcome == "error"
     assert rec.latency_bucket is not None
     assert dataclasses.replace(rec, final=False).latency_bucket is None
+
+
+def test_the_old_module_path_re_exports_the_backend_names() -> None:
+    from claude_force.metrics import backend, memory_backend, store
+
+    assert store.Query is backend.Query and store.MetricsStore is backend.MetricsStore
+    assert store.MemoryMetricsStore is memory_backend.MemoryMetricsStore

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from claude_force.metrics.store import Query
+from claude_force.metrics.backend import Query
 
 from _core_helpers import minimal_project
 from claude_force.engine import AgentEngine
