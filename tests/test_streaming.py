@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from claude_force.metrics.backend import Query
 
 from _core_helpers import minimal_project
 from claude_force.engine import AgentEngine
 from claude_force.errors import ProviderConnectionError, StreamInterruptedError
 from claude_force.events import ExecutionFinished, RetryScheduled
 from claude_force.messages import MessageRequest, MessageResponse, Usage
+from claude_force.metrics.backend import Query
 from claude_force.providers.simulated import SIMULATED_BANNER
 from claude_force.runner import Execution
 from claude_force.streaming import StreamEnd, StreamEvent, TextDelta, current_sink
