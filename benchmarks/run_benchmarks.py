@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
         title = getattr(module, "TITLE", path.stem)
         print(f"… {title}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        figures: list[Result] = module.run(args.quick)  # type: ignore[attr-defined]
-        sections.append((title, figures, time.perf_counter() - t0))
+        found: list[Result] = module.run(args.quick)  # type: ignore[attr-defined]
+        sections.append((title, found, time.perf_counter() - t0))
 
     failed = [r for _, rs, _ in sections for r in rs if r.passed is False]
     lines = [
@@ -62,14 +62,14 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
         f" {platform.system()}; quick={args.quick}",
         "",
     ]
-    for title, figures, secs in sections:
+    for title, rows, secs in sections:
         lines += [
             f"## {title}  ({secs:.1f}s)",
             "",
             "| figure | value | target | verdict | detail |",
             "|---|---|---|---|---|",
         ]
-        lines += ["| " + " | ".join(r.row()) + " |" for r in figures]
+        lines += ["| " + " | ".join(r.row()) + " |" for r in rows]
         lines.append("")
     text = "\n".join(lines)
     print(text)

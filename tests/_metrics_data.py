@@ -75,6 +75,7 @@ def make_records(
                 cached=cached,
                 saved_pusd=rng.randint(1, 9_000_000_000) if cached else None,
                 simulated=rng.random() < 0.2,
+                semantic=cached and i % 3 == 0,  # no draw: the other fields stay as they were
                 workflow=workflow,
                 workflow_position=rng.randint(0, 3) if workflow else None,
                 task_hash="abcd",

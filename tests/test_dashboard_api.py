@@ -231,7 +231,15 @@ def test_overview_has_a_point_per_bucket_and_totals(store: MetricsStore) -> None
     assert o["series"][-1]["t"] * 10**6 <= NOW_US < (o["series"][-1]["t"] + 60) * 10**6
     assert {g["name"] for g in o["by_agent"]} == {"alpha", "beta"}
     assert o["by_model"][0]["executions"] == 6
-    assert o["totals"]["cache_hits"] == 1
+    assert o["totals"]["cache_hits"] == 1 and o["totals"]["semantic_hits"] == 0
+    store.upsert([rec(9, ago_s=40, cached=True, saved_pusd=7, semantic=True)])
+    o = dash.overview(store, "1h", NOW_US)
+    assert (o["totals"]["cache_hits"], o["totals"]["semantic_hits"]) == (2, 1)
+    assert sum(p["semantic_hits"] for p in o["series"]) == 1
+    assert sum(p["semantic_saved_usd"] for p in o["series"]) == 7e-12
+    rows = {x["execution_id"]: x for x in dash.executions(store, "1h", NOW_US)["executions"]}
+    assert (rows["e9"]["cache_match"], rows["e0"]["cache_match"]) == ("semantic", "exact")
+    assert rows["e1"]["cache_match"] is None
     with pytest.raises(Exception, match="unknown range"):
         dash.overview(store, "2h", NOW_US)
 

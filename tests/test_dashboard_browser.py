@@ -21,6 +21,7 @@ import httpx2
 import pytest
 
 from _core_helpers import minimal_project
+from _embed_helpers import real_embedder
 
 CHROMIUM = os.environ.get("CLAUDE_FORCE_CHROMIUM", "/usr/bin/chromium")
 
@@ -76,6 +77,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         provider={"latency": "instant"},
         memory={"enabled": False},
         server={"follow_seconds": 0.5, "dashboard_refresh_seconds": 1},
+        cache={"backend": "sqlite", "semantic": {"enabled": True, "threshold": 0.8}},
     )
 
 
@@ -196,4 +198,26 @@ def test_docs_render_swagger_ui_from_local_assets(server: str, page: Any) -> Non
     page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
     assert "/api/v1/dashboard/overview" in page.locator(".swagger-ui").inner_text()
     assert all(u.startswith(server) for u in requests), requests
+    assert page.problems == []
+
+
+def test_a_semantic_hit_is_labelled_in_the_table_card_and_detail(
+    server: str, page: Any, project: Path
+) -> None:
+    real_embedder()  # the semantic cache needs the model (CI installs it)
+    for task in (
+        "Write pytest tests for the invoice total calculation",
+        "Add pytest unit tests for calculating invoice totals",  # a paraphrase: a semantic hit
+    ):
+        done = _cli(project, "execute", "alpha", task)
+        assert done.returncode == 0, done.stderr
+    page.goto(server + "/#range=15m")
+    page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
+    newest = page.locator("#executions-body tr[data-id]").first
+    assert "cached (semantic)" in newest.inner_text()
+    assert "1 semantic" in page.locator("#c-cache-note").inner_text()
+    newest.click()
+    page.wait_for_selector("#detail-body dl")
+    text = page.locator("#detail").inner_text()
+    assert "semantic hit — saved" in text and "a paraphrase" in text
     assert page.problems == []

@@ -58,6 +58,8 @@ def test_retry_families_are_distinct_between_live_and_store(tmp_path: Path) -> N
         "claude_force_cost_unknown",  # live: model only
         "claude_force_cache_hits",  # live: agent only
         "claude_force_saved_cost_usd",  # live: agent only
+        "claude_force_semantic_cache_hits",  # live: agent only
+        "claude_force_semantic_saved_cost_usd",  # live: agent only
     }
     clashes = {
         name

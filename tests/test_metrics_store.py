@@ -286,6 +286,37 @@ def test_sqlite_data_survives_reopening(tmp_path: Path) -> None:
     b.close()
 
 
+def test_sqlite_opens_a_file_written_before_the_semantic_columns(tmp_path: Path) -> None:
+    recs = make_records(120, days=2)
+    path = tmp_path / "m.db"
+    SQLiteMetricsStore(path).close()
+    # the file as the release before the semantic cache wrote it: no semantic columns, the
+    # hourly mirror of version 2
+    conn = sqlite3.connect(path)
+    for trigger in ("insert", "delete", "update"):
+        conn.execute(f"DROP TRIGGER executions_hourly_{trigger}")
+    conn.execute("DROP TABLE hourly")
+    conn.execute("ALTER TABLE executions DROP COLUMN semantic")
+    conn.execute("ALTER TABLE daily DROP COLUMN semantic_cached")
+    conn.execute("ALTER TABLE daily DROP COLUMN semantic_saved_pusd")
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'hourly_version'")
+    conn.execute("PRAGMA user_version = 0")  # that release marked files with neither
+    conn.execute("PRAGMA application_id = 0")
+    conn.commit()
+    conn.close()
+    store = SQLiteMetricsStore(path)
+    store.upsert(recs)
+    with sqlite3.connect(path) as check:  # migrated: version 2, the columns added
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert store.aggregate(Query(), by=("agent",)) == aggregate_records(recs, ("agent",), "day")
+    hourly = store.aggregate(Query(), by=("period",), granularity="hour")
+    assert hourly == aggregate_records(recs, ("period",), "hour")
+    semantic = sum(r.final and r.semantic for r in recs)
+    assert sum(c.semantic_cached for c in hourly.values()) == semantic > 0
+    store.close()
+    SQLiteMetricsStore(path).close()  # opening it again adds nothing
+
+
 def test_sqlite_moves_a_file_that_is_not_a_database_aside(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -334,7 +365,7 @@ def test_sqlite_adopts_a_file_written_before_application_ids(tmp_path: Path) -> 
     again.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] != 0
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_sqlite_a_failed_batch_writes_nothing(tmp_path: Path) -> None:

@@ -210,6 +210,26 @@ def test_cache_hits_record_the_cost_they_saved() -> None:
     # 1000 in × $2/M + 1000 out × $10/M, what the call would have cost on its day
     assert s.saved_usd == Decimal("0.512")
     assert (s.cache_hits, s.cache_hit_rate, s.cost_usd) == (2, 1.0, 0)
+    assert (s.semantic_hits, s.semantic_saved_usd) == (0, 0)
+    t.close()
+
+
+def test_a_semantic_hit_is_recorded_as_such() -> None:
+    t = tracker()
+    t.record_event(finished("call"))
+    t.record_event(finished("exact", cached=True, cost=Decimal(0), saved_cost_usd=Decimal("0.5")))
+    para = {"saved_cost_usd": Decimal("0.25"), "semantic_similarity": 0.91}
+    t.record_event(finished("para", cached=True, cost=Decimal(0), **para))
+    t.flush()
+    recs = {r.execution_id: r for r in t.store.records(Query())}
+    assert [recs[k].cache_match for k in ("call", "exact", "para")] == [None, "exact", "semantic"]
+    assert recs["para"].to_dict()["cache_match"] == "semantic"
+    s = Analytics(t.store).summary()
+    assert (s.cache_hits, s.semantic_hits, s.semantic_saved_usd) == (2, 1, Decimal("0.25"))
+    assert s.to_dict()["semantic_saved_usd_exact"] == "0.25"
+    get = t.prometheus.registry.get_sample_value
+    assert get("claude_force_semantic_cache_hits_total", {"agent": "python-expert"}) == 1
+    assert get("claude_force_cache_hits_total", {"agent": "python-expert"}) == 2
     t.close()
 
 
@@ -337,6 +357,11 @@ def test_prometheus_live_counters_match_the_records() -> None:
     agent = "code-reviewer"
     hits = sum(r.cached for r in finals if r.agent == agent)
     assert (get("claude_force_cache_hits_total", {"agent": agent}) or 0) == hits
+    semantic = [r for r in finals if r.agent == agent and r.semantic]
+    assert get("claude_force_semantic_cache_hits_total", {"agent": agent}) == len(semantic) > 0
+    assert get("claude_force_semantic_saved_cost_usd_total", {"agent": agent}) == pytest.approx(
+        sum(r.saved_pusd or 0 for r in semantic) / 1e12
+    )
     unknown = sum(r.cost_pusd is None for r in recs)
     assert get("claude_force_cost_unknown_total", {"model": "claude-x-9"}) == unknown
     t.close()
@@ -354,6 +379,11 @@ def test_store_exposition_agrees_with_the_store(tmp_path: Path) -> None:
     assert cost == pytest.approx(sum(r.cost_pusd or 0 for r in recs) / 1e12)
     retries = sum(s.value for s in families["claude_force_retried_attempts"].samples)
     assert retries == sum(not r.final for r in recs)
+    semantic = [r for r in recs if r.final and r.semantic]
+    hits = sum(s.value for s in families["claude_force_semantic_cache_hits"].samples)
+    assert hits == len(semantic) > 0
+    saved = sum(s.value for s in families["claude_force_semantic_saved_cost_usd"].samples)
+    assert saved == pytest.approx(sum(r.saved_pusd or 0 for r in semantic) / 1e12)
     counts = [
         s
         for s in families["claude_force_execution_duration_seconds"].samples

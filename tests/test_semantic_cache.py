@@ -220,3 +220,33 @@ async def test_unavailable_embedder_is_reported_once(tmp_path: Path) -> None:
     await cache.remember("p", "k", "task", None, 1.0)  # nothing to index without a model
     assert await cache.store.count() == 0
     assert layer_module.NEIGHBOURS >= 1
+
+
+def test_word_vectors_embed_each_word_once_and_stay_bounded() -> None:
+    fake = FakeEmbedder()
+    words = layer_module.WordVectors(fake.embed, size=3)
+    first = words.vectors(["flaws", "bugs", "flaws"])
+    assert first.shape == (3, fake.dimension) and np.array_equal(first[0], first[2])
+    assert fake.calls == [["flaws", "bugs"]]
+    words.vectors(["bugs", "defects"])
+    assert fake.calls[-1] == ["defects"]  # "bugs" was kept
+    words.vectors(["errors"])  # a fourth word: the oldest ("flaws") goes
+    words.vectors(["flaws", "errors"])
+    assert fake.calls[-1] == ["flaws"]
+
+
+async def test_a_loaded_store_is_indexed_in_one_piece(tmp_path: Path) -> None:
+    fake = FakeEmbedder()
+    store = SqliteVectorStore(tmp_path / "semantic.db")
+    tasks = [f"summarise report number{i} for finance" for i in range(40)]
+    vectors = fake.embed(tasks)
+    pairs = enumerate(zip(tasks, vectors, strict=True))
+    await store.add_many([VectorRow("p", f"k{i}", t, v.tobytes(), 100.0) for i, (t, v) in pairs])
+    cache = SemanticCache(store, 0.5, embedder=fake)
+    found = await cache.match("p", tasks[7], vectors[7], now=0.0)
+    assert found.match is not None and found.match.key == "k7"
+    await store.add(VectorRow("p", "k40", "a later row", vectors[3].tobytes(), 100.0))
+    again = await cache.match("p", tasks[3], vectors[3], now=0.0)  # reads only the new row
+    assert again.match is not None and again.match.key in {"k3", "k40"}
+    assert len(cache._indexes["p"]) == 41
+    await cache.aclose()

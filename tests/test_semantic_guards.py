@@ -142,6 +142,7 @@ def test_index_add_search_remove_and_growth() -> None:
 
 def test_prefilter_finds_the_nearest_above_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(index_module, "PREFILTER_MIN", 50)
+    monkeypatch.setattr(index_module, "CANDIDATES", 16)
     rng = np.random.default_rng(2)
     vecs = _unit(rng, 500)
     idx = PartitionIndex(64)
@@ -151,3 +152,30 @@ def test_prefilter_finds_the_nearest_above_the_threshold(monkeypatch: pytest.Mon
         near = vecs[i] + 0.05 * _unit(rng, 1)[0]
         near /= np.linalg.norm(near)
         assert idx.search(near, k=1)[0].key == f"k{i}" == idx.exact(near)
+    assert 16 <= len(idx.candidates(near)) < 4 * 16  # the cut-off keeps ties, not the world
+
+
+def test_index_extends_in_one_piece_and_the_last_duplicate_wins() -> None:
+    rng = np.random.default_rng(3)
+    vecs = _unit(rng, 10)
+    idx = PartitionIndex(64, capacity=2)
+    idx.add("k0", "old", vecs[9], 1.0)
+    keys = ["k0", "k1", "k2", "k1"]
+    idx.extend(keys, ["t0", "t1", "t2", "t1 again"], vecs[:4], [5.0, 6.0, 7.0, 8.0])
+    assert len(idx) == 3 and {"k0", "k1", "k2"} == {k for k in keys if k in idx}
+    top = idx.search(vecs[0], k=1)[0]
+    assert (top.key, top.task, top.expires_at) == ("k0", "t0", 5.0)  # the batch replaced "old"
+    assert idx.search(vecs[3], k=1)[0].task == "t1 again" and idx.exact(vecs[9]) != "k0"
+    idx.extend([], [], vecs[:0], [])
+    assert len(idx) == 3
+
+
+def test_near_duplicates_at_the_cut_off_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "PREFILTER_MIN", 10)
+    monkeypatch.setattr(index_module, "CANDIDATES", 8)
+    rng = np.random.default_rng(4)
+    same = np.repeat(_unit(rng, 1), 100, axis=0)  # 100 entries at Hamming distance 0
+    idx = PartitionIndex(64)
+    idx.extend([f"k{i}" for i in range(100)], [""] * 100, same, [0.0] * 100)
+    assert len(idx.candidates(same[0])) == 8
+    assert idx.search(same[0], k=2)[0].similarity == pytest.approx(1.0)

@@ -47,6 +47,7 @@ class ExecutionFinished:
     workflow_name: str | None = None
     workflow_position: int | None = None
     saved_cost_usd: Decimal | None = None
+    semantic_similarity: float | None = None  # answered by the semantic cache (similarity)
     workflow_run_id: str | None = None
     step_id: str | None = None
     # for the execution's stored note (never sent on the live stream): the answer text (kept

@@ -149,6 +149,16 @@ def print_summary(
         *(
             [
                 (
+                    "  of which semantic",
+                    f"{stats.semantic_hits:,} hits, {_usd(stats.semantic_saved_usd)} saved",
+                )
+            ]
+            if stats.semantic_hits
+            else []
+        ),
+        *(
+            [
+                (
                     "saved by prompt cache",
                     f"{_usd(prompt_cache.net_saved_usd)} ({prompt_cache.read_tokens:,} tokens read)",
                 )

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS executions (
     workflow_run_id TEXT,
     step_id TEXT,
     task_hash TEXT NOT NULL,
+    semantic INTEGER NOT NULL DEFAULT 0,
     UNIQUE (execution_id, attempt)
 );
 CREATE INDEX IF NOT EXISTS executions_started ON executions (started_us);
@@ -75,6 +76,8 @@ CREATE TABLE IF NOT EXISTS daily (
     saved_pusd INTEGER NOT NULL,
     duration_us INTEGER NOT NULL,
     queue_wait_us INTEGER NOT NULL,
+    semantic_cached INTEGER NOT NULL DEFAULT 0,
+    semantic_saved_pusd INTEGER NOT NULL DEFAULT 0,
     UNIQUE (day, dim)
 );
 CREATE TABLE IF NOT EXISTS daily_latency (
@@ -115,6 +118,7 @@ _RAW_COLUMNS = (
     "workflow_run_id",
     "step_id",
     "task_hash",
+    "semantic",
 )
 _UPSERT = (
     f"INSERT INTO executions ({', '.join(_RAW_COLUMNS)}) "
@@ -128,7 +132,8 @@ _RAW_SUMS = """
     SUM(final), COUNT(*), SUM(final * success),
     SUM(input_tokens), SUM(output_tokens), SUM(cache_write_tokens), SUM(cache_read_tokens),
     SUM(COALESCE(cost_pusd, 0)), SUM(cost_pusd IS NULL), SUM(final * cached),
-    SUM(final * COALESCE(saved_pusd, 0)), SUM(final * duration_us), SUM(final * queue_wait_us)
+    SUM(final * COALESCE(saved_pusd, 0)), SUM(final * duration_us), SUM(final * queue_wait_us),
+    SUM(final * semantic), SUM(final * semantic * COALESCE(saved_pusd, 0))
 """
 _DAILY_SUMS = ", ".join(f"SUM(d.{name})" for name in Cell.SUMS)
 
@@ -161,6 +166,7 @@ def _row_of(r: ExecutionRecord) -> tuple[Any, ...]:
         r.workflow_run_id,
         r.step_id,
         r.task_hash,
+        int(r.semantic),
     )
 
 
@@ -190,7 +196,26 @@ def _record_of(row: sqlite3.Row) -> ExecutionRecord:
         workflow_run_id=row["workflow_run_id"],
         step_id=row["step_id"],
         task_hash=row["task_hash"],
+        semantic=bool(row["semantic"]),
     )
+
+
+# columns added after the first release: (table, column, definition); added to an older file
+# when it is opened (an older claude-force ignores them and writes their defaults)
+_ADDED_COLUMNS = (
+    ("executions", "semantic", "INTEGER NOT NULL DEFAULT 0"),
+    ("daily", "semantic_cached", "INTEGER NOT NULL DEFAULT 0"),
+    ("daily", "semantic_saved_pusd", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def add_columns(conn: sqlite3.Connection) -> None:
+    """Schema migration 1 → 2: the columns a file written before them lacks (the state helper
+    runs it in its one migration transaction; an older claude-force ignores the columns)."""
+    for table, column, definition in _ADDED_COLUMNS:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _cell_of(sums: Sequence[Any]) -> Cell:

@@ -58,6 +58,8 @@ class Stats(TokenTotal):
     p99_ms: float | None
     avg_duration_ms: float | None
     avg_queue_wait_ms: float | None
+    semantic_hits: int = 0  # of ``cache_hits``: paraphrases answered by the semantic cache
+    semantic_saved_usd: Decimal = Decimal(0)  # of ``saved_usd``
 
     @classmethod
     def of(cls, cell: Cell) -> Stats:
@@ -79,6 +81,8 @@ class Stats(TokenTotal):
             p99_ms=cell.latency.quantile(0.99),
             avg_duration_ms=cell.duration_us / n / 1000 if n else None,
             avg_queue_wait_ms=cell.queue_wait_us / n / 1000 if n else None,
+            semantic_hits=cell.semantic_cached,
+            semantic_saved_usd=from_pico(cell.semantic_saved_pusd),
         )
 
     @property
@@ -118,6 +122,9 @@ class Stats(TokenTotal):
             "cache_hit_rate": round(self.cache_hit_rate, 6),
             "saved_usd": float(self.saved_usd),
             "saved_usd_exact": _dec(self.saved_usd),
+            "semantic_hits": self.semantic_hits,
+            "semantic_saved_usd": float(self.semantic_saved_usd),
+            "semantic_saved_usd_exact": _dec(self.semantic_saved_usd),
             "p50_ms": _round(self.p50_ms),
             "p95_ms": _round(self.p95_ms),
             "p99_ms": _round(self.p99_ms),

@@ -77,6 +77,16 @@ class PrometheusMetrics:
             "claude_force_cache_hits", "Executions answered from the cache.", "agent"
         )
         self.saved = counter("claude_force_saved_cost_usd", "USD saved by cache hits.", "agent")
+        self.semantic_hits = counter(
+            "claude_force_semantic_cache_hits",
+            "Executions answered by the semantic cache (paraphrases; part of the cache hits).",
+            "agent",
+        )
+        self.semantic_saved = counter(
+            "claude_force_semantic_saved_cost_usd",
+            "USD saved by semantic cache hits (part of the saved cost).",
+            "agent",
+        )
         self.latency = histogram(
             "claude_force_execution_duration_seconds",
             "Wall time of an execution (queue wait included).",
@@ -150,6 +160,10 @@ class PrometheusMetrics:
             self.cache_hits.labels(agent).inc()
             if rec.saved_pusd:
                 self.saved.labels(agent).inc(rec.saved_pusd / _PICO)
+        if rec.cached and rec.semantic:
+            self.semantic_hits.labels(agent).inc()
+            if rec.saved_pusd:
+                self.semantic_saved.labels(agent).inc(rec.saved_pusd / _PICO)
         self.latency.labels(agent, model).observe(rec.duration_us / 1e6)
         self.queue_wait.labels(agent).observe(rec.queue_wait_us / 1e6)
 
@@ -204,6 +218,14 @@ class StoreCollector(Collector):
         unknown = family("claude_force_cost_unknown", "Attempts whose model has no price.")
         hits = family("claude_force_cache_hits", "Executions answered from the cache.")
         saved = family("claude_force_saved_cost_usd", "USD saved by cache hits.")
+        semantic_hits = family(
+            "claude_force_semantic_cache_hits",
+            "Executions answered by the semantic cache (part of the cache hits).",
+        )
+        semantic_saved = family(
+            "claude_force_semantic_saved_cost_usd",
+            "USD saved by semantic cache hits (part of the saved cost).",
+        )
         latency = HistogramMetricFamily(
             "claude_force_execution_duration_seconds",
             "Wall time of an execution (from the store's log-scale histogram, ±1%).",
@@ -215,7 +237,7 @@ class StoreCollector(Collector):
         for (agent, model, outcome, simulated), c in sorted(cells.items(), key=str):
             if c.executions:
                 executions.add_metric([agent, model, outcome, str(simulated).lower()], c.executions)
-            sums = per_am.setdefault((agent, model), [0] * 9)
+            sums = per_am.setdefault((agent, model), [0] * 11)
             for i, v in enumerate(
                 (
                     c.attempts - c.executions,
@@ -227,6 +249,8 @@ class StoreCollector(Collector):
                     c.cost_unknown,
                     c.cached,
                     c.saved_pusd,
+                    c.semantic_cached,
+                    c.semantic_saved_pusd,
                 )
             ):
                 sums[i] += v
@@ -250,6 +274,8 @@ class StoreCollector(Collector):
             unknown.add_metric(labels, s[6])
             hits.add_metric(labels, s[7])
             saved.add_metric(labels, s[8] / _PICO)
+            semantic_hits.add_metric(labels, s[9])
+            semantic_saved.add_metric(labels, s[10] / _PICO)
             counts = per_am_hist[(agent, model)]
             cumulative: list[tuple[str, float]] = []
             running = 0
@@ -257,7 +283,8 @@ class StoreCollector(Collector):
                 running += n
                 cumulative.append((le, running))
             latency.add_metric(labels, cumulative, per_am_sum[(agent, model)] / 1e6)
-        yield from (executions, retries, tokens, cost, unknown, hits, saved, latency)
+        yield from (executions, retries, tokens, cost, unknown, hits, saved)
+        yield from (semantic_hits, semantic_saved, latency)
 
 
 def store_exposition(store: MetricsStore, query: Query | None = None) -> bytes:

@@ -108,6 +108,7 @@ class ExecutionRecord(TokenTotal):
     cached: bool = False
     saved_pusd: int | None = None
     simulated: bool = False
+    semantic: bool = False  # a cached answer found by the semantic cache (a paraphrase)
     workflow: str | None = None
     workflow_position: int | None = None
     workflow_run_id: str | None = None
@@ -121,6 +122,11 @@ class ExecutionRecord(TokenTotal):
     @property
     def outcome(self) -> str:
         return SUCCESS if self.success else (self.error_type or "error")
+
+    @property
+    def cache_match(self) -> str | None:
+        """``"exact"`` or ``"semantic"`` for an answer from the cache, ``None`` for a call."""
+        return ("semantic" if self.semantic else "exact") if self.cached else None
 
     @property
     def started_at(self) -> datetime:
@@ -166,6 +172,7 @@ class ExecutionRecord(TokenTotal):
             "cache_read_tokens": self.cache_read_tokens,
             "cost_usd": None if self.cost_usd is None else str(self.cost_usd.normalize()),
             "cached": self.cached,
+            "cache_match": self.cache_match,
             "saved_usd": None if self.saved_usd is None else str(self.saved_usd.normalize()),
             "simulated": self.simulated,
             "task_hash": self.task_hash,
@@ -199,6 +206,7 @@ class ExecutionRecord(TokenTotal):
             cache_read_tokens=u.cache_read_input_tokens,
             cost_pusd=to_pico(event.cost_usd),
             cached=event.cached,
+            semantic=event.cached and event.semantic_similarity is not None,
             saved_pusd=to_pico(saved) if event.cached else None,
             simulated=event.simulated,
             workflow=event.workflow_name,
@@ -232,6 +240,8 @@ class Cell:
     saved_pusd: int = 0
     duration_us: int = 0
     queue_wait_us: int = 0
+    semantic_cached: int = 0  # of ``cached``: answers found by the semantic cache
+    semantic_saved_pusd: int = 0  # of ``saved_pusd``: what those saved
     latency: LogHistogram = field(default_factory=LogHistogram)
 
     SUMS = (
@@ -248,6 +258,8 @@ class Cell:
         "saved_pusd",
         "duration_us",
         "queue_wait_us",
+        "semantic_cached",
+        "semantic_saved_pusd",
     )
 
     def add_record(self, r: ExecutionRecord) -> None:
@@ -268,6 +280,9 @@ class Cell:
         self.saved_pusd += r.saved_pusd or 0
         self.duration_us += r.duration_us
         self.queue_wait_us += r.queue_wait_us
+        if r.semantic:
+            self.semantic_cached += 1
+            self.semantic_saved_pusd += r.saved_pusd or 0
         bucket = r.latency_bucket
         assert bucket is not None
         self.latency.add_index(bucket)

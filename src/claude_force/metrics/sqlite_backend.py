@@ -35,6 +35,7 @@ from ._sqlite_rows import (
     _key_fixer,
     _record_of,
     _row_of,
+    add_columns,
 )
 from .backend import _DAILY_DIMS, DAY_US, ROLLED_BEFORE, DailyRow, Query, RollupReport, StoreStats
 from .browse import NOTES_SCHEMA, SQLiteBrowse
@@ -70,7 +71,7 @@ class SQLiteMetricsStore(SQLiteBrowse):
         return Schema(
             what="metrics database",
             application_id=APPLICATION_ID,
-            migrations=(_SCHEMA + NOTES_SCHEMA,),
+            migrations=(_SCHEMA + NOTES_SCHEMA, add_columns),
             tables=TABLES,
             fail=lambda message, hint: self._error(message, hint),
             fix="point metrics.path at another file",

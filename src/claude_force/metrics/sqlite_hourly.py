@@ -26,7 +26,7 @@ from .record import Cell, CellKey, Dimension, Granularity
 
 HOUR_US = 3_600_000_000
 VERSION_KEY = "hourly_version"
-VERSION = "2"
+VERSION = "3"  # 3: the semantic cache's sums
 _DIMS = frozenset({"period", "agent", "model"})
 _FILTERS = frozenset({"agent", "model"})
 
@@ -45,6 +45,8 @@ _ROW_SUMS = (
     "X.final * COALESCE(X.saved_pusd, 0)",
     "X.final * X.duration_us",
     "X.final * X.queue_wait_us",
+    "X.final * X.semantic",
+    "X.final * X.semantic * COALESCE(X.saved_pusd, 0)",
 )
 _KEY = "X.started_us / 3600000000, X.agent, X.model"
 _WHERE = "hour = X.started_us / 3600000000 AND agent = X.agent AND model = X.model"
@@ -88,7 +90,8 @@ def _sub(x: str) -> str:
     )
 
 
-_SUM_COLUMNS = ", ".join(f"{n} INTEGER NOT NULL" for n in Cell.SUMS)
+# defaults: an older claude-force keeps the mirror with its own (fewer) sums
+_SUM_COLUMNS = ", ".join(f"{n} INTEGER NOT NULL DEFAULT 0" for n in Cell.SUMS)
 STATEMENTS = (
     f"""CREATE TABLE IF NOT EXISTS hourly (
         hour INTEGER NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL, {_SUM_COLUMNS},
@@ -122,6 +125,7 @@ def install(conn: sqlite3.Connection, get_meta: Callable[[str], str | None]) -> 
         return
     with transaction(conn):
         if get_meta(VERSION_KEY) != VERSION:
+            conn.execute("DROP TABLE IF EXISTS hourly")  # its columns follow Cell.SUMS
             for sql in STATEMENTS:
                 conn.execute(sql)
             for table in ("hourly", "hourly_latency", "hour_latency"):

@@ -74,6 +74,8 @@ def _point(t_us: int, cell: Cell) -> dict[str, Any]:
         "cache_hits": cell.cached,
         "cache_hit_rate": round(cell.cached / n, 6) if n else None,
         "saved_usd": _usd(cell.saved_pusd),
+        "semantic_hits": cell.semantic_cached,
+        "semantic_saved_usd": _usd(cell.semantic_saved_pusd),
         "avg_queue_wait_ms": _round(cell.queue_wait_us / n / 1000) if n else None,
     }
 
@@ -155,6 +157,7 @@ def execution_row(r: ExecutionRecord) -> dict[str, Any]:
         "total_tokens": r.total_tokens,
         "cost_usd": None if r.cost_pusd is None else _usd(r.cost_pusd),
         "cached": r.cached,
+        "cache_match": r.cache_match,
         "saved_usd": None if r.saved_pusd is None else _usd(r.saved_pusd),
         "simulated": r.simulated,
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...state.sqlite import Schema, Worker, app_id, open_database, tables_of
+from ...state.sqlite import Schema, Worker, app_id, open_database, tables_of, transaction
 from ..errors import CacheBackendError, ForeignStorageError
 
 if TYPE_CHECKING:
@@ -119,10 +119,13 @@ class SqliteVectorStore:
         self._conn: sqlite3.Connection | None = None
         self._worker = Worker("claude-force-semantic")
 
-    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+    def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = open_database(self.path, SCHEMA).conn
-        return self._conn.execute(sql, args).fetchall()
+        return self._conn
+
+    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        return self._db().execute(sql, args).fetchall()
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -135,6 +138,19 @@ class SqliteVectorStore:
             "INSERT INTO vectors(partition, key, task, vector, expires_at) VALUES (?, ?, ?, ?, ?)",
             (row.partition, row.key, row.task, row.vector, row.expires_at),
         )
+
+    async def add_many(self, rows: list[VectorRow]) -> None:
+        """Many rows in one transaction (loading a store; the cache adds one row at a time)."""
+
+        def insert() -> None:
+            with transaction(self._db()) as conn:
+                conn.executemany(
+                    "INSERT INTO vectors(partition, key, task, vector, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(r.partition, r.key, r.task, r.vector, r.expires_at) for r in rows],
+                )
+
+        await self._worker.run(insert)
 
     async def since(self, partition: str, cursor: Any) -> tuple[list[VectorRow], Any]:
         rows = await self._worker.run(

@@ -48,7 +48,8 @@
     var body = CF.$("detail-body");
     CF.clear(body);
     CF.$("detail-title").textContent = x.agent + " · " + x.model;
-    var status = x.success ? (x.cached ? "succeeded (answered from the cache)" : "succeeded") : "failed: " + (x.error_type || "error");
+    var semantic = x.cache_match === "semantic";
+    var status = x.success ? (x.cached ? "succeeded (answered from the cache" + (semantic ? ": a paraphrase" : "") + ")" : "succeeded") : "failed: " + (x.error_type || "error");
     body.appendChild(kv([
       ["execution", x.execution_id],
       ["status", status + (x.simulated ? " — SIMULATED model" : "")],
@@ -99,7 +100,7 @@
       ["output", CF.fmtInt(x.output_tokens)],
       ["prompt cache write / read", CF.fmtInt(x.cache_write_tokens) + " / " + CF.fmtInt(x.cache_read_tokens)],
       ["cost", CF.fmtUsd(x.cost_usd)],
-      ["response cache", x.cached ? "hit — saved " + CF.fmtUsd(x.saved_usd) : "miss (sent to the model)"]
+      ["response cache", x.cached ? (semantic ? "semantic hit" : "exact hit") + " — saved " + CF.fmtUsd(x.saved_usd) : "miss (sent to the model)"]
     ]));
 
     body.appendChild(CF.el("h3", null, "Routing"));

@@ -36,7 +36,8 @@
     CF.$("c-cost").textContent = CF.fmtUsd(t.cost_usd);
     CF.$("c-cost-note").textContent = t.cost_unknown_attempts ? t.cost_unknown_attempts + " unpriced" : "in range";
     CF.$("c-cache").textContent = CF.fmtPct(t.cache_hit_rate);
-    CF.$("c-cache-note").textContent = "saved " + CF.fmtUsd(t.saved_usd);
+    CF.$("c-cache-note").textContent = "saved " + CF.fmtUsd(t.saved_usd) + (t.semantic_hits
+      ? " · " + CF.fmtInt(t.semantic_hits) + " semantic (" + CF.fmtUsd(t.semantic_saved_usd) + ")" : "");
     CF.$("c-queue").textContent = CF.fmtMs(t.avg_queue_wait_ms);
     CF.Charts.render(o.series);
     CF.Charts.bars("cost-agents", o.by_agent, "agent");
@@ -55,7 +56,7 @@
       tr.appendChild(CF.el("td", null, CF.fmtTime(x.started_at, state.range === "7d" || state.range === "30d")));
       tr.appendChild(CF.el("td", null, x.agent));
       tr.appendChild(CF.el("td", null, x.model));
-      var status = x.success ? (x.cached ? "cached" : "ok") : (x.error_type || "failed");
+      var status = x.success ? (x.cached ? (x.cache_match === "semantic" ? "cached (semantic)" : "cached") : "ok") : (x.error_type || "failed");
       if (x.attempts > 1) { status += " ×" + x.attempts; }
       tr.appendChild(CF.el("td", x.success ? "ok" : "bad", status + (x.simulated ? " (sim)" : "")));
       tr.appendChild(CF.el("td", "num", CF.fmtMs(x.duration_ms)));
