@@ -73,11 +73,15 @@ def _semantic_figures(state: CliState) -> dict[str, Any]:
     if importlib.util.find_spec("numpy") is None:  # the `semantic` extra is not installed
         figures["available"] = False
         return figures
+    vector_file = project.state_dir / "semantic.db"
+    if s.backend == "sqlite" and not vector_file.exists():
+        figures["entries"] = 0  # never used: no need to load the semantic store (and numpy)
+        return figures
     from ..cache.semantic.store import SqliteVectorStore, VectorStore
 
     vectors: VectorStore | None = None
     if s.backend == "sqlite":
-        vectors = SqliteVectorStore(project.state_dir / "semantic.db")
+        vectors = SqliteVectorStore(vector_file)
     elif s.backend == "redis" and s.redis_url and s.semantic.enabled:
         from ..cache.semantic.store import RedisVectorStore
 

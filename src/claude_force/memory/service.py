@@ -148,6 +148,14 @@ class MemoryService:
 
     # --- what the orchestrator calls (never raises for a storage problem) -----------------------
 
+    async def open(self) -> None:
+        """Open the store ahead of the first run (the engine's ``prepare``, before the clock);
+        a failure is logged and left for the first run, which runs without memory context."""
+        try:
+            await self._run(self.store.open)
+        except Exception as exc:
+            log.debug("memory not opened ahead of the first run: %s", exc)
+
     async def context_for(self, agent: str, task: str, *, simulated: bool | None = None) -> str:
         """Context of relevant past sessions for ``agent`` on ``task``; ``""`` when there is none,
         the agent opted out, or memory cannot be read (logged)."""

@@ -104,6 +104,11 @@ class MemoryStore:
             self._retain(force=True)
         return self._db
 
+    def open(self) -> None:
+        """Open the database now (schema, legacy import, retention) instead of at first use."""
+        with self._lock:
+            self._ready()
+
     def _sync(self) -> None:
         """Drop cached queries that another process's writes made stale (exactly those)."""
         db = self._ready()

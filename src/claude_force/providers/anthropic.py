@@ -132,8 +132,15 @@ class AnthropicProvider(LazySdkClient):
             self._client_loop = loop
         if self._client is None:
             # Importing the SDK and building its HTTP transport (TLS context, CA bundle) read
-            # files: do it once in a worker thread, never on the event loop.
-            await asyncio.to_thread(lambda: self.client)
+            # files: do it once in a worker thread, never on the event loop; its first-request
+            # costs are paid there too (see preload.warm_sdk).
+            await asyncio.to_thread(self._client_and_warm_up)
+
+    def _client_and_warm_up(self) -> None:
+        from .preload import warm_sdk
+
+        _ = self.client
+        warm_sdk()
 
     async def send(self, request: MessageRequest) -> MessageResponse:
         if self._client is None or self._client_loop is not asyncio.get_running_loop():

@@ -28,6 +28,8 @@ class RetrySettings(_Section):
     budget_ratio: float = Field(default=0.2, ge=0, le=100)
     budget_min_retries: int = Field(default=10, ge=0, le=1_000_000)
     budget_window_seconds: float = Field(default=10.0, gt=0, le=86_400)
+    # the budget applies only while at least this share of the window's attempts failed
+    budget_storm_failure_rate: float = Field(default=0.5, ge=0, le=1)
 
     @model_validator(mode="after")
     def _delays(self) -> RetrySettings:
