@@ -112,7 +112,7 @@ def test_prune_and_clear(filled: Path) -> None:
 
 
 def test_clear_asks_on_a_terminal(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("claude_force.cli.cache._interactive", lambda: True)
+    monkeypatch.setattr("claude_force.cli._common.interactive", lambda: True)
     declined = cli("cache", "clear", input="n\n")
     assert declined.exit_code == 1
     assert as_json(cli("cache", "stats", "--json"))["entries"] == 3

@@ -383,7 +383,9 @@ def _preload_sdk(state: CliState) -> None:
     overlaps with loading the project and is ready before any execution's clock starts. Without
     a key the run is simulated (unless claude.json says otherwise, which the orchestrator then
     handles, importing the SDK before the clock all the same)."""
-    if state.api_key or os.environ.get("ANTHROPIC_API_KEY"):
+    from ..config.environment import RunEnvironment  # these commands load the project anyway
+
+    if state.api_key or RunEnvironment.read().api_key:
         from ..providers.preload import start_sdk_import
 
         start_sdk_import()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .._ordered import at_least
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
@@ -31,11 +33,7 @@ class RetrySettings(_Section):
 
     @model_validator(mode="after")
     def _delays(self) -> RetrySettings:
-        if self.max_delay_seconds < self.base_delay_seconds:
-            raise ValueError(
-                f"max_delay_seconds ({self.max_delay_seconds:g}) must be at least "
-                f"base_delay_seconds ({self.base_delay_seconds:g})"
-            )
+        at_least(self, "max_delay_seconds", "base_delay_seconds")
         return self
 
 
@@ -53,16 +51,8 @@ class BreakerSettings(_Section):
 
     @model_validator(mode="after")
     def _cooldowns(self) -> BreakerSettings:
-        if self.max_cooldown_seconds < self.cooldown_seconds:
-            raise ValueError(
-                f"max_cooldown_seconds ({self.max_cooldown_seconds:g}) must be at least "
-                f"cooldown_seconds ({self.cooldown_seconds:g})"
-            )
-        if self.success_threshold > self.half_open_max_calls:
-            raise ValueError(
-                f"success_threshold ({self.success_threshold}) cannot exceed "
-                f"half_open_max_calls ({self.half_open_max_calls})"
-            )
+        at_least(self, "max_cooldown_seconds", "cooldown_seconds")
+        at_least(self, "half_open_max_calls", "success_threshold")
         return self
 
 
