@@ -21,9 +21,9 @@ from claude_force.cache.semantic import (
     SemanticCache,
     SqliteVectorStore,
     VectorRow,
+    guards,
     partition_of,
 )
-from claude_force.cache.semantic import guards
 from claude_force.cache.semantic import layer as layer_module
 from claude_force.cli.app import app
 from claude_force.messages import ChatMessage, MessageRequest, SystemBlock
