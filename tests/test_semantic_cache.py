@@ -276,6 +276,17 @@ async def test_a_lookup_embeds_the_task_then_at_most_one_batch_of_its_own_words(
     await cache.aclose()
 
 
+async def test_an_entry_without_stored_words_costs_one_batch_call_at_the_lookup() -> None:
+    fake = FakeEmbedder()
+    store = MemoryVectorStore()  # an entry written before word vectors were stored
+    await store.add(VectorRow("p", "k1", CACHED_SYN, fake.embed([CACHED_SYN])[0].tobytes(), 9.0))
+    fake.calls.clear()
+    cache = SemanticCache(store, 0.3, embedder=fake)
+    found = await cache.lookup("p", NEW_SYN, now=0.0)
+    assert found is not None and found.refused + (found.match is not None) == 1
+    assert fake.calls == [[NEW_SYN], ["flaws", "vulnerabilities"]]  # both sides, one call
+
+
 async def test_the_guard_decides_alike_with_words_from_the_store_or_the_model(
     tmp_path: Path,
 ) -> None:
