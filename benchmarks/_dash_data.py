@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from claude_force.metrics.histogram import bucket_index
-from claude_force.metrics.sqlite_store import SQLiteMetricsStore
+from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 
 AGENTS = ("python-expert", "code-reviewer", "security-specialist", "document-writer")
 MODELS = ("claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-5-5")

@@ -111,7 +111,7 @@ def _recording_overhead(n: int) -> list[float]:
     """Seconds per ``record_event`` (the request path) with the SQLite writer running."""
     from claude_force.events import ExecutionFinished
     from claude_force.messages import Usage
-    from claude_force.metrics.sqlite_store import SQLiteMetricsStore
+    from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
     from claude_force.metrics.tracker import MetricsTracker
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,9 +180,9 @@ async def _execute_overhead(n: int) -> tuple[float, float]:
 
 def _storage_and_query(days: int, per_day: int) -> dict[str, float]:
     from claude_force.metrics.analytics import Analytics
+    from claude_force.metrics.backend import Query
     from claude_force.metrics.record import to_us
-    from claude_force.metrics.sqlite_store import SQLiteMetricsStore
-    from claude_force.metrics.store import Query
+    from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
     from claude_force.metrics.tracker import rollup_cutoff
 
     records = workload(days, per_day)

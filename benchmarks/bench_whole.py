@@ -86,7 +86,14 @@ def stand_in(latency: float = 0.0, faults: str | None = None) -> Iterator[dict[s
 
 
 def _env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_FORCE_"))}
+    """The environment of a process as a user runs it: no claude-force or SDK settings of ours,
+    and bytecode caching on (a sandbox's PYTHONDONTWRITEBYTECODE would make every process
+    compile claude-force from source, which no installed copy does)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANTHROPIC_", "CLAUDE_FORCE_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     return {**env, "ANTHROPIC_API_KEY": "sk-bench-not-real", "ANTHROPIC_BASE_URL": url}
 
 
@@ -189,17 +196,27 @@ def cqc_rows(reps: int) -> list[Result]:
                 assert data["status"] == "succeeded", data.get("error")
                 walls.append(wall)
                 engs.append(data["wall_s"])
-    ratio = min(seq) / min(par)
+    reported = min(seq_eng) / min(par_eng)
+    whole = min(seq) / min(par)
     return [
         Result(
-            "code-quality-check sequential vs parallel through the CLI (600 ms per call)",
-            ratio,
+            "code-quality-check sequential vs parallel through the CLI (600 ms per call), "
+            "as the CLI reports it",
+            reported,
             "×",
             "≥ 1.8×",
-            ratio >= 1.8,
-            f"whole process best of {reps}: {min(seq):.2f} s vs {min(par):.2f} s; engine wall "
-            f"{min(seq_eng):.2f} s vs {min(par_eng):.2f} s ({min(seq_eng) / min(par_eng):.2f}×)",
-        )
+            reported >= 1.8,
+            f"the wall time `run-workflow --json` reports, best of {reps}: {min(seq_eng):.2f} s vs "
+            f"{min(par_eng):.2f} s (the issue's 4.4 s vs 3.8 s were these figures, with the SDK's "
+            "import inside the first steps)",
+        ),
+        Result(
+            "code-quality-check sequential vs parallel: whole process, timed from outside",
+            whole,
+            "×",
+            detail=f"best of {reps}: {min(seq):.2f} s vs {min(par):.2f} s; both include the same "
+            "process start (the SDK's import, ~2 s of CPU here), which no parallelism shortens",
+        ),
     ]
 
 
@@ -262,12 +279,12 @@ async def _replay(root: Path, url: str, n: int, strict: bool) -> tuple[int, int]
     from claude_force import AsyncAgentOrchestrator, load_project
     from claude_force.config.schema import ProjectSettings
 
-    project = load_project(root / ".claude" / "claude.json")
+    os.environ["ANTHROPIC_API_KEY"], os.environ["ANTHROPIC_BASE_URL"] = "sk-bench", url
+    project = load_project(root / ".claude" / "claude.json")  # reads the key: set it first
     if strict:
         data = project.settings.model_dump()
         data["cache"]["key_includes_memory"] = True
         project.settings = ProjectSettings.model_validate(data)  # type: ignore[misc]
-    os.environ["ANTHROPIC_API_KEY"], os.environ["ANTHROPIC_BASE_URL"] = "sk-bench", url
     rng = random.Random(5)
     seen: list[str] = []
     hits = total = 0

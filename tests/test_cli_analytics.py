@@ -16,9 +16,9 @@ from typer.testing import CliRunner, Result
 
 from _metrics_data import make_records
 from claude_force.cli.app import app
+from claude_force.metrics.backend import Query
 from claude_force.metrics.record import ExecutionRecord
-from claude_force.metrics.sqlite_store import SQLiteMetricsStore
-from claude_force.metrics.store import Query
+from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 
 runner = CliRunner()
 NOW = datetime.now(UTC)

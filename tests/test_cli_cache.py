@@ -112,7 +112,7 @@ def test_prune_and_clear(filled: Path) -> None:
 
 
 def test_clear_asks_on_a_terminal(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("claude_force.cli.cache._interactive", lambda: True)
+    monkeypatch.setattr("claude_force.cli._common.interactive", lambda: True)
     declined = cli("cache", "clear", input="n\n")
     assert declined.exit_code == 1
     assert as_json(cli("cache", "stats", "--json"))["entries"] == 3
@@ -146,3 +146,31 @@ def test_stats_without_the_semantic_extra(filled: Path, monkeypatch: pytest.Monk
     assert data["entries"] == 3
     semantic = next(v for v in data.values() if isinstance(v, dict) and "threshold" in v)
     assert semantic["available"] is False
+
+
+def test_stats_of_an_unused_semantic_cache_loads_no_vector_store(filled: Path) -> None:
+    """A read-only command starts fast: with no task vectors stored, ``cache stats`` reports 0
+    without importing the semantic store (and numpy, its extra) — checked in a fresh process."""
+    import subprocess
+    import sys
+
+    assert not (filled.parent / "state" / "semantic.db").exists()
+    code = (
+        "import sys, io, contextlib\n"
+        "from claude_force.cli import main\n"
+        "sys.argv = ['claude-force', 'cache', 'stats', '--json']\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('numpy' in sys.modules, 'claude_force.cache.semantic.store' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=filled.parent.parent
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False False"
+    data = as_json(cli("cache", "stats", "--json"))
+    semantic = next(v for v in data.values() if isinstance(v, dict) and "threshold" in v)
+    assert semantic["entries"] == 0

@@ -395,7 +395,13 @@ def test_emulator_command_serves_the_sdk_until_interrupted(tmp_path: Path) -> No
             client.close()
             assert "SIMULATED" in message.content[0].text  # type: ignore[union-attr]
             proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=20) == 0
+            try:  # generous: a loaded machine has been seen to need more than 20 s here
+                code = proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+                pytest.fail(f"the emulator did not exit 60 s after SIGINT; stderr: {err[-2000:]}")
+            assert code == 0
         finally:
             if proc.poll() is None:
                 proc.kill()

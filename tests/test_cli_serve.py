@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 
 from claude_force.cli.app import app
 from claude_force.metrics.record import ExecutionRecord, to_us
-from claude_force.metrics.sqlite_store import SQLiteMetricsStore
+from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 from claude_force.server import run as server_run
 
 runner = CliRunner()

@@ -285,3 +285,60 @@ def test_console_script_entry_point(
         main()
     assert done.value.code == 0
     assert capsys.readouterr().out.startswith("claude-force ")
+
+
+@pytest.mark.parametrize("preset", [None, "logfire"])
+def test_the_cli_skips_pydantic_plugin_discovery_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], preset: str | None
+) -> None:
+    """Plugin discovery reads every installed distribution's metadata: the CLI turns it off for
+    its own process, but an explicit PYDANTIC_DISABLE_PLUGINS is kept."""
+    import os
+    import sys
+
+    from claude_force import cli
+
+    if preset is None:
+        monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    else:
+        monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", preset)
+    monkeypatch.setattr(sys, "argv", ["claude-force", "--version"])
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code in (0, None)
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == (preset or "__all__")
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["list", "agents"], "list"),
+        (["--config", "x/claude.json", "--debug", "cache", "stats"], "cache"),
+        (["-c", "list", "execute", "a", "t"], "execute"),  # "list" is --config's value
+        (["--log-format=json", "--simulate", "run-workflow", "w"], "run-workflow"),
+        (["--help"], None),
+        (["--version"], None),
+        (["--unknown", "list"], None),
+        ([], None),
+    ],
+)
+def test_the_command_named_on_the_line(argv: list[str], name: str | None) -> None:
+    from claude_force.cli.app import _invoked_name
+
+    assert _invoked_name(argv) == name
+
+
+def test_only_the_command_that_runs_is_built() -> None:
+    """typer inspects every command it builds: a run builds the one it needs; help, completion
+    and a misspelt command get every command."""
+    from claude_force.cli.app import _command_tree
+
+    partial = _command_tree("cache")
+    assert list(partial.commands) == ["cache"]
+    assert set(_command_tree("execute").commands) == {"execute"}
+    everything = _command_tree(None)
+    assert {"list", "execute", "cache", "serve", "run-workflow"} <= set(everything.commands)
+    assert _command_tree("lst") is everything or set(_command_tree("lst").commands) == set(
+        everything.commands
+    )

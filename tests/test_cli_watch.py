@@ -18,7 +18,7 @@ from claude_force.cli._spark import BLOCKS, continuous, sparkline, trend_lines
 from claude_force.cli.app import app
 from claude_force.metrics.analytics import Stats, TrendPoint
 from claude_force.metrics.record import Cell, ExecutionRecord, to_us
-from claude_force.metrics.sqlite_store import SQLiteMetricsStore
+from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 
 runner = CliRunner()
 

@@ -135,9 +135,18 @@ def test_cli_cluster_paths_with_an_in_process_worker(
             assert got.status_code == 200 and got.json()["success"]
             got = http.post("/api/v1/workflows/chain4/run", json={"task": "via http"})
             assert got.status_code == 200 and got.json()["status"] == "succeeded"
+            # streamed in cluster mode: a worker runs it, the answer arrives as one delta
+            got = http.post(
+                "/api/v1/execute/stream", json={"agent": "code-reviewer", "task": "streamed"}
+            )
+            assert got.status_code == 200, got.text
+            kinds = [ln[6:].strip() for ln in got.text.splitlines() if ln.startswith("event:")]
+            assert kinds == ["delta", "end"]
+            end = json.loads([ln for ln in got.text.splitlines() if ln.startswith("data:")][-1][5:])
+            assert end["success"] and end["agent"] == "code-reviewer" and end["execution_id"]
         assert main(["runs", "list", "--json"]) == 0
-        labels = [r["label"] for r in _json(capsys)["runs"][:2]]
-        assert labels == ["chain4", "code-reviewer"]  # queued: newest first
+        labels = [r["label"] for r in _json(capsys)["runs"][:3]]
+        assert labels == ["code-reviewer", "chain4", "code-reviewer"]  # queued: newest first
 
 
 def test_cluster_commands_need_cluster_mode(

@@ -23,12 +23,13 @@ from claude_force.events import (
     RetryScheduled,
 )
 from claude_force.messages import Usage
+from claude_force.metrics.backend import MetricsStore, Query
 from claude_force.metrics.browse import ExecutionNote, merge_note
+from claude_force.metrics.memory_backend import MemoryMetricsStore
 from claude_force.metrics.notes import note_of, timeline_entry
 from claude_force.metrics.record import ExecutionRecord, to_us
 from claude_force.metrics.settings import MetricsSettings
-from claude_force.metrics.sqlite_store import SQLiteMetricsStore
-from claude_force.metrics.store import MemoryMetricsStore, MetricsStore, Query
+from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 from claude_force.metrics.tracker import MetricsTracker
 from claude_force.monitoring.anomaly import AnomalyDetector
 from claude_force.monitoring.live import LiveStats

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from claude_force.clock import VirtualClock, utcnow
 from claude_force.errors import RunError
 from claude_force.memory import MemorySettings, MemoryStore, MemoryStoreError, SearchQuery
-from claude_force.memory import _sqlite as memsql
+from claude_force.memory import sqlite_backend as memsql
 from claude_force.memory.records import Hit
 
 
@@ -458,13 +458,33 @@ def test_sessions_of_claude_force_2_2_are_imported_once(tmp_path: Path, clock: C
         assert old.execute("SELECT count(*) FROM sessions").fetchone()[0] == 2  # untouched
 
 
-def test_a_file_that_is_not_a_database_is_an_error(tmp_path: Path, clock: Clock) -> None:
+def test_a_file_that_is_not_a_database_is_moved_aside_and_memory_starts_fresh(
+    tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "m.db"
     path.write_bytes(b"this is not sqlite" * 100)
     s = make(path, clock)
-    with pytest.raises(MemoryStoreError, match="not a usable SQLite database") as info:
-        s.search(SearchQuery("x"))
+    assert s.search(SearchQuery("x")) == []
+    s.add("a", "a task", "an answer", True)
+    assert s.stats().sessions == 1
+    s.close()
+    [aside] = tmp_path.glob("m.db.corrupt-*")
+    assert aside.read_bytes() == b"this is not sqlite" * 100
+    assert "moved aside" in caplog.text and str(path) in caplog.text
+
+
+def test_a_database_of_another_application_is_refused_and_left_untouched(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "m.db"
+    with sqlite3.connect(path) as other:
+        other.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    before = path.read_bytes()
+    with pytest.raises(MemoryStoreError, match="not a claude-force agent memory") as info:
+        make(path, clock).stats()
     assert isinstance(info.value, RunError)
+    assert str(path) in str(info.value) and "memory.path" in (info.value.hint or "")
+    assert path.read_bytes() == before
 
 
 def test_an_unopenable_path_is_an_error(tmp_path: Path, clock: Clock) -> None:

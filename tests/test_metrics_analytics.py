@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from _metrics_data import T0, make_records
 from claude_force.errors import ConfigurationError
 from claude_force.metrics.analytics import Analytics, make_query, parse_when
+from claude_force.metrics.backend import Query
 from claude_force.metrics.histogram import (
     GAMMA,
     RELATIVE_ACCURACY,
@@ -25,8 +26,8 @@ from claude_force.metrics.histogram import (
     bucket_value,
     nearest_rank,
 )
+from claude_force.metrics.memory_backend import MemoryMetricsStore
 from claude_force.metrics.record import from_pico, to_pico, to_us
-from claude_force.metrics.store import MemoryMetricsStore, Query
 
 durations = st.lists(
     st.floats(min_value=0, max_value=3_600_000, allow_nan=False), min_size=1, max_size=300

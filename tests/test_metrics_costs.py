@@ -16,8 +16,8 @@ from claude_force.catalog import UnknownModelWarning, builtin_catalog
 from claude_force.config import load_project
 from claude_force.messages import MessageRequest, MessageResponse, Usage
 from claude_force.metrics.analytics import Analytics
+from claude_force.metrics.backend import Query
 from claude_force.metrics.record import PICO, to_pico
-from claude_force.metrics.store import Query
 from claude_force.runner import RunOptions
 
 D = Decimal

@@ -12,9 +12,10 @@ import pytest
 
 from _metrics_data import T0, make_records
 from claude_force.metrics import sqlite_hourly
+from claude_force.metrics.backend import Query
+from claude_force.metrics.memory_backend import MemoryMetricsStore
 from claude_force.metrics.record import to_us
-from claude_force.metrics.sqlite_store import SQLiteMetricsStore
-from claude_force.metrics.store import MemoryMetricsStore, Query
+from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 
 H = sqlite_hourly.HOUR_US
 

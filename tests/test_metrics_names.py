@@ -8,8 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from _metrics_data import make_records
 from claude_force.events import RetryScheduled
+from claude_force.metrics.memory_backend import MemoryMetricsStore
 from claude_force.metrics.prometheus import PrometheusMetrics, store_exposition
-from claude_force.metrics.store import MemoryMetricsStore
 
 
 def _labels(text: bytes) -> dict[str, set[frozenset[str]]]:

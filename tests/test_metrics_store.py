@@ -15,17 +15,17 @@ import pytest
 from _metrics_data import T0, make_records
 from claude_force.errors import ConfigurationError
 from claude_force.metrics.analytics import Analytics
-from claude_force.metrics.histogram import RELATIVE_ACCURACY, nearest_rank
-from claude_force.metrics.record import Cell, ExecutionRecord, to_us
-from claude_force.metrics.sqlite_store import SQLiteMetricsStore
-from claude_force.metrics.store import (
+from claude_force.metrics.backend import (
     DAY_US,
     ROLLED_BEFORE,
-    MemoryMetricsStore,
     MetricsStore,
     Query,
     aggregate_records,
 )
+from claude_force.metrics.histogram import RELATIVE_ACCURACY, nearest_rank
+from claude_force.metrics.memory_backend import MemoryMetricsStore
+from claude_force.metrics.record import Cell, ExecutionRecord, to_us
+from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 
 DIMS = ("period", "agent", "provider", "model", "workflow", "outcome", "simulated")
 
@@ -300,11 +300,14 @@ def test_sqlite_opens_a_file_written_before_the_semantic_columns(tmp_path: Path)
     conn.execute("ALTER TABLE daily DROP COLUMN semantic_cached")
     conn.execute("ALTER TABLE daily DROP COLUMN semantic_saved_pusd")
     conn.execute("UPDATE meta SET value = '2' WHERE key = 'hourly_version'")
+    conn.execute("PRAGMA user_version = 0")  # that release marked files with neither
+    conn.execute("PRAGMA application_id = 0")
     conn.commit()
     conn.close()
     store = SQLiteMetricsStore(path)
     store.upsert(recs)
-    assert store.get_meta("schema_version") == "1"  # an older claude-force still reads it
+    with sqlite3.connect(path) as check:  # migrated: version 2, the columns added
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 2
     assert store.aggregate(Query(), by=("agent",)) == aggregate_records(recs, ("agent",), "day")
     hourly = store.aggregate(Query(), by=("period",), granularity="hour")
     assert hourly == aggregate_records(recs, ("period",), "hour")
@@ -314,20 +317,55 @@ def test_sqlite_opens_a_file_written_before_the_semantic_columns(tmp_path: Path)
     SQLiteMetricsStore(path).close()  # opening it again adds nothing
 
 
-def test_sqlite_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+def test_sqlite_moves_a_file_that_is_not_a_database_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     bad = tmp_path / "m.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(ConfigurationError) as info:
-        SQLiteMetricsStore(bad)
-    assert "metrics.path" in str(info.value) and str(bad) in str(info.value)
+    store = SQLiteMetricsStore(bad)
+    store.upsert(make_records(3, retries=False))
+    assert store.stats().raw_rows == 3
+    store.close()
+    [aside] = tmp_path.glob("m.db.corrupt-*")
+    assert aside.read_bytes() == b"this is not sqlite" * 100
+    assert "moved aside" in caplog.text and str(bad) in caplog.text
+
+
+def test_sqlite_refuses_a_database_of_another_application(tmp_path: Path) -> None:
+    other = tmp_path / "m.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("PRAGMA application_id = 1234")
+        conn.execute("CREATE TABLE meta (key TEXT)")
+    before = other.read_bytes()
+    with pytest.raises(ConfigurationError, match="not a claude-force metrics database") as info:
+        SQLiteMetricsStore(other)
+    assert "metrics.path" in str(info.value) and str(other) in str(info.value)
+    assert other.read_bytes() == before
 
 
 def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
     store = SQLiteMetricsStore(tmp_path / "m.db")
-    store.set_meta("schema_version", "99")
     store.close()
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        conn.execute("PRAGMA user_version = 99")
     with pytest.raises(ConfigurationError, match="newer claude-force"):
         SQLiteMetricsStore(tmp_path / "m.db")
+
+
+def test_sqlite_adopts_a_file_written_before_application_ids(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = SQLiteMetricsStore(path)
+    store.upsert(make_records(2, retries=False))
+    store.close()
+    with sqlite3.connect(path) as conn:  # as the previous release left it: no id, no version
+        conn.execute("PRAGMA application_id = 0")
+        conn.execute("PRAGMA user_version = 0")
+    again = SQLiteMetricsStore(path)
+    assert again.stats().raw_rows == 2
+    again.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] != 0
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_sqlite_a_failed_batch_writes_nothing(tmp_path: Path) -> None:
@@ -354,3 +392,10 @@ def test_record_dimensions_used_by_every_store() -> None:
     assert rec.outcome == "error"
     assert rec.latency_bucket is not None
     assert dataclasses.replace(rec, final=False).latency_bucket is None
+
+
+def test_the_old_module_path_re_exports_the_backend_names() -> None:
+    from claude_force.metrics import backend, memory_backend, store
+
+    assert store.Query is backend.Query and store.MetricsStore is backend.MetricsStore
+    assert store.MemoryMetricsStore is memory_backend.MemoryMetricsStore

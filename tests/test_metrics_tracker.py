@@ -29,11 +29,12 @@ from claude_force.events import (
 )
 from claude_force.messages import Usage
 from claude_force.metrics.analytics import Analytics
+from claude_force.metrics.backend import LAST_ROLLUP, Query
+from claude_force.metrics.memory_backend import MemoryMetricsStore
 from claude_force.metrics.prometheus import PrometheusMetrics, store_exposition
 from claude_force.metrics.record import to_us
 from claude_force.metrics.settings import MetricsSettings
-from claude_force.metrics.sqlite_store import SQLiteMetricsStore
-from claude_force.metrics.store import LAST_ROLLUP, MemoryMetricsStore, Query
+from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 from claude_force.metrics.tracker import MetricsTracker, rollup_cutoff, rollup_due
 from claude_force.orchestrator import AgentOrchestrator
 

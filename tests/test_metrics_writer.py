@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_force.metrics.sqlite_store import SQLiteMetricsStore
+from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 from claude_force.metrics.writer import BatchWriter, _flush_all_at_exit
 
 TESTS = Path(__file__).resolve().parent
@@ -125,7 +125,7 @@ CHILD = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     from _metrics_data import make_records
-    from claude_force.metrics.sqlite_store import SQLiteMetricsStore
+    from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
     from claude_force.metrics.writer import BatchWriter
 
     store = SQLiteMetricsStore({db!r})

@@ -166,3 +166,45 @@ def test_the_server_loads_the_client_at_start_up(
         ready = client.get("/readyz")
         assert ready.status_code == 200, ready.text
     assert len(builds) == 1
+
+
+async def test_entering_opens_the_stores_and_warms_the_sdk_up(
+    tmp_path: Path, emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the clock: the response cache and agent memory are open and the SDK has parsed an
+    answer (its first-request costs), so none of it lands inside the first run."""
+    parsed: list[str] = []
+    from anthropic import _models
+
+    real = _models.construct_type
+
+    def spy(*, type_: Any, value: Any, **kw: Any) -> Any:
+        if isinstance(value, dict) and value.get("id") == "msg_warm_up":  # the warm-up's answer
+            parsed.append(threading.current_thread().name)
+        return real(type_=type_, value=value, **kw)
+
+    monkeypatch.setattr(_models, "construct_type", spy)
+    monkeypatch.setattr(preload, "_warmed", False)
+    async with AsyncAgentOrchestrator(minimal_project(tmp_path)) as orch:
+        engine = orch.engine
+        assert len(parsed) == 1 and parsed[0] != threading.current_thread().name  # off the loop
+        store = engine.pipeline.store  # the cache layer is the outermost
+        assert store.is_open
+        assert engine.memory is not None and (tmp_path / ".claude" / "state").exists()
+        assert engine.memory.store._seen is not None  # opened
+        ex = await orch.execute("alpha", "hello")
+        assert ex.success
+    preload.warm_sdk()  # once per process: no second warm-up
+    assert len(parsed) == 1
+
+
+def test_a_failing_warm_up_is_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anthropic import _models
+
+    def boom(**kw: Any) -> Any:
+        raise RuntimeError("SDK internals changed")
+
+    monkeypatch.setattr(_models, "construct_type", boom)
+    monkeypatch.setattr(preload, "_warmed", False)
+    preload.warm_sdk()  # logged at debug level, never raised
+    assert preload._warmed

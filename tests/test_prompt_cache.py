@@ -16,9 +16,10 @@ from claude_force.cli.app import app
 from claude_force.config import load_project
 from claude_force.messages import Usage
 from claude_force.metrics.analytics import Analytics
+from claude_force.metrics.backend import Query
+from claude_force.metrics.memory_backend import MemoryMetricsStore
 from claude_force.metrics.prompt_cache import PromptCacheSavings, prompt_cache_savings
 from claude_force.metrics.record import ExecutionRecord, to_us
-from claude_force.metrics.store import MemoryMetricsStore, Query
 from claude_force.runner import build_request
 from claude_force.testing import Emulator
 

@@ -207,7 +207,8 @@ async def test_the_deadline_bounds_the_whole_sequence_sleeps_included() -> None:
 
 
 async def test_budget_stops_retries_from_multiplying_an_outage() -> None:
-    budget = RetryBudget(ratio=0.0, min_retries=2, window_s=60)
+    # every attempt fails: a storm from the first one on (storm_min_attempts=1)
+    budget = RetryBudget(ratio=0.0, min_retries=2, window_s=60, storm_min_attempts=1)
     layer, inner, _, rec, _ = make([err(503)] * 100, attempts=5, budget=budget)
     for _ in range(4):
         with pytest.raises(ServerError):
@@ -219,10 +220,57 @@ async def test_budget_stops_retries_from_multiplying_an_outage() -> None:
     assert len(rec.of(RetryScheduled)) == 2
 
 
+def test_the_budget_applies_only_during_a_storm() -> None:
+    """Once ``storm_min_attempts`` attempts are in the window: below ``storm_failure_rate``
+    failed, retries are not limited (the SDK's behaviour on a flaky API); at or above it, the
+    budget counts. Fewer attempts: not a storm. Never told about attempts: it always applies."""
+    budget = RetryBudget(
+        ratio=0.0, min_retries=0, window_s=10, storm_failure_rate=0.5, storm_min_attempts=4
+    )
+    assert budget.storm(0.0) and not budget.can_retry(0.0)  # used on its own: it applies
+    for t, failed in [(0.0, True), (0.1, True), (0.2, True)]:
+        budget.record_attempt(t, failed=failed)
+    assert not budget.storm(0.25) and budget.can_retry(0.25)  # 3 failures: too few to judge
+    budget.record_attempt(0.3, failed=False)
+    assert budget.storm(0.35) and not budget.can_retry(0.35)  # 3 of 4 failed: a storm, no budget
+    for t in (0.4, 0.5, 0.6):
+        budget.record_attempt(t, failed=False)
+    assert not budget.storm(0.7) and budget.can_retry(0.7)  # 3 of 7: a flaky API
+    budget.record_retry(0.7)
+    budget.record_attempt(0.8, failed=True)
+    assert budget.storm(0.9)  # 4 of 8: a storm again
+    assert not budget.storm(10.05)  # the first failure left the window: 3 of 7
+    assert not budget.storm(20.0)  # all left it: too few to judge
+
+
+async def test_a_flaky_api_gets_every_retry_an_outage_only_the_budget() -> None:
+    # One call in three fails once (a 30%-ish fault mix): with a spent budget every call still
+    # gets its retry, as with the bare SDK.
+    budget = RetryBudget(ratio=0.0, min_retries=0, window_s=60)
+    outcomes: list[BaseException | None] = []
+    for i in range(9):
+        outcomes += [err(500), None] if i % 3 == 0 else [None]
+    layer, inner, _, rec, _ = make(outcomes, attempts=3, budget=budget)
+    for _ in range(9):
+        out = await layer.send(request())
+        assert out.text.startswith("answer")
+    assert len(inner.calls) == 12 and len(rec.of(RetryScheduled)) == 3
+    assert not rec.of(RetryGaveUp)
+    # The API goes down: failures outnumber successes in the window and the budget stops retries.
+    layer2, inner2, _, rec2, _ = make([err(503)] * 40, attempts=3, budget=budget)
+    for _ in range(10):
+        with pytest.raises(ServerError):
+            await layer2.send(request())
+    given_up = [e.reason for e in rec2.of(RetryGaveUp)]
+    assert given_up.count("budget") >= 5  # once the storm is seen, no more retries
+    assert len(inner2.calls) < 10 * 3
+
+
 async def test_retry_after_is_honoured_without_spending_the_budget() -> None:
     # A spent budget (no retries allowed) still lets a 429/529 that says when to come back retry;
-    # a failure without retry-after is still refused by the same budget.
-    budget = RetryBudget(ratio=0.0, min_retries=0, window_s=60)
+    # a failure without retry-after is still refused by the same budget (in a storm: most
+    # attempts failed).
+    budget = RetryBudget(ratio=0.0, min_retries=0, window_s=60, storm_min_attempts=1)
     layer, inner, clock, _, _ = make(
         [err(429, retry_after=1.5), err(529, retry_after=0.5), None], attempts=3, budget=budget
     )

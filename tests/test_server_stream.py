@@ -14,7 +14,7 @@ from _core_helpers import minimal_project
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.events import ExecutionFinished
 from claude_force.messages import MessageRequest, MessageResponse
-from claude_force.metrics.store import Query
+from claude_force.metrics.backend import Query
 from claude_force.providers.simulated import SIMULATED_BANNER
 from claude_force.server import ServerSettings, create_app
 from claude_force.streaming import current_sink

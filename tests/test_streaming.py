@@ -19,7 +19,7 @@ from claude_force.engine import AgentEngine
 from claude_force.errors import ProviderConnectionError, StreamInterruptedError
 from claude_force.events import ExecutionFinished, RetryScheduled
 from claude_force.messages import MessageRequest, MessageResponse, Usage
-from claude_force.metrics.store import Query
+from claude_force.metrics.backend import Query
 from claude_force.providers.simulated import SIMULATED_BANNER
 from claude_force.runner import Execution
 from claude_force.streaming import StreamEnd, StreamEvent, TextDelta, current_sink

@@ -158,6 +158,29 @@ def test_tracing_off_and_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
     assert tracing.tracing_layer() is None
 
 
+def test_no_span_is_started_without_a_tracer_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenTelemetry installed but nobody set a provider (its proxy): a span would record
+    nothing, so none is started at all (the per-call cost of tracing is one check)."""
+    from opentelemetry import trace
+
+    tracing.use_tracer_provider(None)
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: trace.ProxyTracerProvider())
+    started: list[str] = []
+    real = trace.ProxyTracerProvider.get_tracer
+
+    def spy(self: Any, *a: Any, **kw: Any) -> Any:
+        started.append("tracer")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(trace.ProxyTracerProvider, "get_tracer", spy)
+    with tracing.span("x") as s:
+        assert s is None
+    assert started == []
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: trace.NoOpTracerProvider())
+    with tracing.span("y") as s:
+        assert s is None
+
+
 # --- logs -----------------------------------------------------------------------------------------
 
 

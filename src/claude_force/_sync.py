@@ -9,11 +9,13 @@ works even when the caller's own thread already runs an event loop (Jupyter).
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class LoopThread:
@@ -56,3 +58,28 @@ class LoopThread:
         if thread is not None:
             thread.join(timeout=5)
         loop.close()
+
+
+class _OnLoop(Protocol):
+    _loop: LoopThread
+
+
+S = TypeVar("S", bound=_OnLoop)
+
+
+def blocking(
+    method: Callable[Concatenate[S, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[S, P], T]:
+    """The synchronous twin of an ``a``-prefixed coroutine method, written once: the same
+    signature and documentation, run on the object's loop thread (``self._loop``). The coroutine
+    method is looked up on the object at each call, so patching it patches the twin too."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def twin(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        coroutine: Coroutine[Any, Any, T] = getattr(self, name)(*args, **kwargs)
+        return self._loop.run(coroutine)
+
+    twin.__name__ = name.removeprefix("a")
+    twin.__qualname__ = method.__qualname__.removesuffix(name) + twin.__name__
+    return twin

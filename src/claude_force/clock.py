@@ -16,13 +16,15 @@ waiting.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -43,6 +45,8 @@ class SystemClock:
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # here: loading claude.json imports this module, not asyncio
+
         await asyncio.sleep(max(0.0, seconds))
 
 
@@ -90,6 +94,8 @@ class VirtualClock:
         return self._now
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio
+
         seconds = max(0.0, seconds)
         self.sleeps.append(seconds)
         target = self._now + seconds
@@ -159,6 +165,8 @@ async def run_virtual(
     on real I/O (that would look like a deadlock, which raises ``RuntimeError``). Results come
     back in order, exceptions returned rather than raised (like ``gather(return_exceptions=True)``).
     """
+    import asyncio
+
     tasks = [asyncio.ensure_future(a) for a in aws]
     try:
         while True:

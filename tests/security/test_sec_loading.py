@@ -69,52 +69,50 @@ def test_loading_many_agents_scans_claude_json_a_bounded_number_of_times(
     assert calls <= 2 + len(agents)  # linear: the old walk scanned the agents 3 times each
 
 
-def test_a_valid_project_is_validated_once_not_once_per_agent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts ``ProjectSettings.model_validate`` calls (one item per call)."""
     from claude_force.config.schema import ProjectSettings
 
-    agents = {f"agent-{i}": {"priority": 1} for i in range(200)}
-    config = hostile_project(tmp_path, agents)
-    calls = 0
+    calls: list[int] = []
     original = ProjectSettings.model_validate.__func__  # type: ignore[attr-defined]
 
     def counted(cls: type[ProjectSettings], *args: object, **kwargs: object) -> ProjectSettings:
-        nonlocal calls
-        calls += 1
+        calls.append(1)
         return original(cls, *args, **kwargs)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(ProjectSettings, "model_validate", classmethod(counted))
+    return calls
+
+
+def test_a_valid_project_is_validated_once_not_once_per_agent(
+    tmp_path: Path, validations: list[int]
+) -> None:
+    agents = {f"agent-{i}": {"priority": 1} for i in range(200)}
+    config = hostile_project(tmp_path, agents)
     project = load_project(config)
     assert len(project.agent_names) == 200
-    assert calls == 1  # validating each agent on its own built a whole settings object each
+    assert (
+        len(validations) == 1
+    )  # validating each agent on its own built a whole settings object each
 
 
 def test_one_broken_agent_among_many_costs_a_few_validations(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, validations: list[int]
 ) -> None:
-    from claude_force.config.schema import ProjectSettings
-
     agents: dict[str, object] = {f"agent-{i}": {"priority": 1} for i in range(200)}
     agents["agent-7"] = {"priority": "high"}
     agents["agent-9"] = {"priority": float("inf")}  # written as Infinity
     config = hostile_project(tmp_path, agents)
-    calls = 0
-    original = ProjectSettings.model_validate.__func__  # type: ignore[attr-defined]
-
-    def counted(cls: type[ProjectSettings], *args: object, **kwargs: object) -> ProjectSettings:
-        nonlocal calls
-        calls += 1
-        return original(cls, *args, **kwargs)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(ProjectSettings, "model_validate", classmethod(counted))
     with pytest.warns(DefinitionWarning) as caught:
         project = load_project(config)
     assert "agent-7" not in project.agent_names and "agent-9" not in project.agent_names
     assert len(project.agent_names) == 198
     said = " ".join(str(w.message) for w in caught)
     assert "agents.agent-7.priority" in said and "agents.agent-9" in said and "finite" in said
-    assert calls <= 6  # the whole file, the section once, each suspect alone, the rest once
+    assert (
+        len(validations) <= 6
+    )  # the whole file, the section once, each suspect alone, the rest once
 
 
 @pytest.mark.parametrize(

@@ -293,3 +293,47 @@ def test_no_absolute_path_reaches_an_unauthenticated_caller(
     assert client.get("/api/v1/project").json()["config_path"] == ".claude/claude.json"
     for text in texts:
         assert str(tmp_path) not in text and str(tmp_path.resolve()) not in text
+
+
+# --- behind a reverse proxy: the per-client back-off applies to the forwarded client --------------
+
+
+@pytest.mark.parametrize("trusted", [["127.0.0.1"], []])
+async def test_forwarded_clients_are_told_apart_only_behind_a_trusted_proxy(
+    config: Path, trusted: list[str]
+) -> None:
+
+    import httpx2
+
+    from claude_force.server.run import Server, bind_socket, url_of
+
+    settings = ServerSettings(auth_failures_before_backoff=3, trusted_proxies=trusted)
+    app = create_app(config, simulate=True, token=TOKEN, settings=settings)
+    sock = bind_socket("127.0.0.1", 0)
+    server = Server(app, log_level="warning", access_log=False, configure_logging=False)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    wrong = {"Authorization": "Bearer " + "w" * 43}
+    body = {"agent": "alpha", "task": "x"}
+    try:
+        async with asyncio.timeout(30), httpx2.AsyncClient(base_url=url_of(sock)) as http:
+            while not server.started:  # noqa: ASYNC110 (uvicorn has no started event)
+                await asyncio.sleep(0.01)
+
+            async def post(client_ip: str) -> int:
+                headers = {**wrong, "X-Forwarded-For": client_ip}
+                return (await http.post("/api/v1/execute", json=body, headers=headers)).status_code
+
+            assert [await post("203.0.113.7") for _ in range(4)][-1] == 429  # backing off
+            other = await post("198.51.100.9")
+    finally:
+        await server.stop()
+        await task
+    # trusted: another client behind the same proxy is not held by the first one's back-off;
+    # untrusted: the header is ignored and both are the proxy's address (127.0.0.1)
+    assert other == (401 if trusted else 429)
+
+
+def test_a_trusted_proxy_must_be_an_address_or_network() -> None:
+    assert ServerSettings(trusted_proxies=["10.0.0.0/8", "::1", "*"]).trusted_proxies
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        ServerSettings(trusted_proxies=["proxy.internal"])

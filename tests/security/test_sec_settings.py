@@ -164,12 +164,15 @@ def test_any_accepted_configuration_can_run(
     config = hostile_project(root, {"a": {}})
     config.write_text(json.dumps(_nest(values), indent=2))  # Infinity/NaN written as such
     try:
-        load_project(config)
+        project = load_project(config)
     except ConfigurationError:
         result = cli("--config", str(config), "list", "agents")
         assert result.exit_code == 2 and result.stderr.startswith("error: ")
         return
     ran = cli("--config", str(config), "--simulate", "execute", "a", "Hello", "--json")
+    if project.problem("a") is not None:  # a broken agent (e.g. priority -1001) loads, unusable
+        assert ran.exit_code == 2 and ran.stderr.startswith("error: "), (values, ran.output)
+        return
     short_timeout = any(p[-1] == "timeout_seconds" and float(v) < 1 for p, v in values.items())
     if ran.exit_code != 0:
         assert ran.exit_code == 1 and short_timeout, (values, ran.output)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from ..errors import (
 )
 from ..messages import MessageResponse, Usage
 from ..providers._headers import parse_retry_after, parse_should_retry
+from ..providers.anthropic import LazySdkClient
 from ..providers.simulated import SimulatedProvider
 from .types import COUNT_KEYS, BatchNotFoundError, BatchRequest, RawResult, RemoteBatch
 
@@ -61,38 +61,17 @@ def _iso(value: datetime | None) -> str | None:
 # --- the Message Batches API ------------------------------------------------------------------------
 
 
-class AnthropicBatchBackend:
+class AnthropicBatchBackend(LazySdkClient):
     name = "anthropic"
     simulated = False
 
-    def __init__(
-        self,
-        api_key: str | None,
-        *,
-        base_url: str | None = None,
-        timeout_seconds: float = 120.0,
-        client: AsyncAnthropic | None = None,
-    ) -> None:
-        self._api_key = api_key
-        self.base_url = base_url
-        self._timeout = timeout_seconds
-        self._client = client
-        self._lock = threading.Lock()
+    credentials = ("ANTHROPIC_API_KEY",)
+    missing = "no Anthropic credentials for the Message Batches API"
+    hint = "set ANTHROPIC_API_KEY or pass --api-key, or use --simulate"
 
-    def _make_client(self) -> AsyncAnthropic:
-        with self._lock:
-            if self._client is None:
-                from ..providers.anthropic import sdk_client
-
-                self._client = sdk_client(
-                    self._api_key,
-                    self.base_url,
-                    self._timeout,
-                    credential_env=("ANTHROPIC_API_KEY",),
-                    missing="no Anthropic credentials for the Message Batches API",
-                    hint="set ANTHROPIC_API_KEY or pass --api-key, or use --simulate",
-                )
-            return self._client
+    @property
+    def base_url(self) -> str | None:
+        return self._base_url
 
     async def _sdk(self) -> AsyncAnthropic:
         if self._client is None:  # importing the SDK and its TLS set-up read files: off the loop

@@ -179,6 +179,15 @@ class CacheProvider(ProviderWrapper):
             return request  # no memory, strict keying, or a request rewritten on the way
         return keyed[1]
 
+    async def ready(self) -> None:
+        """Open the store before the clock (``preload.prepare``): the secret, the file and its
+        schema are not the first call's latency. A failure is left for the first call, which
+        reports it and goes to the provider."""
+        try:
+            await self.store.open()
+        except Exception as exc:
+            log.debug("response cache not opened ahead of the first call: %s", exc)
+
     async def send(self, request: MessageRequest) -> MessageResponse:
         ctx = callctx.current()
         mode = self.store.policy.mode(ctx)

@@ -16,17 +16,23 @@ is never modified: the backend refuses it with :class:`ForeignStorageError`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import os
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..state.sqlite import (
+    Schema,
+    Worker,
+    app_id,
+    is_corruption,
+    move_aside,
+    open_database,
+    transaction,
+)
 from .errors import CacheBackendError, ForeignStorageError
 from .records import BackendStats, Counters, EntryInfo, Judge, PutOutcome, Record, Verdict
 
@@ -34,12 +40,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-APPLICATION_ID = int.from_bytes(b"cfC1", "big")  # marks the file as a claude-force cache
-SCHEMA_VERSION = 1
-_SQLITE_CORRUPT = 11
-_SQLITE_NOTADB = 26
-_OUR_TABLES = frozenset({"entries", "counters"})
+APPLICATION_ID = app_id(b"cfC1")  # marks the file as a claude-force cache
 _TOTALS = ("seq", "bytes", "entries")
 CHECKPOINT_EVERY = 128  # operations between background checkpoints
 AUTOCHECKPOINT_PAGES = 16_384  # safety net: a checkpoint inside a commit past ~64 MB of WAL
@@ -65,17 +66,18 @@ CREATE INDEX IF NOT EXISTS entries_by_agent ON entries(agent);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 """
 
+SCHEMA = Schema(
+    what="cache",
+    application_id=APPLICATION_ID,
+    migrations=(_SCHEMA,),
+    tables=frozenset({"entries", "counters"}),
+    fail=lambda message, hint: CacheBackendError(message, hint=hint),
+    foreign=lambda message, hint: ForeignStorageError(message, hint=hint),
+    fix="point paths.state (or ResponseCache's cache_dir) elsewhere",
+    pragmas=(f"wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}",),
+)
+
 _ROW = "key, namespace, agent, model, created_at, expires_at, payload, sig, last_used_at, hits"
-
-
-def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
-    if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
-        return False
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int) and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-        return True
-    text = str(exc).lower()
-    return "malformed" in text or "not a database" in text
 
 
 def _blob(value: object) -> bytes:
@@ -116,18 +118,6 @@ def _int(value: object) -> int:
         return 0
 
 
-@contextlib.contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 def _add(conn: sqlite3.Connection, counters: Counters, **totals: int) -> None:
     changes = counters.nonzero() + [(k, v) for k, v in totals.items() if v]
     if changes:
@@ -159,7 +149,7 @@ class SqliteBackend:
         self.busy_timeout_s = busy_timeout_s
         # read_only: a damaged file is reported, not moved aside (``cache stats/list/inspect``)
         self.read_only = read_only
-        self._pool: ThreadPoolExecutor | None = None
+        self._worker = Worker("claude-force-cache")
         self._conn: sqlite3.Connection | None = None
         self._inode: int | None = None
         self._incidents = 0  # quarantines not yet counted in the (new) database
@@ -175,10 +165,7 @@ class SqliteBackend:
     # --- the worker thread --------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claude-force-cache")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._guarded, fn, args)
+        return await self._worker.run(self._guarded, fn, args)
 
     def _guarded(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """Run ``fn(conn, *args)``; on corruption quarantine the file and retry once, fresh."""
@@ -191,7 +178,7 @@ class SqliteBackend:
                     self._checkpoint_soon()
                 return result
             except sqlite3.DatabaseError as exc:
-                if not _is_corruption(exc):
+                if not is_corruption(exc):
                     raise
                 self._quarantine(str(exc))
             return fn(self._connection(), *args)
@@ -206,76 +193,30 @@ class SqliteBackend:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        for attempt in (1, 2):
-            try:
-                conn = self._connect()
-                if self._incidents:
-                    _add_locked(conn, Counters(integrity_failures=self._incidents))
-                    self._incidents = 0
-                self._conn = conn
-                return conn
-            except sqlite3.DatabaseError as exc:
-                if attempt == 2 or not _is_corruption(exc):
-                    raise
-                self._quarantine(str(exc))
-        raise AssertionError("unreachable")
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            with open(self.path, "rb") as fh:
-                head = fh.read(len(SQLITE_MAGIC))
-        except FileNotFoundError:
-            head = b""
-        if head and head != SQLITE_MAGIC:
-            self._inode = None
-            self._quarantine("not a SQLite database")
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+        opened = open_database(
+            self.path, SCHEMA, busy_timeout_s=self.busy_timeout_s, read_only=self.read_only
         )
+        conn = opened.conn
         try:
-            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-            if app_id != APPLICATION_ID:
-                tables = {
-                    str(r[0])
-                    for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                }
-                if app_id != 0 or not tables <= _OUR_TABLES:
-                    raise ForeignStorageError(
-                        f"{self.path} is a SQLite database that is not a claude-force cache; "
-                        "it was left untouched",
-                        hint="point paths.state (or ResponseCache's cache_dir) elsewhere, "
-                        "or move that file away",
-                    )
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
-            if app_id != APPLICATION_ID:
-                with _write(conn):
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO counters(name, value) VALUES (?, 0)",
-                        [(n,) for n in (*_TOTALS, *Counters.names())],
-                    )
-                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            else:
-                # counters added by a later version of this module start at zero
-                conn.executemany(
-                    "INSERT OR IGNORE INTO counters(name, value) VALUES (?, 0)",
-                    [(n,) for n in (*_TOTALS, *Counters.names())],
-                )
+            # counters added by a later version of this module start at zero
+            conn.executemany(
+                "INSERT OR IGNORE INTO counters(name, value) VALUES (?, 0)",
+                [(n,) for n in (*_TOTALS, *Counters.names())],
+            )
+            incidents = self._incidents + opened.moved_aside
+            if incidents:
+                _add_locked(conn, Counters(integrity_failures=incidents))
+                self._incidents = 0
         except BaseException:
             conn.close()
             raise
-        self._inode = os.stat(self.path).st_ino
+        self._inode = opened.inode
+        self._conn = conn
         return conn
 
     def _quarantine(self, reason: str) -> None:
-        """Rename a damaged cache file (and its WAL files) aside; a fresh one is created next.
-        Read-only: raise :class:`CacheBackendError` and leave the file as it is."""
+        """Move a cache found damaged mid-operation aside (see ``state.sqlite.move_aside``); a
+        fresh one is created next. Read-only: raise :class:`CacheBackendError` and leave it."""
         if self.read_only:
             raise CacheBackendError(
                 f"the response cache {self.path} is damaged ({reason}); it was left as it is",
@@ -288,26 +229,9 @@ class SqliteBackend:
             self._conn = None
         if self._ckpt_pool is not None:
             self._ckpt_pool.submit(self._close_checkpointer).result()
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return
-        if self._inode is not None and st.st_ino != self._inode:
-            return  # another process already replaced it; just reconnect
-        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(f"{self.path}{suffix}")
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(src, Path(f"{self.path}{suffix}.corrupt-{stamp}"))
+        if move_aside(self.path, reason, "response cache", inode=self._inode):
+            self._incidents += 1
         self._inode = None
-        self._incidents += 1
-        log.warning(
-            "response cache %s was damaged (%s); moved aside as %s.corrupt-%s, starting fresh",
-            self.path,
-            reason,
-            self.path.name,
-            stamp,
-        )
 
     # --- operations (each runs whole on the worker thread) ----------------------------------------
 
@@ -315,7 +239,7 @@ class SqliteBackend:
     def _lookup(
         conn: sqlite3.Connection, key: str, now: float, judge: Judge, miss: Counters
     ) -> Verdict | None:
-        with _write(conn):
+        with transaction(conn):
             row = conn.execute(f"SELECT {_ROW} FROM entries WHERE key = ?", (key,)).fetchone()
             if row is None:
                 _add(conn, miss)
@@ -358,7 +282,7 @@ class SqliteBackend:
     ) -> PutOutcome:
         if record.size > max_bytes:
             return PutOutcome(stored=False)
-        with _write(conn):
+        with transaction(conn):
             old = _delete(conn, record.key)
             conn.execute(
                 "INSERT INTO entries(key, namespace, agent, model, created_at, expires_at, "
@@ -414,7 +338,7 @@ class SqliteBackend:
 
     @staticmethod
     def _remove(conn: sqlite3.Connection, key: str, counters: Counters) -> bool:
-        with _write(conn):
+        with transaction(conn):
             size = _delete(conn, key)
             if size is None:
                 return False
@@ -461,7 +385,7 @@ class SqliteBackend:
 
     @staticmethod
     def _prune(conn: sqlite3.Connection, now: float) -> int:
-        with _write(conn):
+        with transaction(conn):
             sizes = [
                 _int(r[0])
                 for r in conn.execute(
@@ -473,7 +397,7 @@ class SqliteBackend:
 
     @staticmethod
     def _clear(conn: sqlite3.Connection, agent: str | None) -> int:
-        with _write(conn):
+        with transaction(conn):
             if agent is None:
                 cur = conn.execute("DELETE FROM entries RETURNING size")
             else:
@@ -532,12 +456,7 @@ class SqliteBackend:
         await self._run(lambda conn: None)
 
     async def aclose(self) -> None:
-        if self._pool is None:
-            return
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._pool, self._close)
-        self._pool.shutdown(wait=False)
-        self._pool = None
+        await self._worker.aclose(self._close)
 
     async def lookup(self, key: str, now: float, judge: Judge, miss: Counters) -> Verdict | None:
         return await self._run(self._lookup, key, now, judge, miss)
@@ -571,5 +490,5 @@ class SqliteBackend:
 
 
 def _add_locked(conn: sqlite3.Connection, counters: Counters) -> None:
-    with _write(conn):
+    with transaction(conn):
         _add(conn, counters)

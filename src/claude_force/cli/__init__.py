@@ -22,6 +22,12 @@ __getattr__, __dir__ = lazy_exports(
 
 
 def main() -> None:
+    import os
+
+    # The CLI's own settings models need no pydantic plugin, and looking for plugins reads the
+    # metadata of every installed distribution (tens of ms per command). An explicit
+    # PYDANTIC_DISABLE_PLUGINS is kept; the Python API never sets it.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from .app import run
 
     run()

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -201,3 +201,25 @@ def write_output_file(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     notice(f"wrote {path}")
+
+
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def interactive() -> bool:
+    """Whether a person can answer a question (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def confirm_removal(what: str, yes: bool) -> None:
+    """Ask before removing ``what`` unless ``--yes``; without a terminal to ask on, refuse
+    (exit 2, naming ``--yes``). Declining aborts (exit 1)."""
+    if yes:
+        return
+    if not interactive():
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"refusing to remove {what} without confirmation", hint="pass --yes"
+        )
+    typer.confirm(f"Remove {what}?", abort=True, err=True)

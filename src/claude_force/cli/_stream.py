@@ -59,13 +59,15 @@ async def stream_one(
     raw = not out.isatty()  # piped: the exact text; on a terminal: controls made visible
     console = out_console()
     await core.prepare()  # the SDK and its client load before the clock starts
-    if not quiet:
-        console.print(Rule(Text(f"{item.agent} · streaming"), align="left"))
+    header = not quiet  # a rule with the agent's name, printed just before the first text
     t0 = time.perf_counter()
     ex: Execution | None = None
     last = "\n"
     async for event in core.stream(item.agent, item.task, options):
         if isinstance(event, TextDelta):
+            if header:  # after any notice the run printed (e.g. the simulated model's)
+                console.print(Rule(Text(f"{item.agent} · streaming"), align="left"))
+                header = False
             out.write(event.text if raw else safe(event.text))
             out.flush()
             last = event.text[-1:] or last

@@ -18,8 +18,8 @@ from ._common import emit_json, notice, out_console, state_of, write_output_file
 
 if TYPE_CHECKING:
     from ..metrics.analytics import Group, Stats, TrendPoint
+    from ..metrics.backend import Query
     from ..metrics.prompt_cache import PromptCacheSavings
-    from ..metrics.store import Query
     from ..metrics.tracker import MetricsTracker
     from ._common import CliState
 
@@ -56,7 +56,7 @@ RealOpt = Annotated[bool, typer.Option("--real-only", help="Leave out SIMULATED 
 def open_metrics(state: CliState, *, auto_rollup: bool = True) -> Iterator[MetricsTracker]:
     """The project's metrics (an empty in-memory store when nothing was recorded yet)."""
     from ..config import load_project
-    from ..metrics.store import MemoryMetricsStore
+    from ..metrics.memory_backend import MemoryMetricsStore
     from ..metrics.tracker import MetricsTracker, store_for
 
     project = load_project(state.config, check_files=False)
@@ -418,7 +418,7 @@ def rollup(
         else:
             report = tracker.rollup()
         if vacuum:
-            from ..metrics.sqlite_store import SQLiteMetricsStore
+            from ..metrics.sqlite_backend import SQLiteMetricsStore
 
             if isinstance(tracker.store, SQLiteMetricsStore):
                 tracker.store.vacuum()

@@ -12,6 +12,7 @@ usage errors exit 2; anything else prints one line and exits 1. ``--debug`` adds
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import os
@@ -24,6 +25,7 @@ from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 from typer.core import TyperGroup
+from typer.main import get_command_name
 
 from .._version import __version__
 from ..errors import ClaudeForceError
@@ -381,7 +383,9 @@ def _preload_sdk(state: CliState) -> None:
     overlaps with loading the project and is ready before any execution's clock starts. Without
     a key the run is simulated (unless claude.json says otherwise, which the orchestrator then
     handles, importing the SDK before the clock all the same)."""
-    if state.api_key or os.environ.get("ANTHROPIC_API_KEY"):
+    from ..config.environment import RunEnvironment  # these commands load the project anyway
+
+    if state.api_key or RunEnvironment.read().api_key:
         from ..providers.preload import start_sdk_import
 
         start_sdk_import()
@@ -413,15 +417,57 @@ app.add_typer(_worker.app, name="runs")
 @functools.cache
 def _root_command() -> Any:
     """The click command tree, built once per process (typer inspects every signature)."""
+    return _command_tree(None)
+
+
+_GLOBAL_VALUE_OPTIONS = ("-c", "--config", "--api-key", "--log-format")
+_GLOBAL_FLAGS = frozenset({"--simulate", "--demo", "--debug"})
+
+
+def _invoked_name(args: Sequence[str]) -> str | None:
+    """The command named on the line when only global options come before it; ``None`` (build
+    every command) for ``--help``, ``--version``, completion, no command or anything unknown."""
+    tokens = iter(args)
+    for token in tokens:
+        if token in _GLOBAL_VALUE_OPTIONS:
+            next(tokens, None)
+        elif token in _GLOBAL_FLAGS or token.startswith(
+            tuple(f"{o}=" for o in _GLOBAL_VALUE_OPTIONS[1:])
+        ):
+            continue
+        elif token.startswith("-"):
+            return None
+        else:
+            return token
+    return None
+
+
+@functools.cache
+def _command_tree(name: str | None) -> Any:
+    """The click tree with only command ``name`` under the root (``None`` or a name that is no
+    command: every command). Why: typer inspects the signature of every command it builds, about
+    a fifth of a read-only command's start; the one that runs is enough. Help, completion and
+    unknown commands (click's suggestions) get the whole tree."""
+    if name is not None:
+        commands = [
+            c
+            for c in app.registered_commands
+            if (c.name or get_command_name(getattr(c.callback, "__name__", ""))) == name
+        ]
+        groups = [g for g in app.registered_groups if isinstance(g.name, str) and g.name == name]
+        if commands or groups:
+            partial = copy.copy(app)
+            partial.registered_commands = commands
+            partial.registered_groups = groups
+            return typer.main.get_command(partial)
     return typer.main.get_command(app)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line in-process and return its exit code (used by the demo and tests)."""
-    command = _root_command()
-    code = command.main(
-        args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False
-    )
+    args = list(argv) if argv is not None else sys.argv[1:]
+    command = _command_tree(_invoked_name(args))
+    code = command.main(args=args, prog_name=PROG, standalone_mode=False)
     return int(code)
 
 

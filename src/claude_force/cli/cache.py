@@ -6,14 +6,21 @@ switched on, so a disabled cache can still be inspected and cleared.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ._common import CliState, emit_json, notice, out_console, state_of
+from ._common import (  # the removal commands' confirmation
+    CliState,
+    YesOpt,
+    confirm_removal,
+    emit_json,
+    notice,
+    out_console,
+    state_of,
+)
 
 if TYPE_CHECKING:
     from ..cache.store import ResponseStore
@@ -66,11 +73,15 @@ def _semantic_figures(state: CliState) -> dict[str, Any]:
     if importlib.util.find_spec("numpy") is None:  # the `semantic` extra is not installed
         figures["available"] = False
         return figures
+    vector_file = project.state_dir / "semantic.db"
+    if s.backend == "sqlite" and not vector_file.exists():
+        figures["entries"] = 0  # never used: no need to load the semantic store (and numpy)
+        return figures
     from ..cache.semantic.store import SqliteVectorStore, VectorStore
 
     vectors: VectorStore | None = None
     if s.backend == "sqlite":
-        vectors = SqliteVectorStore(project.state_dir / "semantic.db")
+        vectors = SqliteVectorStore(vector_file)
     elif s.backend == "redis" and s.redis_url and s.semantic.enabled:
         from ..cache.semantic.store import RedisVectorStore
 
@@ -118,10 +129,6 @@ def _until(seconds: float) -> str:
     if seconds >= 60:
         return f"in {seconds / 60:.0f} min"
     return f"in {max(seconds, 0):.0f} s"
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty()
 
 
 def _size(n: int) -> str:
@@ -347,19 +354,12 @@ def prune(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 def clear(
     ctx: typer.Context,
     agent: AgentOpt = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Remove all entries (or one agent's). Statistics are kept."""
-    from ..errors import ConfigurationError
-
     what = "all cache entries" if agent is None else f"the cache entries of agent '{agent}'"
-    if not yes:
-        if not _interactive():
-            raise ConfigurationError(
-                f"refusing to remove {what} without confirmation", hint="pass --yes"
-            )
-        typer.confirm(f"Remove {what}?", abort=True, err=True)
+    confirm_removal(what, yes)
 
     async def go(store: ResponseStore) -> int:
         return await store.clear(agent)

@@ -76,18 +76,25 @@ def _fail(args: argparse.Namespace, exc: Exception) -> NoReturn:
     sys.exit(exc.exit_code if isinstance(exc, ClaudeForceError) else 1)
 
 
-def cmd_list_agents(args: argparse.Namespace) -> None:
-    """List the agents (2.2's ``list agents``)."""
+def _listing(args: argparse.Namespace, what: str) -> tuple[Any, bool, str]:
+    """``orchestrator.list_<what>()`` for a 2.2 ``list`` command (errors end the command), with
+    the command's ``--quiet`` and output format."""
     quiet = bool(getattr(args, "quiet", False))
     output_format = _format(args)
     try:
         orchestrator = _open(args, announce=not quiet and output_format != "json")
         try:
-            agents = orchestrator.list_agents()
+            listed = getattr(orchestrator, f"list_{what}")()
         finally:
             _close(orchestrator)
     except Exception as exc:
         _fail(args, exc)
+    return listed, quiet, output_format
+
+
+def cmd_list_agents(args: argparse.Namespace) -> None:
+    """List the agents (2.2's ``list agents``)."""
+    agents, quiet, output_format = _listing(args, "agents")
     if output_format == "json":
         print(json.dumps(agents, indent=2, default=str))
         return
@@ -106,16 +113,7 @@ def cmd_list_agents(args: argparse.Namespace) -> None:
 
 def cmd_list_workflows(args: argparse.Namespace) -> None:
     """List the workflows (2.2's ``list workflows``)."""
-    quiet = bool(getattr(args, "quiet", False))
-    output_format = _format(args)
-    try:
-        orchestrator = _open(args, announce=not quiet and output_format != "json")
-        try:
-            workflows = orchestrator.list_workflows()
-        finally:
-            _close(orchestrator)
-    except Exception as exc:
-        _fail(args, exc)
+    workflows, quiet, output_format = _listing(args, "workflows")
     if output_format == "json":
         rows = [
             {"name": n, "agent_count": len(a), "agents": list(a), "flow": " → ".join(a)}

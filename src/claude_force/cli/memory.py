@@ -7,14 +7,21 @@ was never written is reported as empty and no file is created.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ._common import CliState, emit_json, notice, out_console, state_of
+from ._common import (  # the removal commands' confirmation
+    CliState,
+    YesOpt,
+    confirm_removal,
+    emit_json,
+    notice,
+    out_console,
+    state_of,
+)
 
 if TYPE_CHECKING:
     from ..memory.store import MemoryStore
@@ -176,19 +183,12 @@ def prune(
 def clear(
     ctx: typer.Context,
     agent: AgentOpt = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Remove every session (or one agent's)."""
-    from ..errors import ConfigurationError
-
     what = "all of agent memory" if agent is None else f"the memory of agent '{agent}'"
-    if not yes:
-        if not sys.stdin.isatty():
-            raise ConfigurationError(
-                f"refusing to remove {what} without confirmation", hint="pass --yes"
-            )
-        typer.confirm(f"Remove {what}?", abort=True, err=True)
+    confirm_removal(what, yes)
     removed = with_store(state_of(ctx), lambda store: store.clear(agent), 0)
     if json_out:
         emit_json({"removed": removed, "agent": agent})

@@ -127,10 +127,13 @@ def runs_list(
     console.print(table) if runs else console.print("no runs")
 
 
+RunIdArg = Annotated[str, typer.Argument(help="The run id (see 'claude-force runs list').")]
+
+
 @app.command("show")
 def runs_show(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run id (see 'claude-force runs list').")],
+    run_id: RunIdArg,
     json_out: JsonOpt = False,
 ) -> None:
     """One run: its state, worker, steps and — when finished — its result."""
@@ -158,7 +161,7 @@ def runs_show(
 @app.command("cancel")
 def runs_cancel(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run id (see 'claude-force runs list').")],
+    run_id: RunIdArg,
     json_out: JsonOpt = False,
 ) -> None:
     """Cancel a queued or running run (a step already calling the model finishes its call)."""

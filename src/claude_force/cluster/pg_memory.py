@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 
-from ..memory._sqlite import Changes, NewSession, _session
-from ..memory.records import Hit, SearchQuery, Session
+from ..memory.backend import COLUMNS, Changes, NewSession, SessionReads, session_of
+from ..memory.records import Hit, SearchQuery
 from . import pgschema
 from .liveness import conninfo
 
@@ -54,10 +54,6 @@ ON CONFLICT (key) DO NOTHING;
 ]
 
 _S = "claude_force.memory_sessions"
-_COLUMNS = (
-    "s.uid, s.agent, s.task, s.summary, s.success, s.simulated, s.model, s.input_tokens, "
-    "s.output_tokens, s.execution_time_ms, s.workflow, s.created_at, s.metadata"
-)
 _WORD = re.compile(r"[^\w]+", re.UNICODE)
 
 
@@ -67,8 +63,12 @@ def tsquery_of(terms: Sequence[str]) -> str:
     return " | ".join(dict.fromkeys(words))
 
 
-class PgSessionDB:
+class PgSessionDB(SessionReads):
     """The memory tables in the cluster's PostgreSQL (blocking; thread-safe)."""
+
+    TABLE = _S
+    P = "%s"
+    SUCCESS = "s.success::int"
 
     def __init__(self, database_url: str) -> None:
         self.url = conninfo(database_url)
@@ -92,6 +92,9 @@ class PgSessionDB:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+    def _flag(self, value: bool) -> object:
+        return value
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -155,15 +158,7 @@ class PgSessionDB:
     def delete(
         self, *, before: float | None = None, agent: str | None = None
     ) -> tuple[int, set[str]]:
-        where: list[str] = []
-        args: list[Any] = []
-        if before is not None:
-            where.append("created_at < %s")
-            args.append(before)
-        if agent is not None:
-            where.append("agent = %s")
-            args.append(agent)
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        cond, args = self._where(before, agent)
         with self._lock, self.conn.transaction():
             rows = self.conn.execute(f"DELETE FROM {_S}{cond} RETURNING agent", args).fetchall()  # type: ignore[arg-type]
             agents = {str(r[0]) for r in rows}
@@ -183,80 +178,16 @@ class PgSessionDB:
             where.append("s.agent = %s")
             args.append(q.agent)
         sql = (
-            f"SELECT {_COLUMNS}, ts_rank(s.tsv, to_tsquery('english', %s)) AS rank FROM "
+            f"SELECT {COLUMNS}, ts_rank(s.tsv, to_tsquery('english', %s)) AS rank FROM "
             f"(SELECT * FROM {_S} AS s WHERE {' AND '.join(where)} "
             "ORDER BY s.created_at DESC, s.id DESC LIMIT %s) AS s "
             "ORDER BY rank DESC, s.created_at DESC, s.id DESC LIMIT %s"
         )
         rows = self._all(sql, [query, *args, budget, q.limit])
-        return [Hit(_session(_sqlite_row(r)), float(r[13])) for r in rows]
-
-    def _recent(self, q: SearchQuery, cutoff: float | None) -> list[Hit]:
-        where, args = self._filters(q, cutoff, [], [])
-        if q.agent is not None:
-            where.append("s.agent = %s")
-            args.append(q.agent)
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
-        sql = (
-            f"SELECT {_COLUMNS} FROM {_S} AS s{cond} ORDER BY s.created_at DESC, s.id DESC LIMIT %s"
-        )
-        return [Hit(_session(_sqlite_row(r)), 0.0) for r in self._all(sql, [*args, q.limit])]
-
-    @staticmethod
-    def _filters(
-        q: SearchQuery, cutoff: float | None, where: list[str], args: list[Any]
-    ) -> tuple[list[str], list[Any]]:
-        if q.success_only:
-            where.append("s.success")
-        if q.simulated is not None:
-            where.append("s.simulated = %s")
-            args.append(q.simulated)
-        if cutoff is not None:
-            where.append("s.created_at >= %s")
-            args.append(cutoff)
-        return where, args
-
-    def get(self, uid: str) -> Session | None:
-        rows = self._all(f"SELECT {_COLUMNS} FROM {_S} AS s WHERE s.uid = %s", [uid])
-        return _session(_sqlite_row(rows[0])) if rows else None
-
-    def recent(self, *, agent: str | None, limit: int) -> list[Session]:
-        q = SearchQuery("", agent=agent, success_only=False, limit=limit)
-        return [h.session for h in self._recent(q, None)]
-
-    def summary(self, agent: str | None = None) -> dict[str, Any]:
-        from ..memory._sqlite import _utc
-
-        cond, args = ("WHERE agent = %s", [agent]) if agent is not None else ("", [])
-        row = self._all(
-            "SELECT count(*), coalesce(sum(success::int), 0), min(created_at), max(created_at), "
-            "coalesce(avg(execution_time_ms), 0), coalesce(sum(redactions), 0) "
-            f"FROM {_S} {cond}",
-            args,
-        )[0]
-        agents = {
-            str(n): int(c)
-            for n, c in self._all(
-                f"SELECT agent, count(*) FROM {_S} {cond} GROUP BY agent ORDER BY agent", args
-            )
-        }
-        return {
-            "sessions": int(row[0]),
-            "successful": int(row[1]),
-            "oldest": _utc(row[2]) if row[2] is not None else None,
-            "newest": _utc(row[3]) if row[3] is not None else None,
-            "avg_execution_time_ms": float(row[4]),
-            "redactions": int(row[5]),
-            "agents": agents,
-        }
+        return [Hit(session_of(r), float(r[13])) for r in rows]
 
     def legacy_rows(self, source: Path | None = None) -> list[tuple[Any, ...]] | None:
         return None  # a 2.2 file is imported by the SQLite store, not into the cluster
 
     def mark_legacy_imported(self) -> None:
         return None
-
-
-def _sqlite_row(row: Sequence[Any]) -> tuple[Any, ...]:
-    """The SQLite row shape ``_session`` reads (booleans as 0/1 there; the same values here)."""
-    return tuple(row[:13])

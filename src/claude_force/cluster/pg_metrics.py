@@ -1,5 +1,5 @@
 """The PostgreSQL metrics store (cluster mode): every worker and server writes and reads one
-store, behind the same :class:`~claude_force.metrics.store.MetricsStore` protocol as SQLite.
+store, behind the same :class:`~claude_force.metrics.backend.MetricsStore` protocol as SQLite.
 
 Raw rows are kept per ``(execution_id, attempt)`` — a durable step re-run after a crash keeps its
 execution id, so its row is replaced, not added — with the filter columns indexed and the whole
@@ -21,20 +21,19 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ..metrics.browse import ExecutionNote, merge_note
-from ..metrics.histogram import LogHistogram
-from ..metrics.record import Cell, CellKey, Dimension, ExecutionRecord, Granularity, period_start
-from ..metrics.store import (
+from ..metrics.backend import (
     _DAILY_DIMS,
     ROLLED_BEFORE,
     DailyRow,
+    FoldsRows,
     Query,
     RollupReport,
     StoreStats,
     aggregate_records,
-    group_key,
-    merge_into,
 )
+from ..metrics.browse import ExecutionNote, merge_note
+from ..metrics.histogram import LogHistogram
+from ..metrics.record import Cell, ExecutionRecord, period_start
 from . import pgschema
 from .liveness import conninfo
 
@@ -98,7 +97,7 @@ def _record(data: dict[str, Any]) -> ExecutionRecord:
     return ExecutionRecord(**data)
 
 
-class PostgresMetricsStore:
+class PostgresMetricsStore(FoldsRows):
     """Metrics in PostgreSQL; blocking methods (the tracker calls them from a thread)."""
 
     def __init__(self, database_url: str) -> None:
@@ -220,21 +219,6 @@ class PostgresMetricsStore:
             )
             for r in rows
         ]
-
-    def aggregate(
-        self,
-        query: Query,
-        by: Sequence[Dimension] = (),
-        granularity: Granularity | int = "day",
-        *,
-        latency: bool = True,
-    ) -> dict[CellKey, Cell]:
-        del latency  # the histograms come with the rows here: always filled
-        out = aggregate_records(self.records(query), by, granularity)
-        for row in self.daily_rows(query):
-            dims = {"period": row.day_us, **row.dims}
-            merge_into(out, {group_key(dims, by): row.cell})
-        return out
 
     def recent(
         self, query: Query, limit: int = 50, *, failed_only: bool = False

@@ -50,21 +50,31 @@ PERIOD_S = 60.0
 _WARN_EVERY_S = 30.0
 _MAX_SLEEP_S = 1.0  # re-check at least this often (other processes give capacity back)
 
-# KEYS: the buckets; ARGV: period, then (capacity, need) per bucket. Returns the wait in
-# seconds as a string (0: taken). Refill and take are one atomic step on Redis's clock.
-_ACQUIRE = """
+# Lua shared by the scripts below: Redis's clock and the period (ARGV[1]); then, inside a loop
+# over the buckets with ``cap`` set, bucket i's level refilled up to now.
+_CLOCK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local period = tonumber(ARGV[1])
+"""
+_REFILL = """  local st = redis.call('HMGET', KEYS[i], 'level', 'at')
+  local level = tonumber(st[1]); local at = tonumber(st[2])
+  if level == nil then level = cap; at = now end
+  if now > at then level = math.min(cap, level + (now - at) * cap / period) end
+"""
+
+# KEYS: the buckets; ARGV: period, then (capacity, need) per bucket. Returns the wait in
+# seconds as a string (0: taken). Refill and take are one atomic step on Redis's clock.
+_ACQUIRE = (
+    _CLOCK
+    + """
 local levels = {}
 local wait = 0
 for i = 1, #KEYS do
   local cap = tonumber(ARGV[2 * i]); local need = tonumber(ARGV[2 * i + 1])
-  local st = redis.call('HMGET', KEYS[i], 'level', 'at')
-  local level = tonumber(st[1]); local at = tonumber(st[2])
-  if level == nil then level = cap; at = now end
-  if now > at then level = math.min(cap, level + (now - at) * cap / period) end
-  levels[i] = level
+"""
+    + _REFILL
+    + """  levels[i] = level
   local deficit = math.min(need, cap) - level
   if deficit > 0.000001 then
     local w = deficit * period / cap
@@ -79,24 +89,23 @@ for i = 1, #KEYS do
 end
 return tostring(wait)
 """
+)
 
 # KEYS: the buckets; ARGV: period, then (capacity, amount given back — negative: taken) each.
-_SETTLE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local period = tonumber(ARGV[1])
+_SETTLE = (
+    _CLOCK
+    + """
 for i = 1, #KEYS do
   local cap = tonumber(ARGV[2 * i]); local delta = tonumber(ARGV[2 * i + 1])
-  local st = redis.call('HMGET', KEYS[i], 'level', 'at')
-  local level = tonumber(st[1]); local at = tonumber(st[2])
-  if level == nil then level = cap; at = now end
-  if now > at then level = math.min(cap, level + (now - at) * cap / period) end
-  level = math.min(cap, level + delta)
+"""
+    + _REFILL
+    + """  level = math.min(cap, level + delta)
   redis.call('HSET', KEYS[i], 'level', tostring(level), 'at', tostring(now))
   redis.call('PEXPIRE', KEYS[i], math.ceil(period * 2000))
 end
 return 1
 """
+)
 
 
 def namespace(database_url: str) -> str:

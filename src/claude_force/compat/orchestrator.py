@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
 from .._closing import Closing
-from .._sync import LoopThread
+from .._sync import LoopThread, blocking
 from ..config import Project
 from ..errors import ConfigurationError
 from ..inputs import check_run
@@ -105,8 +105,9 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
 
     # --- running ----------------------------------------------------------------------------------
 
-    def run_agent(
+    async def arun_agent(
         self,
+        /,
         agent_name: str,
         task: str,
         model: str | None = None,
@@ -122,40 +123,25 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         checks of 2.2's ``execute_agent``), before anything is read or sent.
         """
         check_run(agent_name, task)
-        args = (model, max_tokens, temperature, workflow_name, workflow_position)
-        return self._loop.run(self.arun_agent(agent_name, task, *args))
-
-    async def arun_agent(
-        self,
-        agent_name: str,
-        task: str,
-        model: str | None = None,
-        max_tokens: int = 4096,
-        temperature: float | None = None,
-        workflow_name: str | None = None,
-        workflow_position: int | None = None,
-    ) -> AgentResult:
         # RunOptions' first fields are 2.2's run arguments, in 2.2's order
-        check_run(agent_name, task)
         opts = RunOptions(model, max_tokens, temperature, workflow_name, workflow_position)
         self._sync_client()
         return (await self.core.execute(agent_name, task, opts)).to_agent_result()
 
-    def run_workflow(
-        self, workflow_name: str, task: str, pass_output_to_next: bool = True, **_: Any
-    ) -> list[AgentResult]:
-        """Run a workflow; returns one result per step that ran (stops at the first failure)."""
-        return self._loop.run(self.arun_workflow(workflow_name, task, pass_output_to_next))
+    run_agent = blocking(arun_agent)
 
     async def arun_workflow(
-        self, workflow_name: str, task: str, pass_output_to_next: bool = True
+        self, /, workflow_name: str, task: str, pass_output_to_next: bool = True, **_: Any
     ) -> list[AgentResult]:
+        """Run a workflow; returns one result per step that ran (stops at the first failure)."""
         self._sync_client()
         executions = await self.core.run_workflow(workflow_name, task, pass_output_to_next)
         return [ex.to_agent_result() for ex in executions]
 
-    def execute_workflow(
-        self, workflow: str | WorkflowDAG, task: str, **options: Any
+    run_workflow = blocking(arun_workflow)
+
+    async def aexecute_workflow(
+        self, /, workflow: str | WorkflowDAG, task: str, **options: Any
     ) -> WorkflowResult:
         """Run a workflow and return the full result (per-step timing, critical path, totals).
 
@@ -164,13 +150,9 @@ class AgentOrchestrator(BaseOrchestrator, Closing):
         orchestrator's loop thread.
         """
         self._sync_client()
-        return self._loop.run(self.core.execute_workflow(workflow, task, **options))
-
-    async def aexecute_workflow(
-        self, workflow: str | WorkflowDAG, task: str, **options: Any
-    ) -> WorkflowResult:
-        self._sync_client()
         return await self.core.execute_workflow(workflow, task, **options)
+
+    execute_workflow = blocking(aexecute_workflow)
 
     def run_many(self, items: list[tuple[str, str]]) -> list[AgentResult]:
         """Run (agent, task) pairs concurrently within the configured bound."""

@@ -37,10 +37,10 @@ from ..catalog import ModelCatalog, builtin_catalog
 from ..clock import WALL_CLOCK, Clock, utcnow
 from ..messages import Usage
 from ..metrics.analytics import Analytics, Stats
+from ..metrics.backend import MetricsStore, Query
 from ..metrics.record import Cell, ExecutionRecord, Granularity, from_us, task_hash, to_pico, to_us
 from ..metrics.ring import RingMetricsStore, append_line, read_lines, rewrite_lines
 from ..metrics.settings import MetricsSettings
-from ..metrics.store import MetricsStore, Query
 from ..metrics.tracker import MetricsTracker, store_for
 
 DEFAULT_METRICS_DIR = ".claude/metrics"

@@ -247,7 +247,9 @@ class AgentEngine(AsyncClosing):
         metrics = self.metrics
         if metrics is not None:  # its Prometheus series import their modules when first built
             await asyncio.to_thread(lambda: metrics.prometheus)
-        await prepare(self.pipeline)
+        if self.memory is not None:  # its file opens now, not inside the first run
+            await self.memory.open()
+        await prepare(self.pipeline)  # the provider's client; the cache store opens too
         self._prepared_loop = loop
 
     async def __aenter__(self) -> AgentEngine:

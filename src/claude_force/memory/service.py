@@ -14,19 +14,19 @@ broken memory must never fail an agent run.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..clock import WALL_CLOCK, Clock
 from ..errors import ClaudeForceError
+from ..state.sqlite import Worker
+from .backend import SessionBackend
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
-from .store import MemoryStore, SessionBackend
+from .store import MemoryStore
 
 if TYPE_CHECKING:
     from ..config import Project
@@ -108,7 +108,7 @@ class MemoryService:
     ) -> None:
         self.store = store
         self._allows = allows
-        self._pool: ThreadPoolExecutor | None = None
+        self._worker = Worker("claude-force-memory")
         self._writes: set[asyncio.Task[str | None]] = set()
 
     @classmethod
@@ -144,12 +144,17 @@ class MemoryService:
 
     def _submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
         """Queue ``fn`` on the store's worker thread now (jobs run in the order queued)."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claude-force-memory")
-        loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        return self._worker.submit(fn, *args, **kwargs)
 
     # --- what the orchestrator calls (never raises for a storage problem) -----------------------
+
+    async def open(self) -> None:
+        """Open the store ahead of the first run (the engine's ``prepare``, before the clock);
+        a failure is logged and left for the first run, which runs without memory context."""
+        try:
+            await self._run(self.store.open)
+        except Exception as exc:
+            log.debug("memory not opened ahead of the first run: %s", exc)
 
     async def context_for(self, agent: str, task: str, *, simulated: bool | None = None) -> str:
         """Context of relevant past sessions for ``agent`` on ``task``; ``""`` when there is none,
@@ -262,9 +267,4 @@ class MemoryService:
 
     async def aclose(self) -> None:
         await self.flush()
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(pool, self.store.close)
-        pool.shutdown(wait=False)
+        await self._worker.aclose(self.store.close)

@@ -16,15 +16,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..clock import WALL_CLOCK, Clock, utcnow
-from ._sqlite import Changes, NewSession, SessionDB
+from .backend import Changes, NewSession, SessionBackend
 from .context import build_context_with_ids, select
 from .qcache import QueryCache, QueryCacheStats
 from .records import MAX_TASK_CHARS, Hit, MemoryStats, SearchQuery, Session
 from .redact import redact, redact_value
 from .settings import MemorySettings
+from .sqlite_backend import SessionDB
 
 log = logging.getLogger(__name__)
 
@@ -50,38 +51,6 @@ def bound_summary(text: str, max_chars: int) -> str:
     if 0 <= space < len(tail) * 0.2:
         tail = tail[space + 1 :]
     return head.rstrip() + gap + tail.lstrip()
-
-
-class SessionBackend(Protocol):
-    """What the store needs of its database: SQLite's :class:`SessionDB` (the default) or the
-    cluster's PostgreSQL tables (``claude_force.cluster.pg_memory.PgSessionDB``)."""
-
-    @property
-    def conn(self) -> object: ...
-
-    def changed_elsewhere(self) -> bool: ...
-
-    def changes(self) -> Changes: ...
-
-    def add(self, sessions: Iterable[NewSession]) -> dict[str, int]: ...
-
-    def delete(
-        self, *, before: float | None = None, agent: str | None = None
-    ) -> tuple[int, set[str]]: ...
-
-    def search(self, q: SearchQuery, *, cutoff: float | None, budget: int) -> list[Hit]: ...
-
-    def get(self, uid: str) -> Session | None: ...
-
-    def recent(self, *, agent: str | None, limit: int) -> list[Session]: ...
-
-    def summary(self, agent: str | None = None) -> dict[str, Any]: ...
-
-    def legacy_rows(self, source: Path | None = None) -> list[tuple[Any, ...]] | None: ...
-
-    def mark_legacy_imported(self) -> None: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +103,11 @@ class MemoryStore:
                 self._import_from_legacy()
             self._retain(force=True)
         return self._db
+
+    def open(self) -> None:
+        """Open the database now (schema, legacy import, retention) instead of at first use."""
+        with self._lock:
+            self._ready()
 
     def _sync(self) -> None:
         """Drop cached queries that another process's writes made stale (exactly those)."""

@@ -12,12 +12,13 @@ from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .analytics import Analytics, Group, Stats, TrendPoint, make_query, parse_when
+    from .backend import MetricsStore, Query, RollupReport, StoreStats
     from .histogram import RELATIVE_ACCURACY, LogHistogram
+    from .memory_backend import MemoryMetricsStore
     from .prometheus import PrometheusMetrics, StoreCollector, store_exposition
     from .record import Cell, ExecutionRecord
     from .settings import MetricsSettings
-    from .sqlite_store import SQLiteMetricsStore
-    from .store import MemoryMetricsStore, MetricsStore, Query, RollupReport, StoreStats
+    from .sqlite_backend import SQLiteMetricsStore
     from .tracker import MetricsTracker
     from .writer import BatchWriter
 
@@ -36,12 +37,12 @@ _EXPORTS: dict[str, str] = {
     "Cell": ".record",
     "ExecutionRecord": ".record",
     "MetricsSettings": ".settings",
-    "SQLiteMetricsStore": ".sqlite_store",
-    "MemoryMetricsStore": ".store",
-    "MetricsStore": ".store",
-    "Query": ".store",
-    "RollupReport": ".store",
-    "StoreStats": ".store",
+    "SQLiteMetricsStore": ".sqlite_backend",
+    "MemoryMetricsStore": ".memory_backend",
+    "MetricsStore": ".backend",
+    "Query": ".backend",
+    "RollupReport": ".backend",
+    "StoreStats": ".backend",
     "MetricsTracker": ".tracker",
     "BatchWriter": ".writer",
 }

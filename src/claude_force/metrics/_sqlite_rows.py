@@ -1,6 +1,6 @@
 """The metrics database's schema and the conversions between records and its rows.
 
-Kept apart from :mod:`.sqlite_store` (the store's operations) so that each file holds one role:
+Kept apart from :mod:`.sqlite_backend` (the store's operations) so that each file holds one role:
 what the tables are, and what the store does with them.
 """
 
@@ -10,9 +10,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from .backend import _DAILY_DIMS
 from .record import Cell, CellKey, Dimension, ExecutionRecord
 
-SCHEMA_VERSION = 1
 HOUR_US = 3_600_000_000
 
 _SCHEMA = """
@@ -101,12 +101,7 @@ _RAW_COLUMNS = (
     "attempt",
     "final",
     "started_us",
-    "agent",
-    "provider",
-    "model",
-    "workflow",
-    "outcome",
-    "simulated",
+    *_DAILY_DIMS[1:],  # a raw row carries the daily rows' dimensions
     "success",
     "error_type",
     "duration_us",
@@ -215,25 +210,12 @@ _ADDED_COLUMNS = (
 
 
 def add_columns(conn: sqlite3.Connection) -> None:
-    """Add the columns an older file lacks (no schema version change: both read the file).
-    In one IMMEDIATE transaction: two processes opening an older file do not both add them."""
-
-    def missing() -> list[tuple[str, str, str]]:
-        have: dict[str, set[str]] = {}
-        for table, _, _ in _ADDED_COLUMNS:
-            have[table] = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        return [(t, c, d) for t, c, d in _ADDED_COLUMNS if c not in have[t]]
-
-    if not missing():
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for table, column, definition in missing():
+    """Schema migration 1 → 2: the columns a file written before them lacks (the state helper
+    runs it in its one migration transaction; an older claude-force ignores the columns)."""
+    for table, column, definition in _ADDED_COLUMNS:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _cell_of(sums: Sequence[Any]) -> Cell:

@@ -19,8 +19,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigurationError
-from .record import Cell, Dimension, Granularity, from_pico, from_us, to_us
-from .store import ROLLED_BEFORE, MetricsStore, Query
+from .backend import ROLLED_BEFORE, MetricsStore, Query
+from .record import Cell, Dimension, Granularity, TokenTotal, from_pico, from_us, to_us
 
 if TYPE_CHECKING:
     from ..messages import CacheTTL
@@ -39,7 +39,7 @@ def _round(x: float | None) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Stats:
+class Stats(TokenTotal):
     """The figures of one group of executions."""
 
     executions: int
@@ -100,15 +100,6 @@ class Stats:
     @property
     def cache_hit_rate(self) -> float:
         return _ratio(self.cache_hits, self.executions)
-
-    @property
-    def total_tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_write_tokens
-            + self.cache_read_tokens
-        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: money as float USD plus an exact decimal string."""

@@ -7,7 +7,7 @@ the routing decision, the request id — and the task and answer text only when 
 in (``metrics.keep_text``), redacted. Notes are merged key by key (RFC 7396), so a later writer
 (the router, after the run) adds to what the tracker wrote.
 
-:class:`SQLiteBrowse` is mixed into :class:`~claude_force.metrics.sqlite_store.SQLiteMetricsStore`
+:class:`SQLiteBrowse` is mixed into :class:`~claude_force.metrics.sqlite_backend.SQLiteMetricsStore`
 (kept apart so that module stays about storage and aggregates).
 """
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .backend import Query
     from .record import ExecutionRecord
-    from .store import Query
 
 NOTES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS notes (
@@ -146,7 +146,7 @@ class MemoryBrowse:
     _raw: dict[tuple[str, int], ExecutionRecord]
     _seq: dict[tuple[str, int], int]
     _notes: dict[str, tuple[int, dict[str, Any]]]
-    _lock: threading.Lock
+    _lock: threading.RLock
 
     if TYPE_CHECKING:  # provided by the store
 

@@ -30,9 +30,9 @@ from ..events import (
     RetryGaveUp,
     RetryScheduled,
 )
+from .backend import MetricsStore, Query
 from .histogram import bucket_value
 from .record import PICO, ExecutionRecord
-from .store import MetricsStore, Query
 
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 WAIT_BUCKETS_S = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
@@ -46,101 +46,94 @@ class PrometheusMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.executions = Counter(
+
+        # labels: space-separated names
+        def counter(name: str, doc: str, labels: str) -> Counter:
+            return Counter(name, doc, labels.split(), registry=r)
+
+        def gauge(name: str, doc: str, labels: str) -> Gauge:
+            return Gauge(name, doc, labels.split(), registry=r)
+
+        def histogram(name: str, doc: str, labels: str, buckets: tuple[float, ...]) -> Histogram:
+            return Histogram(name, doc, labels.split(), buckets=buckets, registry=r)
+
+        self.executions = counter(
             "claude_force_executions",
             "Finished agent executions.",
-            ["agent", "model", "outcome", "cached", "simulated"],
-            registry=r,
+            "agent model outcome cached simulated",
         )
-        self.tokens = Counter(
+        self.tokens = counter(
             "claude_force_tokens",
             "Tokens used, by kind (input, output, cache_write, cache_read).",
-            ["agent", "model", "kind"],
-            registry=r,
+            "agent model kind",
         )
-        self.cost = Counter(
-            "claude_force_cost_usd", "Cost in USD (known prices).", ["agent", "model"], registry=r
-        )
-        self.cost_unknown = Counter(
+        self.cost = counter("claude_force_cost_usd", "Cost in USD (known prices).", "agent model")
+        self.cost_unknown = counter(
             "claude_force_cost_unknown",
             "Attempts whose model has no price (cost recorded as unknown).",
-            ["model"],
-            registry=r,
+            "model",
         )
-        self.cache_hits = Counter(
-            "claude_force_cache_hits", "Executions answered from the cache.", ["agent"], registry=r
+        self.cache_hits = counter(
+            "claude_force_cache_hits", "Executions answered from the cache.", "agent"
         )
-        self.saved = Counter(
-            "claude_force_saved_cost_usd", "USD saved by cache hits.", ["agent"], registry=r
-        )
-        self.semantic_hits = Counter(
+        self.saved = counter("claude_force_saved_cost_usd", "USD saved by cache hits.", "agent")
+        self.semantic_hits = counter(
             "claude_force_semantic_cache_hits",
             "Executions answered by the semantic cache (paraphrases; part of the cache hits).",
-            ["agent"],
-            registry=r,
+            "agent",
         )
-        self.semantic_saved = Counter(
+        self.semantic_saved = counter(
             "claude_force_semantic_saved_cost_usd",
             "USD saved by semantic cache hits (part of the saved cost).",
-            ["agent"],
-            registry=r,
+            "agent",
         )
-        self.latency = Histogram(
+        self.latency = histogram(
             "claude_force_execution_duration_seconds",
             "Wall time of an execution (queue wait included).",
-            ["agent", "model"],
-            buckets=LATENCY_BUCKETS_S,
-            registry=r,
+            "agent model",
+            LATENCY_BUCKETS_S,
         )
-        self.queue_wait = Histogram(
+        self.queue_wait = histogram(
             "claude_force_queue_wait_seconds",
             "Time an execution waited for a concurrency slot.",
-            ["agent"],
-            buckets=WAIT_BUCKETS_S,
-            registry=r,
+            "agent",
+            WAIT_BUCKETS_S,
         )
-        self.retries = Counter(
+        self.retries = counter(
             "claude_force_retries",
             "Retried attempts, by reason (retry_after or backoff).",
-            ["provider", "model", "reason"],
-            registry=r,
+            "provider model reason",
         )
-        self.retry_gave_up = Counter(
+        self.retry_gave_up = counter(
             "claude_force_retry_gave_up",
             "Retryable failures not retried (max attempts, deadline, budget …).",
-            ["provider", "model", "reason"],
-            registry=r,
+            "provider model reason",
         )
-        self.breaker_state = Gauge(
+        self.breaker_state = gauge(
             "claude_force_circuit_breaker_state",
             "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
-            ["provider", "model"],
-            registry=r,
+            "provider model",
         )
-        self.breaker_transitions = Counter(
+        self.breaker_transitions = counter(
             "claude_force_circuit_breaker_transitions",
             "Circuit breaker state changes, by new state.",
-            ["provider", "model", "state"],
-            registry=r,
+            "provider model state",
         )
-        self.breaker_rejected = Counter(
+        self.breaker_rejected = counter(
             "claude_force_circuit_breaker_rejected",
             "Calls failed at once because the breaker was open.",
-            ["provider", "model"],
-            registry=r,
+            "provider model",
         )
-        self.rate_limit_waits = Histogram(
+        self.rate_limit_waits = histogram(
             "claude_force_rate_limit_wait_seconds",
             "Waits for the client-side rate limit (estimated at the start of the wait).",
-            ["model", "limit"],
-            buckets=WAIT_BUCKETS_S,
-            registry=r,
+            "model limit",
+            WAIT_BUCKETS_S,
         )
-        self.fallbacks = Counter(
+        self.fallbacks = counter(
             "claude_force_model_fallbacks",
             "Calls moved to a fallback model.",
-            ["from_model", "to_model", "reason"],
-            registry=r,
+            "from_model to_model reason",
         )
 
     def observe(self, rec: ExecutionRecord) -> None:
@@ -204,47 +197,34 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         cells = self.store.aggregate(self.query, by=("agent", "model", "outcome", "simulated"))
-        executions = CounterMetricFamily(
+
+        def family(name: str, doc: str, labels: str = "agent model") -> CounterMetricFamily:
+            return CounterMetricFamily(name, doc, labels=labels.split())
+
+        executions = family(
             "claude_force_executions",
             "Finished agent executions.",
-            labels=["agent", "model", "outcome", "simulated"],
+            "agent model outcome simulated",
         )
         # Not ``claude_force_retries``: the live registry's family of that name counts
         # RetryScheduled events by (provider, model, reason); the store counts the attempts that
         # did not end their execution (retries and fallbacks alike) by (agent, model).
-        retries = CounterMetricFamily(
+        retries = family(
             "claude_force_retried_attempts",
             "Attempts that were retried or moved to a fallback model (from the store).",
-            labels=["agent", "model"],
         )
-        tokens = CounterMetricFamily(
-            "claude_force_tokens", "Tokens used, by kind.", labels=["agent", "model", "kind"]
-        )
-        cost = CounterMetricFamily(
-            "claude_force_cost_usd", "Cost in USD (known prices).", labels=["agent", "model"]
-        )
-        unknown = CounterMetricFamily(
-            "claude_force_cost_unknown",
-            "Attempts whose model has no price.",
-            labels=["agent", "model"],
-        )
-        hits = CounterMetricFamily(
-            "claude_force_cache_hits",
-            "Executions answered from the cache.",
-            labels=["agent", "model"],
-        )
-        saved = CounterMetricFamily(
-            "claude_force_saved_cost_usd", "USD saved by cache hits.", labels=["agent", "model"]
-        )
-        semantic_hits = CounterMetricFamily(
+        tokens = family("claude_force_tokens", "Tokens used, by kind.", "agent model kind")
+        cost = family("claude_force_cost_usd", "Cost in USD (known prices).")
+        unknown = family("claude_force_cost_unknown", "Attempts whose model has no price.")
+        hits = family("claude_force_cache_hits", "Executions answered from the cache.")
+        saved = family("claude_force_saved_cost_usd", "USD saved by cache hits.")
+        semantic_hits = family(
             "claude_force_semantic_cache_hits",
             "Executions answered by the semantic cache (part of the cache hits).",
-            labels=["agent", "model"],
         )
-        semantic_saved = CounterMetricFamily(
+        semantic_saved = family(
             "claude_force_semantic_saved_cost_usd",
             "USD saved by semantic cache hits (part of the saved cost).",
-            labels=["agent", "model"],
         )
         latency = HistogramMetricFamily(
             "claude_force_execution_duration_seconds",

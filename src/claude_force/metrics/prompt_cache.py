@@ -29,8 +29,8 @@ from typing import Any
 
 from ..messages import CacheTTL
 from ..pricing import MILLION, PriceTable
+from .backend import MetricsStore, Query
 from .record import from_us
-from .store import MetricsStore, Query
 
 
 @dataclass(frozen=True, slots=True)

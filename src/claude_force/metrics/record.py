@@ -62,8 +62,27 @@ def task_hash(task: str) -> str:
     return hashlib.sha256(task.encode("utf-8", "replace")).hexdigest()[:16]
 
 
+class TokenTotal:
+    """``total_tokens`` for anything with the four token counts of a record."""
+
+    __slots__ = ()
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_write_tokens
+            + self.cache_read_tokens
+        )
+
+
 @dataclass(frozen=True, slots=True)
-class ExecutionRecord:
+class ExecutionRecord(TokenTotal):
     """One attempt of one execution, as stored.
 
     ``final`` marks the attempt whose outcome is the execution's; earlier attempts (retried
@@ -124,15 +143,6 @@ class ExecutionRecord:
     @property
     def saved_usd(self) -> Decimal | None:
         return None if self.saved_pusd is None else from_pico(self.saved_pusd)
-
-    @property
-    def total_tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_write_tokens
-            + self.cache_read_tokens
-        )
 
     @property
     def latency_bucket(self) -> int | None:

@@ -2,7 +2,7 @@
 
 claude-force 2.2's tracker kept the last ``max_entries`` executions in memory (a ring buffer) and
 appended every execution to ``executions.jsonl``. :class:`RingMetricsStore` is that ring as a
-:class:`~claude_force.metrics.store.MetricsStore`, so the analytics (percentiles, trends, cost
+:class:`~claude_force.metrics.backend.MetricsStore`, so the analytics (percentiles, trends, cost
 breakdowns) answer over exactly the executions in the ring; the helpers below read and write the
 file, one JSON object per line.
 """
@@ -16,8 +16,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .backend import RollupReport
+from .memory_backend import MemoryMetricsStore
 from .record import ExecutionRecord
-from .store import MemoryMetricsStore, RollupReport
 
 log = logging.getLogger(__name__)
 

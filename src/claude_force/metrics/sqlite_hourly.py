@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from ..state.sqlite import transaction
+from .backend import DAY_US, Query
 from .record import Cell, CellKey, Dimension, Granularity
-from .store import DAY_US, Query
 
 HOUR_US = 3_600_000_000
 VERSION_KEY = "hourly_version"
@@ -122,8 +123,7 @@ def install(conn: sqlite3.Connection, get_meta: Callable[[str], str | None]) -> 
     IMMEDIATE transaction, so no writer slips in between the fill and the triggers)."""
     if get_meta(VERSION_KEY) == VERSION:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         if get_meta(VERSION_KEY) != VERSION:
             conn.execute("DROP TABLE IF EXISTS hourly")  # its columns follow Cell.SUMS
             for sql in STATEMENTS:
@@ -150,10 +150,6 @@ def install(conn: sqlite3.Connection, get_meta: Callable[[str], str | None]) -> 
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (VERSION_KEY, VERSION),
             )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _size(granularity: Granularity | int) -> int:

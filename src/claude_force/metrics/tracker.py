@@ -35,12 +35,13 @@ from ..events import (
     RetryScheduled,
 )
 from .analytics import Analytics
+from .backend import DAY_US, LAST_ROLLUP, MetricsStore, RollupReport
 from .browse import ExecutionNote
+from .memory_backend import MemoryMetricsStore
 from .notes import note_of, timeline_entry
 from .record import ExecutionRecord, period_start, task_hash, to_us
 from .settings import MetricsSettings
-from .sqlite_store import SQLiteMetricsStore
-from .store import DAY_US, LAST_ROLLUP, MemoryMetricsStore, MetricsStore, RollupReport
+from .sqlite_backend import SQLiteMetricsStore
 from .writer import BatchWriter
 
 if TYPE_CHECKING:

@@ -13,6 +13,9 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Sequence
 from itertools import islice
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 MAD_SCALE = 1.4826
 """MAD × 1.4826 estimates the standard deviation of normally distributed data."""
@@ -45,30 +48,39 @@ def mad_sorted(values: Sequence[float], centre: float) -> float:
     return (a + b) / 2
 
 
-class ShiftWindow:
-    """The last ``recent`` values, and up to ``baseline`` values before them (kept sorted)."""
+class _Window(Generic[T]):
+    """The last ``recent`` values, and up to ``baseline`` values before them: a value enters the
+    recent part, moves to the baseline when the recent part is full, and leaves the baseline when
+    that is full. Subclasses keep their summaries up to date in ``_entered``, ``_moved``, ``_left``.
+    """
 
-    __slots__ = ("_base", "_cache", "_recent", "_sorted", "baseline_size", "recent_size")
+    __slots__ = ("_base", "_recent", "baseline_size", "recent_size")
 
     def __init__(self, baseline: int, recent: int) -> None:
         self.baseline_size = baseline
         self.recent_size = recent
-        self._recent: deque[float] = deque()
-        self._base: deque[float] = deque()
-        self._sorted: list[float] = []
-        self._cache: float | None = None
+        self._recent: deque[T] = deque()
+        self._base: deque[T] = deque()
 
-    def add(self, value: float) -> None:
+    def add(self, value: T) -> None:
         self._recent.append(value)
+        self._entered(value)
         if len(self._recent) <= self.recent_size:
             return
         moved = self._recent.popleft()
         self._base.append(moved)
-        insort(self._sorted, moved)
+        self._moved(moved)
         if len(self._base) > self.baseline_size:
-            gone = self._base.popleft()
-            del self._sorted[bisect_left(self._sorted, gone)]
-        self._cache = None
+            self._left(self._base.popleft())
+
+    def _entered(self, value: T) -> None:
+        pass
+
+    def _moved(self, value: T) -> None:
+        pass
+
+    def _left(self, value: T) -> None:
+        pass
 
     @property
     def recent_count(self) -> int:
@@ -77,6 +89,24 @@ class ShiftWindow:
     @property
     def baseline_count(self) -> int:
         return len(self._base)
+
+
+class ShiftWindow(_Window[float]):
+    """Numbers: the baseline also kept sorted, for its median and MAD."""
+
+    __slots__ = ("_cache", "_sorted")
+
+    def __init__(self, baseline: int, recent: int) -> None:
+        super().__init__(baseline, recent)
+        self._sorted: list[float] = []
+        self._cache: float | None = None
+
+    def _moved(self, value: float) -> None:
+        insort(self._sorted, value)
+        self._cache = None
+
+    def _left(self, value: float) -> None:
+        del self._sorted[bisect_left(self._sorted, value)]
 
     def baseline_median(self) -> float:
         """The baseline's median; call only when it is not empty."""
@@ -92,38 +122,25 @@ class ShiftWindow:
         return median_sorted(sorted(self._recent))
 
 
-class RateWindow:
-    """Yes/no outcomes: the last ``recent`` ones, and up to ``baseline`` before them."""
+class RateWindow(_Window[bool]):
+    """Yes/no outcomes, with the count of yes in each part."""
 
-    __slots__ = ("_base", "_recent", "base_hits", "baseline_size", "recent_hits", "recent_size")
+    __slots__ = ("base_hits", "recent_hits")
 
     def __init__(self, baseline: int, recent: int) -> None:
-        self.baseline_size = baseline
-        self.recent_size = recent
-        self._recent: deque[bool] = deque()
-        self._base: deque[bool] = deque()
+        super().__init__(baseline, recent)
         self.recent_hits = 0
         self.base_hits = 0
 
-    def add(self, hit: bool) -> None:
-        self._recent.append(hit)
-        self.recent_hits += hit
-        if len(self._recent) <= self.recent_size:
-            return
-        moved = self._recent.popleft()
-        self.recent_hits -= moved
-        self._base.append(moved)
-        self.base_hits += moved
-        if len(self._base) > self.baseline_size:
-            self.base_hits -= self._base.popleft()
+    def _entered(self, value: bool) -> None:
+        self.recent_hits += value
 
-    @property
-    def recent_count(self) -> int:
-        return len(self._recent)
+    def _moved(self, value: bool) -> None:
+        self.recent_hits -= value
+        self.base_hits += value
 
-    @property
-    def baseline_count(self) -> int:
-        return len(self._base)
+    def _left(self, value: bool) -> None:
+        self.base_hits -= value
 
 
 def _log_pmf(n: int, k: int, p: float) -> float:

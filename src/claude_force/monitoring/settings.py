@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .._ordered import at_least
+
 Scope = Literal["agent_model", "model", "agent", "all"]
 
 
@@ -46,10 +48,7 @@ class ShiftSettings(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> ShiftSettings:
-        if self.min_samples > self.baseline:
-            raise ValueError(
-                f"min_samples ({self.min_samples}) is larger than baseline ({self.baseline})"
-            )
+        at_least(self, "baseline", "min_samples")
         return self
 
 
@@ -74,14 +73,8 @@ class RateSettings(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> RateSettings:
-        if self.min_samples > self.recent:
-            raise ValueError(
-                f"min_samples ({self.min_samples}) is larger than recent ({self.recent})"
-            )
-        if self.min_baseline > self.baseline:
-            raise ValueError(
-                f"min_baseline ({self.min_baseline}) is larger than baseline ({self.baseline})"
-            )
+        at_least(self, "recent", "min_samples")
+        at_least(self, "baseline", "min_baseline")
         return self
 
 

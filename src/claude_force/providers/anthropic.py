@@ -12,25 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     ConfigurationError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderTimeoutError,
-    status_error,
 )
 from ..messages import MessageRequest, MessageResponse, Usage
 from ..streaming import TextSink, current_sink
-from ._headers import parse_retry_after, parse_should_retry, ratelimit_headers
+from ._headers import ratelimit_headers
+from .sdk_errors import sdk_errors
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
-
-
-def _sdk_errors() -> tuple[type[Exception], ...]:
-    """The failures :meth:`AnthropicProvider._error` translates (the SDK's and httpx's)."""
-    import anthropic
-    import httpx2 as httpx  # the HTTP client of the anthropic SDK
-
-    return (anthropic.APIError, httpx.HTTPError)
 
 
 # Keys of ``MessageRequest.to_api()`` that ``AsyncMessages.create`` accepts as keywords.
@@ -66,11 +55,14 @@ STREAM_ABOVE_TOKENS = 16_384
 """Requests allowing more output tokens than this are sent as a stream (see ``_streamed``)."""
 
 
-class AnthropicProvider:
-    """Sends requests to Claude (or to any Messages-API-compatible server at ``base_url``)."""
+class LazySdkClient:
+    """An SDK client built at first use, once even when first calls race (a lock); what a class
+    sets: ``credentials`` (environment variables that count as a key), ``missing`` and ``hint``
+    (the error without any)."""
 
-    name = "anthropic"
-    simulated = False
+    credentials: tuple[str, ...]
+    missing: str
+    hint: str
 
     def __init__(
         self,
@@ -84,9 +76,34 @@ class AnthropicProvider:
         self._base_url = base_url
         self._timeout = timeout_seconds
         self._client = client
-        self._client_lock = threading.Lock()  # concurrent first sends build one client
-        self._owns_client = client is None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._owns_client = client is None  # a client passed in is its owner's to close
+        self._client_lock = threading.Lock()
+
+    def _make_client(self) -> AsyncAnthropic:
+        with self._client_lock:
+            if self._client is None:
+                self._client = sdk_client(
+                    self._api_key,
+                    self._base_url,
+                    self._timeout,
+                    credential_env=self.credentials,
+                    missing=self.missing,
+                    hint=self.hint,
+                )
+            return self._client
+
+
+class AnthropicProvider(LazySdkClient):
+    """Sends requests to Claude (or to any Messages-API-compatible server at ``base_url``)."""
+
+    name = "anthropic"
+    simulated = False
+
+    credentials = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE")
+    missing = "no Anthropic credentials"
+    hint = "set ANTHROPIC_API_KEY or pass api_key, or use --simulate to run offline"
+
+    _client_loop: asyncio.AbstractEventLoop | None = None  # the loop the client was built in
 
     @property
     def base_url(self) -> str | None:
@@ -97,20 +114,7 @@ class AnthropicProvider:
     @property
     def client(self) -> AsyncAnthropic:
         """The SDK client, created at first use (importing the SDK costs ~0.3 s)."""
-        with self._client_lock:
-            return self._make_client()
-
-    def _make_client(self) -> AsyncAnthropic:
-        if self._client is None:
-            self._client = sdk_client(
-                self._api_key,
-                self._base_url,
-                self._timeout,
-                credential_env=("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE"),
-                missing="no Anthropic credentials",
-                hint="set ANTHROPIC_API_KEY or pass api_key, or use --simulate to run offline",
-            )
-        return self._client
+        return self._make_client()
 
     async def ready(self) -> None:
         """Have a client for the running event loop, built off the loop (see ``preload``).
@@ -128,8 +132,15 @@ class AnthropicProvider:
             self._client_loop = loop
         if self._client is None:
             # Importing the SDK and building its HTTP transport (TLS context, CA bundle) read
-            # files: do it once in a worker thread, never on the event loop.
-            await asyncio.to_thread(lambda: self.client)
+            # files: do it once in a worker thread, never on the event loop; its first-request
+            # costs are paid there too (see preload.warm_sdk).
+            await asyncio.to_thread(self._client_and_warm_up)
+
+    def _client_and_warm_up(self) -> None:
+        from .preload import warm_sdk
+
+        _ = self.client
+        warm_sdk()
 
     async def send(self, request: MessageRequest) -> MessageResponse:
         if self._client is None or self._client_loop is not asyncio.get_running_loop():
@@ -141,7 +152,7 @@ class AnthropicProvider:
         if extra:
             body["extra_body"] = extra
         sink = current_sink()
-        try:
+        with sdk_errors(f"no response within {self._timeout:g}s"):
             if sink is not None:  # someone shows the answer as it is written
                 message, headers = await self._streamed(body, sink)
             elif request.max_tokens > STREAM_ABOVE_TOKENS:
@@ -149,8 +160,6 @@ class AnthropicProvider:
             else:
                 raw = await self.client.messages.with_raw_response.create(**body)
                 message, headers = await raw.parse(), raw.headers
-        except _sdk_errors() as exc:
-            raise self._error(exc) from exc
         text = "".join(getattr(b, "text", "") for b in message.content if b.type == "text")
         u = message.usage
         usage = Usage(
@@ -183,31 +192,6 @@ class AnthropicProvider:
                     sink(text)
             message = await stream.get_final_message()
             return message, stream.response.headers
-
-    def _error(self, exc: BaseException) -> ProviderError:
-        """The claude-force error of an SDK (or HTTP transport) failure."""
-        import anthropic
-        import httpx2 as httpx  # the HTTP client of the anthropic SDK
-
-        if isinstance(exc, anthropic.APIStatusError):
-            headers = exc.response.headers
-            return status_error(
-                exc.status_code,
-                exc.api_message or exc.message,
-                request_id=exc.request_id,
-                retry_after=parse_retry_after(headers),
-                error_type=str(exc.type) if exc.type else None,
-                should_retry=parse_should_retry(headers),
-                headers=ratelimit_headers(headers),
-            )
-        if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
-            return ProviderTimeoutError(f"no response within {self._timeout:g}s")
-        if isinstance(exc, anthropic.APIConnectionError):
-            return ProviderConnectionError(f"connection failed: {exc.message}")
-        if isinstance(exc, httpx.HTTPError):  # a stream cut off while its events were read
-            return ProviderConnectionError(f"connection failed: {exc}")
-        message = getattr(exc, "message", str(exc))
-        return ProviderError(f"malformed response: {message}")
 
     async def aclose(self) -> None:
         if self._client is not None:

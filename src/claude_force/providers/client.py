@@ -13,9 +13,8 @@ import asyncio
 import inspect
 from typing import Any
 
-from ..errors import ProviderConnectionError, ProviderTimeoutError, status_error
 from ..messages import MessageRequest, MessageResponse, Usage
-from ._headers import parse_retry_after, parse_should_retry, ratelimit_headers
+from .sdk_errors import sdk_errors
 
 
 def coerce_message(obj: object, model: str, provider: str = "custom") -> MessageResponse:
@@ -59,31 +58,16 @@ def sdk_keywords(request: MessageRequest) -> dict[str, Any]:
 
 async def call_client(client: Any, request: MessageRequest) -> MessageResponse:
     """Call ``client.messages.create`` (sync clients run in a worker thread) and map errors."""
-    import anthropic
 
     create = client.messages.create
     body = sdk_keywords(request)
-    try:
+    with sdk_errors("no response from the client in time"):
         if inspect.iscoroutinefunction(create):
             result = await create(**body)
         else:
             result = await asyncio.to_thread(create, **body)
             if inspect.isawaitable(result):
                 result = await result
-    except anthropic.APIStatusError as exc:
-        headers = exc.response.headers
-        raise status_error(
-            exc.status_code,
-            exc.api_message or exc.message,
-            request_id=exc.request_id,
-            retry_after=parse_retry_after(headers),
-            should_retry=parse_should_retry(headers),
-            headers=ratelimit_headers(headers),
-        ) from exc
-    except anthropic.APITimeoutError as exc:
-        raise ProviderTimeoutError("no response from the client in time") from exc
-    except anthropic.APIConnectionError as exc:
-        raise ProviderConnectionError(f"connection failed: {exc.message}") from exc
     return coerce_message(result, request.model, provider="client")
 
 

@@ -14,14 +14,28 @@ batch. So:
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
+_warmed = False
+
+# A minimal Messages API answer: parsing it builds what the SDK builds at its first answer.
+_SAMPLE_MESSAGE: dict[str, Any] = {
+    "id": "msg_warm_up",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-warm-up",
+    "content": [{"type": "text", "text": "ok"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 1, "output_tokens": 1},
+}
 
 
 def _import_sdk() -> None:
@@ -45,6 +59,35 @@ def start_sdk_import() -> threading.Thread:
 
 def sdk_import_started() -> bool:
     return _thread is not None
+
+
+def warm_sdk() -> None:
+    """Pay the SDK's first-request costs here, once per process (blocking: a worker thread).
+
+    At its first request the SDK's HTTP stack imports its async backend (anyio's asyncio module)
+    and the trace-context propagator, and at its first answer it builds the schemas of the
+    response types — together 50-100 ms on a small machine, which would otherwise land inside
+    the first steps' durations (a workflow's engine wall over its critical path). Best effort:
+    the SDK's private helpers are used when present; nothing here affects a request.
+    """
+    global _warmed
+    with _lock:
+        if _warmed:
+            return
+        _warmed = True
+    try:
+        importlib.import_module("anyio._backends._asyncio")
+        from anthropic import _models, _tracing
+        from anthropic.types import Message
+
+        construct_type = getattr(_models, "construct_type", None)
+        if construct_type is not None:
+            construct_type(type_=Message, value=_SAMPLE_MESSAGE)
+        injector = getattr(_tracing, "trace_context_injector", None)
+        if injector is not None:
+            injector()
+    except Exception as exc:  # a warm-up must never fail the run: the first request pays then
+        log.debug("warming the anthropic SDK up failed: %s", exc)
 
 
 @runtime_checkable

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .._ordered import at_least
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
@@ -26,14 +28,12 @@ class RetrySettings(_Section):
     budget_ratio: float = Field(default=0.2, ge=0, le=100)
     budget_min_retries: int = Field(default=10, ge=0, le=1_000_000)
     budget_window_seconds: float = Field(default=10.0, gt=0, le=86_400)
+    # the budget applies only while at least this share of the window's attempts failed
+    budget_storm_failure_rate: float = Field(default=0.5, ge=0, le=1)
 
     @model_validator(mode="after")
     def _delays(self) -> RetrySettings:
-        if self.max_delay_seconds < self.base_delay_seconds:
-            raise ValueError(
-                f"max_delay_seconds ({self.max_delay_seconds:g}) must be at least "
-                f"base_delay_seconds ({self.base_delay_seconds:g})"
-            )
+        at_least(self, "max_delay_seconds", "base_delay_seconds")
         return self
 
 
@@ -51,16 +51,8 @@ class BreakerSettings(_Section):
 
     @model_validator(mode="after")
     def _cooldowns(self) -> BreakerSettings:
-        if self.max_cooldown_seconds < self.cooldown_seconds:
-            raise ValueError(
-                f"max_cooldown_seconds ({self.max_cooldown_seconds:g}) must be at least "
-                f"cooldown_seconds ({self.cooldown_seconds:g})"
-            )
-        if self.success_threshold > self.half_open_max_calls:
-            raise ValueError(
-                f"success_threshold ({self.success_threshold}) cannot exceed "
-                f"half_open_max_calls ({self.half_open_max_calls})"
-            )
+        at_least(self, "max_cooldown_seconds", "cooldown_seconds")
+        at_least(self, "half_open_max_calls", "success_threshold")
         return self
 
 

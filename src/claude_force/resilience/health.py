@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from ..errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, status_error
-from ..providers._headers import parse_retry_after, parse_should_retry
+from ..errors import ProviderError
 from ..providers.anthropic import AnthropicProvider
 from ..providers.base import Provider
+from ..providers.sdk_errors import sdk_errors
 from .buckets import parse_ratelimit_headers
 from .hub import ResilienceHub
 
@@ -91,51 +91,21 @@ def innermost(provider: Provider) -> Provider:
 
 async def _count_tokens(provider: AnthropicProvider, model: str) -> dict[str, str]:
     """``count_tokens`` through the SDK; returns the response headers, raises ``ProviderError``."""
-    import anthropic
-
-    try:
+    with sdk_errors("the health probe timed out"):
         raw = await provider.client.messages.with_raw_response.count_tokens(
             model=model, messages=[{"role": "user", "content": "ping"}]
         )
         await raw.parse()
-    except anthropic.APIStatusError as exc:
-        headers = exc.response.headers
-        raise status_error(
-            exc.status_code,
-            exc.message,
-            request_id=exc.request_id,
-            retry_after=parse_retry_after(headers),
-            should_retry=parse_should_retry(headers),
-        ) from exc
-    except anthropic.APITimeoutError as exc:
-        raise ProviderTimeoutError("the health probe timed out") from exc
-    except anthropic.APIConnectionError as exc:
-        raise ProviderConnectionError(f"connection failed: {exc.message}") from exc
     return dict(raw.headers.items())
 
 
 async def _messages(provider: AnthropicProvider, model: str) -> dict[str, str]:
     """The smallest generation: "ping" with ``max_tokens`` 1. Returns the response headers."""
-    import anthropic
-
-    try:
+    with sdk_errors("the messages probe timed out"):
         raw = await provider.client.messages.with_raw_response.create(
             model=model, max_tokens=1, messages=[{"role": "user", "content": "ping"}]
         )
         await raw.parse()
-    except anthropic.APIStatusError as exc:
-        headers = exc.response.headers
-        raise status_error(
-            exc.status_code,
-            exc.message,
-            request_id=exc.request_id,
-            retry_after=parse_retry_after(headers),
-            should_retry=parse_should_retry(headers),
-        ) from exc
-    except anthropic.APITimeoutError as exc:
-        raise ProviderTimeoutError("the messages probe timed out") from exc
-    except anthropic.APIConnectionError as exc:
-        raise ProviderConnectionError(f"connection failed: {exc.message}") from exc
     return dict(raw.headers.items())
 
 

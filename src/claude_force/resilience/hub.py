@@ -95,7 +95,10 @@ class ResilienceHub:
         if found is None:
             r = self.settings.retry
             found = self._budgets[model] = RetryBudget(
-                r.budget_ratio, r.budget_min_retries, r.budget_window_seconds
+                r.budget_ratio,
+                r.budget_min_retries,
+                r.budget_window_seconds,
+                r.budget_storm_failure_rate,
             )
         return found
 

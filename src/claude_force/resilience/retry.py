@@ -30,6 +30,10 @@ NEVER_RETRY = frozenset({400, 401, 403, 404, 413, 422})
 RETRY_STATUSES = frozenset({408, 409, 429})
 """Besides every 5xx (529 included) and connection errors/timeouts (no status)."""
 
+STORM_MIN_ATTEMPTS = 10
+"""Attempts in the budget's window before their failure share can declare a storm (as many as
+the breaker's default ``minimum_calls``): one early failure is not a storm."""
+
 GiveUpReason = Literal[
     "not_retryable", "max_attempts", "deadline", "budget", "retry_after_too_long", "circuit_open"
 ]
@@ -68,28 +72,49 @@ Decision = Retry | GiveUp
 
 
 class RetryBudget:
-    """Retries allowed in a sliding window: ``min_retries + ratio × recent calls`` (pure).
+    """Retries allowed in a sliding window during a storm: ``min_retries + ratio × recent calls``.
 
     Like Finagle's ``RetryBudget``: a steady trickle of retries is always allowed (``min_retries``)
     so a quiet client can still ride out one failure, but during an outage the retries stay a
     bounded fraction of the calls instead of multiplying the load. "Recent calls" are the calls
     in flight plus those that ended within the window: a model call can last longer than the
     window, and its own retries must still see it.
+
+    The budget guards against storms, not against a flaky API: it applies once at least
+    ``storm_min_attempts`` attempts were recorded in the window (:meth:`record_attempt`) and at
+    least ``storm_failure_rate`` of them failed. Otherwise retries are not limited — each call
+    gets the retries its policy allows, as with the official SDK. A budget that is never told
+    about attempts (used on its own) always applies.
     """
 
-    def __init__(self, ratio: float, min_retries: int, window_s: float) -> None:
+    def __init__(
+        self,
+        ratio: float,
+        min_retries: int,
+        window_s: float,
+        storm_failure_rate: float = 0.5,
+        storm_min_attempts: int = STORM_MIN_ATTEMPTS,
+    ) -> None:
         self.ratio = ratio
         self.min_retries = min_retries
         self.window_s = window_s
+        self.storm_failure_rate = storm_failure_rate
+        self.storm_min_attempts = storm_min_attempts
+        self._told = False  # record_attempt was called: storms are judged from attempts
         self.in_flight = 0
         self._ended: deque[float] = deque()
         self._retries: deque[float] = deque()
+        self._attempts: deque[tuple[float, bool]] = deque()  # (when, failed)
+        self._failed = 0  # failed attempts among ``_attempts``
 
     def _prune(self, now: float) -> None:
         edge = now - self.window_s
         for q in (self._ended, self._retries):
             while q and q[0] <= edge:
                 q.popleft()
+        attempts = self._attempts
+        while attempts and attempts[0][0] <= edge:
+            self._failed -= attempts.popleft()[1]
 
     def start_call(self) -> None:
         self.in_flight += 1
@@ -99,12 +124,30 @@ class RetryBudget:
         self.in_flight = max(0, self.in_flight - 1)
         self._ended.append(now)
 
+    def record_attempt(self, now: float, *, failed: bool) -> None:
+        """One attempt's outcome (``failed``: a retryable failure): what tells a storm."""
+        self._told = True
+        self._prune(now)
+        self._attempts.append((now, failed))
+        self._failed += failed
+
+    def storm(self, now: float) -> bool:
+        """Whether the budget applies: never told about attempts, or enough attempts in the
+        window and at least ``storm_failure_rate`` of them failed."""
+        if not self._told:
+            return True
+        self._prune(now)
+        n = len(self._attempts)
+        return n >= self.storm_min_attempts and self._failed >= self.storm_failure_rate * n
+
     def allowed(self, now: float) -> int:
-        """Retries the window allows in total right now."""
+        """Retries the window allows in total right now (during a storm)."""
         self._prune(now)
         return self.min_retries + int(self.ratio * (self.in_flight + len(self._ended)))
 
     def can_retry(self, now: float) -> bool:
+        if not self.storm(now):
+            return True
         allowed = self.allowed(now)  # prunes first
         return len(self._retries) < allowed
 
@@ -243,11 +286,13 @@ class RetryingProvider(ProviderWrapper):
         while True:
             self.attempts += 1
             try:
-                return await self.inner.send(request)
+                response = await self.inner.send(request)
             except ProviderError as exc:
                 if self._on_error is not None:
                     self._on_error(request, exc)
                 now = self._clock.now()
+                if budget is not None:
+                    budget.record_attempt(now, failed=is_retryable(exc))
                 decision = self.policy.decide(
                     attempt, exc, now=now, deadline=ctx.deadline, budget=budget
                 )
@@ -261,6 +306,10 @@ class RetryingProvider(ProviderWrapper):
                     budget.record_retry(now)
                 self._emit_scheduled(request, attempt, decision, exc, ctx)
                 last = exc
+            else:
+                if budget is not None:
+                    budget.record_attempt(self._clock.now(), failed=False)
+                return response
             await self._clock.sleep(decision.delay)
             self._check_gate(request, attempt, last, ctx)  # it may have opened meanwhile
             if self._on_retry is not None:

@@ -46,16 +46,7 @@ async def workflow_in_cluster(
     from ..cluster.specs import WorkflowSpec
 
     cluster = require_cluster(project, f"POST /api/v1/workflows/{name}/run")
-    spec = WorkflowSpec(
-        name=name,
-        task=body.task,
-        parallel=body.parallel,
-        max_concurrent=body.max_concurrent,
-        timeout_seconds=body.timeout_seconds,
-        pass_outputs=body.pass_outputs,
-        use_cache=body.use_cache,
-        refresh=body.refresh,
-    )
+    spec = WorkflowSpec(name=name, task=body.task, **body.run_options())
     wait = (body.timeout_seconds or WORKFLOW_WAIT_S) + 60
     info = await asyncio.to_thread(run_and_wait, cluster, spec, wait)
     assert isinstance(info.result, WorkflowResult)

@@ -4,7 +4,7 @@ call these through ``asyncio.to_thread``).
 Everything here reads what *any* process wrote to the store — the CLI, the Python API, this
 server, other servers — so the page shows the project, not one process. Each question is one
 or two indexed queries: series and groups are ``GROUP BY`` aggregates over a ``started_us``
-range (see :meth:`~claude_force.metrics.store.MetricsStore.aggregate`), the newest executions
+range (see :meth:`~claude_force.metrics.backend.MetricsStore.aggregate`), the newest executions
 an index range scan read backwards, one execution a unique-index lookup.
 """
 
@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from ..errors import ConfigurationError
 from ..metrics.analytics import Stats
+from ..metrics.backend import MetricsStore, Query
 from ..metrics.record import Cell, ExecutionRecord, from_us
-from ..metrics.store import MetricsStore, Query
 
 RangeName = Literal["15m", "1h", "24h", "7d", "30d"]
 

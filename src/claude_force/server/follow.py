@@ -21,7 +21,7 @@ from ..monitoring.anomaly import Sample
 from .dashboard import execution_row
 
 if TYPE_CHECKING:
-    from ..metrics.store import MetricsStore
+    from ..metrics.backend import MetricsStore
     from .monitor import Monitor
 
 log = logging.getLogger(__name__)

@@ -37,7 +37,7 @@ from .state import (
 
 if TYPE_CHECKING:
     from ..metrics.analytics import Analytics
-    from ..metrics.store import Query as MetricsQuery
+    from ..metrics.backend import Query as MetricsQuery
     from ..runner import Execution
 
 T = TypeVar("T")
@@ -189,16 +189,7 @@ async def run_workflow(
         result = await workflow_in_cluster(orch.project, name, body)
         response.status_code = status_of_workflow(result)
         return WorkflowRunResponse.of(result)
-    result = await orch.execute_workflow(
-        dag,
-        body.task,
-        parallel=body.parallel,
-        max_concurrent=body.max_concurrent,
-        timeout_seconds=body.timeout_seconds,
-        pass_outputs=body.pass_outputs,
-        use_cache=body.use_cache,
-        refresh=body.refresh,
-    )
+    result = await orch.execute_workflow(dag, body.task, **body.run_options())
     response.status_code = status_of_workflow(result)
     return WorkflowRunResponse.of(result)
 

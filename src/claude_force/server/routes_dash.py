@@ -17,7 +17,7 @@ from . import dashboard
 from .state import MetricsUnavailableError, ServerState, UnknownExecutionError, state_of
 
 if TYPE_CHECKING:
-    from ..metrics.store import MetricsStore
+    from ..metrics.backend import MetricsStore
 
 T = TypeVar("T")
 router = APIRouter()

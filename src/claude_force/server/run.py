@@ -76,6 +76,10 @@ class Server(uvicorn.Server):
         configure_logging: bool = True,
     ) -> None:
         self.app = app
+        # X-Forwarded-For is read only from the proxies the project trusts (uvicorn rewrites the
+        # client address before the request guard keys its per-client limits on it)
+        state = getattr(app.state, "claude_force", None)
+        trusted = list(state.settings.trusted_proxies) if state is not None else []
         super().__init__(
             uvicorn.Config(
                 app,
@@ -83,7 +87,8 @@ class Server(uvicorn.Server):
                 access_log=access_log,
                 log_config=LOGGING_CONFIG if configure_logging else None,
                 lifespan="on",
-                proxy_headers=False,
+                proxy_headers=bool(trusted),
+                forwarded_allow_ips=trusted or None,
                 server_header=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             )

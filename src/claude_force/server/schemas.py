@@ -60,6 +60,11 @@ class WorkflowRunRequest(_Strict):
     use_cache: bool = True
     refresh: bool = False
 
+    def run_options(self) -> dict[str, Any]:
+        """Everything but the task, as the keywords a workflow run takes (in this process or
+        queued for the cluster)."""
+        return self.model_dump(exclude={"task"})
+
 
 # --- results -------------------------------------------------------------------------------------
 

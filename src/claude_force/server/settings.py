@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 TOKEN_ENV = "CLAUDE_FORCE_SERVER_TOKEN"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -49,6 +49,9 @@ class ServerSettings(BaseModel):
     streams). ``max_runs_per_client``: runs in flight per client address; ``max_sse_clients``:
     open event streams. After ``auth_failures_before_backoff`` wrong tokens in a row a client
     waits 1 s, 2 s, 4 s … up to ``auth_backoff_max_seconds`` before it may try again.
+    ``trusted_proxies``: addresses or networks (``10.0.0.0/8``) of reverse proxies whose
+    ``X-Forwarded-For`` names the client; the per-client limits and back-off then apply to the
+    real client, not to the proxy. Empty (the default): the header is ignored.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
@@ -57,6 +60,7 @@ class ServerSettings(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     token: SecretStr | None = None
     allowed_hosts: list[str] = Field(default_factory=list)
+    trusted_proxies: list[str] = Field(default_factory=list)
     warmup_hours: float = Field(default=24.0, ge=0, le=8_760)
     ready_cache_seconds: float = Field(default=5.0, ge=0, le=86_400)
     ready_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
@@ -71,3 +75,19 @@ class ServerSettings(BaseModel):
     max_sse_clients: int = Field(default=32, ge=1, le=10_000)
     auth_failures_before_backoff: int = Field(default=5, ge=1, le=1000)
     auth_backoff_max_seconds: float = Field(default=300.0, ge=1, le=86_400)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)"
+                ) from None
+        return value

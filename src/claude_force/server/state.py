@@ -216,8 +216,8 @@ class ServerState:
 
     @staticmethod
     def _stored_samples(tracker: MetricsTracker, since: datetime) -> list[Sample]:
+        from ..metrics.backend import Query
         from ..metrics.record import to_us
-        from ..metrics.store import Query
 
         tracker.flush()
         # the newest WARMUP_MAX_SAMPLES only: an index scan read backwards with a LIMIT,

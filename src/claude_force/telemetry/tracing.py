@@ -55,23 +55,32 @@ def use_tracer_provider(provider: Any) -> None:
     _override = provider
 
 
-def _tracer() -> Any:
-    assert _otel is not None
+def _provider() -> Any:
+    """The tracer provider spans go to; ``None`` when nobody set one (OpenTelemetry's proxy or
+    no-op provider): then a span would record nothing, and is not even started — entering and
+    leaving a non-recording span on every call costs more than the check."""
+    if _otel is None:
+        return None
     provider = _override if _override is not None else _otel.get_tracer_provider()
-    return provider.get_tracer("claude_force", __version__)
+    if isinstance(provider, (_otel.ProxyTracerProvider, _otel.NoOpTracerProvider)):
+        return None
+    return provider
 
 
 @contextlib.contextmanager
 def span(
     name: str, *, client: bool = False, attributes: dict[str, Any] | None = None
 ) -> Iterator[Any]:
-    """A span made current for the block (``None`` when OpenTelemetry is not installed)."""
-    if _otel is None:
+    """A span made current for the block (``None`` when OpenTelemetry is not installed or no
+    tracer provider is set)."""
+    provider = _provider()
+    if provider is None:
         yield None
         return
     kind = SpanKind.CLIENT if client else SpanKind.INTERNAL
     clean = {k: v for k, v in (attributes or {}).items() if v is not None}
-    with _tracer().start_as_current_span(
+    tracer = provider.get_tracer("claude_force", __version__)
+    with tracer.start_as_current_span(
         name, kind=kind, attributes=clean, record_exception=False
     ) as s:
         try:

@@ -9,14 +9,15 @@ look (``since``); an entry whose response is gone from the exact cache is droppe
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
 from base64 import b64decode, b64encode
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from ...state.sqlite import Schema, Worker, app_id, open_database, tables_of, transaction
+from ..errors import CacheBackendError, ForeignStorageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -107,40 +108,54 @@ CREATE TABLE IF NOT EXISTS vectors (
 );
 CREATE INDEX IF NOT EXISTS vectors_partition ON vectors(partition, seq);
 CREATE INDEX IF NOT EXISTS vectors_key ON vectors(key);
+"""
+
+# version 2: the guard's single-word vectors (see the module docstring)
+_WORDS = """
 CREATE TABLE IF NOT EXISTS words (
     word TEXT PRIMARY KEY,
     vector BLOB NOT NULL
 );
 """
 
+SCHEMA = Schema(
+    what="semantic cache",
+    application_id=app_id(b"cfV1"),
+    migrations=(_SCHEMA, _WORDS),
+    tables=tables_of(_SCHEMA, _WORDS),
+    fail=lambda message, hint: CacheBackendError(message, hint=hint),
+    foreign=lambda message, hint: ForeignStorageError(message, hint=hint),
+    fix="point paths.state elsewhere",
+)
+
 
 class SqliteVectorStore:
-    """``semantic.db`` in the state directory, next to ``cache.db`` (WAL; several processes)."""
+    """``semantic.db`` in the state directory, next to ``cache.db``: opened under the state
+    rules (``state.sqlite``: WAL, owner mark, foreign and damaged files), every operation one
+    job on the store's worker thread."""
 
     name = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._worker = Worker("claude-force-semantic")
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            self._conn = conn
+            self._conn = open_database(self.path, SCHEMA).conn
         return self._conn
 
     def _run(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-        with self._lock:
-            conn = self._db()
-            with conn:
-                return conn.execute(sql, args).fetchall()
+        return self._db().execute(sql, args).fetchall()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     async def add(self, row: VectorRow) -> None:
-        await asyncio.to_thread(
+        await self._worker.run(
             self._run,
             "INSERT INTO vectors(partition, key, task, vector, expires_at) VALUES (?, ?, ?, ?, ?)",
             (row.partition, row.key, row.task, row.vector, row.expires_at),
@@ -150,19 +165,17 @@ class SqliteVectorStore:
         """Many rows in one transaction (loading a store; the cache adds one row at a time)."""
 
         def insert() -> None:
-            with self._lock:
-                conn = self._db()
-                with conn:
-                    conn.executemany(
-                        "INSERT INTO vectors(partition, key, task, vector, expires_at)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        [(r.partition, r.key, r.task, r.vector, r.expires_at) for r in rows],
-                    )
+            with transaction(self._db()) as conn:
+                conn.executemany(
+                    "INSERT INTO vectors(partition, key, task, vector, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(r.partition, r.key, r.task, r.vector, r.expires_at) for r in rows],
+                )
 
-        await asyncio.to_thread(insert)
+        await self._worker.run(insert)
 
     async def since(self, partition: str, cursor: Any) -> tuple[list[VectorRow], Any]:
-        rows = await asyncio.to_thread(
+        rows = await self._worker.run(
             self._run,
             "SELECT seq, key, task, vector, expires_at FROM vectors"
             " WHERE partition = ? AND seq > ? ORDER BY seq",
@@ -172,25 +185,23 @@ class SqliteVectorStore:
         return out, (rows[-1][0] if rows else cursor)
 
     async def remove(self, key: str) -> None:
-        await asyncio.to_thread(self._run, "DELETE FROM vectors WHERE key = ?", (key,))
+        await self._worker.run(self._run, "DELETE FROM vectors WHERE key = ?", (key,))
 
     async def add_words(self, vectors: dict[str, bytes]) -> None:
         def insert() -> None:
-            with self._lock:
-                conn = self._db()
-                with conn:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO words(word, vector) VALUES (?, ?)",
-                        list(vectors.items()),
-                    )
+            with transaction(self._db()) as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO words(word, vector) VALUES (?, ?)",
+                    list(vectors.items()),
+                )
 
-        await asyncio.to_thread(insert)
+        await self._worker.run(insert)
 
     async def words(self, names: list[str]) -> dict[str, bytes]:
         if not names:
             return {}
         marks = ", ".join("?" * len(names))
-        rows = await asyncio.to_thread(
+        rows = await self._worker.run(
             self._run, f"SELECT word, vector FROM words WHERE word IN ({marks})", tuple(names)
         )
         return {str(r[0]): bytes(r[1]) for r in rows}
@@ -198,21 +209,18 @@ class SqliteVectorStore:
     async def clear(self) -> int:
         if not self.path.exists():
             return 0
-        rows = await asyncio.to_thread(self._run, "DELETE FROM vectors RETURNING seq")
-        await asyncio.to_thread(self._run, "DELETE FROM words")
+        rows = await self._worker.run(self._run, "DELETE FROM vectors RETURNING seq")
+        await self._worker.run(self._run, "DELETE FROM words")
         return len(rows)
 
     async def count(self) -> int:
         if not self.path.exists():
             return 0
-        rows = await asyncio.to_thread(self._run, "SELECT count(*) FROM vectors")
+        rows = await self._worker.run(self._run, "SELECT count(*) FROM vectors")
         return int(rows[0][0])
 
     async def aclose(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        await self._worker.aclose(self._close)
 
 
 class RedisVectorStore:

@@ -16,20 +16,16 @@ Not thread-safe by itself: :class:`~claude_force.memory.store.MemoryStore` seria
 
 from __future__ import annotations
 
-import contextlib
-import json
 import sqlite3
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..state.sqlite import Schema, app_id, open_database, tables_of, transaction
+from .backend import COLUMNS, Changes, NewSession, SessionReads, session_of
 from .errors import MemoryStoreError
-from .records import Hit, SearchQuery, Session, match_expression, plan_match
+from .records import Hit, SearchQuery, match_expression, plan_match
 
-SCHEMA_VERSION = 1
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 _SCHEMA = f"""
@@ -65,89 +61,50 @@ CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5(
 )
 """
 
-_COLUMNS = (
-    "s.uid, s.agent, s.task, s.summary, s.success, s.simulated, s.model, s.input_tokens, "
-    "s.output_tokens, s.execution_time_ms, s.workflow, s.created_at, s.metadata"
-)
 GLOBAL_INDEX = "memory_fts"
 MMAP_BYTES = 256 * 2**20
 CACHE_KIB = 16 * 1024
 
 
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
+def _fail(message: str, hint: str) -> MemoryStoreError:
+    return MemoryStoreError(message, hint=hint)
 
 
-def _session(row: Sequence[Any]) -> Session:
-    try:
-        metadata = json.loads(row[12]) if row[12] else {}
-    except (TypeError, ValueError):
-        metadata = {}
-    return Session(
-        id=str(row[0]),
-        agent=str(row[1]),
-        task=str(row[2]),
-        summary=str(row[3]),
-        success=bool(row[4]),
-        simulated=bool(row[5]),
-        model=str(row[6]),
-        input_tokens=int(row[7] or 0),
-        output_tokens=int(row[8] or 0),
-        execution_time_ms=float(row[9] or 0.0),
-        workflow=row[10],
-        created_at=_utc(float(row[11])),
-        metadata=metadata if isinstance(metadata, dict) else {},
+def _explain(exc: sqlite3.Error) -> MemoryStoreError | None:
+    if "fts5" not in str(exc).lower():
+        return None
+    return MemoryStoreError(
+        "this Python's SQLite has no FTS5 full-text search, which agent memory needs",
+        hint='use a Python whose sqlite3 includes FTS5, or set "memory": {"enabled": false} '
+        "in claude.json",
     )
 
 
-@dataclass(frozen=True, slots=True)
-class NewSession:
-    """A session ready to store: redacted, bounded, stamped."""
-
-    agent: str
-    task: str
-    summary: str
-    success: bool
-    model: str
-    created_at: float
-    input_tokens: int = 0
-    output_tokens: int = 0
-    execution_time_ms: float = 0.0
-    workflow: str | None = None
-    simulated: bool = False
-    redactions: int = 0
-    metadata_json: str = "{}"
-    uid: str = ""
-
-    def row(self) -> tuple[Any, ...]:
-        return (
-            self.uid or uuid.uuid4().hex,
-            self.agent,
-            self.task,
-            self.summary,
-            int(self.success),
-            int(self.simulated),
-            self.model,
-            self.input_tokens,
-            self.output_tokens,
-            self.execution_time_ms,
-            self.workflow,
-            self.created_at,
-            self.redactions,
-            self.metadata_json,
-        )
+SCHEMA = Schema(
+    what="agent memory",
+    application_id=app_id(b"cfM1"),
+    migrations=(
+        _SCHEMA + ";\nINSERT OR IGNORE INTO memory_meta(key, value) VALUES ('schema', '1'), "
+        "('epoch', '0');",
+    ),
+    tables=tables_of(_SCHEMA),
+    table_prefixes=("memory_",),  # the per-agent full-text indexes and FTS5's own tables
+    legacy_tables=frozenset({"sessions"}),  # claude-force 2.2's, imported once, left as it is
+    fail=_fail,
+    explain=_explain,
+    fix="point memory.path elsewhere",
+    # Reads through a memory map and a larger page cache: a query touches a few thousand index
+    # entries scattered over the file (both are bounds, not allocations).
+    pragmas=(f"mmap_size = {MMAP_BYTES}", f"cache_size = -{CACHE_KIB}"),
+)
 
 
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """Generations read from the database: per agent, and the epoch bumped by clears."""
-
-    epoch: int
-    agents: dict[str, int]
-
-
-class SessionDB:
+class SessionDB(SessionReads):
     """One memory database file; opened at first use."""
+
+    TABLE = "memory_sessions"
+    P = "?"
+    SUCCESS = "s.success"
 
     def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
@@ -165,52 +122,12 @@ class SessionDB:
         return self._conn
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except (sqlite3.Error, OSError) as exc:
-            raise MemoryStoreError(
-                f"cannot open the memory database {self.path}: {exc}",
-                hint="check the state directory's permissions and free space",
-            ) from exc
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            # Reads through a memory map and a larger page cache: a query touches a few
-            # thousand index entries scattered over the file (both are bounds, not allocations).
-            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            with _write(conn):
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
-                    "INSERT OR IGNORE INTO memory_meta(key, value) VALUES ('schema', ?), "
-                    "('epoch', '0')",
-                    (str(SCHEMA_VERSION),),
-                )
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            if "fts5" in str(exc).lower():
-                raise MemoryStoreError(
-                    "this Python's SQLite has no FTS5 full-text search, which agent memory needs",
-                    hint='use a Python whose sqlite3 includes FTS5, or set "memory": '
-                    '{"enabled": false} in claude.json',
-                ) from exc
-            raise MemoryStoreError(f"memory database {self.path}: {exc}") from exc
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise MemoryStoreError(
-                f"{self.path} is not a usable SQLite database: {exc}",
-                hint="move the file away (a new memory starts empty) or point memory.path elsewhere",
-            ) from exc
+        conn = open_database(self.path, SCHEMA, busy_timeout_s=self.busy_timeout_s).conn
         self._data_version = int(conn.execute("PRAGMA data_version").fetchone()[0])
         return conn
+
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, list(args)).fetchall()
 
     def close(self) -> None:
         if self._conn is not None:
@@ -240,7 +157,7 @@ class SessionDB:
         conn = self.conn
         touched: set[str] = set()
         try:
-            with _write(conn):
+            with transaction(conn):
                 return self._insert(conn, sessions, touched)
         except BaseException:
             self._indexes.clear()  # an agent's index created in the rolled-back transaction
@@ -274,16 +191,8 @@ class SessionDB:
         Returns how many were removed and which agents lost sessions.
         """
         conn = self.conn
-        where: list[str] = []
-        params: list[object] = []
-        if before is not None:
-            where.append("created_at < ?")
-            params.append(before)
-        if agent is not None:
-            where.append("agent = ?")
-            params.append(agent)
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
-        with _write(conn):
+        cond, params = self._where(before, agent)
+        with transaction(conn):
             rows = conn.execute(
                 f"SELECT id, agent, task FROM memory_sessions{cond}", params
             ).fetchall()
@@ -392,12 +301,12 @@ class SessionDB:
         rows = {
             int(r[0]): r[1:]
             for r in self.conn.execute(
-                f"SELECT s.id, {_COLUMNS} FROM memory_sessions AS s WHERE s.id IN "
+                f"SELECT s.id, {COLUMNS} FROM memory_sessions AS s WHERE s.id IN "
                 f"({','.join('?' * len(ranked))})",
                 [int(r[0]) for r in ranked],
             )
         }
-        return [Hit(_session(rows[int(i)]), -float(rank)) for i, rank in ranked]
+        return [Hit(session_of(rows[int(i)]), -float(rank)) for i, rank in ranked]
 
     def _doc_counts(self, index: str, terms: Sequence[str], cap: int) -> list[tuple[str, int]]:
         """Sessions matching each term, counted up to ``cap`` (the plan needs no more), in one
@@ -408,66 +317,6 @@ class SessionDB:
             params += [f'"{t}"', cap]
         row = self.conn.execute("SELECT " + ", ".join([one] * len(terms)), params).fetchone()
         return [(t, int(n)) for t, n in zip(terms, row, strict=True)]
-
-    def _recent(self, q: SearchQuery, cutoff: float | None) -> list[Hit]:
-        where, params = self._filters(q, cutoff, [], [])
-        if q.agent is not None:
-            where.append("s.agent = ?")
-            params.append(q.agent)
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
-        sql = (
-            f"SELECT {_COLUMNS} FROM memory_sessions AS s{cond} "
-            "ORDER BY s.created_at DESC, s.id DESC LIMIT ?"
-        )
-        return [Hit(_session(r), 0.0) for r in self.conn.execute(sql, [*params, q.limit])]
-
-    @staticmethod
-    def _filters(
-        q: SearchQuery, cutoff: float | None, where: list[str], params: list[Any]
-    ) -> tuple[list[str], list[Any]]:
-        if q.success_only:
-            where.append("s.success = 1")
-        if q.simulated is not None:
-            where.append("s.simulated = ?")
-            params.append(int(q.simulated))
-        if cutoff is not None:
-            where.append("s.created_at >= ?")
-            params.append(cutoff)
-        return where, params
-
-    def get(self, uid: str) -> Session | None:
-        row = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM memory_sessions AS s WHERE s.uid = ?", (uid,)
-        ).fetchone()
-        return None if row is None else _session(row)
-
-    def recent(self, *, agent: str | None, limit: int) -> list[Session]:
-        q = SearchQuery("", agent=agent, success_only=False, limit=limit)
-        return [h.session for h in self._recent(q, None)]
-
-    def summary(self, agent: str | None = None) -> dict[str, Any]:
-        cond, params = ("WHERE agent = ?", (agent,)) if agent is not None else ("", ())
-        row = self.conn.execute(
-            "SELECT count(*), coalesce(sum(success), 0), min(created_at), max(created_at), "
-            f"coalesce(avg(execution_time_ms), 0), coalesce(sum(redactions), 0) FROM memory_sessions {cond}",
-            params,
-        ).fetchone()
-        agents = {
-            str(n): int(c)
-            for n, c in self.conn.execute(
-                f"SELECT agent, count(*) FROM memory_sessions {cond} GROUP BY agent ORDER BY agent",
-                params,
-            )
-        }
-        return {
-            "sessions": int(row[0]),
-            "successful": int(row[1]),
-            "oldest": _utc(row[2]) if row[2] is not None else None,
-            "newest": _utc(row[3]) if row[3] is not None else None,
-            "avg_execution_time_ms": float(row[4]),
-            "redactions": int(row[5]),
-            "agents": agents,
-        }
 
     # --- claude-force 2.2 ------------------------------------------------------------------------
 
@@ -504,15 +353,3 @@ class SessionDB:
         self.conn.execute(
             "INSERT OR REPLACE INTO memory_meta(key, value) VALUES ('legacy_imported', '1')"
         )
-
-
-@contextlib.contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")

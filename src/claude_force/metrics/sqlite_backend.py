@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..state.sqlite import Schema, app_id, open_database, tables_of, transaction
 from . import sqlite_hourly
 from ._sqlite_rows import (
     _DAILY_SUMS,
@@ -29,7 +30,6 @@ from ._sqlite_rows import (
     _SCHEMA,
     _UPSERT,
     HOUR_US,
-    SCHEMA_VERSION,
     _add,
     _cell_of,
     _key_fixer,
@@ -37,6 +37,7 @@ from ._sqlite_rows import (
     _row_of,
     add_columns,
 )
+from .backend import _DAILY_DIMS, DAY_US, ROLLED_BEFORE, DailyRow, Query, RollupReport, StoreStats
 from .browse import NOTES_SCHEMA, SQLiteBrowse
 from .record import (
     Cell,
@@ -46,7 +47,9 @@ from .record import (
     Granularity,
     period_start,
 )
-from .store import DAY_US, ROLLED_BEFORE, DailyRow, Query, RollupReport, StoreStats
+
+APPLICATION_ID = app_id(b"cfT1")
+TABLES = tables_of(_SCHEMA, NOTES_SCHEMA, *sqlite_hourly.STATEMENTS)
 
 
 class SQLiteMetricsStore(SQLiteBrowse):
@@ -55,37 +58,26 @@ class SQLiteMetricsStore(SQLiteBrowse):
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 10_000) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise self._error(f"cannot open the metrics database: {exc}") from None
+        conn = open_database(self.path, self._schema(), busy_timeout_s=busy_timeout_ms / 1000).conn
         conn.row_factory = sqlite3.Row
         self._conn = conn
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            fresh = not conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
-            if fresh:  # must precede the first table: lets rollups give pages back cheaply
-                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA + NOTES_SCHEMA)
-            add_columns(conn)
             sqlite_hourly.install(conn, self.get_meta)
-            version = self.get_meta("schema_version")
-            if version is None:
-                self.set_meta("schema_version", str(SCHEMA_VERSION))
-            elif int(version) > SCHEMA_VERSION:
-                raise self._error(
-                    f"written by a newer claude-force (schema {version}, this one reads "
-                    f"{SCHEMA_VERSION})",
-                    hint="upgrade claude-force, or point metrics.path at another file",
-                )
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise self._error(f"not a usable metrics database ({exc})") from None
+
+    def _schema(self) -> Schema:
+        return Schema(
+            what="metrics database",
+            application_id=APPLICATION_ID,
+            migrations=(_SCHEMA + NOTES_SCHEMA, add_columns),
+            tables=TABLES,
+            fail=lambda message, hint: self._error(message, hint),
+            fix="point metrics.path at another file",
+            # must precede the first table: lets rollups give pages back cheaply
+            fresh_pragmas=("auto_vacuum = INCREMENTAL",),
+        )
 
     def _error(self, message: str, hint: str | None = None) -> ConfigurationError:
         return ConfigurationError(
@@ -104,15 +96,8 @@ class SQLiteMetricsStore(SQLiteBrowse):
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction: all of it is committed, or none of it."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._lock, transaction(self._conn) as conn:
+            yield conn
 
     def upsert(self, records: Sequence[ExecutionRecord]) -> None:
         if not records:
@@ -314,15 +299,7 @@ class SQLiteMetricsStore(SQLiteBrowse):
     def rollup(self, cutoff_us: int) -> RollupReport:
         cutoff_us = period_start(cutoff_us, "day")
         before = self.size_bytes()
-        dims: tuple[Dimension, ...] = (
-            "period",
-            "agent",
-            "provider",
-            "model",
-            "workflow",
-            "outcome",
-            "simulated",
-        )
+        dims = _DAILY_DIMS
         with self._lock:
             with self._write() as conn:
                 cells = self._aggregate_raw_locked(Query(until_us=cutoff_us), dims)
