@@ -332,3 +332,19 @@ async def test_a_loaded_store_is_indexed_in_one_piece(tmp_path: Path) -> None:
     assert again.match is not None and again.match.key in {"k3", "k40"}
     assert len(cache._indexes["p"]) == 41
     await cache.aclose()
+
+
+async def test_a_store_written_before_word_vectors_gains_the_words_table(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from claude_force.cache.semantic import store as store_module
+    from claude_force.state.sqlite import open_database
+
+    path = tmp_path / "semantic.db"
+    v1 = replace(store_module.SCHEMA, migrations=store_module.SCHEMA.migrations[:1])
+    open_database(path, v1).conn.close()  # a version-1 file: vectors only
+    store = SqliteVectorStore(path)
+    v = np.ones(4, dtype=np.float32).tobytes()
+    await store.add_words({"flaws": v})
+    assert await store.words(["flaws"]) == {"flaws": v}
+    await store.aclose()
