@@ -34,6 +34,9 @@ def load(path: Path) -> object:
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    # registered before it runs, as an import would: typing.get_type_hints (LangGraph's state
+    # schema in bench_peers) resolves a module's string annotations through sys.modules
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

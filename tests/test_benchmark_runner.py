@@ -62,3 +62,24 @@ def test_a_report_of_modules_that_ran_is_written(
     assert mod.main(["--report", "-k", "fake"], results_dir=out) == 0
     written = (out / "partial.md").read_text(encoding="utf-8")
     assert "## Fake" in written and "a figure" in written and "PASS" in written
+
+
+def test_a_module_is_registered_while_it_loads(tmp_path: Path) -> None:
+    """As an import would: string annotations of the module resolve through sys.modules
+    (LangGraph reads the peers benchmark's state schema that way)."""
+    mod = runner()
+    fake = tmp_path / "bench_hints.py"
+    fake.write_text(
+        "from __future__ import annotations\n"
+        "import sys, typing\n"
+        "from typing import Annotated, TypedDict\n"
+        "class State(TypedDict):\n"
+        "    out: Annotated[dict[str, str], 'x']\n"
+        "HINTS = typing.get_type_hints(State, include_extras=True)\n",
+        encoding="utf-8",
+    )
+    try:
+        module = mod.load(fake)
+        assert "out" in module.HINTS  # type: ignore[attr-defined]
+    finally:
+        sys.modules.pop("bench_hints", None)
