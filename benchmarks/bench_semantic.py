@@ -110,15 +110,18 @@ def _timed_ms(samples: list[float]) -> str:
 
 
 class _TimedEmbedder:
-    """The embedder, counting the time spent embedding (to report the lookup without it)."""
+    """The embedder, counting the calls and the time spent embedding (to report the lookup
+    without it)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.name, self.dimension = inner.name, inner.dimension
         self.seconds = 0.0
+        self.calls = 0
 
     def embed(self, texts: Any) -> Any:
         t0 = time.perf_counter()
+        self.calls += 1
         try:
             return self.inner.embed(texts)
         finally:
@@ -127,32 +130,64 @@ class _TimedEmbedder:
 
 async def _lookups(
     cache: SemanticCache, timed: _TimedEmbedder, queries: list[str], vectors: np.ndarray
-) -> tuple[float, list[float], list[float], list[float], int]:
-    """The first lookup (it loads the partition from the store), then each query twice: with the guard's word vectors not yet known, then known. Times the
-    lookup without any embedding (the task's vector given, the guard's word embeddings taken
-    out), with the guard's word embeddings, and the whole lookup from the task's text."""
+) -> tuple[float, list[float], list[float], int, int]:
+    """The first lookup (it loads the partition from the store), then each query twice, the
+    task's vector given: first with the new task's guard words not yet known, then known.
+    Times the lookup without any embedding (the guard's word embeddings taken out) and with
+    the guard's word embeddings."""
     t0 = time.perf_counter()
     await cache.match(PARTITION, "", vectors[0], 0.0)
     first = time.perf_counter() - t0
     bare: list[float] = []
     words: list[float] = []
-    whole: list[float] = []
     hits = 0
+    embedding = 0  # first-pass lookups that embedded words
     for pass_ in range(2):
         for q, v in zip(queries, vectors, strict=True):
-            before = timed.seconds
+            before, calls = timed.seconds, timed.calls
             t0 = time.perf_counter()
             found = await cache.match(PARTITION, q, v, 0.0)
             spent = time.perf_counter() - t0
             words.append(spent)
             bare.append(spent - (timed.seconds - before))
             hits += found.match is not None and pass_ == 0
-    for q in queries[: len(queries) // 3]:
+            embedding += timed.calls > calls and pass_ == 0
+    await cache.aclose()
+    return first, bare, words, hits, embedding
+
+
+async def _whole(
+    cache: SemanticCache, timed: _TimedEmbedder, queries: list[str]
+) -> tuple[list[float], list[float], int]:
+    """Whole lookups from the task's text in a new process (no word vector known to it): the
+    task embedded, the search, the guard's words read from the store or embedded. Returns the
+    times, the embedding time of each, and the most embedding calls one lookup made."""
+    await cache.match(PARTITION, "", np.zeros(timed.dimension, dtype=np.float32), 0.0)  # load
+    whole: list[float] = []
+    embedding: list[float] = []
+    most = 0
+    for q in queries:
+        calls, seconds = timed.calls, timed.seconds
         t0 = time.perf_counter()
         await cache.lookup(PARTITION, q, 0.0)
         whole.append(time.perf_counter() - t0)
+        embedding.append(timed.seconds - seconds)
+        most = max(most, timed.calls - calls)
     await cache.aclose()
-    return first, bare, words, whole, hits
+    return whole, embedding, most
+
+
+async def _store_words(store: Any, embedder: Any, tasks: list[str]) -> int:
+    """The guard words of the cached base tasks, as ``SemanticCache.remember`` stores them when
+    it writes an entry (the benchmark writes its rows in one transaction instead). The words
+    found only in the paraphrases and near-misses — the queries, and the synthetic entries
+    labelled with them — are left out, so a lookup embeds them (the unfavourable case)."""
+    words = sorted({w for t in tasks for w in facts(t).specific})
+    vectors = embedder.embed(words)
+    await store.add_words(
+        {w: v.astype("<f4").tobytes() for w, v in zip(words, vectors, strict=True)}
+    )
+    return len(words)
 
 
 PARTITION = "bench"
@@ -197,9 +232,18 @@ def _latency(quick: bool, scored: list[Any]) -> list[Result]:
             )
         ]
         asyncio.run(store.add_many(rows))
+        n_words = asyncio.run(_store_words(store, e, cached))
         timed = _TimedEmbedder(e)
         cache = SemanticCache(store, DEFAULT, embedder=timed)
-        first, bare, words, whole, hits = asyncio.run(_lookups(cache, timed, queries, qv))
+        first, bare, words, hits, embedded = asyncio.run(_lookups(cache, timed, queries, qv))
+        timed = _TimedEmbedder(e)
+        fresh = SemanticCache(SqliteVectorStore(tmp / "semantic.db"), DEFAULT, embedder=timed)
+        whole, embedding, most = asyncio.run(_whole(fresh, timed, queries[: len(queries) // 3]))
+        task_only = []
+        for q in queries[: len(queries) // 3]:
+            t0 = time.perf_counter()
+            e.embed([q])
+            task_only.append(time.perf_counter() - t0)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     load = f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
@@ -212,16 +256,20 @@ def _latency(quick: bool, scored: list[Any]) -> list[Result]:
             "ms",
             "≤ 10 ms" if target else "",
             p99 <= 10 if target else None,
-            f"{_timed_ms(bare)}; SQLite store check + search + threshold + guard, the task's "
-            f"vector given and the guard's word embeddings taken out; {len(bare)} lookups, "
-            f"{hits} guarded hits per round; {load}",
+            f"{_timed_ms(bare)}; SQLite store check + search + threshold + guard (the stored "
+            "entries' word vectors read from the store), the task's vector given and the "
+            f"embedding of its guard words taken out; {len(bare)} lookups, {hits} guarded hits "
+            f"per round; {load}",
         ),
         Result(
-            "… with the guard's word embeddings",
+            "… plus embedding the new task's guard words",
             percentile(words, 99) * 1e3,
             "ms (p99)",
-            detail=f"{_timed_ms(words)}; each query twice: the words' vectors computed, then "
-            "kept (8,192 words per process)",
+            detail=f"{_timed_ms(words)}; the same lookups, each query twice: first its words "
+            "that the synonym rule needs and no stored entry had embedded (one batch call at most; "
+            f"{embedded} of {len(queries)} lookups needed one), then known (8,192 "
+            f"words per process); the {n_words:,} words of the {len(cached)} cached base tasks "
+            "were stored as when written, the words found only in the queries were not",
         ),
         Result(
             f"nearest-neighbour search alone, {n:,} entries",
@@ -231,11 +279,12 @@ def _latency(quick: bool, scored: list[Any]) -> list[Result]:
             f"{index_module.CANDIDATES} candidates",
         ),
         Result(
-            "whole semantic lookup p99 (embedding the task included)",
+            "whole semantic lookup p99 (embedding the task and its guard words included)",
             percentile(whole, 99) * 1e3,
             "ms",
-            detail=f"{_timed_ms(whole)}; the embedding is paid once per task after an exact "
-            "miss, whatever the number of entries",
+            detail=f"{_timed_ms(whole)}; a new process (no word vector known), "
+            f"{len(whole)} tasks; embedding {_timed_ms(embedding)} of it, at most {most} "
+            f"embedding calls per lookup; the task's embedding alone: {_timed_ms(task_only)}",
         ),
         Result(
             "prefilter returns the exact nearest neighbour",

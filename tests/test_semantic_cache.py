@@ -21,6 +21,7 @@ from claude_force.cache.semantic import (
     SemanticCache,
     SqliteVectorStore,
     VectorRow,
+    guards,
     partition_of,
 )
 from claude_force.cache.semantic import layer as layer_module
@@ -81,8 +82,14 @@ async def _contract(store: Any) -> None:
     more, cursor2 = await store.since("p", cursor)
     assert [r.key for r in more] == ["k4"] and (await store.since("p", cursor2))[0] == []
     assert await store.count() == 4
+    await store.add_words({"flaws": v, "bugs": v[:8]})
+    await store.add_words({"bugs": v})  # written again: replaced, not duplicated
+    assert await store.words(["bugs", "absent", "flaws"]) == {"bugs": v, "flaws": v}
+    assert await store.words([]) == {}
+    assert await store.count() == 4  # word vectors are not entries
     await store.remove("k1")
     assert await store.clear() >= 3 and await store.count() == 0
+    assert await store.words(["bugs", "flaws"]) == {}
     await store.aclose()
 
 
@@ -222,17 +229,92 @@ async def test_unavailable_embedder_is_reported_once(tmp_path: Path) -> None:
     assert layer_module.NEIGHBOURS >= 1
 
 
-def test_word_vectors_embed_each_word_once_and_stay_bounded() -> None:
+def test_word_vectors_are_bounded_and_name_what_they_lack() -> None:
+    words = layer_module.WordVectors(size=3)
     fake = FakeEmbedder()
-    words = layer_module.WordVectors(fake.embed, size=3)
-    first = words.vectors(["flaws", "bugs", "flaws"])
-    assert first.shape == (3, fake.dimension) and np.array_equal(first[0], first[2])
-    assert fake.calls == [["flaws", "bugs"]]
-    words.vectors(["bugs", "defects"])
-    assert fake.calls[-1] == ["defects"]  # "bugs" was kept
-    words.vectors(["errors"])  # a fourth word: the oldest ("flaws") goes
-    words.vectors(["flaws", "errors"])
-    assert fake.calls[-1] == ["flaws"]
+    assert words.missing(["flaws", "bugs", "flaws"]) == ["flaws", "bugs"]
+    words.add(["flaws", "bugs"], fake.embed(["flaws", "bugs"]))
+    words.add(["defects", "errors"], fake.embed(["defects", "errors"]))  # the oldest goes
+    assert words.missing(["flaws", "bugs", "errors"]) == ["flaws"]
+    assert set(words.known(["bugs", "flaws"])) == {"bugs"}
+    sims = words.similarity(["bugs"], ["bugs", "errors"])
+    assert sims[0][0] == pytest.approx(1.0) and sims[0][1] < 0.99
+
+
+CACHED_SYN = "Review the PR for the billing vulnerabilities"
+NEW_SYN = "Review the PR for the billing flaws"
+
+
+async def test_a_lookup_embeds_the_task_then_at_most_one_batch_of_its_own_words(
+    tmp_path: Path,
+) -> None:
+    """The guard's synonym rule needs single-word vectors: the written entry's words are
+    embedded and stored when it is written; a lookup embeds its task (one call) and, when the
+    rule is reached, the new task's missing words (one more call, never the entry's words)."""
+    fake = FakeEmbedder()
+    store = SqliteVectorStore(tmp_path / "semantic.db")
+    cache = SemanticCache(store, 0.3, embedder=fake)
+    await cache.remember("p", "k1", CACHED_SYN, None, expires_at=100.0)
+    needed = guards.words_needed(guards.facts(NEW_SYN), guards.facts(CACHED_SYN))
+    assert needed == ["flaws", "vulnerabilities"]  # the pair reaches the synonym rule
+    stored_words = list(guards.facts(CACHED_SYN).specific)
+    assert fake.calls == [[CACHED_SYN], stored_words]  # the entry, then its words, once each
+    assert set(await store.words(stored_words)) == set(stored_words)
+
+    # another process: the entry's words come from the store, only the new word is embedded
+    fake2 = FakeEmbedder()
+    other = SemanticCache(SqliteVectorStore(tmp_path / "semantic.db"), 0.3, embedder=fake2)
+    found = await other.lookup("p", NEW_SYN, now=0.0)
+    assert found is not None and (found.match is None or found.match.key == "k1")
+    assert fake2.calls == [[NEW_SYN], ["flaws"]]
+    await other.lookup("p", NEW_SYN, now=0.0)  # its words are known now: the task only
+    assert fake2.calls[2:] == [[NEW_SYN]]
+    await other.remember("p", "k2", NEW_SYN, found.vector, expires_at=100.0)
+    assert len(fake2.calls) == 3  # its words were embedded at the lookup: stored, not re-run
+    assert "flaws" in await store.words(["flaws"])
+    await other.aclose()
+    await cache.aclose()
+
+
+async def test_an_entry_without_stored_words_costs_one_batch_call_at_the_lookup() -> None:
+    fake = FakeEmbedder()
+    store = MemoryVectorStore()  # an entry written before word vectors were stored
+    await store.add(VectorRow("p", "k1", CACHED_SYN, fake.embed([CACHED_SYN])[0].tobytes(), 9.0))
+    fake.calls.clear()
+    cache = SemanticCache(store, 0.3, embedder=fake)
+    found = await cache.lookup("p", NEW_SYN, now=0.0)
+    assert found is not None and found.refused + (found.match is not None) == 1
+    assert fake.calls == [[NEW_SYN], ["flaws", "vulnerabilities"]]  # both sides, one call
+
+
+async def test_the_guard_decides_alike_with_words_from_the_store_or_the_model(
+    tmp_path: Path,
+) -> None:
+    embedder = real_embedder()
+    results = []
+    for prefill in (False, True):
+        store = MemoryVectorStore()
+        if prefill:  # an entry written before word vectors were stored: embedded at lookup
+            vector = embedder.embed([CACHED_SYN])[0]
+            await store.add(VectorRow("p", "k1", CACHED_SYN, vector.tobytes(), 100.0))
+        cache = SemanticCache(store, 0.5, embedder=embedder)
+        if not prefill:
+            await cache.remember("p", "k1", CACHED_SYN, None, expires_at=100.0)
+        found = await cache.lookup("p", NEW_SYN, now=0.0)
+        assert found is not None
+        results.append((found.match, found.refused))
+    assert results[0] == results[1]
+    expected = guards.check(NEW_SYN, CACHED_SYN, _word_similarity(embedder))
+    assert (results[0][0] is None) == (expected is not None)
+
+
+def _word_similarity(embedder: Any) -> Any:
+    def sim(a: list[str], b: list[str]) -> list[list[float]]:
+        v = embedder.embed(a + b)
+        out: list[list[float]] = (v[: len(a)] @ v[len(a) :].T).tolist()
+        return out
+
+    return sim
 
 
 async def test_a_loaded_store_is_indexed_in_one_piece(tmp_path: Path) -> None:
@@ -250,3 +332,19 @@ async def test_a_loaded_store_is_indexed_in_one_piece(tmp_path: Path) -> None:
     assert again.match is not None and again.match.key in {"k3", "k40"}
     assert len(cache._indexes["p"]) == 41
     await cache.aclose()
+
+
+async def test_a_store_written_before_word_vectors_gains_the_words_table(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from claude_force.cache.semantic import store as store_module
+    from claude_force.state.sqlite import open_database
+
+    path = tmp_path / "semantic.db"
+    v1 = replace(store_module.SCHEMA, migrations=store_module.SCHEMA.migrations[:1])
+    open_database(path, v1).conn.close()  # a version-1 file: vectors only
+    store = SqliteVectorStore(path)
+    v = np.ones(4, dtype=np.float32).tobytes()
+    await store.add_words({"flaws": v})
+    assert await store.words(["flaws"]) == {"flaws": v}
+    await store.aclose()

@@ -22,6 +22,7 @@ says is read by :mod:`.task_facts`; the word lists are in :mod:`.wordlists`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .task_facts import TaskFacts, facts, root
 from .wordlists import OPPOSITES
@@ -64,17 +65,21 @@ def _opposite(words_a: frozenset[str], words_b: frozenset[str]) -> tuple[str, st
     return None
 
 
-def refusal(
-    new: TaskFacts,
-    cached: TaskFacts,
-    similarity: Callable[[list[str], list[str]], list[list[float]]] | None = None,
-) -> str | None:
-    """Why the cached task's answer must not serve the new task, or ``None`` when it may.
+@dataclass(frozen=True, slots=True)
+class Synonyms:
+    """The last rule's question: may each word of one side stand for a word of the other?"""
 
-    ``similarity(words_a, words_b)`` — the embedding similarity of single words — lets a swapped
-    word pass when it is a synonym ("flaws" / "vulnerabilities"); without it, any swapped
-    specific word refuses.
-    """
+    only_new: list[str]
+    only_cached: list[str]
+
+    @property
+    def words(self) -> list[str]:
+        return [*self.only_new, *self.only_cached]
+
+
+def rules(new: TaskFacts, cached: TaskFacts) -> str | Synonyms | None:
+    """The rules that need no embedding: a refusal, ``None`` when the pair passes, or the
+    :class:`Synonyms` question left for the word vectors (the only rule that needs them)."""
     if new.numbers != cached.numbers:
         return "different numbers"
     if new.identifiers != cached.identifiers:
@@ -108,18 +113,44 @@ def refusal(
         return "one task asks for more than the other"
     templated = shared >= SWAP_MIN_SHARED * (shared + max(len(only_new), len(only_cached)))
     if only_new and only_cached and templated and many <= SWAP_MAX_WORDS:
-        left = list(only_cached)
-        if similarity is not None:
-            sims = similarity(only_new, only_cached)
-            for i in range(len(only_new)):
-                best = max(range(len(only_cached)), key=lambda j: sims[i][j])
-                if sims[i][best] >= SYNONYM_SIMILARITY and only_cached[best] in left:
-                    left.remove(only_cached[best])
-            rest_new = [w for i, w in enumerate(only_new) if max(sims[i]) < SYNONYM_SIMILARITY]
-        else:
-            rest_new = only_new
-        if rest_new and left:
-            return f"different subject ({' '.join(rest_new)} / {' '.join(left)})"
+        return Synonyms(only_new, only_cached)
+    return None
+
+
+def words_needed(new: TaskFacts, cached: TaskFacts) -> list[str]:
+    """The words whose vectors :func:`refusal` will ask for on this pair (often none), so that
+    a caller can embed them all in one batch before running the guard."""
+    question = rules(new, cached)
+    return question.words if isinstance(question, Synonyms) else []
+
+
+def refusal(
+    new: TaskFacts,
+    cached: TaskFacts,
+    similarity: Callable[[list[str], list[str]], list[list[float]]] | None = None,
+) -> str | None:
+    """Why the cached task's answer must not serve the new task, or ``None`` when it may.
+
+    ``similarity(words_a, words_b)`` — the embedding similarity of single words — lets a swapped
+    word pass when it is a synonym ("flaws" / "vulnerabilities"); without it, any swapped
+    specific word refuses. It is called only for the words :func:`words_needed` names.
+    """
+    question = rules(new, cached)
+    if not isinstance(question, Synonyms):
+        return question
+    only_new, only_cached = question.only_new, question.only_cached
+    left = list(only_cached)
+    if similarity is not None:
+        sims = similarity(only_new, only_cached)
+        for i in range(len(only_new)):
+            best = max(range(len(only_cached)), key=lambda j: sims[i][j])
+            if sims[i][best] >= SYNONYM_SIMILARITY and only_cached[best] in left:
+                left.remove(only_cached[best])
+        rest_new = [w for i, w in enumerate(only_new) if max(sims[i]) < SYNONYM_SIMILARITY]
+    else:
+        rest_new = only_new
+    if rest_new and left:
+        return f"different subject ({' '.join(rest_new)} / {' '.join(left)})"
     return None
 
 
@@ -131,4 +162,13 @@ def check(
     return refusal(facts(new_task), facts(cached_task), similarity)
 
 
-__all__ = ["TaskFacts", "check", "facts", "refusal", "unmatched"]
+__all__ = [
+    "Synonyms",
+    "TaskFacts",
+    "check",
+    "facts",
+    "refusal",
+    "rules",
+    "unmatched",
+    "words_needed",
+]

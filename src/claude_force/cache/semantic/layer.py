@@ -79,26 +79,40 @@ def partition_of(
 class WordVectors:
     """Single-word vectors for the guard's synonym check, kept per process (the same words
     recur: a cached task's words are compared again at every near lookup). Bounded; the oldest
-    word goes first. Used from worker threads, hence the lock."""
+    word goes first. Used from worker threads, hence the lock. It never embeds: the cache fills
+    it in one batch before the guard runs."""
 
-    def __init__(self, embed: Callable[[list[str]], Any], size: int = WORD_VECTORS) -> None:
-        self._embed = embed
+    def __init__(self, size: int = WORD_VECTORS) -> None:
         self._size = size
         self._vectors: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def vectors(self, words: list[str]) -> Any:
+    def missing(self, words: list[str]) -> list[str]:
         with self._lock:
-            known = {w: self._vectors[w] for w in words if w in self._vectors}
-        missing = [w for w in dict.fromkeys(words) if w not in known]
-        if missing:
-            known.update(zip(missing, self._embed(missing), strict=True))
-            with self._lock:
-                for w in missing:
-                    self._vectors[w] = known[w]
-                while len(self._vectors) > self._size:
-                    del self._vectors[next(iter(self._vectors))]
-        return np.stack([known[w] for w in words])
+            return [w for w in dict.fromkeys(words) if w not in self._vectors]
+
+    def known(self, words: list[str]) -> dict[str, Any]:
+        with self._lock:
+            return {w: self._vectors[w] for w in words if w in self._vectors}
+
+    def add(self, words: list[str], vectors: Any) -> None:
+        with self._lock:
+            for w, v in zip(words, vectors, strict=True):
+                self._vectors[w] = v
+            while len(self._vectors) > self._size:
+                del self._vectors[next(iter(self._vectors))]
+
+    def similarity(self, a: list[str], b: list[str]) -> list[list[float]]:
+        """Cosine similarities of ``a``'s words against ``b``'s (all present: see ``missing``)."""
+        with self._lock:
+            va = np.stack([self._vectors[w] for w in a])
+            vb = np.stack([self._vectors[w] for w in b])
+        out: list[list[float]] = (va @ vb.T).tolist()
+        return out
+
+
+def _blob(vector: Any) -> bytes:
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
 
 
 class SemanticCache:
@@ -115,7 +129,7 @@ class SemanticCache:
         self._embedder = embedder
         self._loader = loader  # loads the model at the first lookup (about a second)
         self._indexes: dict[str, PartitionIndex] = {}
-        self._words = WordVectors(self._embed_words)
+        self._words = WordVectors()
         self._lock: asyncio.Lock | None = None
         self.unavailable: str | None = None
 
@@ -127,11 +141,6 @@ class SemanticCache:
                 self.unavailable = str(exc)
                 log.warning("semantic cache off: %s", exc)
         return self._embedder
-
-    def _embed_words(self, words: list[str]) -> Any:
-        embedder = self._embedder
-        assert embedder is not None  # the guard runs only after a task was embedded
-        return embedder.embed(words)
 
     async def embed(self, task: str) -> Any:
         embedder = await asyncio.to_thread(self.embedder)
@@ -161,10 +170,43 @@ class SemanticCache:
             index.cursor = cursor
             return index
 
-    def _similarity(self, a: list[str], b: list[str]) -> list[list[float]]:
-        v = self._words.vectors(a + b)
-        out: list[list[float]] = (v[: len(a)] @ v[len(a) :].T).tolist()
-        return out
+    async def _prepare_words(self, task: str, near: list[Neighbour]) -> None:
+        """Makes sure the guard finds every word vector it will ask for: the words that the
+        synonym rule compares (often none), taken from this process's words, then from the
+        store (an entry's words are stored when it is written), and the rest — usually only
+        the new task's — embedded in one batch call."""
+        new_facts = facts_of(task)
+        needed = [w for n in near for w in guards.words_needed(new_facts, facts_of(n.task))]
+        missing = self._words.missing(needed)
+        if not missing:
+            return
+        stored = await self.store.words(missing)
+        if stored:
+            names = list(stored)
+            self._words.add(names, [np.frombuffer(stored[w], dtype="<f4") for w in names])
+            missing = [w for w in missing if w not in stored]
+        if missing:
+            embedder = self._embedder
+            assert embedder is not None  # the guard runs only after a task was embedded
+            self._words.add(missing, await asyncio.to_thread(embedder.embed, missing))
+
+    async def _store_words(self, task: str) -> None:
+        """Stores the written entry's guard words that the store lacks (embedded in one batch
+        call unless this process knows them), so that later lookups, in any process, read them
+        from the store instead of running the model."""
+        words = list(dict.fromkeys(facts_of(task).specific))
+        stored = await self.store.words(words) if words else {}
+        todo = [w for w in words if w not in stored]
+        if not todo:
+            return
+        vectors = self._words.known(todo)
+        fresh = [w for w in todo if w not in vectors]
+        embedder = self.embedder()
+        if fresh and embedder is not None:
+            embedded = await asyncio.to_thread(embedder.embed, fresh)
+            self._words.add(fresh, embedded)
+            vectors.update(zip(fresh, embedded, strict=True))
+        await self.store.add_words({w: _blob(v) for w, v in vectors.items()})
 
     async def lookup(self, partition: str, task: str, now: float) -> Lookup | None:
         """The best guarded match for ``task`` in ``partition`` (``None``: embeddings off)."""
@@ -183,6 +225,7 @@ class SemanticCache:
             if n.similarity >= self.threshold and n.expires_at > now
         ]
         if near:
+            await self._prepare_words(task, near)
             result.match, result.refused = await asyncio.to_thread(self._guarded, task, near)
         return result
 
@@ -191,7 +234,7 @@ class SemanticCache:
         refused before it."""
         new_facts = facts_of(task)
         for refused, n in enumerate(near):
-            why = guards.refusal(new_facts, facts_of(n.task), self._similarity)
+            why = guards.refusal(new_facts, facts_of(n.task), self._words.similarity)
             if why is None:
                 return Match(n.key, n.similarity, n.task), refused
             log.debug("semantic candidate %s… refused: %s", n.key[:12], why)
@@ -204,8 +247,8 @@ class SemanticCache:
             vector = await self.embed(task)
             if vector is None:
                 return
-        blob = np.ascontiguousarray(vector, dtype="<f4").tobytes()
-        await self.store.add(VectorRow(partition, key, task, blob, expires_at))
+        await self.store.add(VectorRow(partition, key, task, _blob(vector), expires_at))
+        await self._store_words(task)
 
     def forget(self, partition: str, key: str) -> None:
         index = self._indexes.get(partition)

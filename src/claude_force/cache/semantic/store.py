@@ -1,6 +1,8 @@
 """Where task vectors live, beside the response cache: SQLite (default), memory, or Redis.
 
-A row is (partition, cache key, task, vector, expiry). Every process keeps its own in-memory
+A row is (partition, cache key, task, vector, expiry). Beside the rows, a store keeps the
+vectors of single words that the false-hit guard compares (one per word, shared by all entries):
+they are embedded when an entry is written, so that a lookup only embeds the new task. Every process keeps its own in-memory
 index per partition (:mod:`.index`) and reads the rows that other processes added since its last
 look (``since``); an entry whose response is gone from the exact cache is dropped lazily.
 """
@@ -44,6 +46,10 @@ class VectorStore(Protocol):
 
     async def remove(self, key: str) -> None: ...
 
+    async def add_words(self, vectors: dict[str, bytes]) -> None: ...
+
+    async def words(self, names: list[str]) -> dict[str, bytes]: ...
+
     async def clear(self) -> int: ...
 
     async def count(self) -> int: ...
@@ -58,6 +64,7 @@ class MemoryVectorStore:
 
     def __init__(self) -> None:
         self._rows: dict[str, list[VectorRow]] = {}
+        self._words: dict[str, bytes] = {}
 
     async def add(self, row: VectorRow) -> None:
         self._rows.setdefault(row.partition, []).append(row)
@@ -71,9 +78,16 @@ class MemoryVectorStore:
         for part, rows in self._rows.items():
             self._rows[part] = [r for r in rows if r.key != key]
 
+    async def add_words(self, vectors: dict[str, bytes]) -> None:
+        self._words.update(vectors)
+
+    async def words(self, names: list[str]) -> dict[str, bytes]:
+        return {w: self._words[w] for w in names if w in self._words}
+
     async def clear(self) -> int:
         n = sum(len(r) for r in self._rows.values())
         self._rows.clear()
+        self._words.clear()
         return n
 
     async def count(self) -> int:
@@ -96,11 +110,19 @@ CREATE INDEX IF NOT EXISTS vectors_partition ON vectors(partition, seq);
 CREATE INDEX IF NOT EXISTS vectors_key ON vectors(key);
 """
 
+# version 2: the guard's single-word vectors (see the module docstring)
+_WORDS = """
+CREATE TABLE IF NOT EXISTS words (
+    word TEXT PRIMARY KEY,
+    vector BLOB NOT NULL
+);
+"""
+
 SCHEMA = Schema(
     what="semantic cache",
     application_id=app_id(b"cfV1"),
-    migrations=(_SCHEMA,),
-    tables=tables_of(_SCHEMA),
+    migrations=(_SCHEMA, _WORDS),
+    tables=tables_of(_SCHEMA, _WORDS),
     fail=lambda message, hint: CacheBackendError(message, hint=hint),
     foreign=lambda message, hint: ForeignStorageError(message, hint=hint),
     fix="point paths.state elsewhere",
@@ -165,10 +187,30 @@ class SqliteVectorStore:
     async def remove(self, key: str) -> None:
         await self._worker.run(self._run, "DELETE FROM vectors WHERE key = ?", (key,))
 
+    async def add_words(self, vectors: dict[str, bytes]) -> None:
+        def insert() -> None:
+            with transaction(self._db()) as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO words(word, vector) VALUES (?, ?)",
+                    list(vectors.items()),
+                )
+
+        await self._worker.run(insert)
+
+    async def words(self, names: list[str]) -> dict[str, bytes]:
+        if not names:
+            return {}
+        marks = ", ".join("?" * len(names))
+        rows = await self._worker.run(
+            self._run, f"SELECT word, vector FROM words WHERE word IN ({marks})", tuple(names)
+        )
+        return {str(r[0]): bytes(r[1]) for r in rows}
+
     async def clear(self) -> int:
         if not self.path.exists():
             return 0
         rows = await self._worker.run(self._run, "DELETE FROM vectors RETURNING seq")
+        await self._worker.run(self._run, "DELETE FROM words")
         return len(rows)
 
     async def count(self) -> int:
@@ -195,6 +237,11 @@ class RedisVectorStore:
     def _key(self, partition: str) -> str:
         return f"{self.prefix}{partition}"
 
+    @property
+    def _words_key(self) -> str:
+        # a hash (word → vector), outside ``prefix*`` so that count() and clear() see only lists
+        return f"{self.prefix.rstrip(':')}-words"
+
     async def add(self, row: VectorRow) -> None:
         item = json.dumps(
             {
@@ -220,11 +267,26 @@ class RedisVectorStore:
     async def remove(self, key: str) -> None:
         return None  # lists are append-only; readers drop entries whose response is gone
 
+    async def add_words(self, vectors: dict[str, bytes]) -> None:
+        if vectors:
+            await self._redis.hset(self._words_key, mapping=vectors)  # type: ignore[arg-type,misc]
+
+    async def words(self, names: list[str]) -> dict[str, bytes]:
+        if not names:
+            return {}
+        found = await self._redis.hmget(self._words_key, names)  # type: ignore[misc]
+        return {
+            w: v.encode("latin-1") if isinstance(v, str) else bytes(v)
+            for w, v in zip(names, found, strict=True)
+            if v is not None
+        }
+
     async def clear(self) -> int:
         n = 0
         async for k in self._redis.scan_iter(match=self.prefix + "*"):
             n += int(await self._redis.llen(k))  # type: ignore[misc]
             await self._redis.delete(k)
+        await self._redis.delete(self._words_key)
         return n
 
     async def count(self) -> int:
