@@ -218,18 +218,10 @@ class Project:
             path = self._real_path(name, which)
             if path is None:
                 continue
-            try:
-                st = os.stat(path)
-            except (OSError, ValueError) as exc:
-                missing = isinstance(exc, FileNotFoundError)
-                if missing and which == "contract":
-                    self._warn_missing_contract(name, path)
-                    continue
-                reason = "does not exist" if missing else f"cannot be read ({_reason(exc)})"
-                hint = "create it or fix the path" if missing else "fix the path"
-                raise self._file_error(
-                    name, which, f"file '{path}' {reason}", hint, missing=missing
-                ) from None
+            st = self._stat(name, which, path)
+            if st is None:  # a missing contract
+                self._warn_missing_contract(name, path)
+                continue
             problem = file_stat_problem(st, MAX_AGENT_FILE_BYTES)
             if problem is not None:
                 message = f"cannot read '{path}': {problem.message}"
@@ -252,8 +244,13 @@ class Project:
 
     def _stamp(self, name: str, which: str, path: str) -> tuple[int, int] | None:
         """The file's (mtime, size); None for a missing contract (2.2 ran without it)."""
+        st = self._stat(name, which, path)
+        return None if st is None else (st.st_mtime_ns, st.st_size)
+
+    def _stat(self, name: str, which: str, path: str) -> os.stat_result | None:
+        """The file's ``stat``; None for a missing contract; else the error naming the key."""
         try:
-            st = os.stat(path)
+            return os.stat(path)
         except (OSError, ValueError) as exc:
             missing = isinstance(exc, FileNotFoundError)
             if missing and which == "contract":
@@ -263,7 +260,6 @@ class Project:
             raise self._file_error(
                 name, which, f"file '{path}' {reason}", hint, missing=missing
             ) from None
-        return st.st_mtime_ns, st.st_size
 
     @overload
     def _read(
