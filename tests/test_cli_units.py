@@ -342,3 +342,37 @@ def test_only_the_command_that_runs_is_built() -> None:
     assert _command_tree("lst") is everything or set(_command_tree("lst").commands) == set(
         everything.commands
     )
+
+
+def test_every_json_flag_is_the_shared_option() -> None:
+    """`--json` is declared once (cli/_options.py), so its help reads the same everywhere."""
+    import typing
+
+    from claude_force.cli import _options
+
+    shared = typing.get_args(_options.JsonOpt)[1]
+
+    def walk(command: typing.Any, path: str) -> typing.Iterator[tuple[str, typing.Any]]:
+        for param in command.params:
+            yield path, param
+        for name, sub in getattr(command, "commands", {}).items():  # a group (typer's own click)
+            yield from walk(sub, f"{path} {name}")
+
+    flags = [(path, p) for path, p in walk(typer.main.get_command(app), "") if "--json" in p.opts]
+    assert len(flags) >= 20
+    for path, param in flags:
+        if path == " analytics export":  # there --json is the short form of --format json
+            continue
+        assert param.help == shared.help, path
+
+
+def test_the_shared_options_import_only_typer() -> None:
+    import subprocess
+
+    code = (
+        "import sys; import claude_force.cli._options; "
+        "print(sorted(m for m in ('rich', 'pydantic', 'asyncio', 'claude_force.config') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

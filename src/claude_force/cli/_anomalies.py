@@ -1,7 +1,7 @@
 """``claude-force analytics anomalies``: replay the stored executions through the anomaly
 detector and list what it raised (registered on the ``analytics`` group).
 
-Imports only typer at module level; the detector and the store load inside the command.
+Imports only typer (and the shared option aliases) at module level; the detector and the store load inside the command.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ._common import emit_json, out_console, state_of
+from ._options import AgentOpt, JsonOpt, ModelFilterOpt, RealOnlyOpt, UntilOpt
 
 if TYPE_CHECKING:
     from ..monitoring.anomaly import Anomaly
@@ -22,23 +23,14 @@ def anomalies(
         str,
         typer.Option("--since", help="Start: 7d, 24h, today, 2026-11-01 or an ISO time (UTC)."),
     ] = "7d",
-    until: Annotated[
-        str | None,
-        typer.Option("--until", help="End (exclusive), same forms.", show_default=False),
-    ] = None,
-    agent: Annotated[
-        str | None, typer.Option("--agent", help="Only this agent.", show_default=False)
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", help="Only this model.", show_default=False)
-    ] = None,
-    real_only: Annotated[
-        bool, typer.Option("--real-only", help="Leave out SIMULATED executions.")
-    ] = False,
+    until: UntilOpt = None,
+    agent: AgentOpt = None,
+    model: ModelFilterOpt = None,
+    real_only: RealOnlyOpt = False,
     active_only: Annotated[
         bool, typer.Option("--active", help="Only anomalies still open at the end.")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Latency, error-rate, cost and cache-hit-rate anomalies in the stored executions.
 

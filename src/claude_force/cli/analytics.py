@@ -15,6 +15,15 @@ import typer
 
 from . import _anomalies
 from ._common import emit_json, notice, out_console, state_of, write_output_file
+from ._options import (
+    AgentOpt,
+    JsonOpt,
+    ModelFilterOpt,
+    RealOnlyOpt,
+    SinceOpt,
+    UntilOpt,
+    WorkflowFilterOpt,
+)
 
 if TYPE_CHECKING:
     from ..metrics.analytics import Group, Stats, TrendPoint
@@ -26,30 +35,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Costs, tokens, latency and cache savings of past executions.", no_args_is_help=True
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
-SinceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--since",
-        help="Start: 7d, 24h, 30m, today, 2026-11-01 or an ISO time (UTC).",
-        show_default=False,
-    ),
-]
-UntilOpt = Annotated[
-    str | None,
-    typer.Option("--until", help="End (exclusive), same forms as --since.", show_default=False),
-]
-AgentOpt = Annotated[
-    str | None, typer.Option("--agent", help="Only this agent.", show_default=False)
-]
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="Only this model.", show_default=False)
-]
-WorkflowOpt = Annotated[
-    str | None, typer.Option("--workflow", help="Only this workflow.", show_default=False)
-]
-RealOpt = Annotated[bool, typer.Option("--real-only", help="Leave out SIMULATED executions.")]
 
 
 @contextlib.contextmanager
@@ -207,9 +192,9 @@ def summary(
     since: SinceOpt = None,
     until: UntilOpt = None,
     agent: AgentOpt = None,
-    model: ModelOpt = None,
-    workflow: WorkflowOpt = None,
-    real_only: RealOpt = False,
+    model: ModelFilterOpt = None,
+    workflow: WorkflowFilterOpt = None,
+    real_only: RealOnlyOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Executions, success rate, tokens, cost, cache hit rate, savings and p50/p95/p99 latency.
@@ -256,7 +241,7 @@ def _group_command(
         ctx: typer.Context,
         since: SinceOpt = None,
         until: UntilOpt = None,
-        real_only: RealOpt = False,
+        real_only: RealOnlyOpt = False,
         json_out: JsonOpt = False,
     ) -> None:
         _grouped(ctx, dimension, _query(since, until, real_only=real_only), json_out)
@@ -283,9 +268,9 @@ def trends(
     since: SinceOpt = None,
     until: UntilOpt = None,
     agent: AgentOpt = None,
-    model: ModelOpt = None,
-    workflow: WorkflowOpt = None,
-    real_only: RealOpt = False,
+    model: ModelFilterOpt = None,
+    workflow: WorkflowFilterOpt = None,
+    real_only: RealOnlyOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Executions, cost, success rate and latency per hour or day, with sparklines.
@@ -375,7 +360,7 @@ def export(
     ] = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    real_only: RealOpt = False,
+    real_only: RealOnlyOpt = False,
     json_out: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Raw executions and daily rollups (JSON: one document; CSV: one table with a 'kind' column)."""

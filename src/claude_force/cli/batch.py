@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from ._common import CliState, emit_json, notice, out_console, state_of, write_output_file
+from ._options import JsonOpt, SimulateOpt
 
 if TYPE_CHECKING:
     from ..batch import BatchJob, BatchService, ItemResult, JobStatus
@@ -26,7 +27,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 IdArg = Annotated[str, typer.Argument(help="Batch job id (cfb_…) or provider batch id.")]
 TimeoutOpt = Annotated[
     float | None,
@@ -123,7 +123,7 @@ def submit(
     ] = False,
     timeout: TimeoutOpt = None,
     poll_interval: PollOpt = 5.0,
-    simulate: Annotated[bool, typer.Option("--simulate", help="Use the SIMULATED model.")] = False,
+    simulate: SimulateOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Submit AGENT's tasks as one batch job (split when over the API's limits)."""

@@ -14,13 +14,13 @@ import typer
 
 from ._common import (  # the removal commands' confirmation
     CliState,
-    YesOpt,
     confirm_removal,
     emit_json,
     notice,
     out_console,
     state_of,
 )
+from ._options import AgentOpt, JsonOpt, YesOpt
 
 if TYPE_CHECKING:
     from ..cache.store import ResponseStore
@@ -28,11 +28,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = typer.Typer(help="Inspect and tidy the response cache.", no_args_is_help=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
-AgentOpt = Annotated[
-    str | None, typer.Option("--agent", "-a", help="Only this agent's entries.", show_default=False)
-]
 
 
 def with_store(

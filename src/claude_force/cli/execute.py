@@ -8,6 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ._common import emit_json, err_console, notice, open_core, out_console, state_of
+from ._options import (
+    JsonOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    NoCacheOpt,
+    QuietOpt,
+    RefreshOpt,
+    SimulateOpt,
+    SubmitOpt,
+    TemperatureOpt,
+)
 
 if TYPE_CHECKING:
     from ..cluster.config import Cluster
@@ -17,36 +28,6 @@ if TYPE_CHECKING:
     from ._report import RunSummary
     from ._tasks import TaskItem
 
-ModelOpt = Annotated[
-    str | None,
-    typer.Option("--model", "-m", help="Model id or alias (default: from claude.json)."),
-]
-MaxTokensOpt = Annotated[
-    int, typer.Option("--max-tokens", min=1, help="Upper bound on output tokens.")
-]
-TemperatureOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--temperature",
-        min=0.0,
-        max=1.0,
-        help="Sampling temperature; sent only when given (some models reject it).",
-    ),
-]
-SimulateOpt = Annotated[
-    bool,
-    typer.Option("--simulate", help="Use the offline SIMULATED model even if a key is set."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout only.")]
-QuietOpt = Annotated[
-    bool, typer.Option("--quiet", "-q", help="Print only the outputs (no progress or summary).")
-]
-NoCacheOpt = Annotated[
-    bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
-]
-RefreshOpt = Annotated[
-    bool, typer.Option("--refresh", help="Skip cached answers but store the fresh ones.")
-]
 StreamOpt = Annotated[
     bool | None,
     typer.Option(
@@ -54,13 +35,6 @@ StreamOpt = Annotated[
         help="Show the answer as it is written (default: when stdout is a terminal; "
         "a single task without --json only).",
         show_default=False,
-    ),
-]
-SubmitOpt = Annotated[
-    bool,
-    typer.Option(
-        "--submit",
-        help="Cluster mode: enqueue the run(s) for the workers, print the run id(s) and exit.",
     ),
 ]
 

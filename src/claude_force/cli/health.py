@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ._common import emit_json, open_core, out_console, state_of
+from ._options import JsonOpt
 
 if TYPE_CHECKING:
     from ..resilience.health import HealthReport
@@ -17,7 +18,7 @@ app = typer.Typer(help="Check the provider and the resilience layers (exit 1 unl
 @app.callback(invoke_without_command=True)
 def health(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document only.")] = False,
+    as_json: JsonOpt = False,
     model: Annotated[
         str | None,
         typer.Option("--model", "-m", help="Model to probe (default: the project's default)."),

@@ -5,19 +5,18 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ._common import emit_json, out_console, state_of
+from ._options import JsonOpt
 
 if TYPE_CHECKING:
     from ..orchestrator import AgentOrchestrator
     from ._common import CliState
 
 app = typer.Typer(help="List the project's agents or workflows.", no_args_is_help=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 
 
 @contextlib.contextmanager

@@ -15,13 +15,13 @@ import typer
 
 from ._common import (  # the removal commands' confirmation
     CliState,
-    YesOpt,
     confirm_removal,
     emit_json,
     notice,
     out_console,
     state_of,
 )
+from ._options import AgentOpt, JsonOpt, YesOpt
 
 if TYPE_CHECKING:
     from ..memory.store import MemoryStore
@@ -31,12 +31,6 @@ T = TypeVar("T")
 app = typer.Typer(
     help="Search and tidy agent memory (past sessions used as context).", no_args_is_help=True
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
-AgentOpt = Annotated[
-    str | None,
-    typer.Option("--agent", "-a", help="Only this agent's sessions.", show_default=False),
-]
 
 
 def with_store(state: CliState, fn: Callable[[MemoryStore], T], empty: T) -> T:

@@ -11,13 +11,12 @@ from typing import Annotated
 import typer
 
 from ._common import emit_json, out_console, state_of, write_output_file
+from ._options import JsonOpt
 from .analytics import open_metrics, print_groups, print_summary
 
 app = typer.Typer(
     help="Performance metrics (2.2 spellings; see 'analytics' for more).", no_args_is_help=True
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 
 
 @app.command("summary")

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from ._common import emit_json, notice, out_console, state_of
+from ._options import JsonOpt
 
 
 def info(
     ctx: typer.Context,
     agent: Annotated[str, typer.Argument(help="Agent name.", metavar="AGENT")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Show an agent: description, files, domains, priority, model and the workflows using it."""
     from .listing import sync_orchestrator

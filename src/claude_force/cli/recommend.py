@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ._common import emit_json, notice, out_console, state_of
+from ._options import JsonOpt
 
 if TYPE_CHECKING:
     from ..recommend import AgentMatch, AgentRecommender
@@ -37,7 +38,7 @@ def recommend(
             "--explain", help="Show why: the best-matching part of each definition, the method."
         ),
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Recommend the project's agents for a task, best first. Nothing is sent to any model.
 

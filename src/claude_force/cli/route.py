@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ._common import emit_json, open_core, out_console, state_of
+from ._options import JsonOpt
 
 if TYPE_CHECKING:
     from ..routing import RouteDecision
@@ -37,7 +38,7 @@ def route(
     batch: Annotated[
         bool, typer.Option("--batch", help="Estimate with the 50% batch discount.")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Explain the model the router picks for AGENT on TASK, and its estimated cost.
 

@@ -20,14 +20,17 @@ from ._common import (
     to_json,
     write_output_file,
 )
-from .execute import (
+from ._options import (
     JsonOpt,
     MaxTokensOpt,
     ModelOpt,
     NoCacheOpt,
+    OutputOpt,
     QuietOpt,
     RefreshOpt,
     SimulateOpt,
+    TaskFileOpt,
+    TaskOpt,
     TemperatureOpt,
 )
 
@@ -43,18 +46,6 @@ app = typer.Typer(
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
-
-
-TaskOpt = Annotated[str | None, typer.Option("--task", "-t", help="The task text.")]
-TaskFileOpt = Annotated[
-    Path | None, typer.Option("--task-file", help="Read the task from a file ('-' = stdin).")
-]
-OutputOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--output", "-o", help="Write the output (or the JSON) to FILE instead of stdout."
-    ),
-]
 
 
 def _one_task(task: str | None, task_file: Path | None) -> str:

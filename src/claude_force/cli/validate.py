@@ -7,11 +7,12 @@ entries, agent files, models, workflows — instead of being found one run at a 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ._common import emit_json, state_of
+from ._options import JsonOpt
 
 if TYPE_CHECKING:
     from ..config import Project
@@ -29,7 +30,7 @@ def load_quietly(state: CliState) -> Project:
 
 def validate(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Check the whole project: every agent and workflow on its own (exit 2 if any is broken)."""
     project = load_quietly(state_of(ctx))  # a claude.json that does not load: exit 2 as usual

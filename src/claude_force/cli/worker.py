@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ._common import CliState, emit_json, notice, out_console, state_of
+from ._options import JsonOpt, SimulateOpt
 
 if TYPE_CHECKING:
     from ..cluster.client import RunInfo, RunsClient
     from ..cluster.config import Cluster
     from ..config import Project
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout only.")]
 
 
 def _cluster(state: CliState, command: str) -> tuple[Project, Cluster]:
@@ -46,9 +45,7 @@ def worker(
             show_default=False,
         ),
     ] = None,
-    simulate: Annotated[
-        bool, typer.Option("--simulate", help="Execute with the offline SIMULATED model.")
-    ] = False,
+    simulate: SimulateOpt = False,
 ) -> None:
     """Execute queued runs (cluster mode) until stopped with Ctrl-C or SIGTERM."""
     import asyncio

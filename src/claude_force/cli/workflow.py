@@ -23,8 +23,17 @@ from ._common import (
     state_of,
     to_json,
 )
-from .execute import JsonOpt, QuietOpt, RefreshOpt, SimulateOpt, SubmitOpt
-from .run import OutputOpt, TaskFileOpt, TaskOpt, _markdown_report, _one_task
+from ._options import (
+    JsonOpt,
+    OutputOpt,
+    QuietOpt,
+    RefreshOpt,
+    SimulateOpt,
+    SubmitOpt,
+    TaskFileOpt,
+    TaskOpt,
+)
+from .run import _markdown_report, _one_task
 
 if TYPE_CHECKING:
     from ..config import Project
