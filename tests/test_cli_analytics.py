@@ -184,3 +184,22 @@ def test_names_in_tables_are_shown_not_read_as_markup(in_project: Path) -> None:
     result = cli("analytics", "agents")
     assert result.exit_code == 0, result.output
     assert "[red]x[/red]" in result.stdout  # rich would have printed a red "x"
+
+
+def test_a_narrow_table_shortens_long_names_never_figures(in_project: Path) -> None:
+    import dataclasses
+
+    recs = make_records(6, days=1, start=NOW - timedelta(hours=2), seed=11)
+    long_name = "security-specialist-for-payment-services"
+    recs = [dataclasses.replace(r, agent=long_name) for r in recs]
+    store = SQLiteMetricsStore(in_project.parent / "state" / "metrics.db")
+    store.upsert(recs)
+    store.close()
+    result = runner.invoke(app, ["analytics", "agents"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    row = next(line for line in lines if "security-spec" in line)
+    assert long_name not in row and "…" in row  # the name gave way …
+    assert "…" not in row.split("…", 1)[1]  # … and no figure after it was cut
+    assert row.rstrip().endswith("│") and row.count("s │") >= 2  # p50 and p95, in full
