@@ -155,6 +155,8 @@ def test_script_spec_and_empty_specs() -> None:
         ("script:500/maybe", "unknown modifier /maybe"),
         ("retry_after=-1", "retry_after must be a number of seconds >= 0"),
         ("slow_s=inf", "not a finite number"),
+        ("429:0.1,draw=random", "'random' is not 'order' or 'content'"),
+        ("script:429,draw=content", "draw=content applies to rates"),
     ],
 )
 def test_invalid_specs_say_what_is_wrong(spec: str, message: str) -> None:
@@ -165,6 +167,25 @@ def test_invalid_specs_say_what_is_wrong(spec: str, message: str) -> None:
 def test_spec_cannot_have_rates_and_script() -> None:
     with pytest.raises(ValueError, match="not both"):
         FaultSpec(rates=((Fault("drop"), 0.1),), script=(Fault("drop"),))
+
+
+def test_draw_content_gives_each_request_its_faults_whatever_the_arrival_order() -> None:
+    spec = "429:0.2,500:0.2,drop:0.1,draw=content"
+    assert parse_faults(spec).draw == "content" and parse_faults("429:0.1").draw == "order"
+    tasks = [f"task {i}" for i in range(40)]
+
+    def outcomes(order: list[str]) -> dict[str, list[str]]:
+        injector = FaultInjector(spec, seed=3)
+        seen: dict[str, list[str]] = {t: [] for t in tasks}
+        for task in order:  # three attempts of each task, in the given interleaving
+            seen[task].append(injector.next(task).label)
+        return seen
+
+    forward = outcomes([t for _ in range(3) for t in tasks])
+    backward = outcomes([t for t in reversed(tasks) for _ in range(3)])
+    assert forward == backward  # the same content meets the same faults on its nth attempt
+    labels = [label for attempts in forward.values() for label in attempts]
+    assert {"ok", "429", "500", "drop"} <= set(labels)  # and the rates still apply
 
 
 def test_script_is_consumed_in_order_then_ok_and_queue_comes_first() -> None:
@@ -393,6 +414,23 @@ async def test_scripted_faults_in_order_with_error_bodies() -> None:
         client = await Raw.open(emu)
         assert (await client.request())[0] == 200  # the script starts over
         await client.close()
+
+
+async def test_draw_content_faults_follow_the_request_body_over_http() -> None:
+    bodies = [{**BODY, "messages": [{"role": "user", "content": f"task {i}"}]} for i in range(12)]
+
+    async def statuses(order: list[int]) -> dict[int, list[int]]:
+        async with Emulator(faults="429:0.3,529:0.3,draw=content", seed=5) as emu:
+            client = await Raw.open(emu)
+            seen: dict[int, list[int]] = {i: [] for i in range(len(bodies))}
+            for i in order:
+                seen[i].append((await client.request(body=bodies[i]))[0])
+            await client.close()
+            return seen
+
+    first = await statuses([i for _ in range(2) for i in range(12)])
+    assert first == await statuses([i for i in reversed(range(12)) for _ in range(2)])
+    assert {200, 429, 529} <= {s for attempts in first.values() for s in attempts}
 
 
 async def test_cut_fault_closes_halfway_through_the_body(emu: Emulator, raw: Raw) -> None:

@@ -325,7 +325,12 @@ class Emulator:
         try:
             if route is not None:
                 override = headers.get(FAULT_HEADER)
-                fault = Fault.parse(override) if override else self.faults.next()
+                keyed = self.faults.spec.draw == "content"
+                fault = (
+                    Fault.parse(override)
+                    if override
+                    else self.faults.next(_content(body) if keyed else None)
+                )
         except ValueError as exc:
             reply = self._error_reply(ApiError(400, f"{FAULT_HEADER}: {exc}"), record.request_id)
             self._finish(record, "400", 400)
@@ -435,3 +440,10 @@ def _emit(conn: h11.Connection, writer: asyncio.StreamWriter, event: Any) -> Non
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_emu{uuid.uuid4().hex[:21]}"
+
+
+def _content(body: Any) -> str | None:
+    """What makes two requests the same for ``draw=content`` faults: system prompt and messages."""
+    if not isinstance(body, dict):
+        return None
+    return json.dumps([body.get("system"), body.get("messages")], sort_keys=True, default=str)

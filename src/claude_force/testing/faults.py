@@ -11,19 +11,25 @@ A fault is ``ok``, an HTTP error status (``400``–``599``, e.g. ``429``, ``529`
 (close it halfway through the response body) or ``slow`` (answer only after ``slow_s`` seconds,
 longer than a client's timeout). An error status may carry ``/noretry`` or ``/retry`` to send
 ``x-should-retry: false|true``. Options may appear anywhere in the list: ``retry_after=SECONDS``
-(the ``retry-after`` of a 429, default 1) and ``slow_s=SECONDS`` (default 30).
+(the ``retry-after`` of a 429, default 1), ``slow_s=SECONDS`` (default 30) and, for rates,
+``draw=order|content``: ``order`` (default) draws in arrival order; ``content`` gives each distinct
+request (system prompt and messages) the same faults on its first, second, … attempt whatever the
+arrival order, so that two clients sending the same requests meet the same faults and can be
+compared request for request.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
 FaultKind = Literal["ok", "status", "drop", "cut", "slow"]
 _NAMED: dict[str, FaultKind] = {"ok": "ok", "drop": "drop", "cut": "cut", "slow": "slow"}
-_OPTIONS = ("retry_after", "slow_s")
+_OPTIONS = ("retry_after", "slow_s", "draw")
+FaultDraw = Literal["order", "content"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,7 @@ class FaultSpec:
     script: tuple[Fault, ...] = ()
     retry_after: float = 1.0
     slow_s: float = 30.0
+    draw: FaultDraw = "order"
     text: str = field(default="none", compare=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +125,7 @@ def parse_faults(spec: str | None) -> FaultSpec:
     if any(not t for t in tokens):
         raise ValueError(f"fault spec '{text}' has an empty item (check the commas)")
     options: dict[str, float] = {}
+    draw: FaultDraw = "order"
     rates: list[tuple[Fault, float]] = []
     script: list[Fault] = []
     for token in tokens:
@@ -126,7 +134,10 @@ def parse_faults(spec: str | None) -> FaultSpec:
             key = key.strip().lower().replace("-", "_")
             if key not in _OPTIONS:
                 raise ValueError(f"unknown fault option '{key}' (known: {', '.join(_OPTIONS)})")
-            options[key] = _number(value.strip(), f"fault option {key}")
+            if key == "draw":
+                draw = _draw(value.strip(), scripted)
+            else:
+                options[key] = _number(value.strip(), f"fault option {key}")
         elif scripted:
             script.append(Fault.parse(token))
         else:
@@ -150,8 +161,17 @@ def parse_faults(spec: str | None) -> FaultSpec:
         script=tuple(script),
         retry_after=options.get("retry_after", 1.0),
         slow_s=options.get("slow_s", 30.0),
+        draw=draw,
         text=text,
     )
+
+
+def _draw(value: str, scripted: bool) -> FaultDraw:
+    if value.lower() not in ("order", "content"):
+        raise ValueError(f"fault option draw: '{value}' is not 'order' or 'content'")
+    if scripted and value.lower() == "content":
+        raise ValueError("fault option draw=content applies to rates, not to a script")
+    return "content" if value.lower() == "content" else "order"
 
 
 class FaultInjector:
@@ -167,12 +187,15 @@ class FaultInjector:
         self._rng = random.Random(self.seed)
         self._position = 0
         self._queue: list[Fault] = []
+        self._attempts: Counter[str] = Counter()  # draw=content: requests seen per content
 
     def enqueue(self, *faults: Fault | str) -> None:
         """Faults for the next requests, in order, ahead of the spec."""
         self._queue.extend(f if isinstance(f, Fault) else Fault.parse(f) for f in faults)
 
-    def next(self) -> Fault:
+    def next(self, content: str | None = None) -> Fault:
+        """The next request's fault. With ``draw=content``, ``content`` (the request's system
+        prompt and messages) seeds the draw together with how often that content came before."""
         if self._queue:
             return self._queue.pop(0)
         if self.spec.script:
@@ -182,7 +205,12 @@ class FaultInjector:
             return OK
         if not self.spec.rates:
             return OK
-        draw = self._rng.random()
+        if self.spec.draw == "content" and content is not None:
+            nth = self._attempts[content]
+            self._attempts[content] = nth + 1
+            draw = random.Random(f"{self.seed}\x00{nth}\x00{content}").random()
+        else:
+            draw = self._rng.random()
         cumulative = 0.0
         for fault, rate in self.spec.rates:
             cumulative += rate
