@@ -510,6 +510,17 @@ def test_run_workflow_list_form_chains_outputs(
     assert plain.stdout.startswith(SIMULATED_BANNER)
 
 
+def test_run_workflow_is_run_workflow_under_its_22_name(
+    in_project: Path, agent_requests: list[tuple[str, str]]
+) -> None:
+    """One command, two names: the 2.2 spelling takes the newer options too."""
+    _add_chain(in_project)
+    result = cli("run", "workflow", "chain", "--task", "t", "--sequential", "-j", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert as_json(result)["parallel"] is False
+    assert [a for a, _ in agent_requests] == ["python-expert", "code-reviewer"]
+
+
 def test_run_workflow_text_and_output_file(in_project: Path, tmp_path: Path) -> None:
     text = cli("run", "workflow", "refactor", "--task", "t")
     assert text.exit_code == 0

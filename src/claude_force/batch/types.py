@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from .._fields import fields_dict
 from ..errors import RunError
 from ..messages import MessageRequest, MessageResponse, Usage
 
@@ -74,13 +75,8 @@ class RawResult:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "custom_id": self.custom_id,
-            "status": self.status,
-            "response": None if self.response is None else response_to_dict(self.response),
-            "error_type": self.error_type,
-            "error": self.error,
-        }
+        response = None if self.response is None else response_to_dict(self.response)
+        return fields_dict(self, response=response)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RawResult:

@@ -12,9 +12,9 @@ import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
+from .._closing import Closing
 from ._report import facts
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ class TaskBoard:
             )
 
 
-class ProgressView:
+class ProgressView(Closing):
     """Shows a :class:`TaskBoard` on ``console`` (stderr) while the ``with`` block runs.
 
     On a terminal: a live area with a progress bar (counts, elapsed, ETA) and the rows still
@@ -267,12 +267,8 @@ class ProgressView:
             self._live = live
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop the live display (the rows stay on screen); safe to call more than once."""
         if self._live is not None:
             self._live.stop()
             self._live = None

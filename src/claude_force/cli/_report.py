@@ -218,3 +218,10 @@ def report_failures(executions: Sequence[Execution], labels: Sequence[str]) -> N
             reason = "; ".join(ex.errors) or ex.error_type or "failed"
             sys.stderr.write(safe_line(f"error: {label} ({ex.agent}) failed: {reason}") + "\n")
     sys.stderr.flush()
+
+
+def markdown_report(executions: list[Execution]) -> str:
+    parts = []
+    for ex in executions:
+        parts.append(f"## {ex.agent}\n\n_{describe(ex)}_\n\n{ex.output or '; '.join(ex.errors)}\n")
+    return "\n".join(parts)

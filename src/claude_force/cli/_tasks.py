@@ -141,3 +141,20 @@ def collect(
             hint="pass TASK in quotes, --task-file FILE or --tasks-file FILE",
         )
     return items
+
+
+def one_task(task: str | None, task_file: Path | None) -> str:
+    """The one task of ``--task TEXT`` or ``--task-file FILE`` (exactly one of them given)."""
+    if (task is None) == (task_file is None):
+        raise TaskInputError(
+            "give exactly one of --task and --task-file",
+            hint="e.g. --task 'Review utils.py' or --task-file task.md",
+        )
+    if task is not None:
+        text = task
+    else:
+        assert task_file is not None
+        text = read_text(task_file, "--task-file")
+    if not text.strip():
+        raise TaskInputError("the task is empty", hint="write what the agent should do")
+    return text

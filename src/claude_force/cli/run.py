@@ -1,12 +1,11 @@
 """``claude-force run agent|workflow``: the spellings of claude-force 2.2, on the same engine.
 
-``run workflow`` runs on the workflow engine, like ``run-workflow`` (see ``cli/workflow.py``).
+``run workflow`` is the ``run-workflow`` command itself (``cli/workflow.py``), under its 2.2 name.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -33,6 +32,7 @@ from ._options import (
     TaskOpt,
     TemperatureOpt,
 )
+from .workflow import run_workflow
 
 if TYPE_CHECKING:
     from ..runner import Execution
@@ -46,33 +46,6 @@ app = typer.Typer(
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
-
-
-def _one_task(task: str | None, task_file: Path | None) -> str:
-    from ._tasks import TaskInputError, read_text
-
-    if (task is None) == (task_file is None):
-        raise TaskInputError(
-            "give exactly one of --task and --task-file",
-            hint="e.g. --task 'Review utils.py' or --task-file task.md",
-        )
-    if task is not None:
-        text = task
-    else:
-        assert task_file is not None
-        text = read_text(task_file, "--task-file")
-    if not text.strip():
-        raise TaskInputError("the task is empty", hint="write what the agent should do")
-    return text
-
-
-def _markdown_report(executions: list[Execution]) -> str:
-    from ._report import describe
-
-    parts = []
-    for ex in executions:
-        parts.append(f"## {ex.agent}\n\n_{describe(ex)}_\n\n{ex.output or '; '.join(ex.errors)}\n")
-    return "\n".join(parts)
 
 
 @app.command("agent")
@@ -100,10 +73,10 @@ def run_agent(
     from ..runner import RunOptions
     from ._drive import check_inputs, preflight, run_items
     from ._report import RunSummary, print_result, report_failures, result_dict
-    from ._tasks import TaskItem
+    from ._tasks import TaskItem, one_task
 
     state = state_of(ctx)
-    text = _one_task(task, task_file)
+    text = one_task(task, task_file)
     as_json = json_out or output_format is OutputFormat.json
     items = [TaskItem(agent, text, "--task")]
     check_inputs(items)
@@ -141,39 +114,8 @@ def run_agent(
         raise typer.Exit(1)
 
 
-@app.command("workflow")
-def run_workflow(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Workflow name (see 'claude-force list workflows').")],
-    task: TaskOpt = None,
-    task_file: TaskFileOpt = None,
-    no_pass_output: Annotated[
-        bool,
-        typer.Option("--no-pass-output", help="Do not give each step the previous step's output."),
-    ] = False,
-    no_cache: NoCacheOpt = False,
-    refresh: RefreshOpt = False,
-    simulate: SimulateOpt = False,
-    json_out: JsonOpt = False,
-    quiet: QuietOpt = False,
-    output: OutputOpt = None,
-) -> None:
-    """Run workflow NAME on a task (the 2.2 spelling of 'run-workflow NAME').
-
-    A list-form workflow runs step after step and stops at the first failed step; the steps of
-    a DAG-form workflow start as soon as their dependencies are done.
-    """
-    from .workflow import drive
-
-    drive(
-        state_of(ctx),
-        name,
-        _one_task(task, task_file),
-        pass_outputs=not no_pass_output,
-        use_cache=not no_cache,
-        refresh=refresh,
-        simulate=simulate,
-        json_out=json_out,
-        quiet=quiet,
-        output=output,
-    )
+app.command(
+    "workflow",
+    help="Run workflow NAME on a task: the 2.2 spelling of 'run-workflow NAME' (the same command, "
+    "with the same options).",
+)(run_workflow)

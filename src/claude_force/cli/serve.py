@@ -8,6 +8,7 @@ the orchestrator load inside the commands.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -55,17 +56,39 @@ OpenOpt = Annotated[bool, typer.Option("--open", help="Open the dashboard in a w
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
-@app.command("serve")
-def serve(
-    ctx: typer.Context,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    simulate: SimulateOpt = False,
-    log_level: LogLevelOpt = "info",
-    allow_unauthenticated: InsecureOpt = False,
-    open_browser: OpenOpt = False,
-) -> None:
-    """Serve the API (/api/v1), /healthz, /readyz, /metrics and the dashboard (/) until Ctrl+C.
+def _server_command(print_url: bool, default_log_level: str, doc: str) -> Callable[..., None]:
+    """``serve`` or ``dashboard``: the same options and server; the dashboard prints its URL
+    on stdout first and logs less by default."""
+
+    def command(
+        ctx: typer.Context,
+        host: HostOpt = None,
+        port: PortOpt = None,
+        simulate: SimulateOpt = False,
+        log_level: LogLevelOpt = default_log_level,
+        allow_unauthenticated: InsecureOpt = False,
+        open_browser: OpenOpt = False,
+    ) -> None:
+        _serve(
+            state_of(ctx),
+            host,
+            port,
+            simulate,
+            log_level,
+            allow_unauthenticated,
+            open_browser,
+            print_url,
+        )
+
+    command.__doc__ = doc
+    return command
+
+
+serve = app.command("serve")(
+    _server_command(
+        False,
+        "info",
+        """Serve the API (/api/v1), /healthz, /readyz, /metrics and the dashboard (/) until Ctrl+C.
 
     Listens on 127.0.0.1 unless told otherwise. With server.token (or CLAUDE_FORCE_SERVER_TOKEN)
     set, the endpoints that run agents need 'Authorization: Bearer <token>'.
@@ -75,26 +98,16 @@ def serve(
       claude-force serve                       # http://127.0.0.1:8000/
       claude-force --log-format json serve --port 9000
       CLAUDE_FORCE_SERVER_TOKEN=... claude-force serve --host 0.0.0.0
-    """
-    _serve(
-        state_of(ctx), host, port, simulate, log_level, allow_unauthenticated, open_browser, False
+    """,
     )
-
-
-@app.command("dashboard")
-def dashboard(
-    ctx: typer.Context,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    simulate: SimulateOpt = False,
-    log_level: LogLevelOpt = "warning",
-    allow_unauthenticated: InsecureOpt = False,
-    open_browser: OpenOpt = False,
-) -> None:
-    """Like 'serve' (quieter logs), printing the dashboard's URL on stdout first."""
-    _serve(
-        state_of(ctx), host, port, simulate, log_level, allow_unauthenticated, open_browser, True
+)
+dashboard = app.command("dashboard")(
+    _server_command(
+        True,
+        "warning",
+        "Like 'serve' (quieter logs), printing the dashboard's URL on stdout first.",
     )
+)
 
 
 @app.command("server-token")

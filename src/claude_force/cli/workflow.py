@@ -25,6 +25,7 @@ from ._common import (
 )
 from ._options import (
     JsonOpt,
+    NoCacheOpt,
     OutputOpt,
     QuietOpt,
     RefreshOpt,
@@ -33,7 +34,6 @@ from ._options import (
     TaskFileOpt,
     TaskOpt,
 )
-from .run import _markdown_report, _one_task
 
 if TYPE_CHECKING:
     from ..config import Project
@@ -96,9 +96,7 @@ def run_workflow(
         bool,
         typer.Option("--no-pass-output", help="Do not give steps their dependencies' outputs."),
     ] = False,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
-    ] = False,
+    no_cache: NoCacheOpt = False,
     refresh: RefreshOpt = False,
     simulate: SimulateOpt = False,
     json_out: JsonOpt = False,
@@ -118,10 +116,12 @@ def run_workflow(
       claude-force run-workflow code-quality-check --task "Review the payment module"
       claude-force run-workflow bug-fix --task-file bug.md --max-concurrent 2 --json
     """
+    from ._tasks import one_task
+
     drive(
         state_of(ctx),
         name,
-        _one_task(task, task_file),
+        one_task(task, task_file),
         parallel=parallel,
         max_concurrent=max_concurrent,
         timeout=timeout,
@@ -244,7 +244,7 @@ def _report_workflow(
     quiet: bool,
     output: Path | None,
 ) -> None:
-    from ._report import RunSummary
+    from ._report import RunSummary, markdown_report
 
     executions = [s.execution for s in result.steps.values() if s.execution is not None]
     summary = RunSummary.of(
@@ -264,7 +264,7 @@ def _report_workflow(
     if output is not None:
         from ._common import write_output_file
 
-        write_output_file(output, to_json(payload) if json_out else _markdown_report(executions))
+        write_output_file(output, to_json(payload) if json_out else markdown_report(executions))
     elif json_out:
         emit_json(payload)
     elif quiet:

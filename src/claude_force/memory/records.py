@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .._fields import fields_dict
+
 MAX_QUERY_TERMS = 32
 """At most this many distinct terms of a task take part in a query (the first ones it uses)."""
 
@@ -109,21 +111,9 @@ class Session:
         return 200 + len(text.encode("utf-8")) + len(json.dumps(self.metadata, default=str))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "agent": self.agent,
-            "task": self.task,
-            "summary": self.summary,
-            "success": self.success,
-            "model": self.model,
-            "created_at": self.created_at.isoformat(),
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "execution_time_ms": self.execution_time_ms,
-            "workflow": self.workflow,
-            "simulated": self.simulated,
-            "metadata": dict(self.metadata),
-        }
+        return fields_dict(
+            self, created_at=self.created_at.isoformat(), metadata=dict(self.metadata)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from .._fields import fields_dict
 from .browse import ExecutionNote
 from .record import (
     Cell,
@@ -82,14 +83,7 @@ class RollupReport:
     def to_dict(self) -> dict[str, Any]:
         from .record import from_us
 
-        return {
-            "cutoff": from_us(self.cutoff_us).isoformat(),
-            "raw_rows_rolled": self.raw_rows_rolled,
-            "daily_rows_written": self.daily_rows_written,
-            "daily_rows_pruned": self.daily_rows_pruned,
-            "bytes_before": self.bytes_before,
-            "bytes_after": self.bytes_after,
-        }
+        return fields_dict(self, omit=("cutoff_us",), cutoff=from_us(self.cutoff_us).isoformat())
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._fields import fields_dict
 from ..clock import WALL_CLOCK, Clock, VirtualClock, utcnow
 from ._stats import (
     MAD_SCALE,
@@ -207,31 +208,18 @@ class Anomaly:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "metric": self.metric,
-            "agent": self.agent,
-            "model": self.model,
-            "simulated": self.simulated,
-            "active": self.active,
-            "severity": self.severity,
-            "observed": _finite(self.observed),
-            "baseline": _finite(self.baseline),
-            "expected_low": _finite(self.expected_low),
-            "expected_high": _finite(self.expected_high),
-            "score": _finite(self.score),
-            "peak_score": _finite(self.peak_score),
-            "threshold": self.threshold,
-            "rule": self.rule,
-            "samples": self.samples,
-            "baseline_samples": self.baseline_samples,
-            "since": self.since.isoformat(),
-            "last_seen": self.last_seen.isoformat(),
-            "resolved_at": None if self.resolved_at is None else self.resolved_at.isoformat(),
-            "resolution": self.resolution,
-            "message": self.message(),
-        }
+        figures = ("observed", "baseline", "expected_low", "expected_high", "score", "peak_score")
+        finite: dict[str, Any] = {f: _finite(getattr(self, f)) for f in figures}  # no inf/nan
+        return fields_dict(
+            self,
+            **finite,
+            since=self.since.isoformat(),
+            last_seen=self.last_seen.isoformat(),
+            resolved_at=None if self.resolved_at is None else self.resolved_at.isoformat(),
+            active=self.active,
+            severity=self.severity,
+            message=self.message(),
+        )
 
 
 @dataclass(frozen=True, slots=True)

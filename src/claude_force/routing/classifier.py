@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._fields import fields_dict
 from .settings import ClassifierSettings
 
 Complexity = Literal["simple", "normal", "critical"]
@@ -124,12 +125,7 @@ class Classification:
         return [str(s) for s in self.signals]
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "complexity": self.complexity,
-            "score": self.score,
-            "reasons": self.reasons,
-            "forced": self.forced,
-        }
+        return fields_dict(self, omit=("signals",), reasons=self.reasons)
 
 
 def _pattern(words: Iterable[str]) -> re.Pattern[str] | None:

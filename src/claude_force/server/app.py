@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from .._version import __version__
 from ..clock import SYSTEM_CLOCK, WALL_CLOCK, Clock
@@ -30,6 +30,7 @@ from ..monitoring.anomaly import AnomalyDetector
 from ..monitoring.live import LiveStats
 from ..monitoring.settings import AnomalySettings
 from . import routes_api, routes_dash, routes_ops
+from ._asgi import HttpMiddleware, with_headers
 from .broadcast import Broadcaster
 from .follow import StoreFollower
 from .guard import AuthThrottle, RequestGuard
@@ -77,30 +78,18 @@ def trusted_hosts(settings: ServerSettings, host: str | None = None) -> list[str
     return list(dict.fromkeys(h.lower() for h in hosts))
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Adds a strict Content-Security-Policy (the dashboard loads nothing from elsewhere) and
-    ``nosniff`` / ``no-referrer`` to every response. Plain ASGI, so streams are untouched."""
+    ``nosniff`` / ``no-referrer`` to every response."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    HEADERS = (
+        (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                ]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, with_headers(send, self.HEADERS))
 
 
 def _orchestrator_for(

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._asgi import HttpMiddleware
+
 if TYPE_CHECKING:
     from .state import ServerState
 
@@ -124,20 +126,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class RequestGuard:
+class RequestGuard(HttpMiddleware):
     """ASGI middleware applying the limits of ``server.*`` (see the module's docstring)."""
 
     def __init__(self, app: ASGIApp, state: ServerState, throttle: AuthThrottle) -> None:
-        self.app = app
+        super().__init__(app)
         self.state = state
         self.throttle = throttle
         self.runs: dict[str, int] = {}
         self.streams = 0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         settings = self.state.settings
         path: str = scope.get("path", "")
         method: str = scope.get("method", "GET")

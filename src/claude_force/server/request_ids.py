@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 import uuid
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from ..telemetry.logs import request_id
+from ._asgi import HttpMiddleware, with_headers
 
 HEADER = b"x-request-id"
 _SANE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
@@ -27,23 +28,11 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
     return uuid.uuid4().hex
 
 
-class RequestIds:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestIds(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = request_id_of(list(scope.get("headers", [])))
         token = request_id.set(rid)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (HEADER, rid.encode())]
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, with_headers(send, [(HEADER, rid.encode())]))
         finally:
             request_id.reset(token)

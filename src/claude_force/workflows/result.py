@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from .._fields import fields_dict
 from ..results import AgentResult
 from ..results import WorkflowResult as _BaseWorkflowResult
 from ..runner import Execution
@@ -134,16 +135,8 @@ class Totals:
         return cls(inp, out, write, read, cost, executed, cached)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_creation_input_tokens": self.cache_creation_input_tokens,
-            "cache_read_input_tokens": self.cache_read_input_tokens,
-            "tokens": self.tokens,
-            "cost_usd": float(self.cost_usd) if self.cost_usd is not None else None,
-            "executed_steps": self.executed_steps,
-            "cached_steps": self.cached_steps,
-        }
+        cost = float(self.cost_usd) if self.cost_usd is not None else None
+        return fields_dict(self, cost_usd=cost, tokens=self.tokens)
 
 
 @dataclass
