@@ -426,3 +426,71 @@ def test_cli_on_a_project_without_memory_creates_nothing(tmp_path: Path) -> None
     assert json.loads(cli(config, "clear", "--yes", "--json").stdout)["removed"] == 0
     assert not memory_path(load_project(config)).exists()
     assert "memory" in runner.invoke(app, ["--help"]).stdout
+
+
+async def test_runs_finishing_together_are_stored_in_one_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sessions handed over while a write is still queued join it: one job, one transaction;
+    a lookup queued after them sees them all; one session that cannot be prepared is reported
+    and the others are still stored."""
+    import asyncio
+    import threading
+
+    from claude_force.memory import MemoryService
+    from claude_force.runner import Execution
+
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    service = MemoryService(store)
+    batches: list[int] = []
+    add_prepared = store.add_prepared
+
+    def counting(sessions: Any) -> None:
+        sessions = list(sessions)
+        batches.append(len(sessions))
+        add_prepared(sessions)
+
+    monkeypatch.setattr(store, "add_prepared", counting)
+    prepare = store.prepare
+
+    def picky(agent: str, task: str, *args: Any, **kw: Any) -> Any:
+        if task == "unpreparable":
+            raise ValueError("cannot redact")
+        return prepare(agent, task, *args, **kw)
+
+    monkeypatch.setattr(store, "prepare", picky)
+    blocker = threading.Event()
+    # hold the worker thread so that the sessions below queue up behind one scheduled write
+    gate = service._submit(blocker.wait, 30)
+
+    def ex(i: int, task: str) -> Execution:
+        return Execution(
+            execution_id=f"e{i}",
+            agent="alpha",
+            task=task,
+            model="claude-sonnet-5-5",
+            provider="test",
+            success=True,
+            output=f"answer {i}",
+            started_at=datetime.now(UTC),
+            duration_ms=1.0,
+        )
+
+    tasks = [f"Tune the kafka consumer {i}" for i in range(5)]
+    with caplog.at_level(logging.WARNING, logger="claude_force.memory"):
+        for i, task in enumerate([*tasks, "unpreparable"]):
+            service.remember_soon(ex(i, task))
+        lookup = asyncio.ensure_future(
+            service.search(SearchQuery("kafka consumer", agent="alpha", limit=10))
+        )
+        await asyncio.sleep(0)  # the lookup is queued behind the write
+        blocker.set()
+        await gate
+        hits = await lookup
+    assert batches == [5]  # one write job for the six sessions, five of them stored
+    assert sorted(h.session.task for h in hits) == tasks
+    assert any("session of agent alpha not stored" in r.getMessage() for r in caplog.records)
+    service.remember_soon(ex(9, "Tune the kafka producer"))
+    await service.flush()
+    assert batches == [5, 1]
+    await service.aclose()

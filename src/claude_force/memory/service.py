@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ..clock import WALL_CLOCK, Clock
 from ..errors import ClaudeForceError
 from ..state.sqlite import Worker
-from .backend import SessionBackend
+from .backend import NewSession, SessionBackend
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
 from .store import MemoryStore
@@ -109,7 +110,12 @@ class MemoryService:
         self.store = store
         self._allows = allows
         self._worker = Worker("claude-force-memory")
-        self._writes: set[asyncio.Task[str | None]] = set()
+        self._writes: set[asyncio.Task[None]] = set()
+        # sessions handed to remember_soon and not yet taken by a write job; one job writes
+        # everything queued when it starts, in one transaction (guarded: loop and worker thread)
+        self._queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self._queued_lock = threading.Lock()
+        self._write_scheduled = False
 
     @classmethod
     def for_project(cls, project: Project, *, clock: Clock = WALL_CLOCK) -> MemoryService:
@@ -184,24 +190,56 @@ class MemoryService:
     async def remember(self, ex: ExecutionLike) -> str | None:
         """Store a finished run; returns the session id, or ``None`` when it is not stored:
         a failure, an answer from the response cache (nothing new), or an agent that opted out."""
-        job = self._add_job(ex)
-        return None if job is None else await self._settle(ex.agent, job)
+        fields = self._session_of(ex)
+        if fields is None:
+            return None
+        _, args, kwargs = fields
+        return await self._settle(ex.agent, self._submit(self.store.add, *args, **kwargs))
 
     def remember_soon(self, ex: ExecutionLike) -> None:
         """:meth:`remember` in the background: the run returns without waiting for the write.
 
-        The job is queued at once on the store's single worker thread, which runs jobs in order,
-        so a later context lookup of this orchestrator sees the session; :meth:`flush` (and
-        :meth:`aclose`) wait for the writes."""
-        job = self._add_job(ex)
-        if job is None:
+        The session joins the queue of sessions to write; the first one queued schedules a
+        write job on the store's single worker thread, which takes every session queued by the
+        time it starts and stores them in one transaction (a burst of finished runs is one
+        write, not one per run). Jobs run in order, so a context lookup that follows sees the
+        session; :meth:`flush` (and :meth:`aclose`) wait for the writes."""
+        fields = self._session_of(ex)
+        if fields is None:
             return
-        task = asyncio.ensure_future(self._settle(ex.agent, job))
+        with self._queued_lock:
+            self._queued.append(fields)
+            if self._write_scheduled:
+                return  # the scheduled job has not started: it takes this session too
+            self._write_scheduled = True
+        # submitted now (not from a task): a lookup queued after this call runs after the write
+        task = asyncio.ensure_future(self._written(self._submit(self._write_queued)))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    def _add_job(self, ex: ExecutionLike) -> asyncio.Future[str] | None:
-        """Queue the write of ``ex``'s session (``None``: not to be stored)."""
+    @staticmethod
+    async def _written(job: asyncio.Future[None]) -> None:
+        try:
+            await job
+        except Exception as exc:  # a run must not fail because memory could not be written
+            log.warning("memory: sessions not stored: %s", exc)
+
+    def _write_queued(self) -> None:
+        """On the worker thread: store every session queued so far, in one transaction."""
+        with self._queued_lock:
+            batch, self._queued = self._queued, []
+            self._write_scheduled = False
+        sessions: list[NewSession] = []
+        for agent, args, kwargs in batch:
+            try:
+                sessions.append(self.store.prepare(*args, **kwargs))
+            except Exception as exc:
+                log.warning("memory: session of agent %s not stored: %s", agent, exc)
+        if sessions:
+            self.store.add_prepared(sessions)
+
+    def _session_of(self, ex: ExecutionLike) -> tuple[str, tuple[Any, ...], dict[str, Any]] | None:
+        """The store's arguments for ``ex``'s session (``None``: not to be stored)."""
         if not ex.success or ex.cached or not self.allows(ex.agent):
             return None
         metadata: dict[str, Any] = {
@@ -211,24 +249,20 @@ class MemoryService:
         }
         if ex.workflow_position is not None:
             metadata["workflow_position"] = ex.workflow_position
-        return self._submit(
-            self.store.add,
-            ex.agent,
-            ex.task,
-            ex.output,
-            ex.success,
-            model=ex.model,
-            input_tokens=ex.usage.input_tokens,
-            output_tokens=ex.usage.output_tokens,
-            execution_time_ms=ex.duration_ms,
-            workflow=ex.workflow_name,
-            simulated=ex.simulated,
-            metadata=metadata,
-            created_at=ex.started_at,
+        kwargs: dict[str, Any] = {
+            "model": ex.model,
+            "input_tokens": ex.usage.input_tokens,
+            "output_tokens": ex.usage.output_tokens,
+            "execution_time_ms": ex.duration_ms,
+            "workflow": ex.workflow_name,
+            "simulated": ex.simulated,
+            "metadata": metadata,
+            "created_at": ex.started_at,
             # keyed by the execution: a durable step that runs again after a crash keeps
             # its execution id, so its session is stored once
-            session_id=ex.execution_id,
-        )
+            "session_id": ex.execution_id,
+        }
+        return ex.agent, (ex.agent, ex.task, ex.output, ex.success), kwargs
 
     @staticmethod
     async def _settle(agent: str, job: asyncio.Future[str]) -> str | None:
