@@ -494,3 +494,40 @@ async def test_runs_finishing_together_are_stored_in_one_write(
     await service.flush()
     assert batches == [5, 1]
     await service.aclose()
+
+
+async def test_the_definition_is_read_in_the_memory_searchs_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With memory on and the project's own files, the agent's definition is read on the
+    memory's worker thread, in the job that searches (one hop); an agent file that cannot be
+    read still fails that run with its own error, and the next run reads it again."""
+    import threading
+
+    from claude_force.config.project import Project
+
+    config = project(tmp_path)
+    provider = RecordingProvider()
+    orch = core(config, provider)
+    threads: list[str] = []
+    read_agent = Project.read_agent
+
+    def reading(self: Project, name: str) -> Any:
+        threads.append(threading.current_thread().name)
+        return read_agent(self, name)
+
+    monkeypatch.setattr(Project, "read_agent", reading)
+    first = await orch.execute("alpha", "Plan the kafka migration")
+    second = await orch.execute("alpha", "Plan the kafka rollback")
+    assert first.success and second.success
+    assert HEADER in sent(provider)  # the second run got the first as context
+    assert len(threads) == 2 and all(t.startswith("claude-force-memory") for t in threads)
+    agent_file = config.parent / "agents" / "alpha.md"
+    agent_file.unlink()
+    failed = await orch.execute("alpha", "Plan the kafka upgrade")
+    assert not failed.success and "alpha.md" in failed.errors[0]
+    agent_file.write_text("# Alpha\n\nAlpha answers again.\n", encoding="utf-8")
+    again = await orch.execute("alpha", "Plan the kafka upgrade")
+    assert again.success
+    assert provider.requests[-1].system[0].text.startswith("# Alpha\n\nAlpha answers again.")
+    await orch.close()

@@ -187,6 +187,44 @@ class MemoryService:
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
         return "", ()
 
+    async def context_along(
+        self, agent: str, task: str, along: Callable[[], T], *, simulated: bool | None = None
+    ) -> tuple[asyncio.Future[T], tuple[str, tuple[str, ...]]]:
+        """:meth:`context_with_ids`, with ``along()`` (a blocking read the run needs too, such as
+        the agent's definition) run first in the same job on the worker thread: one hop instead
+        of two. Returns a future holding ``along()``'s result or error, and the context."""
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[T] = loop.create_future()
+
+        def both() -> tuple[str, tuple[str, ...]]:
+            try:
+                value = along()
+            except Exception as exc:
+                loop.call_soon_threadsafe(_settle_future, outcome, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle_future, outcome, value, None)
+            return self._context_or_nothing(agent, task, simulated)
+
+        try:
+            found = await self._run(both)
+        except BaseException:
+            if not outcome.done():
+                outcome.cancel()
+            raise
+        return outcome, found
+
+    def _context_or_nothing(
+        self, agent: str, task: str, simulated: bool | None
+    ) -> tuple[str, tuple[str, ...]]:
+        """On the worker thread: the context, or none when memory cannot be read (logged)."""
+        if not self.allows(agent):
+            return "", ()
+        try:
+            return self.store.context_with_ids(agent, task, simulated=simulated)
+        except Exception as exc:  # storage errors and the unforeseen: a run must not fail
+            log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
+        return "", ()
+
     async def remember(self, ex: ExecutionLike) -> str | None:
         """Store a finished run; returns the session id, or ``None`` when it is not stored:
         a failure, an answer from the response cache (nothing new), or an agent that opted out."""
@@ -302,3 +340,12 @@ class MemoryService:
     async def aclose(self) -> None:
         await self.flush()
         await self._worker.aclose(self.store.close)
+
+
+def _settle_future(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():  # cancelled meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
