@@ -43,16 +43,9 @@ def recommend(
     """
     from ..config import load_project
     from ..recommend import AgentRecommender
-    from ._tasks import TaskInputError, read_text
+    from ._tasks import one_task
 
-    if task_file is not None:
-        text = read_text(task_file, "--task-file")
-    elif task is not None:
-        text = task
-    else:
-        raise TaskInputError("no task given", key="--task", hint='pass --task "..." or --task-file')
-    if not text.strip():
-        raise TaskInputError("the task is empty", key="--task", hint="describe what you want done")
+    text = one_task(task, task_file)
     state = state_of(ctx)
     project = load_project(state.config, check_files=False)
     rec = AgentRecommender.for_project(project)

@@ -44,14 +44,9 @@ def route(
     import asyncio
 
     from ..routing import parse_complexity
-    from ._tasks import TaskInputError, read_text
+    from ._tasks import TaskInputError, one_task
 
-    if task_file is not None:
-        text = read_text(task_file, "--task-file")
-    elif task is not None:
-        text = task
-    else:
-        raise TaskInputError("no task given", key="TASK", hint="pass TASK or --task-file FILE")
+    text = one_task(task, task_file, name="TASK")
     try:
         forced = parse_complexity(complexity)
     except ValueError as exc:
