@@ -128,7 +128,7 @@ def test_the_cli_starts_the_sdk_import_for_commands_that_call_claude(
     in_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[str] = []
-    monkeypatch.setattr(preload, "start_sdk_import", lambda: started.append("sdk"))
+    monkeypatch.setattr(preload, "start_sdk_import", lambda then=None: started.append("sdk"))
     runner = CliRunner()
     assert runner.invoke(app_module.app, ["list", "agents"]).exit_code == 0
     assert started == []  # read-only: no SDK
@@ -139,7 +139,7 @@ def test_the_cli_starts_the_sdk_import_for_commands_that_call_claude(
         app_module.app, ["--simulate", "--api-key", "k", "execute", "python-expert", "t"]
     )
     assert result.exit_code == 0 and started == []  # forced simulation: no SDK
-    app_module._preload_sdk(app_module.CliState(api_key="k"))
+    assert app_module._preload_sdk(app_module.CliState(api_key="k"))
     assert started == ["sdk"]
 
 

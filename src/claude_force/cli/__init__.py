@@ -24,6 +24,9 @@ __getattr__, __dir__ = lazy_exports(
 def main() -> None:
     import os
 
+    from . import _gc
+
+    _gc.pause()  # off while the process starts, frozen at exit: see cli/_gc.py
     # The CLI's own settings models need no pydantic plugin, and looking for plugins reads the
     # metadata of every installed distribution (tens of ms per command). An explicit
     # PYDANTIC_DISABLE_PLUGINS is kept; the Python API never sets it.

@@ -30,6 +30,7 @@ from typer.main import get_command_name
 from .._version import __version__
 from ..errors import ClaudeForceError
 from ..safe_text import safe
+from . import _gc
 from . import analytics as _analytics
 from . import batch as _batch
 from . import cache as _cache
@@ -370,25 +371,28 @@ def root(
             f"'{log_format}' is not a log format (use text or json)", param_hint="--log-format"
         )
     _configure_logging(ctx, state, log_format)
-    if ctx.invoked_subcommand in CALLS_CLAUDE and not simulate:
-        _preload_sdk(state)
+    if not (ctx.invoked_subcommand in CALLS_CLAUDE and not simulate and _preload_sdk(state)):
+        _gc.startup_over()  # (else the SDK's import turns the collector back on when done)
 
 
 CALLS_CLAUDE = frozenset({"execute", "run", "run-workflow", "serve", "health", "batch"})
 """Commands that may call Claude: they start loading the SDK while the project loads."""
 
 
-def _preload_sdk(state: CliState) -> None:
+def _preload_sdk(state: CliState) -> bool:
     """Start importing the ``anthropic`` SDK in the background when a key is configured, so it
-    overlaps with loading the project and is ready before any execution's clock starts. Without
-    a key the run is simulated (unless claude.json says otherwise, which the orchestrator then
-    handles, importing the SDK before the clock all the same)."""
+    overlaps with loading the project and is ready before any execution's clock starts; the
+    import ends the process's start-up (the garbage collector comes back on). Without a key the
+    run is simulated (unless claude.json says otherwise, which the orchestrator then handles,
+    importing the SDK before the clock all the same). Whether the import was started."""
     from ..config.environment import RunEnvironment  # these commands load the project anyway
 
     if state.api_key or RunEnvironment.read().api_key:
         from ..providers.preload import start_sdk_import
 
-        start_sdk_import()
+        start_sdk_import(then=_gc.resume)
+        return True
+    return False
 
 
 app.command("init")(_project.init)
@@ -427,19 +431,27 @@ _GLOBAL_FLAGS = frozenset({"--simulate", "--demo", "--debug"})
 def _invoked_name(args: Sequence[str]) -> str | None:
     """The command named on the line when only global options come before it; ``None`` (build
     every command) for ``--help``, ``--version``, completion, no command or anything unknown."""
-    tokens = iter(args)
-    for token in tokens:
+    return _command_path(args)[0]
+
+
+def _command_path(args: Sequence[str]) -> tuple[str | None, str | None]:
+    """The command named on the line (as :func:`_invoked_name`) and the word after it (a group's
+    sub-command) when it is no option; Nones where there is none."""
+    i = 0
+    while i < len(args):
+        token = args[i]
         if token in _GLOBAL_VALUE_OPTIONS:
-            next(tokens, None)
+            i += 2
         elif token in _GLOBAL_FLAGS or token.startswith(
             tuple(f"{o}=" for o in _GLOBAL_VALUE_OPTIONS[1:])
         ):
-            continue
+            i += 1
         elif token.startswith("-"):
-            return None
+            return None, None
         else:
-            return token
-    return None
+            sub = args[i + 1] if i + 1 < len(args) and not args[i + 1].startswith("-") else None
+            return token, sub
+    return None, None
 
 
 @functools.cache
@@ -471,6 +483,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(code)
 
 
+SHORT_COMMANDS: dict[str, frozenset[str] | None] = {
+    "list": None,  # any sub-command
+    "info": None,
+    "cache": frozenset({"stats"}),
+    "analytics": frozenset({"summary"}),
+    "memory": frozenset({"stats"}),
+}
+"""Read-only commands that only read and print: the garbage collector stays off (cli/_gc.py)."""
+
+
+def is_short(args: Sequence[str]) -> bool:
+    """Whether the command line runs one of :data:`SHORT_COMMANDS`."""
+    name, sub = _command_path(args)
+    if name not in SHORT_COMMANDS:
+        return False
+    subs = SHORT_COMMANDS[name]
+    return subs is None or sub in subs
+
+
 def run() -> NoReturn:
     """The console script's entry point."""
-    sys.exit(main())
+    args = sys.argv[1:]
+    _gc.hold(is_short(args))
+    sys.exit(main(args))

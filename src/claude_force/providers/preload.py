@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
@@ -38,20 +39,25 @@ _SAMPLE_MESSAGE: dict[str, Any] = {
 }
 
 
-def _import_sdk() -> None:
+def _import_sdk(then: Callable[[], None] | None) -> None:
     try:
         import anthropic  # noqa: F401  (the import is the point: it fills sys.modules)
     except Exception as exc:  # pragma: no cover - a broken install shows up at the real import
         log.debug("background import of the anthropic SDK failed: %s", exc)
+    finally:
+        if then is not None:
+            then()
 
 
-def start_sdk_import() -> threading.Thread:
-    """Start importing the ``anthropic`` SDK in a daemon thread (once per process)."""
+def start_sdk_import(then: Callable[[], None] | None = None) -> threading.Thread:
+    """Start importing the ``anthropic`` SDK in a daemon thread (once per process); ``then`` is
+    called in that thread when the import is over, failed or not (the CLI's start-up ends there:
+    cli/_gc.py). A second call returns the thread of the first and ignores its ``then``."""
     global _thread
     with _lock:
         if _thread is None:
             _thread = threading.Thread(
-                target=_import_sdk, name="claude-force-sdk-import", daemon=True
+                target=_import_sdk, args=(then,), name="claude-force-sdk-import", daemon=True
             )
             _thread.start()
         return _thread
