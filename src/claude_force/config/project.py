@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 from .._bounded import MAX_AGENT_FILE_BYTES, FileProblem, file_stat_problem, read_limited_stat
 from ..catalog import ModelCatalog, builtin_catalog
@@ -37,6 +37,8 @@ from .tolerant import (
 
 FileCheck = Literal["read", "stat"]
 """How deeply an agent's files are checked: read (and decoded), or only stat-ed."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,31 +113,27 @@ class Project:
         return sorted(dict.fromkeys(names), key=lambda n: order.get(n, len(order)))
 
     def agent(self, name: str) -> AgentSettings:
-        broken = self.problem(name)
-        if broken is not None:
-            raise broken.error
-        try:
-            return self.settings.agents[name]
-        except KeyError:
-            raise UnknownAgentError(
-                f"agent '{name}' not found",
-                file=self.config_path,
-                key="agents",
-                hint=suggest(name, self.agent_names),
-            ) from None
+        return self._usable(name, "agent", self.settings.agents, UnknownAgentError)
 
     def workflow(self, name: str) -> list[str] | WorkflowSpec:
-        broken = self.problem(name, "workflow")
+        return self._usable(name, "workflow", self.settings.workflows, UnknownWorkflowError)
+
+    def _usable(
+        self, name: str, kind: Kind, table: Mapping[str, T], unknown: type[ConfigurationError]
+    ) -> T:
+        """The settings of agent or workflow ``name``: its problem's error when it is broken,
+        ``unknown`` (with the nearest names) when there is none of that name."""
+        broken = self.problem(name, kind)
         if broken is not None:
             raise broken.error
         try:
-            return self.settings.workflows[name]
+            return table[name]
         except KeyError:
-            raise UnknownWorkflowError(
-                f"workflow '{name}' not found",
+            raise unknown(
+                f"{kind} '{name}' not found",
                 file=self.config_path,
-                key="workflows",
-                hint=suggest(name, list(self.settings.workflows)),
+                key=f"{kind}s",
+                hint=suggest(name, list(table)),
             ) from None
 
     def agent_path(self, name: str, which: str = "file") -> Path | None:
