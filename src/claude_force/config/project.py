@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
 from .._bounded import MAX_AGENT_FILE_BYTES, FileProblem, file_stat_problem, read_limited_stat
+from .._once import warn_once
 from ..catalog import ModelCatalog, builtin_catalog
 from ..errors import (
     ConfigurationError,
@@ -231,14 +232,14 @@ class Project:
     def _warn_missing_contract(self, name: str, contract_path: str) -> None:
         # claude-force 2.2 ran an agent whose contract file was missing without one; keep that
         # (existing projects rely on it) but say so once.
-        if name not in self._warned_contracts:
-            self._warned_contracts.add(name)
-            warnings.warn(
-                f"{self.config_path}: agents.{name}.contract: contract file "
-                f"'{contract_path}' does not exist; running the agent without a contract",
-                ConfigWarning,
-                stacklevel=3,
-            )
+        warn_once(
+            self._warned_contracts,
+            name,
+            f"{self.config_path}: agents.{name}.contract: contract file "
+            f"'{contract_path}' does not exist; running the agent without a contract",
+            ConfigWarning,
+            stacklevel=3,
+        )
 
     def _stamp(self, name: str, which: str, path: str) -> tuple[int, int] | None:
         """The file's (mtime, size); None for a missing contract (2.2 ran without it)."""
