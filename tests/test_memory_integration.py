@@ -531,3 +531,32 @@ async def test_the_definition_is_read_in_the_memory_searchs_job(
     assert again.success
     assert provider.requests[-1].system[0].text.startswith("# Alpha\n\nAlpha answers again.")
     await orch.close()
+
+
+async def test_a_failing_memory_worker_still_reads_the_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If the memory's worker cannot run the job at all, the run goes on without context, its
+    definition read on its own (and an unreadable definition is still that run's error)."""
+    from claude_force.memory import MemoryService
+
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    service = MemoryService(store)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    monkeypatch.setattr(service._worker, "submit", broken)
+    with caplog.at_level(logging.WARNING, logger="claude_force.memory"):
+        text, (context, ids) = await service.context_along("alpha", "a task", lambda: "# Alpha")
+        assert (await text, context, ids) == ("# Alpha", "", ())
+
+        def unreadable() -> str:
+            raise InvalidRequestError("agent file missing")
+
+        failed, found = await service.context_along("alpha", "a task", unreadable)
+        with pytest.raises(InvalidRequestError):
+            await failed
+        assert found == ("", ())
+    assert any("no context for agent alpha" in r.getMessage() for r in caplog.records)
+    store.close()

@@ -193,24 +193,29 @@ class MemoryService:
         """:meth:`context_with_ids`, with ``along()`` (a blocking read the run needs too, such as
         the agent's definition) run first in the same job on the worker thread: one hop instead
         of two. Returns a future holding ``along()``'s result or error, and the context."""
-        loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[T] = loop.create_future()
+        outcome: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
-        def both() -> tuple[str, tuple[str, ...]]:
+        def both() -> tuple[T | None, Exception | None, tuple[str, tuple[str, ...]]]:
+            # the outcome travels back with the context (no second wake-up of the loop)
             try:
-                value = along()
+                value, error = along(), None
             except Exception as exc:
-                loop.call_soon_threadsafe(_settle_future, outcome, None, exc)
-            else:
-                loop.call_soon_threadsafe(_settle_future, outcome, value, None)
-            return self._context_or_nothing(agent, task, simulated)
+                value, error = None, exc
+            return value, error, self._context_or_nothing(agent, task, simulated)
 
         try:
-            found = await self._run(both)
-        except BaseException:
-            if not outcome.done():
-                outcome.cancel()
-            raise
+            value, error, found = await self._run(both)
+        except Exception as exc:  # the worker itself failed: the read alone, without context
+            log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
+            found = "", ()
+            try:
+                value, error = await asyncio.to_thread(along), None
+            except Exception as read_error:
+                value, error = None, read_error
+        if error is not None:
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(value)  # type: ignore[arg-type]
         return outcome, found
 
     def _context_or_nothing(
@@ -340,12 +345,3 @@ class MemoryService:
     async def aclose(self) -> None:
         await self.flush()
         await self._worker.aclose(self.store.close)
-
-
-def _settle_future(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():  # cancelled meanwhile
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
