@@ -64,6 +64,26 @@ def test_a_short_read_only_command_runs_without_the_collector_and_exits_frozen(
     assert isinstance(report["frozen"], int) and report["frozen"] > 1000  # the heap, at exit
 
 
+@pytest.mark.parametrize(
+    ("args", "absent"),
+    [
+        (["list", "agents"], {"asyncio", "claude_force.messages", "anthropic"}),
+        (["memory", "stats"], {"asyncio", "claude_force.memory.service", "anthropic"}),
+        (["analytics", "summary"], {"asyncio", "anthropic"}),
+        (["cache", "stats"], {"anthropic", "numpy"}),
+    ],
+)
+def test_a_read_only_command_imports_only_what_it_uses(
+    in_project: Path, args: list[str], absent: set[str]
+) -> None:
+    from claude_force.cli.app import main
+
+    # leave files behind for the commands to read: a simulated run writes cache, memory, metrics
+    assert main(["--simulate", "execute", "python-expert", "hello", "--json"]) == 0
+    report = probe(in_project.parent.parent, *args)
+    assert absent.isdisjoint(report["modules"])  # type: ignore[arg-type]
+
+
 def test_another_command_gets_the_collector_back_with_start_up_frozen(in_project: Path) -> None:
     report = probe(in_project.parent.parent, "validate")
     assert report["enabled"] is True

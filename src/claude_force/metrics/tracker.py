@@ -11,7 +11,6 @@ which also runs the automatic rollup (at most once per ``metrics.rollup_interval
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections import OrderedDict
@@ -323,6 +322,8 @@ class MetricsTracker:
 
     async def aflush(self) -> bool:
         """:meth:`flush` from async code (waits in a worker thread, not on the loop)."""
+        import asyncio  # here: the read-only commands use the tracker without asyncio
+
         return await asyncio.to_thread(self.flush)
 
     def analytics(self) -> Analytics:
@@ -377,6 +378,8 @@ class MetricsTracker:
                 self._store = None  # reopened on demand: reports still work after close()
 
     async def aclose(self) -> None:
+        import asyncio
+
         await asyncio.to_thread(self.close)
 
 
