@@ -82,7 +82,8 @@ def test_grouped_reports(recorded: list[ExecutionRecord], command: str, label: s
     groups = data["groups"]
     assert sum(g["executions"] for g in groups) == sum(r.final for r in recorded)
     assert all(label in g for g in groups)
-    text = cli("analytics", command, "--since", "30d")
+    # wide enough for whole names (a narrow terminal folds them: see the test below)
+    text = runner.invoke(app, ["analytics", command, "--since", "30d"], env={"COLUMNS": "120"})
     assert text.exit_code == 0 and groups[0][label] in text.stdout
 
 
@@ -184,3 +185,24 @@ def test_names_in_tables_are_shown_not_read_as_markup(in_project: Path) -> None:
     result = cli("analytics", "agents")
     assert result.exit_code == 0, result.output
     assert "[red]x[/red]" in result.stdout  # rich would have printed a red "x"
+
+
+def test_a_narrow_table_folds_long_names_and_never_cuts_a_figure(in_project: Path) -> None:
+    import dataclasses
+
+    recs = make_records(6, days=1, start=NOW - timedelta(hours=2), seed=11)
+    long_name = "security-specialist-for-payment-services"
+    recs = [dataclasses.replace(r, agent=long_name) for r in recs]
+    store = SQLiteMetricsStore(in_project.parent / "state" / "metrics.db")
+    store.upsert(recs)
+    store.close()
+    result = runner.invoke(app, ["analytics", "agents"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in result.stdout
+    name_cells = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert "".join(name_cells) == long_name  # folded over lines, not one character lost
+    (row,) = [line for line in lines if line.startswith("│") and "%" in line]
+    figures = [cell.strip() for cell in row.split("│")[2:-1]]
+    assert len(figures) == 7 and all(figures)  # runs, ok, tokens, cost, hits, p50, p95
+    assert figures[-1].endswith("s") and figures[-2].endswith("s")  # p50, p95 in full

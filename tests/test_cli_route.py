@@ -81,3 +81,26 @@ def test_execute_auto_model(in_project: Path) -> None:
     plain = runner.invoke(app, ["--simulate", "execute", "document-writer", "Fix it", "--json"])
     meta = json.loads(plain.stdout)["results"][0]["metadata"]
     assert meta["model"] == "claude-sonnet-5-5" and "routing" not in meta
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["route", "python-expert"], "no task given"),
+        (
+            ["route", "python-expert", "t", "--task-file", "-"],
+            "give only one of TASK and --task-file",
+        ),
+        (
+            ["recommend", "--task", "t", "--task-file", "-"],
+            "give only one of --task and --task-file",
+        ),
+        (["route", "python-expert", "  "], "the task is empty"),
+    ],
+)
+def test_the_task_commands_read_one_task_the_same_way(
+    in_project: Path, args: list[str], says: str
+) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert says in result.stderr

@@ -36,6 +36,7 @@ from .types import (
     BatchRequest,
     BatchTimeoutError,
     ItemResult,
+    ItemStatus,
     JobItem,
     JobStatus,
     ProcessingStatus,
@@ -270,17 +271,7 @@ class BatchService:
         if item.custom_id in job.cached:
             r = response_from_dict(job.cached[item.custom_id])
             saved = prices.cost(r.model or item.model, r.usage, day, cache_ttl=ttl)
-            return replace(
-                base,
-                status="cached",
-                output=r.text,
-                model=r.model or item.model,
-                usage=r.usage,
-                cost_usd=Decimal(0),
-                saved_usd=saved,
-                simulated=r.simulated,
-                message_id=r.message_id,
-            )
+            return _answered(base, r, "cached", Decimal(0), saved, simulated=r.simulated)
         if raw is None:
             return replace(base, error="no result for this request in the batch results")
         if raw.status != "succeeded" or raw.response is None:
@@ -293,17 +284,8 @@ class BatchService:
             )
         r = raw.response
         b = prices.breakdown(r.model or item.model, r.usage, day, cache_ttl=ttl, batch=True)
-        return replace(
-            base,
-            status="succeeded",
-            output=r.text,
-            model=r.model or item.model,
-            usage=r.usage,
-            cost_usd=None if b is None else b.total,
-            saved_usd=None if b is None else b.batch_discount,
-            simulated=r.simulated or job.simulated,
-            message_id=r.message_id,
-        )
+        cost, saved = (None, None) if b is None else (b.total, b.batch_discount)
+        return _answered(base, r, "succeeded", cost, saved, simulated=r.simulated or job.simulated)
 
     async def _store_answers(
         self, job: BatchJob, results: list[ItemResult], raw: dict[str, RawResult]
@@ -372,3 +354,26 @@ class BatchService:
 
 def _as_stored(r: MessageResponse, job: BatchJob) -> MessageResponse:
     return replace(r, simulated=r.simulated or job.simulated)
+
+
+def _answered(
+    base: ItemResult,
+    r: MessageResponse,
+    status: ItemStatus,
+    cost: Decimal | None,
+    saved: Decimal | None,
+    *,
+    simulated: bool,
+) -> ItemResult:
+    """An item answered from the response cache or by the batch: its text, model and usage."""
+    return replace(
+        base,
+        status=status,
+        output=r.text,
+        model=r.model or base.model,
+        usage=r.usage,
+        cost_usd=cost,
+        saved_usd=saved,
+        simulated=simulated,
+        message_id=r.message_id,
+    )

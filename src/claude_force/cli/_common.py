@@ -220,3 +220,12 @@ def confirm_removal(what: str, yes: bool) -> None:
             f"refusing to remove {what} without confirmation", hint="pass --yes"
         )
     typer.confirm(f"Remove {what}?", abort=True, err=True)
+
+
+def report_removed(removed: int, noun: tuple[str, str], json_out: bool, **details: Any) -> None:
+    """What a removal command prints: ``{"removed": N, **details}`` with ``--json``, else
+    ``removed N <noun>`` (``noun``: singular and plural)."""
+    if json_out:
+        emit_json({"removed": removed, **details})
+        return
+    out_console().print(f"removed {removed} {noun[0] if removed == 1 else noun[1]}")

@@ -31,6 +31,7 @@ __all__ = [
     "SubmitOpt",
     "TaskFileOpt",
     "TaskOpt",
+    "TasksFileOpt",
     "TemperatureOpt",
     "UntilOpt",
     "WorkflowFilterOpt",
@@ -44,7 +45,7 @@ SimulateOpt = Annotated[
     typer.Option("--simulate", help="Use the offline SIMULATED model even if a key is set."),
 ]
 
-# Running agents: execute, run agent, run-workflow.
+# Running agents: execute, run agent, run-workflow, batch submit, route, recommend.
 ModelOpt = Annotated[
     str | None,
     typer.Option("--model", "-m", help="Model id or alias (default: from claude.json)."),
@@ -79,7 +80,15 @@ SubmitOpt = Annotated[
 ]
 TaskOpt = Annotated[str | None, typer.Option("--task", "-t", help="The task text.")]
 TaskFileOpt = Annotated[
-    Path | None, typer.Option("--task-file", help="Read the task from a file ('-' = stdin).")
+    Path | None,
+    typer.Option("--task-file", help="Read one task from a file (the whole file; '-' = stdin)."),
+]
+TasksFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--tasks-file",
+        help='Read many tasks: one per line, or JSON Lines {"agent": ..., "task": ...}.',
+    ),
 ]
 OutputOpt = Annotated[
     Path | None,

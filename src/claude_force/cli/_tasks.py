@@ -143,18 +143,19 @@ def collect(
     return items
 
 
-def one_task(task: str | None, task_file: Path | None) -> str:
-    """The one task of ``--task TEXT`` or ``--task-file FILE`` (exactly one of them given)."""
-    if (task is None) == (task_file is None):
+def one_task(task: str | None, task_file: Path | None, *, name: str = "--task") -> str:
+    """The one task of ``name`` (the ``--task`` option, or a command's ``TASK`` argument) or
+    ``--task-file FILE``: exactly one of the two, and not blank (else :class:`TaskInputError`)."""
+    given = f"{name} 'Review utils.py'" if name.startswith("-") else f"{name} in quotes"
+    if task is None and task_file is None:
+        raise TaskInputError("no task given", key=name, hint=f"pass {given} or --task-file FILE")
+    if task is not None and task_file is not None:
         raise TaskInputError(
-            "give exactly one of --task and --task-file",
-            hint="e.g. --task 'Review utils.py' or --task-file task.md",
+            f"give only one of {name} and --task-file", key=name, hint="drop one of them"
         )
-    if task is not None:
-        text = task
-    else:
-        assert task_file is not None
-        text = read_text(task_file, "--task-file")
-    if not text.strip():
-        raise TaskInputError("the task is empty", hint="write what the agent should do")
-    return text
+    if task_file is not None:
+        task = read_text(task_file, "--task-file")
+    assert task is not None
+    if not task.strip():
+        raise TaskInputError("the task is empty", key=name, hint="write what the agent should do")
+    return task

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from ._common import CliState, emit_json, notice, out_console, state_of, write_output_file
-from ._options import JsonOpt, SimulateOpt
+from ._options import JsonOpt, SimulateOpt, TasksFileOpt
 
 if TYPE_CHECKING:
     from ..batch import BatchJob, BatchService, ItemResult, JobStatus
@@ -102,12 +102,7 @@ def submit(
     tasks: Annotated[
         list[str] | None, typer.Argument(help="Task texts.", metavar="[TASK]...")
     ] = None,
-    tasks_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--tasks-file", help='One task per line, or JSON Lines {"agent": ..., "task": ...}.'
-        ),
-    ] = None,
+    tasks_file: TasksFileOpt = None,
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="Model for every task.")
     ] = None,

@@ -18,6 +18,7 @@ from ._common import (  # the removal commands' confirmation
     emit_json,
     notice,
     out_console,
+    report_removed,
     state_of,
 )
 from ._options import AgentOpt, JsonOpt, YesOpt
@@ -339,10 +340,7 @@ def prune(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         return await store.prune()
 
     removed = with_store(state_of(ctx), go)
-    if json_out:
-        emit_json({"removed": removed})
-        return
-    out_console().print(f"removed {removed} expired entr{'y' if removed == 1 else 'ies'}")
+    report_removed(removed, ("expired entry", "expired entries"), json_out)
 
 
 @app.command("clear")
@@ -362,7 +360,4 @@ def clear(
     removed = with_store(state_of(ctx), go)
     if agent is None:  # the semantic cache's task vectors go with the entries
         _clear_semantic(state_of(ctx))
-    if json_out:
-        emit_json({"removed": removed, "agent": agent})
-        return
-    out_console().print(f"removed {removed} entr{'y' if removed == 1 else 'ies'}")
+    report_removed(removed, ("entry", "entries"), json_out, agent=agent)

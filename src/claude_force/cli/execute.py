@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,6 +16,8 @@ from ._options import (
     RefreshOpt,
     SimulateOpt,
     SubmitOpt,
+    TaskFileOpt,
+    TasksFileOpt,
     TemperatureOpt,
 )
 
@@ -48,19 +49,8 @@ def execute(
         list[str] | None,
         typer.Argument(help="Task text; several TASK arguments are several tasks.", metavar="TASK"),
     ] = None,
-    task_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--task-file", help="Read one task from a file (the whole file; '-' = stdin)."
-        ),
-    ] = None,
-    tasks_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--tasks-file",
-            help='Read many tasks: one per line, or JSON Lines {"agent": ..., "task": ...}.',
-        ),
-    ] = None,
+    task_file: TaskFileOpt = None,
+    tasks_file: TasksFileOpt = None,
     run_async: Annotated[
         bool,
         typer.Option("--async", help="Run the tasks concurrently (progress on stderr)."),

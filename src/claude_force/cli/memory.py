@@ -19,6 +19,7 @@ from ._common import (  # the removal commands' confirmation
     emit_json,
     notice,
     out_console,
+    report_removed,
     state_of,
 )
 from ._options import AgentOpt, JsonOpt, YesOpt
@@ -31,6 +32,9 @@ T = TypeVar("T")
 app = typer.Typer(
     help="Search and tidy agent memory (past sessions used as context).", no_args_is_help=True
 )
+
+
+SESSIONS = ("session", "sessions")
 
 
 def with_store(state: CliState, fn: Callable[[MemoryStore], T], empty: T) -> T:
@@ -167,10 +171,7 @@ def prune(
 ) -> None:
     """Remove old sessions."""
     removed = with_store(state_of(ctx), lambda store: store.prune(days), 0)
-    if json_out:
-        emit_json({"removed": removed, "days": days})
-        return
-    out_console().print(f"removed {removed} session{'' if removed == 1 else 's'}")
+    report_removed(removed, SESSIONS, json_out, days=days)
 
 
 @app.command("clear")
@@ -184,7 +185,4 @@ def clear(
     what = "all of agent memory" if agent is None else f"the memory of agent '{agent}'"
     confirm_removal(what, yes)
     removed = with_store(state_of(ctx), lambda store: store.clear(agent), 0)
-    if json_out:
-        emit_json({"removed": removed, "agent": agent})
-        return
-    out_console().print(f"removed {removed} session{'' if removed == 1 else 's'}")
+    report_removed(removed, SESSIONS, json_out, agent=agent)

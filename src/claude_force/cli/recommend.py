@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ._common import emit_json, notice, out_console, state_of
-from ._options import JsonOpt
+from ._options import JsonOpt, TaskFileOpt
 
 if TYPE_CHECKING:
     from ..recommend import AgentMatch, AgentRecommender
@@ -19,10 +18,7 @@ def recommend(
     task: Annotated[
         str | None, typer.Option("--task", "-t", help="The task to find agents for.")
     ] = None,
-    task_file: Annotated[
-        Path | None,
-        typer.Option("--task-file", help="Read the task from a file ('-' = stdin)."),
-    ] = None,
+    task_file: TaskFileOpt = None,
     top_k: Annotated[
         int, typer.Option("--top-k", "-k", min=1, help="How many agents to show at most.")
     ] = 3,
@@ -47,16 +43,9 @@ def recommend(
     """
     from ..config import load_project
     from ..recommend import AgentRecommender
-    from ._tasks import TaskInputError, read_text
+    from ._tasks import one_task
 
-    if task_file is not None:
-        text = read_text(task_file, "--task-file")
-    elif task is not None:
-        text = task
-    else:
-        raise TaskInputError("no task given", key="--task", hint='pass --task "..." or --task-file')
-    if not text.strip():
-        raise TaskInputError("the task is empty", key="--task", hint="describe what you want done")
+    text = one_task(task, task_file)
     state = state_of(ctx)
     project = load_project(state.config, check_files=False)
     rec = AgentRecommender.for_project(project)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ._common import emit_json, open_core, out_console, state_of
-from ._options import JsonOpt
+from ._options import JsonOpt, TaskFileOpt
 
 if TYPE_CHECKING:
     from ..routing import RouteDecision
@@ -20,10 +19,7 @@ def route(
     task: Annotated[
         str | None, typer.Argument(help="The task text.", metavar="TASK", show_default=False)
     ] = None,
-    task_file: Annotated[
-        Path | None,
-        typer.Option("--task-file", help="Read the task from a file ('-' = stdin)."),
-    ] = None,
+    task_file: TaskFileOpt = None,
     model: Annotated[
         str | None,
         typer.Option("--model", "-m", help="Estimate this model instead of routing."),
@@ -48,14 +44,9 @@ def route(
     import asyncio
 
     from ..routing import parse_complexity
-    from ._tasks import TaskInputError, read_text
+    from ._tasks import TaskInputError, one_task
 
-    if task_file is not None:
-        text = read_text(task_file, "--task-file")
-    elif task is not None:
-        text = task
-    else:
-        raise TaskInputError("no task given", key="TASK", hint="pass TASK or --task-file FILE")
+    text = one_task(task, task_file, name="TASK")
     try:
         forced = parse_complexity(complexity)
     except ValueError as exc:

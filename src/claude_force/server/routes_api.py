@@ -28,7 +28,6 @@ from .schemas import (
     WorkflowsResponse,
 )
 from .state import (
-    MetricsUnavailableError,
     ServerState,
     state_of,
     status_of_execution,
@@ -251,13 +250,7 @@ def _query(
 
 async def _ask(state: ServerState, question: Callable[[Analytics], T]) -> T:
     """Answer from the metrics store, off the event loop (flushes pending records first)."""
-    tracker = state.orchestrator.metrics
-    if tracker is None:
-        raise MetricsUnavailableError(
-            "metrics are off for this server",
-            hint="set metrics.enabled true in claude.json (and keep enable_tracking on)",
-        )
-    return await asyncio.to_thread(lambda: question(tracker.analytics()))
+    return await state.ask_metrics(lambda tracker: question(tracker.analytics()))
 
 
 def _period(q: MetricsQuery) -> dict[str, Any]:

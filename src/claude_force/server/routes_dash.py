@@ -4,7 +4,6 @@ nothing from elsewhere)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -14,10 +13,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
 from . import dashboard
-from .state import MetricsUnavailableError, ServerState, UnknownExecutionError, state_of
+from .state import ServerState, UnknownExecutionError, state_of
 
 if TYPE_CHECKING:
     from ..metrics.backend import MetricsStore
+    from ..metrics.tracker import MetricsTracker
 
 T = TypeVar("T")
 router = APIRouter()
@@ -39,18 +39,12 @@ def swagger_dir() -> Path | None:
 
 async def _read(state: ServerState, question: Callable[[MetricsStore], T]) -> T:
     """Answer from the store off the event loop (after this process's pending writes)."""
-    tracker = state.orchestrator.metrics
-    if tracker is None:
-        raise MetricsUnavailableError(
-            "metrics are off for this server",
-            hint="set metrics.enabled true in claude.json (and keep enable_tracking on)",
-        )
 
-    def ask() -> T:
+    def ask(tracker: MetricsTracker) -> T:
         tracker.flush(timeout=5.0)
         return question(tracker.store)
 
-    return await asyncio.to_thread(ask)
+    return await state.ask_metrics(ask)
 
 
 def _now_us(state: ServerState) -> int:

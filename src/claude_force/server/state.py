@@ -7,10 +7,11 @@ import asyncio
 import hmac
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from ..metrics.tracker import MetricsTracker
     from ..runner import Execution
     from ..workflows.result import WorkflowResult
+
+T = TypeVar("T")
 
 WARMUP_MAX_SAMPLES = 50_000
 
@@ -134,6 +137,19 @@ class ServerState:
                 hint="send 'Authorization: Bearer <token>' (server.token or "
                 "CLAUDE_FORCE_SERVER_TOKEN)",
             )
+
+    # --- metrics ---------------------------------------------------------------------------------
+
+    async def ask_metrics(self, question: Callable[[MetricsTracker], T]) -> T:
+        """``question`` answered from the engine's metrics, off the event loop;
+        :class:`MetricsUnavailableError` (503) when the engine records none."""
+        tracker = self.orchestrator.metrics
+        if tracker is None:
+            raise MetricsUnavailableError(
+                "metrics are off for this server",
+                hint="set metrics.enabled true in claude.json (and keep enable_tracking on)",
+            )
+        return await asyncio.to_thread(question, tracker)
 
     # --- paths -----------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from .._fields import fields_dict
+from ..messages import Usage
 from ..results import AgentResult
 from ..results import WorkflowResult as _BaseWorkflowResult
 from ..runner import Execution
@@ -96,25 +97,17 @@ class StepResult:
 
 
 @dataclass(frozen=True, slots=True)
-class Totals:
-    """Tokens and cost of what this run executed (reused steps cost nothing again)."""
+class Totals(Usage):
+    """Tokens (the four counts of a :class:`Usage`, summed) and cost of what this run executed
+    (reused steps cost nothing again)."""
 
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
     cost_usd: Decimal | None = Decimal(0)  # None when a price was unknown
     executed_steps: int = 0
     cached_steps: int = 0
 
     @property
     def tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_creation_input_tokens
-            + self.cache_read_input_tokens
-        )
+        return self.total_tokens
 
     @classmethod
     def of(cls, steps: list[StepResult]) -> Totals:
