@@ -69,7 +69,10 @@ def test_a_short_read_only_command_runs_without_the_collector_and_exits_frozen(
     [
         (["list", "agents"], {"asyncio", "claude_force.messages", "anthropic"}),
         (["memory", "stats"], {"asyncio", "claude_force.memory.service", "anthropic"}),
-        (["analytics", "summary"], {"asyncio", "anthropic"}),
+        (
+            ["analytics", "summary"],
+            {"asyncio", "anthropic", "claude_force.events", "claude_force.metrics.tracker"},
+        ),
         (["cache", "stats"], {"anthropic", "numpy"}),
     ],
 )
