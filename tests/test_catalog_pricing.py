@@ -339,3 +339,18 @@ def test_with_overrides_merges() -> None:
     assert cat.resolve("opus") == "claude-opus-5-5"
     assert cat.prices is base.prices  # no price overrides: the table is shared, not copied
     assert base.default == "claude-sonnet-5-5"  # the base is unchanged
+
+
+def test_warn_once_warns_once_per_key_at_the_callers_line() -> None:
+    import warnings
+
+    from claude_force._once import warn_once
+
+    seen: set[str] = set()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for key in ("a", "a", "b"):
+            warn_once(seen, key, f"about {key}", UserWarning)
+    assert [str(w.message) for w in caught] == ["about a", "about b"]
+    assert all(w.filename == __file__ for w in caught)  # stacklevel counts from the caller
+    assert seen == {"a", "b"}

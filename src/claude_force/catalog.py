@@ -6,7 +6,6 @@ Loaded from the package's ``data/models.json`` and overridable from ``claude.jso
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -14,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from ._once import warn_once
 from .errors import ModelError
 from .pricing import PriceEntry, PriceTable
 
@@ -72,9 +72,10 @@ class ModelCatalog:
                 key=where,
                 hint=_retired_hint(where, successor),
             )
-        if model not in self.prices.models and model not in self._warned:
-            self._warned.add(model)
-            warnings.warn(
+        if model not in self.prices.models:
+            warn_once(
+                self._warned,
+                model,
                 f"model '{model}' is not in claude-force's catalog; it will be sent as is and its "
                 f"cost recorded as unknown (add a price under claude.json models.prices)",
                 UnknownModelWarning,
@@ -84,14 +85,14 @@ class ModelCatalog:
 
     def warn_unpriced(self, model: str) -> None:
         """Warn once per model (shared with :meth:`resolve`) that a cost is recorded as unknown."""
-        if model not in self._warned:
-            self._warned.add(model)
-            warnings.warn(
-                f"model '{model}' has no price in claude-force's catalog; its cost is recorded "
-                f"as unknown (add a price under claude.json models.prices)",
-                UnknownModelWarning,
-                stacklevel=2,
-            )
+        warn_once(
+            self._warned,
+            model,
+            f"model '{model}' has no price in claude-force's catalog; its cost is recorded "
+            f"as unknown (add a price under claude.json models.prices)",
+            UnknownModelWarning,
+            stacklevel=2,
+        )
 
     def for_complexity(self, complexity: Complexity) -> str:
         return self.routing[complexity]

@@ -61,42 +61,28 @@ def parse_tasks_file(text: str, default_agent: str, path: Path) -> list[TaskItem
         if not line.startswith("{"):
             items.append(TaskItem(default_agent, line, source))
             continue
+
+        def bad(message: str, hint: str | None, at: int = number) -> TaskInputError:
+            return TaskInputError(message, file=path, line=at, key="--tasks-file", hint=hint)
+
         try:
             obj = loads_limited(line)
         except FileProblem as exc:
-            raise TaskInputError(
-                f"invalid JSON Lines entry: {exc.message}",
-                file=path,
-                line=number,
-                key="--tasks-file",
-                hint=exc.hint,
-            ) from None
+            raise bad(f"invalid JSON Lines entry: {exc.message}", exc.hint) from None
         except json.JSONDecodeError as exc:
-            raise TaskInputError(
+            raise bad(
                 f"invalid JSON Lines entry: {exc.msg} (column {exc.colno})",
-                file=path,
-                line=number,
-                key="--tasks-file",
-                hint='write {"agent": "name", "task": "text"} on one line',
+                'write {"agent": "name", "task": "text"} on one line',
             ) from None
         assert isinstance(obj, dict)  # the line starts with "{" and parsed
         task = obj.get("task")
         agent = obj.get("agent", default_agent)
         if not isinstance(task, str) or not task.strip():
-            raise TaskInputError(
-                "entry has no 'task' text",
-                file=path,
-                line=number,
-                key="--tasks-file",
-                hint='add "task": "what the agent should do"',
-            )
+            raise bad("entry has no 'task' text", 'add "task": "what the agent should do"')
         if not isinstance(agent, str) or not agent.strip():
-            raise TaskInputError(
+            raise bad(
                 "'agent' must be a non-empty string",
-                file=path,
-                line=number,
-                key="--tasks-file",
-                hint="name an agent of the project, or leave 'agent' out to use AGENT",
+                "name an agent of the project, or leave 'agent' out to use AGENT",
             )
         items.append(TaskItem(agent.strip(), task, source))
     return items

@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 from .._bounded import MAX_AGENT_FILE_BYTES, FileProblem, file_stat_problem, read_limited_stat
+from .._once import warn_once
 from ..catalog import ModelCatalog, builtin_catalog
 from ..errors import (
     ConfigurationError,
@@ -37,6 +38,8 @@ from .tolerant import (
 
 FileCheck = Literal["read", "stat"]
 """How deeply an agent's files are checked: read (and decoded), or only stat-ed."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,31 +114,27 @@ class Project:
         return sorted(dict.fromkeys(names), key=lambda n: order.get(n, len(order)))
 
     def agent(self, name: str) -> AgentSettings:
-        broken = self.problem(name)
-        if broken is not None:
-            raise broken.error
-        try:
-            return self.settings.agents[name]
-        except KeyError:
-            raise UnknownAgentError(
-                f"agent '{name}' not found",
-                file=self.config_path,
-                key="agents",
-                hint=suggest(name, self.agent_names),
-            ) from None
+        return self._usable(name, "agent", self.settings.agents, UnknownAgentError)
 
     def workflow(self, name: str) -> list[str] | WorkflowSpec:
-        broken = self.problem(name, "workflow")
+        return self._usable(name, "workflow", self.settings.workflows, UnknownWorkflowError)
+
+    def _usable(
+        self, name: str, kind: Kind, table: Mapping[str, T], unknown: type[ConfigurationError]
+    ) -> T:
+        """The settings of agent or workflow ``name``: its problem's error when it is broken,
+        ``unknown`` (with the nearest names) when there is none of that name."""
+        broken = self.problem(name, kind)
         if broken is not None:
             raise broken.error
         try:
-            return self.settings.workflows[name]
+            return table[name]
         except KeyError:
-            raise UnknownWorkflowError(
-                f"workflow '{name}' not found",
+            raise unknown(
+                f"{kind} '{name}' not found",
                 file=self.config_path,
-                key="workflows",
-                hint=suggest(name, list(self.settings.workflows)),
+                key=f"{kind}s",
+                hint=suggest(name, list(table)),
             ) from None
 
     def agent_path(self, name: str, which: str = "file") -> Path | None:
@@ -233,14 +232,14 @@ class Project:
     def _warn_missing_contract(self, name: str, contract_path: str) -> None:
         # claude-force 2.2 ran an agent whose contract file was missing without one; keep that
         # (existing projects rely on it) but say so once.
-        if name not in self._warned_contracts:
-            self._warned_contracts.add(name)
-            warnings.warn(
-                f"{self.config_path}: agents.{name}.contract: contract file "
-                f"'{contract_path}' does not exist; running the agent without a contract",
-                ConfigWarning,
-                stacklevel=3,
-            )
+        warn_once(
+            self._warned_contracts,
+            name,
+            f"{self.config_path}: agents.{name}.contract: contract file "
+            f"'{contract_path}' does not exist; running the agent without a contract",
+            ConfigWarning,
+            stacklevel=3,
+        )
 
     def _stamp(self, name: str, which: str, path: str) -> tuple[int, int] | None:
         """The file's (mtime, size); None for a missing contract (2.2 ran without it)."""

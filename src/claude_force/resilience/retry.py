@@ -14,7 +14,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .. import callctx
 from ..clock import SYSTEM_CLOCK, Clock
@@ -299,12 +299,22 @@ class RetryingProvider(ProviderWrapper):
                 if isinstance(decision, GiveUp):
                     if decision.reason != "not_retryable":
                         exc.add_note(f"gave up after {attempt} attempt(s): {decision.reason}")
-                        self._emit_gave_up(request, attempt, decision, exc, ctx)
+                        self._emit(
+                            RetryGaveUp, request, exc, ctx, attempts=attempt, reason=decision.reason
+                        )
                     raise
                 self._check_gate(request, attempt, exc, ctx)  # open already: do not even wait
                 if budget is not None and decision.spends_budget:
                     budget.record_retry(now)
-                self._emit_scheduled(request, attempt, decision, exc, ctx)
+                self._emit(
+                    RetryScheduled,
+                    request,
+                    exc,
+                    ctx,
+                    attempt=attempt,
+                    delay_s=decision.delay,
+                    reason=decision.reason,
+                )
                 last = exc
             else:
                 if budget is not None:
@@ -329,50 +339,28 @@ class RetryingProvider(ProviderWrapper):
                 f"retries stopped after {attempt} attempt(s); last error: {type(last).__name__}: "
                 f"{last}"
             )
-            self._emit_gave_up(request, attempt, GiveUp("circuit_open"), last, ctx)
+            self._emit(RetryGaveUp, request, last, ctx, attempts=attempt, reason="circuit_open")
             raise stop from last
 
-    def _emit_scheduled(
+    def _emit(
         self,
+        event: type[RetryScheduled | RetryGaveUp],
         request: MessageRequest,
-        attempt: int,
-        d: Retry,
         exc: ProviderError,
         ctx: callctx.CallContext,
+        **facts: Any,
     ) -> None:
+        """A retry event: what it says about the call (provider, model, error, agent,
+        execution) is the same for both kinds; ``facts`` are the kind's own."""
         if self._bus is not None:
             self._bus.emit(
-                RetryScheduled(
+                event(
                     provider=self.name,
                     model=request.model,
-                    attempt=attempt,
-                    delay_s=d.delay,
-                    reason=d.reason,
                     error_type=type(exc).__name__,
                     status=exc.status,
                     agent=ctx.agent,
                     execution_id=ctx.execution_id,
-                )
-            )
-
-    def _emit_gave_up(
-        self,
-        request: MessageRequest,
-        attempts: int,
-        d: GiveUp,
-        exc: ProviderError,
-        ctx: callctx.CallContext,
-    ) -> None:
-        if self._bus is not None:
-            self._bus.emit(
-                RetryGaveUp(
-                    provider=self.name,
-                    model=request.model,
-                    attempts=attempts,
-                    reason=d.reason,
-                    error_type=type(exc).__name__,
-                    status=exc.status,
-                    agent=ctx.agent,
-                    execution_id=ctx.execution_id,
+                    **facts,
                 )
             )
