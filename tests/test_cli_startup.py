@@ -64,6 +64,29 @@ def test_a_short_read_only_command_runs_without_the_collector_and_exits_frozen(
     assert isinstance(report["frozen"], int) and report["frozen"] > 1000  # the heap, at exit
 
 
+@pytest.mark.parametrize(
+    ("args", "absent"),
+    [
+        (["list", "agents"], {"asyncio", "claude_force.messages", "anthropic"}),
+        (["memory", "stats"], {"asyncio", "claude_force.memory.service", "anthropic"}),
+        (
+            ["analytics", "summary"],
+            {"asyncio", "anthropic", "claude_force.events", "claude_force.metrics.tracker"},
+        ),
+        (["cache", "stats"], {"anthropic", "numpy"}),
+    ],
+)
+def test_a_read_only_command_imports_only_what_it_uses(
+    in_project: Path, args: list[str], absent: set[str]
+) -> None:
+    from claude_force.cli.app import main
+
+    # leave files behind for the commands to read: a simulated run writes cache, memory, metrics
+    assert main(["--simulate", "execute", "python-expert", "hello", "--json"]) == 0
+    report = probe(in_project.parent.parent, *args)
+    assert absent.isdisjoint(report["modules"])  # type: ignore[arg-type]
+
+
 def test_another_command_gets_the_collector_back_with_start_up_frozen(in_project: Path) -> None:
     report = probe(in_project.parent.parent, "validate")
     assert report["enabled"] is True
@@ -171,3 +194,49 @@ def test_the_cli_hands_the_end_of_start_up_to_the_sdk_import(
     monkeypatch.setattr(preload, "start_sdk_import", lambda then=None: handed.append(then))
     assert app_module._preload_sdk(CliState(api_key="k"))
     assert handed == [_gc.resume]
+
+
+def test_typer_coerces_only_the_values_given(in_project: Path) -> None:
+    """typer's per-parameter coercion (a pydantic TypeAdapter each) is built for the options a
+    command line gives, not for those left at None."""
+    code = """
+import json, sys
+import typer.core
+built = []
+real = typer.core.build_runtime_param
+def spy(descriptor):
+    built.append(str(descriptor.annotation))
+    return real(descriptor)
+typer.core.build_runtime_param = spy
+from claude_force.cli.app import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "built": built}))
+"""
+
+    def run(*args: str) -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            cwd=in_project.parent.parent,
+            timeout=120,
+        )
+        out: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+        return out
+
+    # (click makes each command's --help option as it parses; typer coerces those itself)
+    bare = run("analytics", "summary", "--json")
+    assert bare["code"] == 0
+    assert [b for b in bare["built"] if b != "<class 'bool'>"] == []  # type: ignore[attr-defined]
+    given = run("analytics", "summary", "--since", "7d", "--json")
+    assert given["code"] == 0
+    assert [b for b in given["built"] if b != "<class 'bool'>"] == ["<class 'str'>"]  # type: ignore[attr-defined]
+
+
+def test_a_value_given_is_still_checked(in_project: Path) -> None:
+    from typer.testing import CliRunner
+
+    bad = CliRunner().invoke(app_module.app, ["execute", "python-expert", "x", "--max-tokens", "0"])
+    assert bad.exit_code == 2 and "greater than or equal to 1" in bad.output
+    bad = CliRunner().invoke(app_module.app, ["execute", "python-expert", "x", "--max-tokens", "x"])
+    assert bad.exit_code == 2 and "valid integer" in bad.output

@@ -276,6 +276,35 @@ def test_maybe_rollup_follows_the_virtual_clock_and_retention(tmp_path: Path) ->
     t.close()
 
 
+def test_the_reader_of_the_report_commands_rolls_up_as_the_tracker_does(tmp_path: Path) -> None:
+    """``analytics``/``metrics`` read through a MetricsReader (no tracker): same rollups."""
+    from claude_force.catalog import builtin_catalog
+    from claude_force.metrics.reader import MetricsReader, store_for
+
+    clock = VirtualClock(T0 + timedelta(days=20))
+    settings = MetricsSettings(raw_retention_days=7, daily_retention_days=10, path="m.db")
+    store = store_for(settings, tmp_path)
+    assert isinstance(store, SQLiteMetricsStore) and store.path == tmp_path / "m.db"
+    reader = MetricsReader(store, settings=settings, catalog=builtin_catalog(), clock=clock)
+    recs = make_records(500, days=20)
+    store.upsert(recs)
+    assert reader.flush()  # a reader has nothing pending
+    report = reader.maybe_rollup()
+    assert report is not None and reader.last_rollup == report
+    cutoff = to_us(T0 + timedelta(days=13))
+    assert report.raw_rows_rolled == sum(r.started_us < cutoff for r in recs)
+    assert report.daily_rows_pruned > 0
+    assert store.get_meta(LAST_ROLLUP) == str(to_us(utcnow(clock)))
+    clock.advance(timedelta(hours=23).total_seconds())
+    assert reader.maybe_rollup() is None  # not due yet
+    assert reader.rollup().raw_rows_rolled == 0  # on demand: always runs
+    tracker = MetricsTracker(store, settings=settings)
+    assert reader.analytics().summary(Query()) == tracker.analytics().summary(Query())
+    tracker.close()
+    reader.close()  # (closing a closed store is harmless)
+    assert isinstance(store_for(MetricsSettings(backend="memory"), tmp_path), MemoryMetricsStore)
+
+
 def test_opening_the_store_runs_the_due_rollup_off_the_request_path(tmp_path: Path) -> None:
     store = SQLiteMetricsStore(tmp_path / "m.db")
     store.upsert(make_records(100, days=3))

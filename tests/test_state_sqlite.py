@@ -12,7 +12,6 @@ import pytest
 from claude_force.errors import RunError
 from claude_force.state.sqlite import (
     Schema,
-    Worker,
     app_id,
     is_corruption,
     open_database,
@@ -20,6 +19,7 @@ from claude_force.state.sqlite import (
     tables_of,
     transaction,
 )
+from claude_force.state.worker import Worker
 
 
 class Refused(RunError):

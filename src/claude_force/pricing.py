@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .messages import CacheTTL, Usage
+if TYPE_CHECKING:  # annotations only: the project's model catalog loads without the messages
+    from .messages import CacheTTL, Usage
 
 MILLION = Decimal(1_000_000)
 

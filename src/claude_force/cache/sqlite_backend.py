@@ -26,13 +26,13 @@ from typing import Any, TypeVar
 
 from ..state.sqlite import (
     Schema,
-    Worker,
     app_id,
     is_corruption,
     move_aside,
     open_database,
     transaction,
 )
+from ..state.worker import Worker
 from .errors import CacheBackendError, ForeignStorageError
 from .records import BackendStats, Counters, EntryInfo, Judge, PutOutcome, Record, Verdict
 

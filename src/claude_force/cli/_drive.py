@@ -34,6 +34,27 @@ def preflight(core: AgentEngine, items: Sequence[TaskItem], model: str | None) -
         core.project.model_for(agent, model)
 
 
+def run_options(
+    model: str | None,
+    max_tokens: int,
+    temperature: float | None,
+    *,
+    no_cache: bool,
+    refresh: bool,
+) -> RunOptions:
+    """The :class:`RunOptions` of the run flags (``--model``, ``--max-tokens``,
+    ``--temperature``, ``--no-cache``, ``--refresh``)."""
+    from ..runner import RunOptions
+
+    return RunOptions(
+        model=model,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        use_cache=not no_cache,
+        refresh=refresh,
+    )
+
+
 def label(item: TaskItem, width: int = 48) -> str:
     first = item.task.strip().splitlines()[0] if item.task.strip() else ""
     if len(first) > width:

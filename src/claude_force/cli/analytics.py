@@ -27,9 +27,9 @@ from ._options import (
 
 if TYPE_CHECKING:
     from ..metrics.analytics import Group, Stats, TrendPoint
-    from ..metrics.backend import Query
+    from ..metrics.backend import MetricsStore, Query
     from ..metrics.prompt_cache import PromptCacheSavings
-    from ..metrics.tracker import MetricsTracker
+    from ..metrics.reader import MetricsReader
     from ._common import CliState
 
 app = typer.Typer(
@@ -38,11 +38,12 @@ app = typer.Typer(
 
 
 @contextlib.contextmanager
-def open_metrics(state: CliState, *, auto_rollup: bool = True) -> Iterator[MetricsTracker]:
-    """The project's metrics (an empty in-memory store when nothing was recorded yet)."""
+def open_metrics(state: CliState, *, auto_rollup: bool = True) -> Iterator[MetricsReader]:
+    """The project's metrics (an empty in-memory store when nothing was recorded yet), for
+    reading: a :class:`~claude_force.metrics.reader.MetricsReader`, not the tracker."""
     from ..config import load_project
     from ..metrics.memory_backend import MemoryMetricsStore
-    from ..metrics.tracker import MetricsTracker, store_for
+    from ..metrics.reader import MetricsReader, store_for
 
     project = load_project(state.config, check_files=False)
     settings = project.settings.metrics
@@ -52,19 +53,16 @@ def open_metrics(state: CliState, *, auto_rollup: bool = True) -> Iterator[Metri
         notice("metrics.backend is 'memory': nothing is kept between processes")
     cluster_url = project.settings.cluster.database_url  # cluster mode: the shared store
     if settings.backend == "sqlite" and cluster_url is None and not db.exists():
-        tracker = MetricsTracker(MemoryMetricsStore(), settings=settings, catalog=project.catalog)
+        store: MetricsStore = MemoryMetricsStore()
     else:
-        tracker = MetricsTracker(
-            store_for(settings, project.state_dir, database_url=cluster_url),
-            settings=settings,
-            catalog=project.catalog,
-        )
+        store = store_for(settings, project.state_dir, database_url=cluster_url)
+    reader = MetricsReader(store, settings=settings, catalog=project.catalog)
     try:
         if auto_rollup and settings.auto_rollup:
-            tracker.maybe_rollup()
-        yield tracker
+            reader.maybe_rollup()
+        yield reader
     finally:
-        tracker.close()
+        reader.close()
 
 
 def _query(

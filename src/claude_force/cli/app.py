@@ -120,8 +120,36 @@ def _plain_help(command: object) -> None:
         command.rich_markup_mode = None
     for param in getattr(command, "params", ()):
         _plain_metavar(param)
+        _coerce_when_given(param)
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub)
+
+
+class _CoercionWhenGiven:
+    """typer's coercion of a parameter, built when a value needs it.
+
+    typer builds a pydantic ``TypeAdapter`` for a parameter the first time it processes it —
+    for a value left at ``None`` too, which needs none: a ``None`` is ``None`` (``()`` for a
+    parameter of many values), as typer's own ``RuntimeParam.coerce`` has it. A read-only
+    command leaves about ten options at ``None``, ~1 ms of start-up each."""
+
+    __slots__ = ()
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:
+            return () if (param.multiple or param.nargs == -1) else None
+        param._runtime_param = None  # typer's own, built now, kept for the next value
+        return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
+
+
+_WHEN_GIVEN = _CoercionWhenGiven()
+
+
+def _coerce_when_given(param: Any) -> None:
+    """Defer typer's coercion of ``param`` until a value needs it (typers that build it
+    lazily, through ``get_runtime_param``; others are left as they are)."""
+    if hasattr(param, "get_runtime_param") and getattr(param, "_runtime_param", 0) is None:
+        param._runtime_param = _WHEN_GIVEN
 
 
 def _plain_metavar(param: Any) -> None:

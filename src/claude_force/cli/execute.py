@@ -95,8 +95,7 @@ def execute(
     """
     import asyncio
 
-    from ..runner import RunOptions
-    from ._drive import check_inputs, label, preflight, run_items
+    from ._drive import check_inputs, label, preflight, run_items, run_options
     from ._progress import ProgressView
     from ._report import (
         RunSummary,
@@ -124,13 +123,7 @@ def execute(
                 hint="leave out --auto-model (the workers use each agent's configured model)",
             )
         cluster = None  # routing runs in this process
-    options = RunOptions(
-        model=model,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        use_cache=not no_cache,
-        refresh=refresh,
-    )
+    options = run_options(model, max_tokens, temperature, no_cache=no_cache, refresh=refresh)
     if cluster is not None:
         _execute_in_cluster(project, cluster, items, options, submit, json_out, quiet)
         return

@@ -40,7 +40,7 @@ SESSIONS = ("session", "sessions")
 def with_store(state: CliState, fn: Callable[[MemoryStore], T], empty: T) -> T:
     """Open the project's memory, run ``fn`` on it, close it; ``empty`` when there is none yet."""
     from ..config import load_project
-    from ..memory.service import cluster_memory_db, memory_path
+    from ..memory.location import cluster_memory_db, memory_path
     from ..memory.store import MemoryStore
 
     project = load_project(state.config, check_files=False)
@@ -114,7 +114,7 @@ def stats(ctx: typer.Context, agent: AgentOpt = None, json_out: JsonOpt = False)
     data: dict[str, Any] = with_store(state_of(ctx), lambda store: store.stats(agent).to_dict(), {})
     if not data:
         from ..config import load_project
-        from ..memory.service import memory_path
+        from ..memory.location import memory_path
 
         project = load_project(state_of(ctx).config, check_files=False)
         data = {

@@ -70,8 +70,7 @@ def run_agent(
     """Run AGENT on one task (exit 1 if it fails)."""
     import asyncio
 
-    from ..runner import RunOptions
-    from ._drive import check_inputs, preflight, run_items
+    from ._drive import check_inputs, preflight, run_items, run_options
     from ._report import RunSummary, print_result, report_failures, result_dict
     from ._tasks import TaskItem, one_task
 
@@ -82,13 +81,7 @@ def run_agent(
     check_inputs(items)
     core = open_core(state, simulate=simulate)
     preflight(core, items, model)
-    options = RunOptions(
-        model=model,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        use_cache=not no_cache,
-        refresh=refresh,
-    )
+    options = run_options(model, max_tokens, temperature, no_cache=no_cache, refresh=refresh)
 
     async def go() -> tuple[list[Execution], float]:
         try:

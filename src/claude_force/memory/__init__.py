@@ -13,10 +13,11 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from .context import approx_tokens, build_context
     from .errors import MemoryStoreError
+    from .location import memory_path
     from .qcache import QueryCache, QueryCacheStats
     from .records import Hit, MemoryStats, SearchQuery, Session, query_terms
     from .redact import Redacted, redact
-    from .service import MemoryService, memory_path
+    from .service import MemoryService
     from .settings import MemorySettings
     from .store import MemoryStore
 
@@ -34,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "Redacted": ".redact",
     "redact": ".redact",
     "MemoryService": ".service",
-    "memory_path": ".service",
+    "memory_path": ".location",
     "MemorySettings": ".settings",
     "MemoryStore": ".store",
 }

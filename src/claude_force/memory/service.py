@@ -18,13 +18,13 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..clock import WALL_CLOCK, Clock
 from ..errors import ClaudeForceError
-from ..state.sqlite import Worker
-from .backend import NewSession, SessionBackend
+from ..state.worker import Worker
+from .backend import NewSession
+from .location import cluster_memory_db, memory_path
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
 from .store import MemoryStore
@@ -80,22 +80,6 @@ class ExecutionLike(Protocol):
 
 
 LEGACY_FILE = "sessions.db"
-
-
-def memory_path(project: Project) -> Path:
-    """Where a project's memory lives: ``memory.path`` under the state directory."""
-    p = Path(project.settings.memory.path).expanduser()
-    return p if p.is_absolute() else project.state_dir / p
-
-
-def cluster_memory_db(project: Project) -> SessionBackend | None:
-    """In cluster mode, the shared PostgreSQL tables; else ``None`` (the SQLite file)."""
-    url = project.settings.cluster.database_url
-    if url is None:
-        return None
-    from ..cluster.pg_memory import PgSessionDB
-
-    return PgSessionDB(url)
 
 
 class MemoryService:

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from .backend import _DAILY_DIMS
+from .backend import _DAILY_DIMS, Query
 from .record import Cell, CellKey, Dimension, ExecutionRecord
 
 HOUR_US = 3_600_000_000
@@ -243,3 +243,24 @@ def _add(out: dict[CellKey, Cell], key: CellKey, cell: Cell) -> None:
         out[key] = cell
     else:
         have.merge(cell)
+
+
+def sql_where(
+    query: Query, column: str, unit: int = 1, *, dims: str = "", round_up: bool = False
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (empty when nothing is asked) and its arguments for ``query`` over a
+    table whose time ``column`` counts ``unit`` µs (1: µs; an hour; a day), its dimension
+    columns named with the prefix ``dims``. The end is exclusive; ``round_up``: a unit the
+    period ends inside is included."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if query.since_us is not None:
+        clauses.append(f"{column} >= ?")
+        args.append(query.since_us // unit)
+    if query.until_us is not None:
+        clauses.append(f"{column} < ?")
+        args.append(-(-query.until_us // unit) if round_up else query.until_us // unit)
+    for name, value in query.filters().items():
+        clauses.append(f"{dims}{name} = ?")
+        args.append(value)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..messages import CacheTTL
 from ..pricing import MILLION, PriceTable
 from .backend import MetricsStore, Query
 from .record import from_us
+
+if TYPE_CHECKING:
+    from ..messages import CacheTTL
 
 
 @dataclass(frozen=True, slots=True)

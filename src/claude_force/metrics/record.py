@@ -13,10 +13,12 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..events import ExecutionFinished
 from .histogram import LogHistogram, bucket_index
+
+if TYPE_CHECKING:  # an annotation: reading metrics needs no events
+    from ..events import ExecutionFinished
 
 PICO = Decimal(10) ** 12
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

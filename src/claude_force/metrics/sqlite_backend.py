@@ -36,6 +36,7 @@ from ._sqlite_rows import (
     _record_of,
     _row_of,
     add_columns,
+    sql_where,
 )
 from .backend import _DAILY_DIMS, DAY_US, ROLLED_BEFORE, DailyRow, Query, RollupReport, StoreStats
 from .browse import NOTES_SCHEMA, SQLiteBrowse
@@ -122,33 +123,12 @@ class SQLiteMetricsStore(SQLiteBrowse):
 
     @staticmethod
     def _raw_where(query: Query) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        if query.since_us is not None:
-            clauses.append("started_us >= ?")
-            args.append(query.since_us)
-        if query.until_us is not None:
-            clauses.append("started_us < ?")
-            args.append(query.until_us)
-        for name, value in query.filters().items():
-            clauses.append(f"{name} = ?")
-            args.append(value)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+        return sql_where(query, "started_us")
 
     @staticmethod
     def _daily_where(query: Query) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        if query.since_us is not None:
-            clauses.append("d.day >= ?")
-            args.append(query.since_us // DAY_US)
-        if query.until_us is not None:
-            clauses.append("d.day < ?")
-            args.append(-(-query.until_us // DAY_US))
-        for name, value in query.filters().items():
-            clauses.append(f"m.{name} = ?")
-            args.append(value)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+        # a day the period ends in counts whole (rolled-up days are whole days)
+        return sql_where(query, "d.day", DAY_US, dims="m.", round_up=True)
 
     @staticmethod
     def _raw_groups(by: Sequence[Dimension], granularity: Granularity | int) -> list[str]:

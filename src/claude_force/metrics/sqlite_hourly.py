@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..state.sqlite import transaction
+from ._sqlite_rows import sql_where
 from .backend import DAY_US, Query
 from .record import Cell, CellKey, Dimension, Granularity
 
@@ -191,18 +192,7 @@ def aggregate(
     """The mirror's cells for ``query`` (whole hours), handed to ``add``."""
     size = _size(granularity)
     groups = [f"(hour * {HOUR_US} - hour * {HOUR_US} % {size})" if d == "period" else d for d in by]
-    clauses: list[str] = []
-    args: list[Any] = []
-    if query.since_us is not None:
-        clauses.append("hour >= ?")
-        args.append(query.since_us // HOUR_US)
-    if query.until_us is not None:
-        clauses.append("hour < ?")
-        args.append(query.until_us // HOUR_US)
-    for name, value in query.filters().items():
-        clauses.append(f"{name} = ?")
-        args.append(value)
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    where, args = sql_where(query, "hour", HOUR_US)
     group = f" GROUP BY {', '.join(groups)}" if groups else ""
     n = len(by)
     sums = ", ".join(f"SUM({name})" for name in Cell.SUMS)

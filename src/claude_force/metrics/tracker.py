@@ -11,15 +11,13 @@ which also runs the automatic rollup (at most once per ``metrics.rollup_interval
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..catalog import ModelCatalog, builtin_catalog
@@ -35,13 +33,14 @@ from ..events import (
     RetryScheduled,
 )
 from .analytics import Analytics
-from .backend import DAY_US, LAST_ROLLUP, MetricsStore, RollupReport
+from .backend import LAST_ROLLUP, MetricsStore, RollupReport
 from .browse import ExecutionNote
-from .memory_backend import MemoryMetricsStore
 from .notes import note_of, timeline_entry
-from .record import ExecutionRecord, period_start, task_hash, to_us
+from .reader import store_for as store_for  # (its home before reader.py)
+from .record import ExecutionRecord, task_hash, to_us
+from .rollup import rollup_cutoff as rollup_cutoff  # (its home before rollup.py)
+from .rollup import rollup_due, run_rollup
 from .settings import MetricsSettings
-from .sqlite_backend import SQLiteMetricsStore
 from .writer import BatchWriter
 
 if TYPE_CHECKING:
@@ -61,31 +60,6 @@ class _FailedAttempt:
     provider: str | None  # None: not known from the event; the execution's provider is used
     error_type: str
     at_us: int
-
-
-def rollup_cutoff(now: datetime, raw_retention_days: int) -> int:
-    """Pure: raw rows started before this (µs, a UTC day boundary) are due for rollup."""
-    return period_start(to_us(now), "day") - raw_retention_days * DAY_US
-
-
-def rollup_due(last_us: int | None, now: datetime, interval_hours: float) -> bool:
-    """Pure: whether an automatic rollup should run now."""
-    return last_us is None or to_us(now) - last_us >= interval_hours * 3_600_000_000
-
-
-def store_for(
-    settings: MetricsSettings, state_dir: Path, *, database_url: str | None = None
-) -> MetricsStore:
-    """The store the settings ask for (``path`` relative to the state directory); in cluster
-    mode (``database_url``: ``cluster.database_url``) the shared PostgreSQL store."""
-    if settings.backend == "memory":
-        return MemoryMetricsStore()
-    if database_url is not None:
-        from ..cluster.pg_metrics import PostgresMetricsStore
-
-        return PostgresMetricsStore(database_url)
-    path = Path(settings.path).expanduser()
-    return SQLiteMetricsStore(path if path.is_absolute() else state_dir / path)
 
 
 class MetricsTracker:
@@ -323,6 +297,8 @@ class MetricsTracker:
 
     async def aflush(self) -> bool:
         """:meth:`flush` from async code (waits in a worker thread, not on the loop)."""
+        import asyncio  # here: the read-only commands use the tracker without asyncio
+
         return await asyncio.to_thread(self.flush)
 
     def analytics(self) -> Analytics:
@@ -344,25 +320,7 @@ class MetricsTracker:
         return self._rollup(now)
 
     def _rollup(self, now: datetime) -> RollupReport:
-        s = self.settings
-        store = self.store
-        report = store.rollup(rollup_cutoff(now, s.raw_retention_days))
-        pruned = 0
-        if s.daily_retention_days is not None:
-            pruned = store.prune_daily(to_us(now - timedelta(days=s.daily_retention_days)))
-        store.set_meta(LAST_ROLLUP, str(to_us(now)))
-        self.last_rollup = replace(
-            report,
-            daily_rows_pruned=pruned,
-            bytes_after=store.stats().bytes if pruned else report.bytes_after,
-        )
-        if report.raw_rows_rolled or pruned:
-            log.info(
-                "metrics rollup: %d raw rows into %d daily rows, %d daily rows pruned",
-                report.raw_rows_rolled,
-                report.daily_rows_written,
-                pruned,
-            )
+        self.last_rollup = run_rollup(self.store, self.settings, now)
         return self.last_rollup
 
     def close(self) -> None:
@@ -377,6 +335,8 @@ class MetricsTracker:
                 self._store = None  # reopened on demand: reports still work after close()
 
     async def aclose(self) -> None:
+        import asyncio
+
         await asyncio.to_thread(self.close)
 
 

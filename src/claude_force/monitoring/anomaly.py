@@ -445,45 +445,39 @@ class AnomalyDetector:
         ref = (kind, key)
         opened = self._open.get(ref)
         if f.anomalous:
-            if opened is None:
-                anomaly = Anomaly(
-                    id=f"{kind}-{next(self._ids)}",
-                    kind=kind,
-                    metric=METRIC[kind],
-                    agent=key[0],
-                    model=key[1],
-                    simulated=key[2],
-                    observed=f.observed,
-                    baseline=f.baseline,
-                    expected_low=f.expected_low,
-                    expected_high=f.expected_high,
-                    score=f.score,
-                    peak_score=f.score,
-                    threshold=f.threshold,
-                    rule=f.rule,
-                    samples=f.samples,
-                    baseline_samples=f.baseline_samples,
-                    since=at,
-                    last_seen=at,
-                )
-                self._open[ref] = _Open(anomaly.id)
-                self._remember(anomaly)
-                return [AnomalyChange("raised", anomaly)]
-            opened.normal = 0
-            current = self._anomalies[opened.id]
-            self._anomalies[opened.id] = replace(
-                current,
+            seen = Anomaly(  # what this finding says; an open anomaly keeps its id, start, peak
+                id="",
+                kind=kind,
+                metric=METRIC[kind],
+                agent=key[0],
+                model=key[1],
+                simulated=key[2],
                 observed=f.observed,
                 baseline=f.baseline,
                 expected_low=f.expected_low,
                 expected_high=f.expected_high,
                 score=f.score,
-                peak_score=max(current.peak_score, f.score) if f.rule == current.rule else f.score,
+                peak_score=f.score,
                 threshold=f.threshold,
                 rule=f.rule,
                 samples=f.samples,
                 baseline_samples=f.baseline_samples,
+                since=at,
                 last_seen=at,
+            )
+            if opened is None:
+                anomaly = replace(seen, id=f"{kind}-{next(self._ids)}")
+                self._open[ref] = _Open(anomaly.id)
+                self._remember(anomaly)
+                return [AnomalyChange("raised", anomaly)]
+            opened.normal = 0
+            current = self._anomalies[opened.id]
+            same_rule = f.rule == current.rule
+            self._anomalies[opened.id] = replace(
+                seen,
+                id=current.id,
+                since=current.since,
+                peak_score=max(current.peak_score, f.score) if same_rule else f.score,
             )
             return []
         if opened is None:

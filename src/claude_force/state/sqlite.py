@@ -19,8 +19,10 @@ What every database gets:
   run. Read-only opens (``cache stats``) report the damage and leave the file as it is.
 - **One thread model.** A connection is used by one thread at a time: a store's blocking methods
   hold the store's lock, and async callers reach them through the store's one :class:`Worker`
-  thread — one hop per operation (not per statement, which is why not aiosqlite), and the event
-  loop never blocks.
+  thread (``state/worker.py``) — one hop per operation (not per statement, which is why not
+  aiosqlite), and the event loop never blocks. This module imports neither asyncio nor a thread
+  pool: the read-only commands (``memory stats``, ``analytics summary``) open stores through it
+  without loading them.
 
 Hand-written on the standard library's ``sqlite3`` on purpose: the policies above are the point,
 and no maintained library offers them together.
@@ -28,24 +30,18 @@ and no maintained library offers them together.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 import logging
 import os
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _SQLITE_CORRUPT = 11
@@ -304,52 +300,3 @@ def _migrate(conn: sqlite3.Connection, path: Path, schema: Schema) -> int:
         conn.execute(f"PRAGMA application_id = {schema.application_id}")
         conn.execute(f"PRAGMA user_version = {schema.version}")
     return version
-
-
-class Worker:
-    """The one thread an async store's database work runs on (see the module documentation).
-
-    Created at first use; ``run`` is one hop per whole operation. ``close`` runs a last function
-    (closing the connection) on the thread, then lets it go."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def started(self) -> bool:
-        return self._pool is not None
-
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
-            return self._pool
-
-    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
-        """Queue ``fn`` now (jobs run in the order queued); await the result."""
-        loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self._executor(), functools.partial(fn, *args, **kwargs))
-
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await self.submit(fn, *args, **kwargs)
-
-    async def aclose(self, last: Callable[[], object] | None = None) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if last is not None:
-            await asyncio.get_running_loop().run_in_executor(pool, last)
-        pool.shutdown(wait=False)
-
-    def close(self, last: Callable[[], object] | None = None) -> None:
-        """``aclose`` for callers outside an event loop."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if last is not None:
-            pool.submit(last).result()
-        pool.shutdown(wait=True)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...state.sqlite import Schema, Worker, app_id, open_database, tables_of, transaction
+from ...state.sqlite import Schema, app_id, open_database, tables_of, transaction
+from ...state.worker import Worker
 from ..errors import CacheBackendError, ForeignStorageError
 
 if TYPE_CHECKING:
