@@ -17,14 +17,13 @@ from pathlib import Path
 
 async def main() -> None:
     from claude_force import AsyncAgentOrchestrator
-    from claude_force.events import Event, RateLimitWait
 
     project, agent, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     waits: list[float] = []
 
-    def on_event(event: Event) -> None:
-        if isinstance(event, RateLimitWait):  # the client-side limits (learned from headers)
-            waits.append(event.wait_s)
+    def on_event(event: object) -> None:
+        if type(event).__name__ == "RateLimitWait":  # the client-side limits (from headers)
+            waits.append(float(getattr(event, "wait_s", 0.0)))
 
     async with AsyncAgentOrchestrator(
         project / ".claude" / "claude.json", max_concurrent=count
