@@ -17,11 +17,19 @@ from pathlib import Path
 
 async def main() -> None:
     from claude_force import AsyncAgentOrchestrator
+    from claude_force.events import Event, RateLimitWait
 
     project, agent, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    waits: list[float] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, RateLimitWait):  # the client-side limits (learned from headers)
+            waits.append(event.wait_s)
+
     async with AsyncAgentOrchestrator(
         project / ".claude" / "claude.json", max_concurrent=count
     ) as orch:
+        orch.engine.bus.subscribe(on_event)
         t0 = time.perf_counter()
         results = await orch.execute_many([(agent, f"task {i}") for i in range(count)])
         wall = time.perf_counter() - t0
@@ -34,6 +42,8 @@ async def main() -> None:
                 "wall_s": wall,
                 "throughput": ok / wall,
                 "errors": errors,
+                "rate_limit_waits": len(waits),
+                "rate_limit_wait_s": round(sum(waits), 1),
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )

@@ -233,3 +233,42 @@ def test_redis_backend_without_the_redis_extra_is_a_configuration_error(
         make_backend(settings, tmp_path)
     assert info.value.key == "cache.backend"
     assert "claude-force[redis]" in str(info.value.hint)
+
+
+async def test_a_sqlite_miss_writes_nothing_and_its_count_is_written_later(
+    tmp_path: Path,
+) -> None:
+    """A miss is one read: another connection sees no commit. Its count joins the next write
+    (the answer's store), and ``stats`` and closing write what is left."""
+    import sqlite3
+
+    from claude_force.cache.sqlite_backend import SqliteBackend
+
+    path = tmp_path / "cache.db"
+    b = SqliteBackend(path)
+    await b.open("kid1")
+    await b.put(record("stored"), 10_000, T0, Counters(stores=1))
+    other = sqlite3.connect(path)
+
+    def seen() -> tuple[int, int]:
+        version = int(other.execute("PRAGMA data_version").fetchone()[0])
+        misses = int(
+            other.execute("SELECT value FROM counters WHERE name = 'misses'").fetchone()[0]
+        )
+        return version, misses
+
+    v0, m0 = seen()
+    for key in ("x", "y", "z"):
+        assert await b.lookup(key, T0, ok_judge, MISS) is None
+    assert seen() == (v0, m0)  # nothing committed by three misses
+    assert (await b.stats()).counters.misses == 3
+    assert seen()[1] == 3
+    assert await b.lookup("w", T0, ok_judge, MISS) is None
+    await b.put(record("w"), 10_000, T0, Counters(stores=1))  # the miss's answer: one write
+    assert seen()[1] == 4
+    hit = await b.lookup("w", T0, ok_judge, MISS)
+    assert hit is not None and hit.valid
+    assert await b.lookup("v", T0, ok_judge, MISS) is None
+    await b.aclose()
+    assert seen()[1] == 5
+    other.close()

@@ -426,3 +426,137 @@ def test_cli_on_a_project_without_memory_creates_nothing(tmp_path: Path) -> None
     assert json.loads(cli(config, "clear", "--yes", "--json").stdout)["removed"] == 0
     assert not memory_path(load_project(config)).exists()
     assert "memory" in runner.invoke(app, ["--help"]).stdout
+
+
+async def test_runs_finishing_together_are_stored_in_one_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sessions handed over while a write is still queued join it: one job, one transaction;
+    a lookup queued after them sees them all; one session that cannot be prepared is reported
+    and the others are still stored."""
+    import asyncio
+    import threading
+
+    from claude_force.memory import MemoryService
+    from claude_force.runner import Execution
+
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    service = MemoryService(store)
+    batches: list[int] = []
+    add_prepared = store.add_prepared
+
+    def counting(sessions: Any) -> None:
+        sessions = list(sessions)
+        batches.append(len(sessions))
+        add_prepared(sessions)
+
+    monkeypatch.setattr(store, "add_prepared", counting)
+    prepare = store.prepare
+
+    def picky(agent: str, task: str, *args: Any, **kw: Any) -> Any:
+        if task == "unpreparable":
+            raise ValueError("cannot redact")
+        return prepare(agent, task, *args, **kw)
+
+    monkeypatch.setattr(store, "prepare", picky)
+    blocker = threading.Event()
+    # hold the worker thread so that the sessions below queue up behind one scheduled write
+    gate = service._submit(blocker.wait, 30)
+
+    def ex(i: int, task: str) -> Execution:
+        return Execution(
+            execution_id=f"e{i}",
+            agent="alpha",
+            task=task,
+            model="claude-sonnet-5-5",
+            provider="test",
+            success=True,
+            output=f"answer {i}",
+            started_at=datetime.now(UTC),
+            duration_ms=1.0,
+        )
+
+    tasks = [f"Tune the kafka consumer {i}" for i in range(5)]
+    with caplog.at_level(logging.WARNING, logger="claude_force.memory"):
+        for i, task in enumerate([*tasks, "unpreparable"]):
+            service.remember_soon(ex(i, task))
+        lookup = asyncio.ensure_future(
+            service.search(SearchQuery("kafka consumer", agent="alpha", limit=10))
+        )
+        await asyncio.sleep(0)  # the lookup is queued behind the write
+        blocker.set()
+        await gate
+        hits = await lookup
+    assert batches == [5]  # one write job for the six sessions, five of them stored
+    assert sorted(h.session.task for h in hits) == tasks
+    assert any("session of agent alpha not stored" in r.getMessage() for r in caplog.records)
+    service.remember_soon(ex(9, "Tune the kafka producer"))
+    await service.flush()
+    assert batches == [5, 1]
+    await service.aclose()
+
+
+async def test_the_definition_is_read_in_the_memory_searchs_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With memory on and the project's own files, the agent's definition is read on the
+    memory's worker thread, in the job that searches (one hop); an agent file that cannot be
+    read still fails that run with its own error, and the next run reads it again."""
+    import threading
+
+    from claude_force.config.project import Project
+
+    config = project(tmp_path)
+    provider = RecordingProvider()
+    orch = core(config, provider)
+    threads: list[str] = []
+    read_agent = Project.read_agent
+
+    def reading(self: Project, name: str) -> Any:
+        threads.append(threading.current_thread().name)
+        return read_agent(self, name)
+
+    monkeypatch.setattr(Project, "read_agent", reading)
+    first = await orch.execute("alpha", "Plan the kafka migration")
+    second = await orch.execute("alpha", "Plan the kafka rollback")
+    assert first.success and second.success
+    assert HEADER in sent(provider)  # the second run got the first as context
+    assert len(threads) == 2 and all(t.startswith("claude-force-memory") for t in threads)
+    agent_file = config.parent / "agents" / "alpha.md"
+    agent_file.unlink()
+    failed = await orch.execute("alpha", "Plan the kafka upgrade")
+    assert not failed.success and "alpha.md" in failed.errors[0]
+    agent_file.write_text("# Alpha\n\nAlpha answers again.\n", encoding="utf-8")
+    again = await orch.execute("alpha", "Plan the kafka upgrade")
+    assert again.success
+    assert provider.requests[-1].system[0].text.startswith("# Alpha\n\nAlpha answers again.")
+    await orch.close()
+
+
+async def test_a_failing_memory_worker_still_reads_the_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If the memory's worker cannot run the job at all, the run goes on without context, its
+    definition read on its own (and an unreadable definition is still that run's error)."""
+    from claude_force.memory import MemoryService
+
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    service = MemoryService(store)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    monkeypatch.setattr(service._worker, "submit", broken)
+    with caplog.at_level(logging.WARNING, logger="claude_force.memory"):
+        text, (context, ids) = await service.context_along("alpha", "a task", lambda: "# Alpha")
+        assert (await text, context, ids) == ("# Alpha", "", ())
+
+        def unreadable() -> str:
+            raise InvalidRequestError("agent file missing")
+
+        failed, found = await service.context_along("alpha", "a task", unreadable)
+        with pytest.raises(InvalidRequestError):
+            await failed
+        assert found == ("", ())
+    assert any("no context for agent alpha" in r.getMessage() for r in caplog.records)
+    store.close()

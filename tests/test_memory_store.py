@@ -148,6 +148,68 @@ def test_the_work_per_query_is_bounded(tmp_path: Path, clock: Clock) -> None:
     s.close()
 
 
+def test_a_small_memory_is_ranked_without_counting_each_terms_matches(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the agent's sessions times the query's terms fit the budget, the plan would keep
+    every term: the per-term counts are skipped, and the ranking is the same as with them."""
+    s = MemoryStore(
+        tmp_path / "m.db", MemorySettings(retention_days=0), clock=clock, search_budget=12
+    )
+    for t in ("kafka consumer lag", "kafka producer retries", "postgres vacuum", "lag alerts"):
+        add(s, clock, "rev", t)
+    add(s, clock, "other", "kafka everywhere")
+    counted: list[tuple[str, ...]] = []
+    original = memsql.SessionDB._doc_counts
+
+    def counting(self: memsql.SessionDB, index: str, terms: Any, cap: int) -> Any:
+        counted.append(tuple(terms))
+        return original(self, index, terms, cap)
+
+    monkeypatch.setattr(memsql.SessionDB, "_doc_counts", counting)
+    q = SearchQuery("kafka lag nothing", agent="rev", limit=10)  # 4 sessions x 3 terms = 12
+    fast = tasks(s.search(q))
+    assert counted == []
+    assert fast == ["kafka consumer lag", "lag alerts", "kafka producer retries"]
+    # the same query through the counted plan (a budget the sizes do not fit) ranks the same
+    db = s._db
+    assert isinstance(db, memsql.SessionDB)
+    assert tasks(db.search(q, cutoff=None, budget=11)) == fast
+    assert counted == [("kafka", "lag", "nothing")]
+    # the sizes follow this connection's writes: a fifth session no longer fits 12
+    add(s, clock, "rev", "kafka lag again")
+    s.clear_query_cache()
+    s.search(q)
+    assert len(counted) == 2
+    s.close()
+
+
+def test_the_size_bound_is_recounted_after_another_connections_write(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "m.db"
+    a = MemoryStore(path, MemorySettings(retention_days=0), clock=clock, search_budget=8)
+    b = MemoryStore(path, MemorySettings(retention_days=0), clock=clock, search_budget=8)
+    for t in ("kafka consumer lag", "kafka producer retries", "postgres vacuum", "lag alerts"):
+        add(a, clock, "rev", t)
+    q = SearchQuery("kafka lag", agent="rev", limit=10)  # 4 x 2 = 8: no counts needed
+    counted: list[object] = []
+    original = memsql.SessionDB._doc_counts
+
+    def counting(self: memsql.SessionDB, index: str, terms: Any, cap: int) -> Any:
+        counted.append(terms)
+        return original(self, index, terms, cap)
+
+    monkeypatch.setattr(memsql.SessionDB, "_doc_counts", counting)
+    assert len(a.search(q)) == 3 and counted == []
+    add(b, clock, "rev", "kafka lag from another process")  # 5 x 2 > 8
+    hits = a.search(q)
+    assert "kafka lag from another process" in tasks(hits)
+    assert len(counted) == 1
+    a.close()
+    b.close()
+
+
 # --- the query cache -----------------------------------------------------------------------------
 
 

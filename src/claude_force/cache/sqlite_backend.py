@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -157,6 +157,9 @@ class SqliteBackend:
         self._ckpt_pool: ThreadPoolExecutor | None = None
         self._ckpt_conn: sqlite3.Connection | None = None
         self._ckpt_pending = False
+        # the counters of misses not written yet (a miss is a read; they join the next write,
+        # and stats and close write them): touched only on the worker thread
+        self._pending = Counters()
 
     @property
     def location(self) -> str:
@@ -235,13 +238,29 @@ class SqliteBackend:
 
     # --- operations (each runs whole on the worker thread) ----------------------------------------
 
-    @staticmethod
+    @contextlib.contextmanager
+    def _with_pending(self) -> Iterator[Counters]:
+        """The misses' counters not written yet, for a write transaction to add; they are kept
+        for the next one if the transaction fails."""
+        taken, self._pending = self._pending, Counters()
+        try:
+            yield taken
+        except BaseException:
+            self._pending = self._pending + taken
+            raise
+
     def _lookup(
-        conn: sqlite3.Connection, key: str, now: float, judge: Judge, miss: Counters
+        self, conn: sqlite3.Connection, key: str, now: float, judge: Judge, miss: Counters
     ) -> Verdict | None:
-        with transaction(conn):
+        # A miss is one read, no transaction: nothing is written on the miss path. Its counters
+        # join the next write of this connection (the answer's store, which follows a miss).
+        if conn.execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone() is None:
+            self._pending = self._pending + miss
+            return None
+        with self._with_pending() as pending, transaction(conn):
+            _add(conn, pending)
             row = conn.execute(f"SELECT {_ROW} FROM entries WHERE key = ?", (key,)).fetchone()
-            if row is None:
+            if row is None:  # removed by another process since the read above
                 _add(conn, miss)
                 return None
             try:
@@ -276,13 +295,18 @@ class SqliteBackend:
         except (TypeError, ValueError):
             return Record(str(row[0]), str(row[1]), str(row[2]), str(row[3]), 0.0, 0.0, b"", b"")
 
-    @staticmethod
     def _put(
-        conn: sqlite3.Connection, record: Record, max_bytes: int, now: float, counters: Counters
+        self,
+        conn: sqlite3.Connection,
+        record: Record,
+        max_bytes: int,
+        now: float,
+        counters: Counters,
     ) -> PutOutcome:
         if record.size > max_bytes:
             return PutOutcome(stored=False)
-        with transaction(conn):
+        with self._with_pending() as pending, transaction(conn):
+            _add(conn, pending)
             old = _delete(conn, record.key)
             conn.execute(
                 "INSERT INTO entries(key, namespace, agent, model, created_at, expires_at, "
@@ -345,12 +369,16 @@ class SqliteBackend:
             _add(conn, counters, bytes=-size, entries=-1)
             return True
 
-    @staticmethod
-    def _bump(conn: sqlite3.Connection, counters: Counters) -> None:
-        _add_locked(conn, counters)
+    def _bump(self, conn: sqlite3.Connection, counters: Counters) -> None:
+        with self._with_pending() as pending:
+            _add_locked(conn, counters + pending)
 
-    @staticmethod
-    def _stats(conn: sqlite3.Connection) -> BackendStats:
+    def _write_pending(self, conn: sqlite3.Connection) -> None:
+        if self._pending.nonzero():
+            self._bump(conn, Counters())
+
+    def _stats(self, conn: sqlite3.Connection) -> BackendStats:
+        self._write_pending(conn)
         raw = {str(k): int(v) for k, v in conn.execute("SELECT name, value FROM counters")}
         return BackendStats(Counters.from_mapping(raw), raw.get("entries", 0), raw.get("bytes", 0))
 
@@ -442,6 +470,11 @@ class SqliteBackend:
             self._ckpt_conn = None
 
     def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._write_pending(self._conn)
+            except sqlite3.Error as exc:  # counters only: closing goes on
+                log.warning("response cache %s: miss counters not written: %s", self.path, exc)
         if self._ckpt_pool is not None:
             self._ckpt_pool.submit(self._close_checkpointer).result()
             self._ckpt_pool.shutdown(wait=True)

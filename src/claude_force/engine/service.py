@@ -17,6 +17,7 @@ loader, another transport or another provider inserts it (:meth:`insert_loader`,
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import AsyncGenerator, Iterable
@@ -226,7 +227,11 @@ class AgentEngine(AsyncClosing):
 
     async def read_system(self, agent: str) -> str:
         """The agent's system prompt from the project: definition and contract, read off the loop."""
-        docs = await asyncio.to_thread(self.project.read_agent, agent)
+        return await asyncio.to_thread(self.read_system_blocking, agent)
+
+    def read_system_blocking(self, agent: str) -> str:
+        """:meth:`read_system` for a worker thread (re-read only when the files changed)."""
+        docs = self.project.read_agent(agent)
         return system_text(docs.definition, docs.contract)
 
     async def system_prompt(self, agent: str) -> str:
@@ -323,13 +328,23 @@ class AgentEngine(AsyncClosing):
         token = None
         try:
             if memory is not None and opts.use_memory:  # relevant past sessions, before the task
-                # the agent's system prompt loads meanwhile (both wait on a worker thread): the
-                # runner takes it from here instead of waiting for it after the memory search
-                system = asyncio.ensure_future(self._loader(agent))
-                token = _PREFETCHED.set((agent, system))
-                past, ids = await memory.context_with_ids(
-                    agent, task, simulated=self.provider.simulated
-                )
+                simulated = self.provider.simulated
+                if self._loader == self.read_system and memory.allows(agent):
+                    # the project's files are read in the memory search's job on its worker
+                    # thread (one hop, not two); the runner takes the prompt from here
+                    system, (past, ids) = await memory.context_along(
+                        agent,
+                        task,
+                        functools.partial(self.read_system_blocking, agent),
+                        simulated=simulated,
+                    )
+                    token = _PREFETCHED.set((agent, system))
+                else:
+                    # the agent's system prompt loads meanwhile (both wait on a worker thread):
+                    # the runner takes it from here instead of waiting for it after the search
+                    system = asyncio.ensure_future(self._loader(agent))
+                    token = _PREFETCHED.set((agent, system))
+                    past, ids = await memory.context_with_ids(agent, task, simulated=simulated)
                 if past:  # the runner puts it before the context; the cache keys without it
                     opts = replace(opts, memory_context=past, memory_sessions=ids)
             ex = await self.runner.run(agent, task, opts)

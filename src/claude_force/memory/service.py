@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ..clock import WALL_CLOCK, Clock
 from ..errors import ClaudeForceError
 from ..state.worker import Worker
+from .backend import NewSession
 from .location import cluster_memory_db, memory_path
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
@@ -92,7 +94,12 @@ class MemoryService:
         self.store = store
         self._allows = allows
         self._worker = Worker("claude-force-memory")
-        self._writes: set[asyncio.Task[str | None]] = set()
+        self._writes: set[asyncio.Task[None]] = set()
+        # sessions handed to remember_soon and not yet taken by a write job; one job writes
+        # everything queued when it starts, in one transaction (guarded: loop and worker thread)
+        self._queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self._queued_lock = threading.Lock()
+        self._write_scheduled = False
 
     @classmethod
     def for_project(cls, project: Project, *, clock: Clock = WALL_CLOCK) -> MemoryService:
@@ -164,27 +171,102 @@ class MemoryService:
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
         return "", ()
 
+    async def context_along(
+        self, agent: str, task: str, along: Callable[[], T], *, simulated: bool | None = None
+    ) -> tuple[asyncio.Future[T], tuple[str, tuple[str, ...]]]:
+        """:meth:`context_with_ids`, with ``along()`` (a blocking read the run needs too, such as
+        the agent's definition) run first in the same job on the worker thread: one hop instead
+        of two. Returns a future holding ``along()``'s result or error, and the context."""
+        outcome: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        def both() -> tuple[T | None, Exception | None, tuple[str, tuple[str, ...]]]:
+            # the outcome travels back with the context (no second wake-up of the loop)
+            try:
+                value, error = along(), None
+            except Exception as exc:
+                value, error = None, exc
+            return value, error, self._context_or_nothing(agent, task, simulated)
+
+        try:
+            value, error, found = await self._run(both)
+        except Exception as exc:  # the worker itself failed: the read alone, without context
+            log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
+            found = "", ()
+            try:
+                value, error = await asyncio.to_thread(along), None
+            except Exception as read_error:
+                value, error = None, read_error
+        if error is not None:
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(value)  # type: ignore[arg-type]
+        return outcome, found
+
+    def _context_or_nothing(
+        self, agent: str, task: str, simulated: bool | None
+    ) -> tuple[str, tuple[str, ...]]:
+        """On the worker thread: the context, or none when memory cannot be read (logged)."""
+        if not self.allows(agent):
+            return "", ()
+        try:
+            return self.store.context_with_ids(agent, task, simulated=simulated)
+        except Exception as exc:  # storage errors and the unforeseen: a run must not fail
+            log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
+        return "", ()
+
     async def remember(self, ex: ExecutionLike) -> str | None:
         """Store a finished run; returns the session id, or ``None`` when it is not stored:
         a failure, an answer from the response cache (nothing new), or an agent that opted out."""
-        job = self._add_job(ex)
-        return None if job is None else await self._settle(ex.agent, job)
+        fields = self._session_of(ex)
+        if fields is None:
+            return None
+        _, args, kwargs = fields
+        return await self._settle(ex.agent, self._submit(self.store.add, *args, **kwargs))
 
     def remember_soon(self, ex: ExecutionLike) -> None:
         """:meth:`remember` in the background: the run returns without waiting for the write.
 
-        The job is queued at once on the store's single worker thread, which runs jobs in order,
-        so a later context lookup of this orchestrator sees the session; :meth:`flush` (and
-        :meth:`aclose`) wait for the writes."""
-        job = self._add_job(ex)
-        if job is None:
+        The session joins the queue of sessions to write; the first one queued schedules a
+        write job on the store's single worker thread, which takes every session queued by the
+        time it starts and stores them in one transaction (a burst of finished runs is one
+        write, not one per run). Jobs run in order, so a context lookup that follows sees the
+        session; :meth:`flush` (and :meth:`aclose`) wait for the writes."""
+        fields = self._session_of(ex)
+        if fields is None:
             return
-        task = asyncio.ensure_future(self._settle(ex.agent, job))
+        with self._queued_lock:
+            self._queued.append(fields)
+            if self._write_scheduled:
+                return  # the scheduled job has not started: it takes this session too
+            self._write_scheduled = True
+        # submitted now (not from a task): a lookup queued after this call runs after the write
+        task = asyncio.ensure_future(self._written(self._submit(self._write_queued)))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    def _add_job(self, ex: ExecutionLike) -> asyncio.Future[str] | None:
-        """Queue the write of ``ex``'s session (``None``: not to be stored)."""
+    @staticmethod
+    async def _written(job: asyncio.Future[None]) -> None:
+        try:
+            await job
+        except Exception as exc:  # a run must not fail because memory could not be written
+            log.warning("memory: sessions not stored: %s", exc)
+
+    def _write_queued(self) -> None:
+        """On the worker thread: store every session queued so far, in one transaction."""
+        with self._queued_lock:
+            batch, self._queued = self._queued, []
+            self._write_scheduled = False
+        sessions: list[NewSession] = []
+        for agent, args, kwargs in batch:
+            try:
+                sessions.append(self.store.prepare(*args, **kwargs))
+            except Exception as exc:
+                log.warning("memory: session of agent %s not stored: %s", agent, exc)
+        if sessions:
+            self.store.add_prepared(sessions)
+
+    def _session_of(self, ex: ExecutionLike) -> tuple[str, tuple[Any, ...], dict[str, Any]] | None:
+        """The store's arguments for ``ex``'s session (``None``: not to be stored)."""
         if not ex.success or ex.cached or not self.allows(ex.agent):
             return None
         metadata: dict[str, Any] = {
@@ -194,24 +276,20 @@ class MemoryService:
         }
         if ex.workflow_position is not None:
             metadata["workflow_position"] = ex.workflow_position
-        return self._submit(
-            self.store.add,
-            ex.agent,
-            ex.task,
-            ex.output,
-            ex.success,
-            model=ex.model,
-            input_tokens=ex.usage.input_tokens,
-            output_tokens=ex.usage.output_tokens,
-            execution_time_ms=ex.duration_ms,
-            workflow=ex.workflow_name,
-            simulated=ex.simulated,
-            metadata=metadata,
-            created_at=ex.started_at,
+        kwargs: dict[str, Any] = {
+            "model": ex.model,
+            "input_tokens": ex.usage.input_tokens,
+            "output_tokens": ex.usage.output_tokens,
+            "execution_time_ms": ex.duration_ms,
+            "workflow": ex.workflow_name,
+            "simulated": ex.simulated,
+            "metadata": metadata,
+            "created_at": ex.started_at,
             # keyed by the execution: a durable step that runs again after a crash keeps
             # its execution id, so its session is stored once
-            session_id=ex.execution_id,
-        )
+            "session_id": ex.execution_id,
+        }
+        return ex.agent, (ex.agent, ex.task, ex.output, ex.success), kwargs
 
     @staticmethod
     async def _settle(agent: str, job: asyncio.Future[str]) -> str | None:

@@ -24,7 +24,7 @@ from typing import Any
 from ..state.sqlite import Schema, app_id, open_database, tables_of, transaction
 from .backend import COLUMNS, Changes, NewSession, SessionReads, session_of
 from .errors import MemoryStoreError
-from .records import Hit, SearchQuery, match_expression, plan_match
+from .records import Hit, MatchPlan, SearchQuery, match_expression, plan_match
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -111,6 +111,9 @@ class SessionDB(SessionReads):
         self.busy_timeout_s = busy_timeout_s
         self._conn: sqlite3.Connection | None = None
         self._indexes: dict[str, str] = {}  # agent → its FTS table
+        # agent (None: all) → its sessions: an upper bound of any term's matches in its index,
+        # counted at first need and kept current by this connection's writes
+        self._sizes: dict[str | None, int] = {}
         self._data_version: int | None = None
 
     # --- connection ------------------------------------------------------------------------------
@@ -134,6 +137,7 @@ class SessionDB(SessionReads):
             self._conn.close()
             self._conn = None
             self._indexes.clear()
+            self._sizes.clear()
 
     # --- generations -----------------------------------------------------------------------------
 
@@ -142,6 +146,8 @@ class SessionDB(SessionReads):
         version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
         changed = version != self._data_version
         self._data_version = version
+        if changed:
+            self._sizes.clear()
         return changed
 
     def changes(self) -> Changes:
@@ -156,15 +162,27 @@ class SessionDB(SessionReads):
         """Store sessions in one transaction; returns the new generation of each agent written."""
         conn = self.conn
         touched: set[str] = set()
+        added: dict[str, int] = {}
         try:
             with transaction(conn):
-                return self._insert(conn, sessions, touched)
+                gens = self._insert(conn, sessions, touched, added)
         except BaseException:
             self._indexes.clear()  # an agent's index created in the rolled-back transaction
+            self._sizes.clear()
             raise
+        for agent, n in added.items():
+            if agent in self._sizes:
+                self._sizes[agent] += n
+        if None in self._sizes:
+            self._sizes[None] += sum(added.values())
+        return gens
 
     def _insert(
-        self, conn: sqlite3.Connection, sessions: Iterable[NewSession], touched: set[str]
+        self,
+        conn: sqlite3.Connection,
+        sessions: Iterable[NewSession],
+        touched: set[str],
+        added: dict[str, int],
     ) -> dict[str, int]:
         for s in sessions:
             index = self._index_for_write(s.agent)
@@ -181,6 +199,7 @@ class SessionDB(SessionReads):
             conn.execute(f"INSERT INTO {GLOBAL_INDEX}(rowid, task) VALUES (?, ?)", (rowid, s.task))
             conn.execute(f"INSERT INTO {index}(rowid, task) VALUES (?, ?)", (rowid, s.task))
             touched.add(s.agent)
+            added[s.agent] = added.get(s.agent, 0) + 1
         return self._bump(touched)
 
     def delete(
@@ -192,6 +211,7 @@ class SessionDB(SessionReads):
         """
         conn = self.conn
         cond, params = self._where(before, agent)
+        self._sizes.clear()
         with transaction(conn):
             rows = conn.execute(
                 f"SELECT id, agent, task FROM memory_sessions{cond}", params
@@ -271,7 +291,13 @@ class SessionDB(SessionReads):
             return []  # the agent has never stored a session
         if not terms:
             return self._recent(q, cutoff)
-        plan = plan_match(self._doc_counts(index, terms, budget + 1), budget)
+        if self._indexed(q.agent) * len(terms) <= budget:
+            # every term together matches at most ``budget`` sessions: the plan would keep them
+            # all and rank exactly, so the per-term counts are not needed (a term that matches
+            # nothing adds nothing to the query's matches or scores)
+            plan = MatchPlan(terms)
+        else:
+            plan = plan_match(self._doc_counts(index, terms, budget + 1), budget)
         if plan.empty:
             return []
         expr = match_expression(plan.terms)
@@ -307,6 +333,16 @@ class SessionDB(SessionReads):
             )
         }
         return [Hit(session_of(rows[int(i)]), -float(rank)) for i, rank in ranked]
+
+    def _indexed(self, agent: str | None) -> int:
+        """How many sessions the index of ``agent`` (``None``: the global one) holds."""
+        n = self._sizes.get(agent)
+        if n is None:
+            sql, args = "SELECT count(*) FROM memory_sessions", []
+            if agent is not None:
+                sql, args = sql + " WHERE agent = ?", [agent]
+            n = self._sizes[agent] = int(self.conn.execute(sql, args).fetchone()[0])
+        return n
 
     def _doc_counts(self, index: str, terms: Sequence[str], cap: int) -> list[tuple[str, int]]:
         """Sessions matching each term, counted up to ``cap`` (the plan needs no more), in one

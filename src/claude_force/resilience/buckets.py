@@ -29,6 +29,13 @@ _HEADER_KIND: dict[str, Kind] = {
 }
 
 
+# "anthropic-ratelimit-output-tokens-remaining" → ("output_tokens", 1): (kind, limit 0 / remaining 1)
+_HEADER_SLOTS: dict[str, tuple[Kind, int]] = {
+    f"anthropic-ratelimit-{prefix}{field}": (kind, index)
+    for prefix, kind in _HEADER_KIND.items()
+    for field, index in (("-limit", 0), ("-remaining", 1))
+}
+
 _EPSILON = 1e-6  # tokens
 
 
@@ -117,18 +124,14 @@ def parse_ratelimit_headers(
     items = headers.items() if isinstance(headers, Mapping) else headers
     found: dict[Kind, list[int | None]] = {}
     for raw_name, raw_value in items:
-        name = raw_name.lower()
-        if not name.startswith("anthropic-ratelimit-"):
+        slot = _HEADER_SLOTS.get(raw_name.lower())
+        if slot is None:
             continue
-        rest = name[len("anthropic-ratelimit-") :]
-        for prefix, kind in _HEADER_KIND.items():
-            for field, index in (("-limit", 0), ("-remaining", 1)):
-                if rest == prefix + field:
-                    try:
-                        value = int(float(raw_value.strip()))
-                    except ValueError:
-                        continue
-                    found.setdefault(kind, [None, None])[index] = max(0, value)
+        try:
+            value = int(float(raw_value.strip()))
+        except ValueError:
+            continue
+        found.setdefault(slot[0], [None, None])[slot[1]] = max(0, value)
     return {k: (v[0], v[1]) for k, v in found.items()}
 
 

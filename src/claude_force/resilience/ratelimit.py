@@ -132,8 +132,12 @@ class RateLimiter:
         """Wait (in arrival order) until ``need`` fits the model's buckets, then reserve it."""
         buckets = self.buckets(model)
         queue = self._queues.setdefault(model, deque())
-        if not queue and not buckets.limited:
-            return Reservation(self, model, {})
+        if not queue:  # nobody waits ahead: no limit, or capacity now, is served at once
+            if not buckets.limited:
+                return Reservation(self, model, {})
+            now = self.clock.now()
+            if buckets.wait_time(need, now)[0] <= 0:
+                return Reservation(self, model, buckets.take(need, now))
         waiter = _Waiter(need)
         queue.append(waiter)
         announced = False
