@@ -240,3 +240,29 @@ def test_a_value_given_is_still_checked(in_project: Path) -> None:
     assert bad.exit_code == 2 and "greater than or equal to 1" in bad.output
     bad = CliRunner().invoke(app_module.app, ["execute", "python-expert", "x", "--max-tokens", "x"])
     assert bad.exit_code == 2 and "valid integer" in bad.output
+
+
+def test_pause_and_resume_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same calls in-process (the fresh-process test above is the one that counts); the
+    collector is left as it was found."""
+    import atexit
+    import gc
+
+    registered: list[object] = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(_gc, "_paused", False)
+    monkeypatch.setattr(_gc, "_held", False)
+    assert gc.isenabled()
+    try:
+        _gc.pause()
+        assert not gc.isenabled() and _gc.paused() and registered == [_gc.freeze]
+        _gc.hold(True)
+        _gc.startup_over()
+        assert not gc.isenabled()
+        _gc.hold(False)
+        _gc.startup_over()
+        assert gc.isenabled() and not _gc.paused() and gc.get_freeze_count() > 0
+        _gc.freeze()  # what runs at exit
+    finally:
+        gc.unfreeze()
+        gc.enable()
