@@ -272,3 +272,28 @@ async def test_a_sqlite_miss_writes_nothing_and_its_count_is_written_later(
     await b.aclose()
     assert seen()[1] == 5
     other.close()
+
+
+async def test_a_sqlite_miss_count_survives_a_failed_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write that was to carry a miss's count rolls back: the count waits for the next."""
+    import sqlite3
+
+    from claude_force.cache import sqlite_backend
+    from claude_force.cache.errors import CacheBackendError
+
+    b = sqlite_backend.SqliteBackend(tmp_path / "cache.db")
+    await b.open("kid1")
+    assert await b.lookup("x", T0, ok_judge, MISS) is None
+
+    def full(conn: sqlite3.Connection) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as m:
+        m.setattr(sqlite_backend, "_next_seq", full)
+        with pytest.raises(CacheBackendError):
+            await b.put(record("x"), 10_000, T0, Counters(stores=1))
+    stats = await b.stats()
+    assert (stats.counters.misses, stats.counters.stores, stats.entries) == (1, 0, 0)
+    await b.aclose()
