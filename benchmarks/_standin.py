@@ -1,6 +1,6 @@
 """A loopback stand-in for the Messages API in its own process, for whole-process benchmarks.
 
-``python benchmarks/_standin.py [--latency S] [--faults SPEC]`` starts the project's emulator
+``python benchmarks/_standin.py [--latency S] [--faults SPEC] [--output-tokens-per-minute N]`` starts the project's emulator
 (simulated answers, labelled as such) on 127.0.0.1, prints its base URL on one line and serves
 until its stdin closes. A system prompt that contains ``emulator-latency: S`` is answered after
 S seconds (so each step of a benchmark DAG can have its own duration); other requests after
@@ -20,7 +20,7 @@ from random import Random
 from typing import Any
 
 from claude_force.providers.simulated import LatencyModel
-from claude_force.testing import Emulator
+from claude_force.testing import Emulator, RateLimits
 
 _DELAY: ContextVar[float | None] = ContextVar("standin_delay", default=None)
 _MARK = re.compile(r"emulator-latency:\s*([0-9.]+)")
@@ -54,8 +54,19 @@ async def main() -> None:
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--faults", default=None)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--output-tokens-per-minute",
+        type=int,
+        default=RateLimits().output_tokens,
+        help="the output-token limit the stand-in advertises and enforces",
+    )
     args = ap.parse_args()
-    emu = StandIn(latency=StepLatency(fixed_s=args.latency), faults=args.faults, seed=args.seed)
+    emu = StandIn(
+        latency=StepLatency(fixed_s=args.latency),
+        faults=args.faults,
+        seed=args.seed,
+        limits=RateLimits(output_tokens=args.output_tokens_per_minute),
+    )
     await emu.start()
     print(emu.base_url, flush=True)
     loop = asyncio.get_running_loop()
