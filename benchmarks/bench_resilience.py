@@ -21,7 +21,7 @@ from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.errors import CircuitOpenError, ProviderError
 from claude_force.events import EventBus, ExecutionFinished, RetryScheduled
 from claude_force.messages import ChatMessage, MessageRequest, MessageResponse, Usage
-from claude_force.pipeline import PipelineSpec, wrap
+from claude_force.pipeline import resilient_spec, wrap
 from claude_force.providers.anthropic import AnthropicProvider
 from claude_force.providers.simulated import LatencyModel
 from claude_force.resilience import ResilienceHub, ResilienceSettings
@@ -83,7 +83,7 @@ async def _open_breaker_pipeline(n: int) -> list[float]:
     """The same through the bare pipeline (no runner), for the layer's own cost."""
     hub = ResilienceHub(ResilienceSettings.model_validate({"retry": {"enabled": False}}))
     down = AnthropicProvider(api_key="test", base_url=f"http://127.0.0.1:{_free_port()}")
-    pipeline = wrap(down, hub.install(PipelineSpec()))
+    pipeline = wrap(down, resilient_spec(hub))
     req = MessageRequest("claude-sonnet-5-5", (ChatMessage("user", "hi"),), max_tokens=64)
     for _ in range(12):
         with contextlib.suppress(ProviderError, CircuitOpenError):
@@ -203,7 +203,7 @@ async def _overhead(n: int) -> tuple[float, float]:
         }
     )
     hub = ResilienceHub(settings)
-    layered = wrap(_Instant(), hub.install(PipelineSpec()))
+    layered = wrap(_Instant(), resilient_spec(hub))
     bare = _Instant()
     req = MessageRequest("claude-sonnet-5-5", (ChatMessage("user", "hi"),), max_tokens=64)
 

@@ -16,6 +16,7 @@ import json
 import platform
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,7 +55,11 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
         title = getattr(module, "TITLE", path.stem)
         print(f"… {title}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        found: list[Result] = module.run(args.quick)  # type: ignore[attr-defined]
+        try:
+            found: list[Result] = module.run(args.quick)  # type: ignore[attr-defined]
+        except Exception as exc:  # a broken module is a failed row; the other modules still run
+            traceback.print_exc()
+            found = [Result(f"{path.stem} did not run", 0, "", "runs", False, f"{exc!r}"[:300])]
         sections.append((title, found, time.perf_counter() - t0))
 
     failed = [r for _, rs, _ in sections for r in rs if r.passed is False]
