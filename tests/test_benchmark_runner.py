@@ -64,6 +64,27 @@ def test_a_report_of_modules_that_ran_is_written(
     assert "## Fake" in written and "a figure" in written and "PASS" in written
 
 
+def test_a_module_that_raises_is_a_failed_row_and_the_others_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mod = runner()
+    broken, fine = tmp_path / "bench_broken.py", tmp_path / "bench_fine.py"
+    broken.write_text("def run(quick):\n    raise AttributeError('install')\n", encoding="utf-8")
+    fine.write_text(
+        "from _harness import Result\n"
+        "def run(quick):\n"
+        "    return [Result('still measured', 1.0, 'ms')]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(mod, "discover", lambda pattern: [broken, fine])
+    monkeypatch.syspath_prepend(str(BENCH))
+    out = tmp_path / "out"
+    assert mod.main(["--report", "-k", "x"], results_dir=out) == 1  # a failed row
+    written = (out / "partial.md").read_text(encoding="utf-8")
+    assert "bench_broken did not run" in written and "AttributeError('install')" in written
+    assert "FAIL" in written and "still measured" in written
+
+
 def test_a_module_is_registered_while_it_loads(tmp_path: Path) -> None:
     """As an import would: string annotations of the module resolve through sys.modules
     (LangGraph reads the peers benchmark's state schema that way)."""
