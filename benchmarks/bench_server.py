@@ -148,6 +148,7 @@ def _stream(n: int, seed: int, *, shift_at: int | None = None) -> list[object]:
 
 
 def _detector(quick: bool) -> list[Result]:
+    from claude_force.clock import VirtualClock
     from claude_force.events import ExecutionFinished
     from claude_force.messages import Usage
     from claude_force.monitoring.anomaly import AnomalyDetector, detect
@@ -157,7 +158,7 @@ def _detector(quick: bool) -> list[Result]:
 
     n = 20_000 if quick else 100_000
     samples = _stream(n, 1)
-    detector = AnomalyDetector(clock=lambda: T0)
+    detector = AnomalyDetector(clock=VirtualClock(T0))
     t0 = time.perf_counter()
     for s in samples:
         detector.observe(s)  # type: ignore[arg-type]
@@ -171,8 +172,8 @@ def _detector(quick: bool) -> list[Result]:
         for i, s in enumerate(samples[:20_000])
     ]  # fmt: skip
     monitor = Monitor(
-        live=LiveStats(clock=lambda: 1_800_000_000.0),
-        detector=AnomalyDetector(clock=lambda: T0),
+        live=LiveStats(clock=VirtualClock(1_800_000_000.0)),
+        detector=AnomalyDetector(clock=VirtualClock(T0)),
         broadcaster=Broadcaster(),
     )
     t0 = time.perf_counter()
