@@ -37,6 +37,19 @@ def model_of(project: Path) -> str:
     return str(config.get("models", {}).get("default", "claude-sonnet-5-5"))
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS: VmHWM, which starts afresh at exec. (``ru_maxrss`` keeps the
+    peak of the process that forked us: under a full benchmark run, the runner's ~2 GB.)"""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def ask(client: Any, model: str, system: str, content: str) -> str:
     message = await client.messages.create(
         model=model,
@@ -134,7 +147,7 @@ async def main() -> None:
         else:
             raise SystemExit(f"unknown mode {mode}")
     out["start_s"] = t_ready - T0
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
 
