@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from _rss import peak_rss_mb
 
 T0 = time.perf_counter()
 
@@ -35,19 +36,6 @@ def system_of(project: Path, agent: str) -> str:
 def model_of(project: Path) -> str:
     config = json.loads((project / ".claude" / "claude.json").read_text(encoding="utf-8"))
     return str(config.get("models", {}).get("default", "claude-sonnet-5-5"))
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS: VmHWM, which starts afresh at exec. (``ru_maxrss`` keeps the
-    peak of the process that forked us: under a full benchmark run, the runner's ~2 GB.)"""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def ask(client: Any, model: str, system: str, content: str) -> str:

@@ -9,23 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS: VmHWM, which starts afresh at exec. (``ru_maxrss`` keeps the
-    peak of the process that forked us: under a full benchmark run, the runner's ~2 GB.)"""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from _rss import peak_rss_mb
 
 
 async def main() -> None:
