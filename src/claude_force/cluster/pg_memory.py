@@ -185,9 +185,10 @@ class PgSessionDB(SessionReads):
         sessions = self._indexed(q.agent)
         if sessions >= COMMON_MIN_SESSIONS:
             # the same rule as SQLite's: a term in at least half of the agent's sessions says
-            # nothing about the task and is not searched on; none left, no result
+            # nothing about the task and is not searched on (nor one that matches nothing);
+            # none left, no result
             counts = self._doc_counts(q.agent, q.terms, count_cap(sessions, budget))
-            query = tsquery_of([t for t, df in counts if not is_common(df, sessions)])
+            query = tsquery_of([t for t, df in counts if df and not is_common(df, sessions)])
             if not query:
                 return []
         where, args = self._filters(q, cutoff, ["s.tsv @@ to_tsquery('english', %s)"], [query])
