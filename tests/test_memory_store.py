@@ -285,6 +285,85 @@ def test_informative_terms_rank_as_bm25_over_every_term_ranks_them(
     s.close()
 
 
+COUNTED = ["alpha", "beta", "gamma", "delta"]
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.lists(st.sampled_from(COUNTED), min_size=1, max_size=3)),
+        st.tuples(st.just("add elsewhere"), st.lists(st.sampled_from(COUNTED), min_size=1)),
+        st.tuples(st.sampled_from(["prune", "prune elsewhere"]), st.integers(0, 4)),
+        st.tuples(st.just("count"), st.integers(1, 12)),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@given(steps=steps)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_kept_term_counts_always_equal_a_fresh_count(steps: list[tuple[str, Any]]) -> None:
+    """The per-term counts a connection keeps between queries (brought up to date by counting
+    only newer sessions) are those a fresh count gives, whatever the writes in between: this
+    connection's, another's (seen through ``changed_elsewhere``), or deletes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = Clock()
+        path = Path(tmp) / "m.db"
+        mine, other = make(path, clock), make(path, clock)
+        db = mine._db
+        assert isinstance(db, memsql.SessionDB)
+        for _ in range(3):
+            add(mine, clock, "rev", "alpha beta")
+        for op, arg in steps:
+            if op == "add":
+                add(mine, clock, "rev", " ".join(arg))
+            elif op == "add elsewhere":
+                add(other, clock, "rev", " ".join(arg))
+            elif op.startswith("prune"):  # the sessions older than ``arg`` minutes
+                (mine if op == "prune" else other).prune(days=arg / 60 / 24)
+            else:
+                db.changed_elsewhere()  # as the store does before every query
+                index = db._index_of("rev")
+                assert index is not None
+                got = db._doc_counts(index, COUNTED, arg)
+                fresh = [
+                    (
+                        w,
+                        min(
+                            arg,
+                            len(
+                                db.conn.execute(
+                                    f"SELECT rowid FROM {index} WHERE {index} MATCH ?", [w]
+                                ).fetchall()
+                            ),
+                        ),
+                    )
+                    for w in COUNTED
+                ]
+                assert got == fresh
+        mine.close()
+        other.close()
+
+
+def test_kept_term_counts_are_bounded_and_used_again(tmp_path: Path, clock: Clock) -> None:
+    s = make(tmp_path / "m.db", clock)
+    for i in range(40):
+        add(s, clock, "rev", f"Check function f{i} for bugs.")
+    db = s._db
+    assert isinstance(db, memsql.SessionDB)
+    s.search(SearchQuery("check bugs", agent="rev"))
+    index = db._index_of("rev")
+    assert index is not None
+    kept = db._counts[index]
+    assert kept["check"] == memsql._Count(20, kept["check"].upto, exact=False)  # stopped at 20
+    add(s, clock, "rev", "Check function f40 for bugs.")
+    s.search(SearchQuery("check bugs", agent="rev"))
+    assert kept["check"].n == 21  # one newer session counted, not 41
+    db._doc_counts(index, [f"w{i}" for i in range(memsql.COUNTED_TERMS + 5)], 10)
+    assert len(kept) == memsql.COUNTED_TERMS and "check" not in kept  # the oldest went first
+    s.close()
+
+
 # --- the query cache -----------------------------------------------------------------------------
 
 
