@@ -388,9 +388,10 @@ class SessionDB(SessionReads):
         """
         known = self._counts.setdefault(index, {})
         fresh = f"(SELECT count(*) FROM (SELECT rowid FROM {index} WHERE {index} MATCH ? LIMIT ?))"
+        # newest first: FTS5 finds the sessions after a rowid faster from the end (measured)
         newer = (
             f"(SELECT count(*) FROM (SELECT rowid FROM {index} WHERE {index} MATCH ? "
-            "AND rowid > ? LIMIT ?))"
+            "AND rowid > ? ORDER BY rowid DESC LIMIT ?))"
         )
         parts = ["(SELECT max(id) FROM memory_sessions)"]
         params: list[object] = []
