@@ -321,15 +321,16 @@ class SessionDB(SessionReads):
         if not terms:
             return self._recent(q, cutoff)
         sessions = self._indexed(q.agent)
-        if sessions < COMMON_MIN_SESSIONS and sessions * len(terms) <= budget:
-            # a small memory: no term is common, and every term together matches at most
+        rule = q.informative_only and sessions >= COMMON_MIN_SESSIONS  # see plan_match
+        if not rule and sessions * len(terms) <= budget:
+            # no term is dropped as common, and every term together matches at most
             # ``budget`` sessions, so the plan would keep them all and rank exactly — the
             # per-term counts are not needed (a term that matches nothing adds nothing to the
             # query's matches or scores)
             plan = MatchPlan(terms)
         else:
-            counts = self._doc_counts(index, terms, count_cap(sessions, budget))
-            plan = plan_match(counts, budget, sessions)
+            n = sessions if rule else 0  # 0: no term is common
+            plan = plan_match(self._doc_counts(index, terms, count_cap(n, budget)), budget, n)
         if plan.empty:
             return []
         expr = match_expression(plan.terms)
