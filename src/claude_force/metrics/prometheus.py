@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import (
@@ -46,6 +47,7 @@ class PrometheusMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        self._children: dict[tuple[Any, ...], Any] = {}
 
         # labels: space-separated names
         def counter(name: str, doc: str, labels: str) -> Counter:
@@ -136,36 +138,47 @@ class PrometheusMetrics:
             "from_model to_model reason",
         )
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: ``labels()`` validates and converts its
+        arguments on every call (a few microseconds, seven times per execution); the child it
+        returns is the same object each time, so it is looked up once per label set."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe(self, rec: ExecutionRecord) -> None:
         """Count one recorded attempt (called once per ``(execution_id, attempt)``)."""
         agent, model = rec.agent, rec.model
-        for kind, n in (
-            ("input", rec.input_tokens),
-            ("output", rec.output_tokens),
-            ("cache_write", rec.cache_write_tokens),
-            ("cache_read", rec.cache_read_tokens),
-        ):
-            if n:
-                self.tokens.labels(agent, model, kind).inc(n)
+        child = self._child
+        if rec.input_tokens:
+            child(self.tokens, agent, model, "input").inc(rec.input_tokens)
+        if rec.output_tokens:
+            child(self.tokens, agent, model, "output").inc(rec.output_tokens)
+        if rec.cache_write_tokens:
+            child(self.tokens, agent, model, "cache_write").inc(rec.cache_write_tokens)
+        if rec.cache_read_tokens:
+            child(self.tokens, agent, model, "cache_read").inc(rec.cache_read_tokens)
         if rec.cost_pusd is None:
-            self.cost_unknown.labels(model).inc()
+            child(self.cost_unknown, model).inc()
         elif rec.cost_pusd:
-            self.cost.labels(agent, model).inc(rec.cost_pusd / _PICO)
+            child(self.cost, agent, model).inc(rec.cost_pusd / _PICO)
         if not rec.final:
             return
-        self.executions.labels(
-            agent, model, rec.outcome, str(rec.cached).lower(), str(rec.simulated).lower()
-        ).inc()
+        cached = "true" if rec.cached else "false"
+        simulated = "true" if rec.simulated else "false"
+        child(self.executions, agent, model, rec.outcome, cached, simulated).inc()
         if rec.cached:
-            self.cache_hits.labels(agent).inc()
+            child(self.cache_hits, agent).inc()
             if rec.saved_pusd:
-                self.saved.labels(agent).inc(rec.saved_pusd / _PICO)
+                child(self.saved, agent).inc(rec.saved_pusd / _PICO)
         if rec.cached and rec.semantic:
-            self.semantic_hits.labels(agent).inc()
+            child(self.semantic_hits, agent).inc()
             if rec.saved_pusd:
-                self.semantic_saved.labels(agent).inc(rec.saved_pusd / _PICO)
-        self.latency.labels(agent, model).observe(rec.duration_us / 1e6)
-        self.queue_wait.labels(agent).observe(rec.queue_wait_us / 1e6)
+                child(self.semantic_saved, agent).inc(rec.saved_pusd / _PICO)
+        child(self.latency, agent, model).observe(rec.duration_us / 1e6)
+        child(self.queue_wait, agent).observe(rec.queue_wait_us / 1e6)
 
     def on_event(self, event: Event) -> None:
         """Count a resilience event (executions are counted by :meth:`observe`)."""

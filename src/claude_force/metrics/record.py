@@ -83,6 +83,13 @@ class TokenTotal:
         )
 
 
+class _Unset:
+    """The type of :data:`_UNSET` (an argument not given, where ``None`` is a value)."""
+
+
+_UNSET = _Unset()
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutionRecord(TokenTotal):
     """One attempt of one execution, as stored.
@@ -187,8 +194,12 @@ class ExecutionRecord(TokenTotal):
         *,
         attempt: int = 1,
         saved_usd: Decimal | None = None,
+        cost_usd: Decimal | _Unset | None = _UNSET,
     ) -> ExecutionRecord:
+        """The record of ``event``'s final attempt; ``cost_usd`` (when given) stands for the
+        event's own cost (the tracker prices what the event left unknown)."""
         u = event.usage
+        cost = event.cost_usd if isinstance(cost_usd, _Unset) else cost_usd
         saved = event.saved_cost_usd if event.saved_cost_usd is not None else saved_usd
         return cls(
             execution_id=event.execution_id,
@@ -206,7 +217,7 @@ class ExecutionRecord(TokenTotal):
             output_tokens=u.output_tokens,
             cache_write_tokens=u.cache_creation_input_tokens,
             cache_read_tokens=u.cache_read_input_tokens,
-            cost_pusd=to_pico(event.cost_usd),
+            cost_pusd=to_pico(cost),
             cached=event.cached,
             semantic=event.cached and event.semantic_similarity is not None,
             saved_pusd=to_pico(saved) if event.cached else None,

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ from ..events import (
     Event,
     EventBus,
     ExecutionFinished,
+    ExecutionStarted,
     ModelFallback,
     RateLimitWait,
     RetryGaveUp,
@@ -37,7 +38,7 @@ from .backend import LAST_ROLLUP, MetricsStore, RollupReport
 from .browse import ExecutionNote
 from .notes import note_of, timeline_entry
 from .reader import store_for as store_for  # (its home before reader.py)
-from .record import ExecutionRecord, task_hash, to_us
+from .record import ExecutionRecord, to_us
 from .rollup import rollup_cutoff as rollup_cutoff  # (its home before rollup.py)
 from .rollup import rollup_due, run_rollup
 from .settings import MetricsSettings
@@ -176,9 +177,13 @@ class MetricsTracker:
         earlier attempts (``final=False``), numbered in the order they happened — so the
         attempts of two models never share a number, and they carry the execution's workflow.
         """
-        if isinstance(event, ExecutionFinished):
+        kind = type(event)
+        if kind is ExecutionStarted:
+            return  # nothing to record or count until it finishes
+        if kind is ExecutionFinished:
+            assert isinstance(event, ExecutionFinished)
             final = self.record_of(event)
-            for earlier in self._take_failed(event, final.attempt):
+            for earlier in self._take_failed(event, final.attempt, final.task_hash):
                 self.record(earlier)
             if self.record(final):
                 self._write_note(event)
@@ -233,7 +238,7 @@ class MetricsTracker:
         saved: Decimal | None = None
         if event.cached and event.saved_cost_usd is None:
             saved = self.catalog.prices.cost(event.model, event.usage, event.started_at.date())
-        return ExecutionRecord.from_event(_with_cost(event, cost), attempt=attempt, saved_usd=saved)
+        return ExecutionRecord.from_event(event, attempt=attempt, saved_usd=saved, cost_usd=cost)
 
     def _attempt_of(self, execution_id: str) -> int:
         """The final attempt's number: after the failed ones seen; stable if the event comes again."""
@@ -260,11 +265,17 @@ class MetricsTracker:
             if len(self._failed) > _SEEN_MAX:  # executions that never finished (cancelled)
                 self._failed.popitem(last=False)
 
-    def _take_failed(self, event: ExecutionFinished, final_attempt: int) -> list[ExecutionRecord]:
-        """The earlier attempts of a finished execution, once (a repeat of the event gets none)."""
+    def _take_failed(
+        self, event: ExecutionFinished, final_attempt: int, th: str
+    ) -> list[ExecutionRecord]:
+        """The earlier attempts of a finished execution, once (a repeat of the event gets none);
+        ``th``: the task's hash (the final record's)."""
+        if not self._failed:
+            return []
         with self._state_lock:
             failed = self._failed.pop(event.execution_id, [])
-        th = task_hash(event.task)
+        if not failed:
+            return []
         return [
             ExecutionRecord(
                 execution_id=event.execution_id,
@@ -338,7 +349,3 @@ class MetricsTracker:
         import asyncio
 
         await asyncio.to_thread(self.close)
-
-
-def _with_cost(event: ExecutionFinished, cost: Decimal | None) -> ExecutionFinished:
-    return event if cost is event.cost_usd else replace(event, cost_usd=cost)
