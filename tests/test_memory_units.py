@@ -4,6 +4,7 @@ the context builder."""
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +33,7 @@ from claude_force.memory.records import (
     plan_match,
     query_terms,
 )
-from claude_force.memory.redact import KINDS, marker, redact, redact_value
+from claude_force.memory.redact import _PATTERNS, KINDS, Redacted, marker, redact, redact_value
 from claude_force.memory.store import bound_summary
 
 # --- redaction -----------------------------------------------------------------------------------
@@ -109,6 +110,109 @@ def test_specific_formats_win_over_generic_assignments() -> None:
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert redact(text).text == text
     assert redact(text).total == 0
+
+
+def _redact_without_triggers(text: str) -> Redacted:
+    """The reference: every pattern runs on every text (no trigger pre-check)."""
+    counts: Counter[str] = Counter()
+    for kind, pattern, group in _PATTERNS:
+
+        def sub(m: re.Match[str], kind: str = kind, group: int = group) -> str:
+            if m.group(group).startswith("[REDACTED:"):
+                return m.group(0)
+            counts[kind] += 1
+            start, end = m.span(group)
+            whole, base = m.group(0), m.start()
+            return whole[: start - base] + marker(kind) + whole[end - base :]
+
+        text = pattern.sub(sub, text)
+    return Redacted(text, dict(counts))
+
+
+# pieces of secrets, of their names and of ordinary text, in any case and order; with the four
+# characters a case-insensitive pattern reads as an ASCII letter (İ ı ſ K)
+_PIECES = st.sampled_from(
+    [
+        *(c[2] for c in CASES),
+        *(c[1].replace("{s}", "") for c in CASES),
+        "sk-",
+        "ant-",
+        "proj-",
+        "AKIA",
+        "aws_secret_key",
+        "ghp_",
+        "github_pat_",
+        "glpat-",
+        "xoxb-",
+        "hooks.slack.com/services/",
+        "AIza",
+        "eyJ",
+        ".",
+        "Bearer ",
+        "bearer\t",
+        "Authorization: Basic ",
+        "://",
+        "u:",
+        "@",
+        "password",
+        "PASSWD",
+        "pwd",
+        "api-key",
+        "client_secret",
+        "auth_token",
+        "private_key",
+        "=",
+        ": ",
+        '"',
+        "'",
+        " ",
+        "\n",
+        "-----BEGIN ",
+        "PRIVATE KEY",
+        "-----",
+        "-----END ",
+        A40,
+        A40[:12],
+        "[REDACTED:jwt]",
+        "\u0130",
+        "\u0131",
+        "\u017f",
+        "\u212a",
+        "pa\u017f\u017fword",
+        "author\u0130zation",
+        "aw\u017f_secret_key",
+        "pa\u017f\u017fwd: hunter2hunter2",
+        "ABCDEFGHIJKLMNOP",
+        "0123456789",
+        "_",
+        "/",
+        "+",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=14).map("".join))
+def test_the_trigger_pre_check_never_skips_a_match(text: str) -> None:
+    """A pattern is skipped only when its trigger does not occur; the result is the same as
+    running every pattern on every text (the pre-check is a pure shortcut)."""
+    assert redact(text) == _redact_without_triggers(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pa\u017f\u017fword = correct-horse-battery",
+        "author\u0130zation: Basic dXNlcjpwYXNzd29yZA==",
+        "aw\u017f_secret_access_key = " + A40,
+        "PA\u0130D-no; pa\u017f\u017fwd: hunter2hunter2",
+    ],
+)
+def test_case_folded_lookalikes_are_redacted(text: str) -> None:
+    out = redact(text)
+    assert out.total == 1
+    assert "hunter2" not in out.text and "correct-horse" not in out.text
+    assert A40 not in out.text and "dXNlcjpw" not in out.text
 
 
 def test_redact_value_walks_json_like_values() -> None:

@@ -111,6 +111,13 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "secret-assignment": ("key", "secret", "passw", "pwd", "token"),
 }
 assert set(_TRIGGERS) == set(KINDS)
+# The four characters that a case-insensitive pattern matches as an ASCII letter although
+# ``str.lower`` does not make them that letter (``re`` folds them, see ``re._casefix``): without
+# this, "paſſword=…" would be matched by its pattern but never reach it.
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+# (trigger, kind), flat: one pass of substring tests finds every kind to run (no generator per
+# kind: on a short text that set-up cost more than the tests themselves)
+_PAIRS: tuple[tuple[str, str], ...] = tuple((t, kind) for kind in KINDS for t in _TRIGGERS[kind])
 
 
 def marker(kind: str) -> str:
@@ -131,10 +138,13 @@ class Redacted:
 
 def redact(text: str) -> Redacted:
     """``text`` with every credential pattern replaced by ``[REDACTED:<kind>]``."""
+    lower = text.lower() if text.isascii() else text.translate(_FOLD).lower()
+    triggered = {kind for t, kind in _PAIRS if t in lower}
+    if not triggered:
+        return Redacted(text, {})  # no pattern can match: none of their triggers occurs
     counts: Counter[str] = Counter()
-    lower = text.lower()
     for kind, pattern, group in _PATTERNS:
-        if not any(t in lower for t in _TRIGGERS[kind]):
+        if kind not in triggered:
             continue
 
         def sub(m: re.Match[str], kind: str = kind, group: int = group) -> str:
@@ -157,9 +167,10 @@ def redact_value(value: Any, counts: Counter[str]) -> Any:
     """Redact every string inside a JSON-like value (dicts, lists, strings), adding to ``counts``."""
     if isinstance(value, str):
         r = redact(value)
-        counts.update(r.counts)
+        if r.counts:
+            counts.update(r.counts)
         return r.text
-    if isinstance(value, Mapping):
+    if isinstance(value, dict | Mapping):  # a dict first: the ABC check is the slow one
         return {str(k): redact_value(v, counts) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_value(v, counts) for v in value]

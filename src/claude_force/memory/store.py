@@ -155,9 +155,10 @@ class MemoryStore:
         """A session ready to store: secrets redacted first, then task and output bounded."""
         counts: Counter[str] = Counter()
         r_task, r_out = redact(task), redact(output)
-        counts.update(r_task.counts)
-        counts.update(r_out.counts)
-        meta = redact_value(dict(metadata or {}), counts)
+        for found in (r_task.counts, r_out.counts):
+            if found:
+                counts.update(found)
+        meta = redact_value(metadata, counts) if metadata else {}
         when = created_at or utcnow(self.clock)
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
