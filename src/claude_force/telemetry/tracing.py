@@ -67,16 +67,28 @@ def _provider() -> Any:
     return provider
 
 
-@contextlib.contextmanager
+_NO_SPAN: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+
+
 def span(
     name: str, *, client: bool = False, attributes: dict[str, Any] | None = None
-) -> Iterator[Any]:
+) -> contextlib.AbstractContextManager[Any]:
     """A span made current for the block (``None`` when OpenTelemetry is not installed or no
-    tracer provider is set)."""
+    tracer provider is set: then a shared no-op context, nothing built per call)."""
     provider = _provider()
     if provider is None:
-        yield None
-        return
+        return _NO_SPAN
+    return _span(provider, name, client=client, attributes=attributes)
+
+
+@contextlib.contextmanager
+def _span(
+    provider: Any,
+    name: str,
+    *,
+    client: bool,
+    attributes: dict[str, Any] | None,
+) -> Iterator[Any]:
     kind = SpanKind.CLIENT if client else SpanKind.INTERNAL
     clean = {k: v for k, v in (attributes or {}).items() if v is not None}
     tracer = provider.get_tracer("claude_force", __version__)
@@ -110,6 +122,8 @@ def _fail(s: Any, error_type: str | None) -> None:
 
 
 def execution_span(agent: str, model: str | None) -> contextlib.AbstractContextManager[Any]:
+    if _provider() is None:
+        return _NO_SPAN  # (before building the attributes)
     return span(
         f"invoke_agent {agent}",
         attributes={
@@ -122,6 +136,8 @@ def execution_span(agent: str, model: str | None) -> contextlib.AbstractContextM
 
 def finish_execution(s: Any, ex: Execution) -> None:
     """The outcome of an execution on its span."""
+    if s is None:
+        return
     u = ex.usage
     _set(
         s,
@@ -181,6 +197,8 @@ class TracingProvider(ProviderWrapper):
     """The innermost pipeline layer: one ``chat {model}`` client span per call to the model."""
 
     async def send(self, request: MessageRequest) -> MessageResponse:
+        if _provider() is None:  # nobody collects spans: straight through
+            return await self.inner.send(request)
         provider = "anthropic" if not self.inner.simulated else "claude_force.simulated"
         with span(
             f"chat {request.model}",
