@@ -151,15 +151,23 @@ Subscriber = Callable[[Event], None]
 
 class EventBus:
     def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+        # a tuple, replaced on (un)subscribe: emit iterates it without copying it each time
+        self._subscribers: tuple[Subscriber, ...] = ()
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Add a subscriber; returns a function that removes it."""
-        self._subscribers.append(fn)
-        return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
+        self._subscribers = (*self._subscribers, fn)
+
+        def unsubscribe() -> None:
+            subs = list(self._subscribers)
+            if fn in subs:
+                subs.remove(fn)  # the first of equal ones, as list.remove did
+                self._subscribers = tuple(subs)
+
+        return unsubscribe
 
     def emit(self, event: Event) -> None:
-        for fn in tuple(self._subscribers):
+        for fn in self._subscribers:  # the tuple as it was when the emit began
             try:
                 fn(event)
             except Exception:  # a broken subscriber must never fail a run
