@@ -247,6 +247,7 @@ class AgentEngine(AsyncClosing):
         loop = asyncio.get_running_loop()
         if self._prepared_loop is loop:
             return
+        from .._heap import freeze_startup_objects
         from ..providers.preload import prepare
 
         metrics = self.metrics
@@ -256,6 +257,7 @@ class AgentEngine(AsyncClosing):
             await self.memory.open()
         await prepare(self.pipeline)  # the provider's client; the cache store opens too
         self._prepared_loop = loop
+        freeze_startup_objects()  # once per process: full collections skip start-up's objects
 
     async def __aenter__(self) -> AgentEngine:
         await self.prepare()
