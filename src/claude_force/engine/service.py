@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Unpack
 
+from .. import _heap
 from .._closing import AsyncClosing
 from ..config import Project, load_project
 from ..errors import BudgetExceededError, ClaudeForceError, ConfigurationError
@@ -144,6 +145,7 @@ class AgentEngine(AsyncClosing):
         self.routing = o.routing
         self._loader: LoadFn = self.read_system
         self._prepared_loop: asyncio.AbstractEventLoop | None = None
+        self._heap_held = False
         self.bound = ConcurrencyBound(limit)
         self.runner = AgentRunner(
             catalog=project.catalog,
@@ -247,7 +249,6 @@ class AgentEngine(AsyncClosing):
         loop = asyncio.get_running_loop()
         if self._prepared_loop is loop:
             return
-        from .._heap import freeze_startup_objects
         from ..providers.preload import prepare
 
         metrics = self.metrics
@@ -257,7 +258,9 @@ class AgentEngine(AsyncClosing):
             await self.memory.open()
         await prepare(self.pipeline)  # the provider's client; the cache store opens too
         self._prepared_loop = loop
-        freeze_startup_objects()  # once per process: full collections skip start-up's objects
+        if not self._heap_held:  # full collections skip start-up's objects while engines run
+            self._heap_held = True
+            _heap.hold()
 
     async def __aenter__(self) -> AgentEngine:
         await self.prepare()
@@ -448,5 +451,8 @@ class AgentEngine(AsyncClosing):
         if self.metrics is not None:
             await self.metrics.aclose()  # writes what is still queued
         await self.pipeline.aclose()
+        if self._heap_held:
+            self._heap_held = False
+            _heap.release()
 
     aclose = close
