@@ -118,11 +118,30 @@ def _plain_help(command: object) -> None:
     """
     if hasattr(command, "rich_markup_mode"):
         command.rich_markup_mode = None
+    _plain_help_option(command)
     for param in getattr(command, "params", ()):
         _plain_metavar(param)
         _coerce_when_given(param)
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub)
+
+
+def _plain_help_option(command: object) -> None:
+    """The ``--help`` option that click makes for each command as it parses (not one of its
+    ``params``) gets the same deferred coercion: left at ``None``, it needs none; typer would
+    otherwise build its pydantic ``TypeAdapter``, importing pydantic (~60 ms) for every command."""
+    make = getattr(command, "get_help_option", None)
+    if make is None or getattr(make, "_deferred", False):
+        return
+
+    def get_help_option(ctx: Any) -> Any:
+        option = make(ctx)
+        if option is not None:
+            _coerce_when_given(option)
+        return option
+
+    get_help_option._deferred = True  # type: ignore[attr-defined]
+    command.get_help_option = get_help_option  # type: ignore[attr-defined]
 
 
 class _CoercionWhenGiven:
