@@ -94,9 +94,11 @@ class RootGroup(TyperGroup):
             )
 
         from .. import fallback_flag
+        from ..config import snapshot
 
         fallback_flag.reset()
-        code = guarded(invoke, state)
+        with snapshot.writing():  # a project validated by a command keeps its settings snapshot
+            code = guarded(invoke, state)
         if code == 0 and fallback_flag.fell_back():
             sys.stderr.write(
                 f"claude-force: exit status {fallback_flag.FALLBACK_EXIT}: answered by the "

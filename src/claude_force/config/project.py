@@ -21,6 +21,7 @@ from ..errors import (
     UnknownWorkflowError,
 )
 from ..workflows.spec import WorkflowSpec
+from . import snapshot
 from ._jsonpos import line_of
 from ._locate import config_file
 from ._paths import Resolver as _Resolver
@@ -450,6 +451,8 @@ def load_project(
     if check_files:
         project._check_files("stat" if check_files == "stat" else "read")
     announce(project.problems)  # once, all together: a broken agent names the workflows it blocks
+    if env is None and snapshot.enabled():  # a command of the command line: see config/snapshot.py
+        snapshot.record(project, files_checked=bool(check_files))
     return project
 
 
