@@ -94,11 +94,9 @@ class RootGroup(TyperGroup):
             )
 
         from .. import fallback_flag
-        from ..config import snapshot
 
         fallback_flag.reset()
-        with snapshot.writing():  # a project validated by a command keeps its settings snapshot
-            code = guarded(invoke, state)
+        code = guarded(invoke, state)
         if code == 0 and fallback_flag.fell_back():
             sys.stderr.write(
                 f"claude-force: exit status {fallback_flag.FALLBACK_EXIT}: answered by the "
@@ -420,6 +418,10 @@ def root(
             f"'{log_format}' is not a log format (use text or json)", param_hint="--log-format"
         )
     _configure_logging(ctx, state, log_format)
+    from ..config import snapshot
+
+    # a project validated by a command keeps its settings snapshot (config/snapshot.py)
+    ctx.with_resource(snapshot.writing())
     if not (ctx.invoked_subcommand in CALLS_CLAUDE and not simulate and _preload_sdk(state)):
         _gc.startup_over()  # (else the SDK's import turns the collector back on when done)
 
