@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, fields
@@ -437,6 +436,8 @@ def _fields(view: type, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _atomic_write(target: Path, text: str) -> None:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".settings-snapshot.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
