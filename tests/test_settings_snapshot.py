@@ -52,13 +52,20 @@ def snapshot_file(config: Path) -> Path:
     return config.parent / "state" / SNAPSHOT_FILE
 
 
+def snap(config: Path) -> dict[str, Any]:
+    """The snapshot: its first line (format, digest, …) and the rest, as one object."""
+    head, body = snapshot_file(config).read_text().split("\n", 1)
+    doc: dict[str, Any] = {**json.loads(body), **json.loads(head)}
+    return doc
+
+
 @pytest.fixture
 def used(in_project: Path) -> Path:
     """A sample project after one simulated run (cache, memory and metrics files exist) and a
     listing (which checks the agents' files): its snapshot is written."""
     assert main(["--simulate", "execute", "python-expert", "hello", "--json"]) == 0
     assert main(["list", "agents", "--json"]) == 0
-    assert json.loads(snapshot_file(in_project).read_text())["files_checked"] is True
+    assert snap(in_project)["files_checked"] is True
     return in_project
 
 
@@ -95,24 +102,24 @@ def test_the_json_output_is_the_same_with_and_without_the_snapshot(
 
 def test_an_edited_claude_json_invalidates_the_snapshot(used: Path) -> None:
     root = used.parent.parent
-    before = json.loads(snapshot_file(used).read_text())["digest"]
+    before = snap(used)["digest"]
     used.write_text(used.read_text() + " \n")  # one byte more, same settings
     code, _, err, modules = run(root, "list", "agents", "--json")
     assert code == 0, err
     assert "pydantic" in modules  # validated again
-    after = json.loads(snapshot_file(used).read_text())["digest"]
+    after = snap(used)["digest"]
     assert after != before  # and written again, for the new bytes
     code, _, err, modules = run(root, "list", "agents", "--json")
     assert code == 0 and "pydantic" not in modules
 
 
 def test_a_setting_from_the_environment_invalidates_it(used: Path) -> None:
-    before = json.loads(snapshot_file(used).read_text())["digest"]
+    before = snap(used)["digest"]
     env = {"CLAUDE_FORCE_STATE_DIR": str(used.parent / "state"), "CLAUDE_FORCE_LATENCY": "fast"}
     code, _, err, modules = run(used.parent.parent, "list", "agents", "--json", env=env)
     assert code == 0, err
     assert "pydantic" in modules
-    assert json.loads(snapshot_file(used).read_text())["digest"] != before
+    assert snap(used)["digest"] != before
 
 
 @pytest.mark.parametrize(
@@ -192,7 +199,7 @@ def test_the_snapshot_holds_no_secret(in_project: Path, monkeypatch: pytest.Monk
         assert secret not in text
     for part in ("hunter2", "hunter3", "sk-ant"):
         assert part not in text
-    doc = json.loads(text)
+    doc = snap(in_project)
     assert doc["cache"]["secret_set"] is True and doc["clustered"] is True
     # whether a password-holding variable is set counts, not its value
     key = doc["digest"]
@@ -209,7 +216,7 @@ def test_cache_stats_with_a_configured_secret_uses_the_store(in_project: Path) -
     in_project.write_text(json.dumps(data))
     assert main(["--simulate", "execute", "python-expert", "hello", "--json"]) == 0
     assert main(["list", "agents", "--json"]) == 0  # (the state directory exists now)
-    assert json.loads(snapshot_file(in_project).read_text())["cache"]["secret_set"] is True
+    assert snap(in_project)["cache"]["secret_set"] is True
     code, _, err, modules = run(in_project.parent.parent, "cache", "stats", "--json")
     assert code == 0, err
     assert "asyncio" in modules  # the store checks the secret as it opens
@@ -232,7 +239,8 @@ def test_a_damaged_snapshot_is_ignored_and_rewritten(used: Path) -> None:
 
 
 def test_a_tampered_field_type_is_not_used(used: Path) -> None:
-    doc = json.loads(snapshot_file(used).read_text())
+    head, body = snapshot_file(used).read_text().split("\n", 1)
+    doc = json.loads(body)
     doc["agents"][0]["priority"] = "1"
-    snapshot_file(used).write_text(json.dumps(doc))
+    snapshot_file(used).write_text(head + "\n" + json.dumps(doc))
     assert snapshot.read(used) is None

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
 SNAPSHOT_FILE = "settings-snapshot.json"
 FORMAT = 1
+_HEAD_BYTES = 64 * 1024  # the first line: format, digest, state directory, files checked
+_MAX_BYTES = 256 * 1024 * 1024  # the rest (a project of 20,000 agents: about 6 MB)
 
 PRESENCE_ONLY = frozenset({"CLAUDE_FORCE_REDIS_URL", "CLAUDE_FORCE_DATABASE_URL"})
 """Settings from the environment that may hold a password: the digest takes only whether they are
@@ -198,15 +200,15 @@ def read(config: str | os.PathLike[str] | None) -> SettingsView | None:
         if state_dir is None:
             return None
         with open(state_dir / SNAPSHOT_FILE, "rb") as fh:
-            doc = json.loads(fh.read(MAX_CONFIG_BYTES))
-        if not (
-            isinstance(doc, dict)
-            and doc.get("format") == FORMAT
-            and doc.get("digest") == digest(path, raw)
-            and doc.get("state_dir") == str(state_dir)
-        ):
+            head = _head(fh.readline(_HEAD_BYTES))
+            if head is None or head["digest"] != digest(path, raw):
+                return None
+            if head["state_dir"] != str(state_dir):
+                return None
+            body = json.loads(fh.read(_MAX_BYTES))
+        if not isinstance(body, dict):
             return None
-        return _view(path, state_dir, doc)
+        return _view(path, state_dir, {**body, **head})
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
@@ -349,25 +351,38 @@ def record(project: Project, *, files_checked: bool) -> bool:
         key = digest(project.config_path, raw)
         target = project.state_dir / SNAPSHOT_FILE
         old = _old(target)
-        same = old is not None and old.get("format") == FORMAT and old.get("digest") == key
-        if same and old is not None and (old.get("files_checked") is True or not files_checked):
+        same = old is not None and old.get("digest") == key
+        if same and (not files_checked or (old or {}).get("files_checked") is True):
             return False  # there already, as good as this one
         doc = _document(project, raw, key, files_checked=files_checked)
         if doc is None:
             return False
-        _atomic_write(target, json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
+        head = {
+            k: doc.pop(k) for k in ("format", "digest", "version", "state_dir", "files_checked")
+        }
+        text = json.dumps(head, ensure_ascii=False, sort_keys=True) + "\n"
+        text += json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        _atomic_write(target, text)
         return True
     except (OSError, ClaudeForceError):
         return False
 
 
+def _head(line: bytes) -> dict[str, Any] | None:
+    """The first line of a snapshot: its format, digest, state directory and whether the agents'
+    files were checked (read alone: a command that loads the project checks only that)."""
+    head = json.loads(line)
+    if not isinstance(head, dict) or head.get("format") != FORMAT:
+        return None
+    return head
+
+
 def _old(target: Path) -> dict[str, Any] | None:
     try:
         with open(target, "rb") as fh:
-            old = json.loads(fh.read(MAX_CONFIG_BYTES))
+            return _head(fh.readline(_HEAD_BYTES))
     except (OSError, ValueError):
         return None
-    return old if isinstance(old, dict) else None
 
 
 def _document(
