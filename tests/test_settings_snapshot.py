@@ -244,3 +244,72 @@ def test_a_tampered_field_type_is_not_used(used: Path) -> None:
     doc["agents"][0]["priority"] = "1"
     snapshot_file(used).write_text(head + "\n" + json.dumps(doc))
     assert snapshot.read(used) is None
+
+
+def _record(config: Path) -> bool:
+    """Load (writing nothing: the Python API) and record explicitly."""
+    return snapshot.record(load_project(config, check_files="stat"), files_checked=True)
+
+
+def test_record_and_read_in_this_process(in_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.loads(in_project.read_text())
+    data["models"] = {"prompt_cache_ttl": "1h"}
+    data["agents"]["python-expert"].pop("contract")
+    in_project.write_text(json.dumps(data))
+    (in_project.parent / "state").mkdir()
+    assert _record(in_project)
+    assert not _record(in_project)  # there already
+    view = snapshot.read(in_project.parent)
+    assert view is not None and view.prompt_cache_ttl == "1h" and view.agents_usable()
+    (in_project.parent / "agents" / "python-expert.md").write_text("")
+    assert not view.agents_usable()  # emptied since: list agents loads the project again
+    # the state directory from the environment, as the loader reads it
+    monkeypatch.setenv("CLAUDE_FORCE_STATE_DIR", f" {in_project.parent / 'elsewhere'} ")
+    (in_project.parent / "elsewhere").mkdir()
+    assert snapshot.read(in_project) is None
+    (in_project.parent / "agents" / "python-expert.md").write_text("# back\n")
+    assert _record(in_project)
+    view = snapshot.read(in_project)
+    assert view is not None and view.state_dir == in_project.parent / "elsewhere"
+
+
+def test_what_is_not_recorded(in_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (in_project.parent / "state").mkdir()
+    project = load_project(in_project, check_files="stat")
+    in_project.write_text(in_project.read_text() + "\n")  # edited after it was validated
+    assert not snapshot.record(project, files_checked=True)
+    data = json.loads(in_project.read_text())
+    data["agents"]["python-expert"]["model"] = "claude-unheard-of-1"
+    in_project.write_text(json.dumps(data))
+    with pytest.warns(UserWarning, match="claude-unheard-of-1"):
+        project = load_project(in_project, check_files="stat")
+    assert not snapshot.record(project, files_checked=True)  # it warned: no snapshot
+
+    def fail(*args: object) -> None:
+        raise OSError("disk full")
+
+    data["agents"]["python-expert"].pop("model")
+    in_project.write_text(json.dumps(data))
+    monkeypatch.setattr(os, "replace", fail)
+    assert not _record(in_project)  # a write that fails is no error
+    assert [p.name for p in (in_project.parent / "state").iterdir()] == []  # nor leaves a file
+
+
+def test_a_state_path_that_is_not_text_has_no_snapshot(in_project: Path) -> None:
+    data = json.loads(in_project.read_text())
+    data["paths"] = {"state": 5}
+    in_project.write_text(json.dumps(data))
+    assert snapshot.read(in_project) is None
+
+
+def test_a_snapshot_for_another_state_directory_or_without_a_body_is_not_used(used: Path) -> None:
+    head, body = snapshot_file(used).read_text().split("\n", 1)
+    moved = {**json.loads(head), "state_dir": "/elsewhere"}
+    snapshot_file(used).write_text(json.dumps(moved) + "\n" + body)
+    assert snapshot.read(used) is None
+    snapshot_file(used).write_text(head + "\n[]\n")
+    assert snapshot.read(used) is None
+    doc = json.loads(body)
+    doc["models"] = []
+    snapshot_file(used).write_text(head + "\n" + json.dumps(doc))
+    assert snapshot.read(used) is None
