@@ -18,7 +18,8 @@ from claude_force.clock import VirtualClock, utcnow
 from claude_force.errors import RunError
 from claude_force.memory import MemorySettings, MemoryStore, MemoryStoreError, SearchQuery
 from claude_force.memory import sqlite_backend as memsql
-from claude_force.memory.records import Hit
+from claude_force.memory.records import COMMON_MIN_SESSIONS, Hit, count_cap
+from claude_force.memory.store import SEARCH_BUDGET
 
 
 class Clock(VirtualClock):
@@ -208,6 +209,80 @@ def test_the_size_bound_is_recounted_after_another_connections_write(
     assert len(counted) == 1
     a.close()
     b.close()
+
+
+def test_words_in_half_the_sessions_or_more_are_not_searched_on(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From COMMON_MIN_SESSIONS sessions on, a task that shares only common words (BM25 idf
+    clamped to 1e-6) gets no context; the per-term counts stop at half the sessions."""
+    s = make(tmp_path / "m.db", clock)
+    n = COMMON_MIN_SESSIONS + 10
+    for i in range(n):
+        add(s, clock, "rev", f"Check function f{i} of module m{i % 9} for bugs.")
+    caps: list[int] = []
+    original = memsql.SessionDB._doc_counts
+
+    def counting(self: memsql.SessionDB, index: str, terms: Any, cap: int) -> Any:
+        caps.append(cap)
+        out = original(self, index, terms, cap)
+        assert all(df <= cap for _, df in out)
+        return out
+
+    monkeypatch.setattr(memsql.SessionDB, "_doc_counts", counting)
+    task = "Check function f999 of module m77 for bugs."  # check, function, module, bugs: all
+    assert s.context_with_ids("rev", task) == ("", ())
+    assert s.search(SearchQuery(task, agent="rev", limit=10)) == []
+    assert caps == [count_cap(n, SEARCH_BUDGET)] == [n // 2]
+    # "m3" is in 3 of the 30 sessions: those are found (and only those), best first
+    hits = s.search(SearchQuery("Check function of module m3 for bugs.", agent="rev", limit=10))
+    assert sorted(tasks(hits)) == sorted(
+        f"Check function f{i} of module m3 for bugs." for i in range(n) if i % 9 == 3
+    )
+    # another agent's sessions do not count: its own index has a single session
+    add(s, clock, "other", "Check function f1 of module m1 for bugs.")
+    assert len(s.search(SearchQuery(task, agent="other", limit=10))) == 1
+    s.close()
+
+
+def test_a_small_memory_still_shows_sessions_sharing_common_words(
+    tmp_path: Path, clock: Clock
+) -> None:
+    s = make(tmp_path / "m.db", clock)
+    for i in range(COMMON_MIN_SESSIONS - 1):
+        add(s, clock, "rev", f"Check function f{i} for bugs.")
+    text, ids = s.context_with_ids("rev", "Check function f999 for bugs.")
+    assert len(ids) == 3 and "f18" in text  # the newest, as before the rule
+    add(s, clock, "rev", "Check function f19 for bugs.")  # now COMMON_MIN_SESSIONS
+    s.clear_query_cache()
+    assert s.context_with_ids("rev", "Check function f999 for bugs.") == ("", ())
+    s.close()
+
+
+def test_informative_terms_rank_as_bm25_over_every_term_ranks_them(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Dropping common terms changes a score only by their clamped (1e-6 scale) share: the
+    order of the sessions matching an informative term is BM25's over the whole query."""
+    s = make(tmp_path / "m.db", clock)
+    rare = ["kafka lag", "kafka kafka retries", "lag alerts in kafka consumers", "postgres lag"]
+    for i in range(40):
+        extra = rare[i // 10] if i % 10 == 0 else f"chore c{i}"
+        add(s, clock, "rev", f"review the service {extra}" + " review" * (i % 3))
+    q = SearchQuery("review service kafka lag", agent="rev", limit=10)
+    hits = s.search(q)
+    db = s._db
+    assert isinstance(db, memsql.SessionDB)
+    index = db._index_of("rev")
+    every = db.conn.execute(
+        f"SELECT s.task, {index}.rank FROM {index} JOIN memory_sessions AS s "
+        f"ON s.id = {index}.rowid WHERE {index} MATCH ? ORDER BY {index}.rank LIMIT 4",
+        ['"review" OR "service" OR "kafka" OR "lag"'],
+    ).fetchall()
+    assert tasks(hits) == [t for t, _ in every]  # same sessions, same order
+    for hit, (_, rank) in zip(hits, every, strict=True):
+        assert hit.score == pytest.approx(-rank, abs=1e-5) and hit.score > 0.1
+    s.close()
 
 
 # --- the query cache -----------------------------------------------------------------------------

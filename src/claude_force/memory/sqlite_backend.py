@@ -24,7 +24,15 @@ from typing import Any
 from ..state.sqlite import Schema, app_id, open_database, tables_of, transaction
 from .backend import COLUMNS, Changes, NewSession, SessionReads, session_of
 from .errors import MemoryStoreError
-from .records import Hit, MatchPlan, SearchQuery, match_expression, plan_match
+from .records import (
+    COMMON_MIN_SESSIONS,
+    Hit,
+    MatchPlan,
+    SearchQuery,
+    count_cap,
+    match_expression,
+    plan_match,
+)
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -291,13 +299,16 @@ class SessionDB(SessionReads):
             return []  # the agent has never stored a session
         if not terms:
             return self._recent(q, cutoff)
-        if self._indexed(q.agent) * len(terms) <= budget:
-            # every term together matches at most ``budget`` sessions: the plan would keep them
-            # all and rank exactly, so the per-term counts are not needed (a term that matches
-            # nothing adds nothing to the query's matches or scores)
+        sessions = self._indexed(q.agent)
+        if sessions < COMMON_MIN_SESSIONS and sessions * len(terms) <= budget:
+            # a small memory: no term is common, and every term together matches at most
+            # ``budget`` sessions, so the plan would keep them all and rank exactly — the
+            # per-term counts are not needed (a term that matches nothing adds nothing to the
+            # query's matches or scores)
             plan = MatchPlan(terms)
         else:
-            plan = plan_match(self._doc_counts(index, terms, budget + 1), budget)
+            counts = self._doc_counts(index, terms, count_cap(sessions, budget))
+            plan = plan_match(counts, budget, sessions)
         if plan.empty:
             return []
         expr = match_expression(plan.terms)
