@@ -209,8 +209,8 @@ def read(config: str | os.PathLike[str] | None) -> SettingsView | None:
         if not isinstance(body, dict):
             return None
         return _view(path, state_dir, {**body, **head})
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None  # (JSON nested too deep: the loader reports it)
 
 
 def _read_bytes(path: Path) -> bytes | None:
