@@ -65,7 +65,9 @@ def _fast_stats(state: CliState) -> tuple[dict[str, Any], SettingsView] | None:
     view = read(state.config)
     if view is None or view.cache.backend != "sqlite" or view.cache.secret_set:
         return None
-    if os.environ.get("CLAUDE_FORCE_CACHE_SECRET"):
+    from ..cache.secret import SECRET_ENV
+
+    if os.environ.get(SECRET_ENV):
         return None  # checked by the store as it opens
     from ..cache.stats import sqlite_stats
 
