@@ -313,3 +313,28 @@ def test_a_snapshot_for_another_state_directory_or_without_a_body_is_not_used(us
     doc["models"] = []
     snapshot_file(used).write_text(head + "\n" + json.dumps(doc))
     assert snapshot.read(used) is None
+
+
+def test_cache_stats_on_the_snapshot_reports_damage_as_the_store_does(used: Path) -> None:
+    root, state = used.parent.parent, used.parent / "state"
+    key = state / "cache.key"
+    good_key = key.read_bytes()
+    key.write_text("not hex\n")
+    code, _, err, modules = run(root, "cache", "stats")
+    assert code == 1 and "cache key file" in err and "damaged" in err
+    assert "asyncio" not in modules and "pydantic" not in modules
+    key.write_bytes(good_key)
+    (state / "cache.db").write_bytes(b"this is not a database at all" * 10)
+    code, _, err, modules = run(root, "cache", "stats")
+    assert code == 1 and "damaged" in err and "left as it is" in err
+    assert "pydantic" not in modules
+    assert (state / "cache.db").read_bytes().startswith(b"this is not")  # left where it is
+
+
+def test_cache_stats_without_a_cache_yet(used: Path) -> None:
+    for name in ("cache.db", "cache.db-wal", "cache.db-shm"):
+        (used.parent / "state" / name).unlink(missing_ok=True)
+    code, out, err, modules = run(used.parent.parent, "cache", "stats", "--json")
+    assert code == 0, err
+    assert json.loads(out)["entries"] == 0 and "pydantic" not in modules
+    assert not (used.parent / "state" / "cache.db").exists()  # nothing created

@@ -49,6 +49,7 @@ def test_cache_stats_leaves_a_damaged_cache_where_it_is(sample_config: Path) -> 
     assert ran.exit_code == 0, ran.output
     db = sample_config.parent / "state" / "cache.db"
     db.write_bytes(b"this is not a database at all" * 10)
+
     def files() -> list[str]:  # (the settings snapshot may appear: config/snapshot.py)
         return sorted(p.name for p in db.parent.iterdir() if p.name != "settings-snapshot.json")
 
