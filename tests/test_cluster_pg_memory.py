@@ -81,8 +81,10 @@ def test_words_in_half_the_sessions_or_more_are_not_searched_on(url: str, tmp_pa
     for i in range(COMMON_MIN_SESSIONS - 1, 30):
         store.add("rev", f"Check function f{i} of module m{i % 9} for bugs.", "ok", True)
     assert store.context_with_ids("rev", task) == ("", ())
-    assert store.search(SearchQuery(task, agent="rev", limit=10)) == []
-    hits = store.search(SearchQuery("check module m3 for bugs", agent="rev", limit=10))
+    assert store.search(SearchQuery(task, agent="rev", limit=10, informative_only=True)) == []
+    assert len(store.search(SearchQuery(task, agent="rev", limit=10))) == 10  # every word
+    q = SearchQuery("check module m3 for bugs", agent="rev", limit=10, informative_only=True)
+    hits = store.search(q)
     assert sorted(h.session.task for h in hits) == sorted(
         f"Check function f{i} of module m3 for bugs." for i in range(30) if i % 9 == 3
     )
@@ -91,6 +93,6 @@ def test_words_in_half_the_sessions_or_more_are_not_searched_on(url: str, tmp_pa
     assert db._doc_counts("rev", ["check", "m3", "the"], 7) == [("check", 7), ("m3", 3), ("the", 0)]
     assert db._indexed(None) == 30
     store.add("other", "Check function f1 of module m1 for bugs.", "ok", True)
-    assert len(store.search(SearchQuery(task, agent="other", limit=10))) == 1
+    assert len(store.context_with_ids("other", task)[1]) == 1
     assert db._indexed(None) == 31  # recounted after a write
     store.close()

@@ -182,7 +182,7 @@ class PgSessionDB(SessionReads):
         query = tsquery_of(q.terms)
         if not query:
             return self._recent(q, cutoff)
-        sessions = self._indexed(q.agent)
+        sessions = self._indexed(q.agent) if q.informative_only else 0
         if sessions >= COMMON_MIN_SESSIONS:
             # the same rule as SQLite's: a term in at least half of the agent's sessions says
             # nothing about the task and is not searched on (nor one that matches nothing);

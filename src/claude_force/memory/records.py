@@ -175,6 +175,11 @@ class SearchQuery:
     max_age_days: float | None = None
     simulated: bool | None = None  # None: simulated and real sessions alike
     limit: int = 5
+    informative_only: bool = False
+    """Search only on the terms that carry BM25 evidence — not on those in at least half of the
+    index's sessions (:func:`is_common`). Context lookups set it: a past session that shares
+    only such words with a task is not shown. A search asked for by name (``memory search``,
+    ``find_similar_sessions``) searches on every word."""
 
     def __post_init__(self) -> None:
         if self.limit < 1:
@@ -188,7 +193,14 @@ class SearchQuery:
 
     def cache_key(self) -> tuple[object, ...]:
         """The normalised query and filters (the age filter is checked on each hit instead)."""
-        return (self.agent, self.terms, self.success_only, self.simulated, self.limit)
+        return (
+            self.agent,
+            self.terms,
+            self.success_only,
+            self.simulated,
+            self.limit,
+            self.informative_only,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,7 +240,14 @@ class MemoryStore:
             return "", ()
         n = s.context_max_sessions
         hits = self.search(
-            SearchQuery(task, agent=agent, success_only=True, simulated=simulated, limit=3 * n + 1)
+            SearchQuery(
+                task,
+                agent=agent,
+                success_only=True,
+                simulated=simulated,
+                limit=3 * n + 1,
+                informative_only=True,  # a session sharing only common words is no context
+            )
         )
         return build_context_with_ids(select(hits, task, n), s.context_token_budget)
 
