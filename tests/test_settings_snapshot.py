@@ -79,6 +79,19 @@ def test_a_read_only_command_on_a_matching_snapshot_does_not_import_pydantic(
     assert "asyncio" not in modules  # cache stats reads SQLite on this thread (no store)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analytics", "summary", "--since", "7d", "--agent", "python-expert", "--json"],
+        ["--log-format", "text", "memory", "stats", "--agent", "python-expert"],
+    ],
+)
+def test_text_options_given_do_not_import_pydantic_either(used: Path, args: list[str]) -> None:
+    code, _, err, modules = run(used.parent.parent, *args)
+    assert code == 0, err
+    assert "pydantic" not in modules
+
+
 @pytest.mark.parametrize("args", READ_ONLY)
 def test_the_json_output_is_the_same_with_and_without_the_snapshot(
     used: Path, args: list[str], capsys: pytest.CaptureFixture[str]

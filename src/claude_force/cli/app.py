@@ -150,15 +150,34 @@ class _CoercionWhenGiven:
     typer builds a pydantic ``TypeAdapter`` for a parameter the first time it processes it —
     for a value left at ``None`` too, which needs none: a ``None`` is ``None`` (``()`` for a
     parameter of many values), as typer's own ``RuntimeParam.coerce`` has it. A read-only
-    command leaves about ten options at ``None``, ~1 ms of start-up each."""
+    command leaves about ten options at ``None``, ~1 ms of start-up each.
+
+    A text given to a plain ``str`` option needs none either: typer's adapter for it turns a
+    ``str`` into the same ``str`` (it decodes bytes, which a command line never gives here), and
+    building it imports pydantic (~60 ms) — ``analytics summary --since 7d`` would pay for it."""
 
     __slots__ = ()
 
     def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
         if value is None:
             return () if (param.multiple or param.nargs == -1) else None
+        if type(value) is str and _plain_text(param):
+            return value
         param._runtime_param = None  # typer's own, built now, kept for the next value
         return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
+
+
+def _plain_text(param: Any) -> bool:
+    """A single-valued option or argument of type ``str``, with no parser of its own."""
+    desc = getattr(param, "type_descriptor", None)
+    info = getattr(desc, "parameter_info", None)
+    return (
+        desc is not None
+        and desc.annotation is str
+        and info is not None
+        and getattr(info, "parser", None) is None
+        and not (param.multiple or param.nargs != 1)
+    )
 
 
 _WHEN_GIVEN = _CoercionWhenGiven()
