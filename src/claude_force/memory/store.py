@@ -165,7 +165,8 @@ class MemoryStore:
         for found in (r_task.counts, r_out.counts):
             if found:
                 counts.update(found)
-        meta = redact_value(metadata, counts) if metadata else {}
+        # (redact_value builds a new dict: no copy of a dict first)
+        meta = redact_value(metadata if type(metadata) is dict else dict(metadata or {}), counts)
         when = created_at or utcnow(self.clock)
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
