@@ -75,6 +75,8 @@ def log_finished_run(event: Event) -> None:
     """Event-bus subscriber: a warning for each failed run, a debug line for each other one."""
     if not isinstance(event, ExecutionFinished):
         return
+    if event.success and not run_log.isEnabledFor(logging.DEBUG):
+        return  # the common case: nothing to log, nothing built
     extra = {
         "execution_id": event.execution_id,
         "workflow_run_id": event.workflow_run_id,
@@ -82,15 +84,14 @@ def log_finished_run(event: Event) -> None:
         "agent": event.agent,
     }
     if event.success:
-        if run_log.isEnabledFor(logging.DEBUG):
-            run_log.debug(
-                "run finished: %s on %s in %.0f ms%s",
-                event.agent,
-                event.model,
-                event.duration_ms,
-                " (cached)" if event.cached else "",
-                extra=extra,
-            )
+        run_log.debug(
+            "run finished: %s on %s in %.0f ms%s",
+            event.agent,
+            event.model,
+            event.duration_ms,
+            " (cached)" if event.cached else "",
+            extra=extra,
+        )
         return
     error = (event.error or "")[:300]
     run_log.warning(
