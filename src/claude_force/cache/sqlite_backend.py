@@ -5,8 +5,9 @@ recency, byte total and counters move together, so two processes never lose an u
 busy timeout instead of failures under contention.
 
 Why not aiosqlite: a lookup is one transaction of several statements, and aiosqlite hops to its
-thread once per statement. Here each whole transaction runs as one job on a private single-thread
-executor that owns the connection, so a hit costs one hop and the event loop never blocks.
+thread once per statement. Here each whole transaction runs as one job on the store's one worker
+thread that owns the connection (``state/worker.py``), so a hit costs one hop and the event
+loop never blocks.
 
 Damage: a file that is not SQLite, or a database SQLite reports as corrupt, is renamed aside
 (``cache.db.corrupt-<time>``, with its ``-wal``/``-shm``) and a fresh cache is started; the
