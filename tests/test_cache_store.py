@@ -344,3 +344,35 @@ async def test_entry_previews_never_hold_credentials() -> None:
     assert found is not None and found.entry is not None
     assert secret not in found.entry.preview and "REDACTED" in found.entry.preview
     await store.aclose()
+
+
+@pytest.mark.parametrize("max_bytes", [1_000_000, 500])
+async def test_sqlite_builds_and_signs_an_entry_on_its_worker_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_bytes: int
+) -> None:
+    import threading
+
+    from claude_force.cache.codec import Signer
+
+    signed_on: list[str] = []
+    real_sign = Signer.sign
+
+    def sign(self: Signer, key: str, payload: bytes) -> bytes:
+        signed_on.append(threading.current_thread().name)
+        return real_sign(self, key, payload)
+
+    monkeypatch.setattr(Signer, "sign", sign)
+    store = make_store(SqliteBackend(tmp_path / "cache.db"), max_bytes=max_bytes)
+    answer = MessageResponse("x" * 1000, "claude-sonnet-5-5", "end_turn", Usage(1, 1))
+    stored = await store.put(
+        "f" * 64,
+        namespace="sim",
+        agent="a",
+        model="claude-sonnet-5-5",
+        response=answer,
+        duration_s=0,
+    )
+    assert stored is (max_bytes > 500)  # too large for 500 bytes: built, refused, not stored
+    assert signed_on == ["claude-force-cache"]  # the event loop's thread never signs
+    assert (await store.get("f" * 64) is not None) is stored
+    await store.aclose()

@@ -503,6 +503,26 @@ class SqliteBackend:
     ) -> PutOutcome:
         return await self._run(self._put, record, max_bytes, now, counters)
 
+    async def put_built(
+        self, build: Callable[[], Record | None], max_bytes: int, now: float, counters: Counters
+    ) -> PutOutcome:
+        """:meth:`put` of the record ``build()`` returns, built in the same job on the worker
+        thread (``None``: nothing to store)."""
+        return await self._run(self._put_built, build, max_bytes, now, counters)
+
+    def _put_built(
+        self,
+        conn: sqlite3.Connection,
+        build: Callable[[], Record | None],
+        max_bytes: int,
+        now: float,
+        counters: Counters,
+    ) -> PutOutcome:
+        record = build()
+        if record is None:
+            return PutOutcome(stored=False)
+        return self._put(conn, record, max_bytes, now, counters)
+
     async def remove(self, key: str, counters: Counters) -> bool:
         return await self._run(self._remove, key, counters)
 

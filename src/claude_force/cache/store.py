@@ -25,7 +25,7 @@ from .codec import EntryPayload, Signer, StoredUsage, decode
 from .errors import CacheBackendError, CacheKeyError
 from .keys import Namespace, is_key
 from .policy import CachePolicy
-from .records import PICO, Counters, EntryInfo, Record, Verdict
+from .records import PICO, Counters, EntryInfo, PutOutcome, Record, Verdict
 from .secret import SecretSource
 from .singleflight import SingleFlight
 from .stats import CacheStats
@@ -40,6 +40,11 @@ BACKOFF_S = 5.0  # after a storage failure, calls skip the cache this long
 PREVIEW_CHARS = 160
 FLIGHT_TTL_S = 120.0  # a cross-process claim outlives a call; a crashed leader's expires by then
 FLIGHT_POLL_S = 0.05  # how often a process waiting on another's call looks for its answer
+
+
+PutBuilt = Callable[[Callable[[], Record | None], int, float, Counters], Awaitable[PutOutcome]]
+"""``put_built(build, max_bytes, now, counters)``: ``put`` of the record ``build()`` returns,
+built where the backend runs its operations (``None``: not stored)."""
 
 
 @runtime_checkable
@@ -88,6 +93,11 @@ class ResponseStore:
         verify: bool = True,
     ) -> None:
         self.backend = backend
+        # a backend that runs its operations on a worker thread (SQLite) builds an entry there:
+        # signing and encoding an answer are not the event loop's work after each miss
+        self._put_built: PutBuilt | None = getattr(backend, "put_built", None)
+        # decided once: a runtime Protocol check costs microseconds on every miss
+        self._cross_process = backend if isinstance(backend, CrossProcessFlights) else None
         self.policy = policy
         self._secret = secret
         self._prices = prices
@@ -231,42 +241,56 @@ class ResponseStore:
             return False
         await self.open()
         now = self.now()
-        entry = EntryPayload(
-            key=key,
-            namespace=namespace,
-            agent=agent,
-            model=model,
-            created_at=now,
-            expires_at=self.policy.expires_at(now),
-            duration_s=max(0.0, duration_s),
-            # The preview only labels the entry in `cache list`: credentials never go in it.
-            preview=redact(preview[: PREVIEW_CHARS * 2]).text[:PREVIEW_CHARS],
-            text=response.text,
-            response_model=response.model or model,
-            stop_reason=response.stop_reason,
-            usage=StoredUsage.of(response.usage),
-            request_id=response.request_id,
-            message_id=response.message_id,
-            provider=response.provider,
-            simulated=response.simulated,
-            estimated_cost=estimated_cost,
-            memory_sessions=list(memory_sessions),
-        )
-        payload = entry.encode()
-        record = Record(
-            key=key,
-            namespace=namespace,
-            agent=agent,
-            model=model,
-            created_at=entry.created_at,
-            expires_at=entry.expires_at,
-            payload=payload,
-            sig=self.signer.sign(key, payload),
-        )
-        if not self.policy.fits(record.size):
-            log.info("not caching %s…: %d bytes exceed cache.max_size_mb", key[:12], record.size)
+        signer = self.signer
+
+        def build() -> Record | None:
+            entry = EntryPayload(
+                key=key,
+                namespace=namespace,
+                agent=agent,
+                model=model,
+                created_at=now,
+                expires_at=self.policy.expires_at(now),
+                duration_s=max(0.0, duration_s),
+                # The preview only labels the entry in `cache list`: credentials never go in it.
+                preview=redact(preview[: PREVIEW_CHARS * 2]).text[:PREVIEW_CHARS],
+                text=response.text,
+                response_model=response.model or model,
+                stop_reason=response.stop_reason,
+                usage=StoredUsage.of(response.usage),
+                request_id=response.request_id,
+                message_id=response.message_id,
+                provider=response.provider,
+                simulated=response.simulated,
+                estimated_cost=estimated_cost,
+                memory_sessions=list(memory_sessions),
+            )
+            payload = entry.encode()
+            record = Record(
+                key=key,
+                namespace=namespace,
+                agent=agent,
+                model=model,
+                created_at=entry.created_at,
+                expires_at=entry.expires_at,
+                payload=payload,
+                sig=signer.sign(key, payload),
+            )
+            if not self.policy.fits(record.size):
+                log.info(
+                    "not caching %s…: %d bytes exceed cache.max_size_mb", key[:12], record.size
+                )
+                return None
+            return record
+
+        stored = Counters(stores=1)
+        if self._put_built is not None:  # built in the backend's job, off the event loop
+            outcome: PutOutcome = await self._put_built(build, self.policy.max_bytes, now, stored)
+            return outcome.stored
+        record = build()
+        if record is None:
             return False
-        outcome = await self.backend.put(record, self.policy.max_bytes, now, Counters(stores=1))
+        outcome = await self.backend.put(record, self.policy.max_bytes, now, stored)
         return outcome.stored
 
     # --- the pipeline path ----------------------------------------------------------------------------
@@ -328,7 +352,7 @@ class ResponseStore:
         async def lead() -> tuple[MessageResponse, float]:
             t0 = self._timer.now()
             claimed = False
-            flights = self.backend if isinstance(self.backend, CrossProcessFlights) else None
+            flights = self._cross_process
             if not refresh and flights is not None:
                 # another *process* may be calling the model for this key (a shared Redis
                 # cache): wait for its answer instead of paying for the same call twice
