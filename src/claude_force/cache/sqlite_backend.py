@@ -495,6 +495,43 @@ class SqliteBackend:
     async def lookup(self, key: str, now: float, judge: Judge, miss: Counters) -> Verdict | None:
         return await self._run(self._lookup, key, now, judge, miss)
 
+    async def lookup_along(
+        self,
+        along: Callable[[], tuple[T, str | None]],
+        now: float,
+        judge: Judge,
+        miss: Counters,
+        then: Callable[[], None] | None = None,
+    ) -> tuple[T, str | None, Verdict | Exception | None]:
+        """``along()`` — a read the caller needs anyway, which also says the key — then
+        :meth:`lookup` of that key, in one job on the worker thread (one hop for both), then
+        ``then()`` there unless a valid entry was found. Returns ``along()``'s value, the key
+        (``None``: nothing was looked up) and the verdict, or the storage error (``along`` and
+        ``then`` must not raise)."""
+        return await self._worker.run(self._lookup_along, along, now, judge, miss, then)
+
+    def _lookup_along(
+        self,
+        along: Callable[[], tuple[T, str | None]],
+        now: float,
+        judge: Judge,
+        miss: Counters,
+        then: Callable[[], None] | None,
+    ) -> tuple[T, str | None, Verdict | Exception | None]:
+        value, key = along()
+        outcome: Verdict | Exception | None = None
+        if key is not None:
+            try:
+                outcome = self._guarded(self._lookup, (key, now, judge, miss))
+            except Exception as exc:  # the store counts and reports it; the value still counts
+                outcome = exc
+        if then is not None and not (isinstance(outcome, Verdict) and outcome.valid):
+            try:
+                then()
+            except Exception:  # the caller starts it itself when it sees the miss
+                log.exception("what follows a cache miss could not be started")
+        return value, key, outcome
+
     async def peek(self, key: str) -> Record | None:
         return await self._run(self._peek, key)
 

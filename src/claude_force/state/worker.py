@@ -144,6 +144,18 @@ class Worker:
         self._queue().put((loop, future, fn, args, kwargs))
         return future
 
+    def submit_threadsafe(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[T],
+        fn: Callable[..., T],
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        """Queue ``fn`` from any thread (another worker's job, say); its result goes to
+        ``future``, which belongs to ``loop``."""
+        self._queue().put((loop, future, fn, args, kwargs))
+
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self.submit(fn, *args, **kwargs)
 
