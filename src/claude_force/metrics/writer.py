@@ -3,7 +3,10 @@
 Hand-written because it must serve synchronous callers (``PerformanceTracker``, the CLI) and the
 event loop alike, without ever blocking the loop: ``submit`` is a ``SimpleQueue.put`` (lock-free
 in C, never waits). The writer thread collects up to ``batch_size`` records or waits at most
-``flush_interval_s`` and hands each batch to ``sink`` — one transaction per batch. ``flush()``
+``flush_interval_s`` and hands each batch to ``sink`` — one transaction per batch. While a batch
+fills, the thread sleeps on an event that only a full batch, ``flush()`` or ``close()`` sets,
+and takes what was queued when it wakes: a record does not wake it (each wake-up is a thread
+switch that takes the GIL from the event loop). ``flush()``
 waits until everything submitted before it is written; live writers are flushed at interpreter
 exit (``atexit``). A process killed outright loses at most the records not yet flushed.
 """
@@ -71,6 +74,7 @@ class BatchWriter(Generic[T]):
         self._retry_delay_s = retry_delay_s
         self._max_failures = max_failures
         self._q: queue.SimpleQueue[T | _Flush | _Stop] = queue.SimpleQueue()
+        self._urgent = threading.Event()  # a full batch, a flush or close: write now
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
@@ -89,6 +93,8 @@ class BatchWriter(Generic[T]):
         self._q.put(item)
         if self._thread is None:
             self._start()
+        elif self._q.qsize() >= self.batch_size:
+            self._urgent.set()
         return True
 
     # --- control ------------------------------------------------------------------------------
@@ -106,6 +112,7 @@ class BatchWriter(Generic[T]):
             return self._q.empty()
         done = threading.Event()
         self._q.put(_Flush(done))
+        self._urgent.set()
         return done.wait(timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
@@ -117,6 +124,7 @@ class BatchWriter(Generic[T]):
         thread = self._thread
         if thread is not None and thread.is_alive():
             self._q.put(_STOP)
+            self._urgent.set()
             thread.join(timeout)
 
     @property
@@ -132,29 +140,39 @@ class BatchWriter(Generic[T]):
             except Exception:
                 log.exception("metrics store housekeeping failed; recording continues")
         batch: list[T] = []
-        deadline: float | None = None
+        deadline = 0.0
         while True:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                item = self._q.get(timeout=timeout)
-            except queue.Empty:
-                self._write(batch)
-                batch, deadline = [], None
-                continue
-            if isinstance(item, _Flush):
-                self._write(batch)
-                batch, deadline = [], None
-                item.done.set()
-            elif isinstance(item, _Stop):
-                self._write(batch)
-                return
-            else:
-                batch.append(item)
-                if deadline is None:
-                    deadline = time.monotonic() + self.flush_interval_s
-                if len(batch) >= self.batch_size:
+            if not batch:
+                items = [self._q.get()]  # idle: the first record of a batch wakes the thread
+            else:  # a batch fills without a wake-up per record (see the module documentation)
+                left = deadline - time.monotonic()
+                if left > 0:
+                    self._urgent.wait(left)  # cut short by a full batch, a flush or close
+                items = []
+            self._urgent.clear()  # what set it is in the queue, taken now
+            while True:  # everything queued by now
+                try:
+                    items.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            for item in items:
+                if isinstance(item, _Flush):
                     self._write(batch)
-                    batch, deadline = [], None
+                    batch = []
+                    item.done.set()
+                elif isinstance(item, _Stop):
+                    self._write(batch)
+                    return
+                else:
+                    if not batch:
+                        deadline = time.monotonic() + self.flush_interval_s
+                    batch.append(item)
+                    if len(batch) >= self.batch_size:
+                        self._write(batch)
+                        batch = []
+            if batch and time.monotonic() >= deadline:
+                self._write(batch)
+                batch = []
 
     def _write(self, batch: list[T]) -> None:
         if not batch:
