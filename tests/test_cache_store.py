@@ -376,3 +376,38 @@ async def test_sqlite_builds_and_signs_an_entry_on_its_worker_thread(
     assert signed_on == ["claude-force-cache"]  # the event loop's thread never signs
     assert (await store.get("f" * 64) is not None) is stored
     await store.aclose()
+
+
+async def test_sqlite_writes_answers_queued_together_in_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = SqliteBackend(tmp_path / "cache.db")
+    batches: list[int] = []
+    real = SqliteBackend._put_batch
+
+    def counted(self: SqliteBackend, conn: Any, items: list[Any]) -> Any:
+        batches.append(len(items))
+        return real(self, conn, items)
+
+    monkeypatch.setattr(SqliteBackend, "_put_batch", counted)
+    store = make_store(backend)
+    answer = MessageResponse("an answer", "claude-sonnet-5-5", "end_turn", Usage(1, 1))
+    keys = [f"{n:x}" * 64 for n in range(1, 6)]
+    stored = await asyncio.gather(
+        *(
+            store.put(
+                k,
+                namespace="sim",
+                agent="a",
+                model="claude-sonnet-5-5",
+                response=answer,
+                duration_s=0,
+            )
+            for k in keys
+        )
+    )
+    assert stored == [True] * 5
+    assert sum(batches) == 5 and len(batches) <= 2  # one job (two if the thread was quick)
+    assert all([await store.get(k) is not None for k in keys])
+    assert (await store.stats()).entries == 5
+    await store.aclose()

@@ -17,9 +17,11 @@ is never modified: the backend refuses it with :class:`ForeignStorageError`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -158,6 +160,19 @@ class SqliteBackend:
         self._ckpt_pool: ThreadPoolExecutor | None = None
         self._ckpt_conn: sqlite3.Connection | None = None
         self._ckpt_pending = False
+        # puts queued for the next write job (put_built), shared by the loop and the worker
+        self._puts: list[
+            tuple[
+                asyncio.AbstractEventLoop,
+                asyncio.Future[PutOutcome],
+                Callable[[], Record | None],
+                int,
+                float,
+                Counters,
+            ]
+        ] = []
+        self._puts_lock = threading.Lock()
+        self._put_scheduled = False
         # the counters of misses not written yet (a miss is a read; they join the next write,
         # and stats and close write them): touched only on the worker thread
         self._pending = Counters()
@@ -308,57 +323,67 @@ class SqliteBackend:
             return PutOutcome(stored=False)
         with self._with_pending() as pending, transaction(conn):
             _add(conn, pending)
-            old = _delete(conn, record.key)
-            conn.execute(
-                "INSERT INTO entries(key, namespace, agent, model, created_at, expires_at, "
-                "last_used_at, seq, size, hits, payload, sig) VALUES (?,?,?,?,?,?,?,?,?,0,?,?)",
-                (
-                    record.key,
-                    str(record.namespace),
-                    record.agent,
-                    record.model,
-                    record.created_at,
-                    record.expires_at,
-                    now,
-                    _next_seq(conn),
-                    record.size,
-                    record.payload,
-                    record.sig,
-                ),
-            )
-            total = (
-                int(conn.execute("SELECT value FROM counters WHERE name = 'bytes'").fetchone()[0])
-                + record.size
-                - (old or 0)
-            )
-            d_entries = 0 if old is not None else 1
-            d_bytes = record.size - (old or 0)
-            evicted = expired = 0
-            while total > max_bytes:
-                victims = conn.execute(
-                    "SELECT key, size, expires_at FROM entries WHERE key != ? "
-                    "ORDER BY seq LIMIT 64",
-                    (record.key,),
-                ).fetchall()
-                if not victims:
+            return self._put_in(conn, record, max_bytes, now, counters)
+
+    def _put_in(
+        self,
+        conn: sqlite3.Connection,
+        record: Record,
+        max_bytes: int,
+        now: float,
+        counters: Counters,
+    ) -> PutOutcome:
+        """:meth:`_put` inside the caller's transaction."""
+        old = _delete(conn, record.key)
+        conn.execute(
+            "INSERT INTO entries(key, namespace, agent, model, created_at, expires_at, "
+            "last_used_at, seq, size, hits, payload, sig) VALUES (?,?,?,?,?,?,?,?,?,0,?,?)",
+            (
+                record.key,
+                str(record.namespace),
+                record.agent,
+                record.model,
+                record.created_at,
+                record.expires_at,
+                now,
+                _next_seq(conn),
+                record.size,
+                record.payload,
+                record.sig,
+            ),
+        )
+        total = (
+            int(conn.execute("SELECT value FROM counters WHERE name = 'bytes'").fetchone()[0])
+            + record.size
+            - (old or 0)
+        )
+        d_entries = 0 if old is not None else 1
+        d_bytes = record.size - (old or 0)
+        evicted = expired = 0
+        while total > max_bytes:
+            victims = conn.execute(
+                "SELECT key, size, expires_at FROM entries WHERE key != ? ORDER BY seq LIMIT 64",
+                (record.key,),
+            ).fetchall()
+            if not victims:
+                break
+            for victim_key, size, expires_at in victims:
+                if total <= max_bytes:
                     break
-                for victim_key, size, expires_at in victims:
-                    if total <= max_bytes:
-                        break
-                    conn.execute("DELETE FROM entries WHERE key = ?", (victim_key,))
-                    total -= _int(size)
-                    d_bytes -= _int(size)
-                    d_entries -= 1
-                    if now < _float(expires_at):
-                        evicted += 1
-                    else:
-                        expired += 1
-            _add(
-                conn,
-                counters + Counters(evictions=evicted, expirations=expired),
-                bytes=d_bytes,
-                entries=d_entries,
-            )
+                conn.execute("DELETE FROM entries WHERE key = ?", (victim_key,))
+                total -= _int(size)
+                d_bytes -= _int(size)
+                d_entries -= 1
+                if now < _float(expires_at):
+                    evicted += 1
+                else:
+                    expired += 1
+        _add(
+            conn,
+            counters + Counters(evictions=evicted, expirations=expired),
+            bytes=d_bytes,
+            entries=d_entries,
+        )
         return PutOutcome(stored=True, evicted=evicted, expired=expired)
 
     @staticmethod
@@ -543,22 +568,57 @@ class SqliteBackend:
     async def put_built(
         self, build: Callable[[], Record | None], max_bytes: int, now: float, counters: Counters
     ) -> PutOutcome:
-        """:meth:`put` of the record ``build()`` returns, built in the same job on the worker
-        thread (``None``: nothing to store)."""
-        return await self._run(self._put_built, build, max_bytes, now, counters)
+        """:meth:`put` of the record ``build()`` returns, built on the worker thread (``None``:
+        nothing to store). Puts queued while none has started are written by one job, in one
+        transaction (a burst of answers is one commit, as memory's writes are)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PutOutcome] = loop.create_future()
+        with self._puts_lock:
+            self._puts.append((loop, future, build, max_bytes, now, counters))
+            scheduled, self._put_scheduled = self._put_scheduled, True
+        if not scheduled:
+            self._worker.submit(self._put_queued).add_done_callback(_retrieved)
+        return await future
 
-    def _put_built(
+    def _put_queued(self) -> None:
+        """On the worker thread: write every put queued so far, in one transaction."""
+        with self._puts_lock:
+            batch, self._puts = self._puts, []
+            self._put_scheduled = False
+        outcomes: list[PutOutcome | BaseException]
+        try:
+            outcomes = list(self._guarded(self._put_batch, ([b[2:] for b in batch],)))
+        except BaseException as exc:
+            outcomes = [exc] * len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, PutOutcome | BaseException]]] = {}
+        for (loop, future, *_), outcome in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, settled in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_settle_puts, settled)
+
+    def _put_batch(
         self,
         conn: sqlite3.Connection,
-        build: Callable[[], Record | None],
-        max_bytes: int,
-        now: float,
-        counters: Counters,
-    ) -> PutOutcome:
-        record = build()
-        if record is None:
-            return PutOutcome(stored=False)
-        return self._put(conn, record, max_bytes, now, counters)
+        items: list[tuple[Callable[[], Record | None], int, float, Counters]],
+    ) -> list[PutOutcome | BaseException]:
+        records: list[Record | BaseException | None] = []
+        for build, *_ in items:
+            try:
+                records.append(build())
+            except Exception as exc:  # that caller's error; the others are written
+                records.append(exc)
+        outcomes: list[PutOutcome | BaseException] = []
+        with self._with_pending() as pending, transaction(conn):
+            _add(conn, pending)
+            for record, (_, max_bytes, now, counters) in zip(records, items, strict=True):
+                if isinstance(record, BaseException):
+                    outcomes.append(record)
+                elif record is None or record.size > max_bytes:
+                    outcomes.append(PutOutcome(stored=False))
+                else:
+                    outcomes.append(self._put_in(conn, record, max_bytes, now, counters))
+        return outcomes
 
     async def remove(self, key: str, counters: Counters) -> bool:
         return await self._run(self._remove, key, counters)
@@ -578,6 +638,21 @@ class SqliteBackend:
 
     async def clear(self, agent: str | None = None) -> int:
         return await self._run(self._clear, agent)
+
+
+def _settle_puts(settled: list[tuple[Any, PutOutcome | BaseException]]) -> None:
+    for future, outcome in settled:
+        if future.cancelled():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+def _retrieved(job: asyncio.Future[None]) -> None:
+    if not job.cancelled():
+        job.exception()  # the job reports its errors to each put's own future
 
 
 def _add_locked(conn: sqlite3.Connection, counters: Counters) -> None:
