@@ -1,4 +1,5 @@
-"""Agent memory: cold BM25 query over 100,000 sessions; repeated vs cold context load.
+"""Agent memory: cold BM25 query over 100,000 sessions; repeated vs cold context load; a
+context lookup when every session shares the task's common words (issue #10).
 
 The corpus is synthetic but shaped like real task text: a verb phrase, two or three topic
 nouns drawn from a Zipf-like distribution over ~1,200 technical words (so some topics are very
@@ -211,9 +212,50 @@ def _run(tmp: Path, quick: bool) -> list[Result]:
             f"cold {median(sync_cold) * 1000:.2f} ms, repeated {median(sync_warm) * 1e6:.0f} µs",
         )
     )
-    size = sum(f.stat().st_size for f in tmp.iterdir())
+    results.append(common_words_row(tmp / "common.db", samples))
+    size = sum(f.stat().st_size for f in tmp.glob("memory.db*"))
     results.append(
         Result("database size", size / 2**20, "MiB", detail="sessions + both FTS indexes")
     )
     store.close()
     return results
+
+
+COMMON_SESSIONS = 1000
+
+
+def common_words_row(path: Path, samples: int) -> Result:
+    """Issue #10's shape: one agent's sessions all share the task's words ("check", "function",
+    "module", "bugs"; the numbers differ). Those words are in every session — BM25 gives them no
+    weight — so they are not searched on and a new task of that shape gets no context; what is
+    left to pay is counting each term's sessions (up to half of them)."""
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    store = MemoryStore(path, MemorySettings(retention_days=0), clock=lambda: now)
+    store.add_prepared(
+        store.prepare(
+            "worker",
+            f"Check function {i} of module {i % 9} for bugs.",
+            "Looked at it: no bug.",
+            True,
+            model="claude-sonnet-5-5",
+            created_at=now - timedelta(seconds=COMMON_SESSIONS - i),
+        )
+        for i in range(COMMON_SESSIONS)
+    )
+    tasks = [
+        f"Check function {i} of module {i % 9} for bugs." for i in range(10**6, 10**6 + samples)
+    ]
+    store.context_with_ids("worker", "warm up")
+    times, shown = [], 0
+    for task in tasks:
+        t0 = time.perf_counter()
+        shown += len(store.context_with_ids("worker", task)[1])
+        times.append((time.perf_counter() - t0) * 1000)
+    store.close()
+    return Result(
+        f"context lookup, {COMMON_SESSIONS:,} sessions sharing the task's common words (p50)",
+        median(times),
+        "ms",
+        detail=f"p95 {percentile(times, 95):.3f} ms; {shown} sessions shown for {len(tasks)} "
+        "new tasks (words in at least half the sessions are not searched on)",
+    )

@@ -10,7 +10,7 @@ import pytest
 
 from _cluster_helpers import pg_database
 from claude_force.cluster.pg_memory import PgSessionDB, tsquery_of
-from claude_force.memory.records import SearchQuery
+from claude_force.memory.records import COMMON_MIN_SESSIONS, SearchQuery
 from claude_force.memory.store import MemoryStore
 
 pytestmark = pytest.mark.services
@@ -68,3 +68,31 @@ def test_another_process_write_invalidates_the_query_cache(url: str, tmp_path: P
 def test_tsquery_terms_are_plain_words() -> None:
     assert tsquery_of(["parser", "crash!", "a&b", "parser"]) == "parser | crash | a | b"
     assert tsquery_of(["&|!"]) == ""
+
+
+def test_words_in_half_the_sessions_or_more_are_not_searched_on(url: str, tmp_path: Path) -> None:
+    """The SQLite backend's rule, on PostgreSQL: from COMMON_MIN_SESSIONS sessions of an agent
+    on, a task sharing only common words finds nothing; rare words still find their sessions."""
+    store = _store(url, tmp_path)
+    task = "Check function f999 of module m77 for bugs."
+    for i in range(COMMON_MIN_SESSIONS - 1):
+        store.add("rev", f"Check function f{i} of module m{i % 9} for bugs.", "ok", True)
+    assert len(store.context_with_ids("rev", task)[1]) == 3  # a small memory: as before
+    for i in range(COMMON_MIN_SESSIONS - 1, 30):
+        store.add("rev", f"Check function f{i} of module m{i % 9} for bugs.", "ok", True)
+    assert store.context_with_ids("rev", task) == ("", ())
+    assert store.search(SearchQuery(task, agent="rev", limit=10, informative_only=True)) == []
+    assert len(store.search(SearchQuery(task, agent="rev", limit=10))) == 10  # every word
+    q = SearchQuery("check module m3 for bugs", agent="rev", limit=10, informative_only=True)
+    hits = store.search(q)
+    assert sorted(h.session.task for h in hits) == sorted(
+        f"Check function f{i} of module m3 for bugs." for i in range(30) if i % 9 == 3
+    )
+    db = store._db
+    assert isinstance(db, PgSessionDB)
+    assert db._doc_counts("rev", ["check", "m3", "the"], 7) == [("check", 7), ("m3", 3), ("the", 0)]
+    assert db._indexed(None) == 30
+    store.add("other", "Check function f1 of module m1 for bugs.", "ok", True)
+    assert len(store.context_with_ids("other", task)[1]) == 1
+    assert db._indexed(None) == 31  # recounted after a write
+    store.close()

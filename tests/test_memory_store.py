@@ -18,7 +18,8 @@ from claude_force.clock import VirtualClock, utcnow
 from claude_force.errors import RunError
 from claude_force.memory import MemorySettings, MemoryStore, MemoryStoreError, SearchQuery
 from claude_force.memory import sqlite_backend as memsql
-from claude_force.memory.records import Hit
+from claude_force.memory.records import COMMON_MIN_SESSIONS, Hit, count_cap
+from claude_force.memory.store import SEARCH_BUDGET
 
 
 class Clock(VirtualClock):
@@ -208,6 +209,166 @@ def test_the_size_bound_is_recounted_after_another_connections_write(
     assert len(counted) == 1
     a.close()
     b.close()
+
+
+def test_words_in_half_the_sessions_or_more_are_not_searched_on(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From COMMON_MIN_SESSIONS sessions on, a task that shares only common words (BM25 idf
+    clamped to 1e-6) gets no context; the per-term counts stop at half the sessions."""
+    s = make(tmp_path / "m.db", clock)
+    n = COMMON_MIN_SESSIONS + 10
+    for i in range(n):
+        add(s, clock, "rev", f"Check function f{i} of module m{i % 9} for bugs.")
+    caps: list[int] = []
+    original = memsql.SessionDB._doc_counts
+
+    def counting(self: memsql.SessionDB, index: str, terms: Any, cap: int) -> Any:
+        caps.append(cap)
+        out = original(self, index, terms, cap)
+        assert all(df <= cap for _, df in out)
+        return out
+
+    monkeypatch.setattr(memsql.SessionDB, "_doc_counts", counting)
+    task = "Check function f999 of module m77 for bugs."  # check, function, module, bugs: all
+    assert s.context_with_ids("rev", task) == ("", ())
+    assert s.search(SearchQuery(task, agent="rev", limit=10, informative_only=True)) == []
+    assert caps == [count_cap(n, SEARCH_BUDGET)] == [n // 2]
+    # "m3" is in 3 of the 30 sessions: those are found (and only those), best first
+    q = SearchQuery("Check function module m3 bugs.", agent="rev", limit=10, informative_only=True)
+    assert sorted(tasks(s.search(q))) == sorted(
+        f"Check function f{i} of module m3 for bugs." for i in range(n) if i % 9 == 3
+    )
+    # a search asked for by name searches on every word, as before (the newest first)
+    every = s.search(SearchQuery(task, agent="rev", limit=10))
+    assert tasks(every)[:2] == [
+        f"Check function f{n - 1} of module m{(n - 1) % 9} for bugs.",
+        f"Check function f{n - 2} of module m{(n - 2) % 9} for bugs.",
+    ]
+    assert len(every) == 10 and len(caps) == 2  # a small memory for the old plan: no counts
+    # another agent's sessions do not count: its own index has a single session
+    add(s, clock, "other", "Check function f1 of module m1 for bugs.")
+    assert len(s.context_with_ids("other", task)[1]) == 1
+    s.close()
+
+
+def test_a_small_memory_still_shows_sessions_sharing_common_words(
+    tmp_path: Path, clock: Clock
+) -> None:
+    s = make(tmp_path / "m.db", clock)
+    for i in range(COMMON_MIN_SESSIONS - 1):
+        add(s, clock, "rev", f"Check function f{i} for bugs.")
+    text, ids = s.context_with_ids("rev", "Check function f999 for bugs.")
+    assert len(ids) == 3 and "f18" in text  # the newest, as before the rule
+    add(s, clock, "rev", "Check function f19 for bugs.")  # now COMMON_MIN_SESSIONS
+    s.clear_query_cache()
+    assert s.context_with_ids("rev", "Check function f999 for bugs.") == ("", ())
+    s.close()
+
+
+def test_informative_terms_rank_as_bm25_over_every_term_ranks_them(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Dropping common terms changes a score only by their clamped (1e-6 scale) share: the
+    order of the sessions matching an informative term is BM25's over the whole query."""
+    s = make(tmp_path / "m.db", clock)
+    rare = ["kafka lag", "kafka kafka retries", "lag alerts in kafka consumers", "postgres lag"]
+    for i in range(40):
+        extra = rare[i // 10] if i % 10 == 0 else f"chore c{i}"
+        add(s, clock, "rev", f"review the service {extra}" + " review" * (i % 3))
+    q = SearchQuery("review service kafka lag", agent="rev", limit=10, informative_only=True)
+    hits = s.search(q)
+    db = s._db
+    assert isinstance(db, memsql.SessionDB)
+    index = db._index_of("rev")
+    every = db.conn.execute(
+        f"SELECT s.task, {index}.rank FROM {index} JOIN memory_sessions AS s "
+        f"ON s.id = {index}.rowid WHERE {index} MATCH ? ORDER BY {index}.rank LIMIT 4",
+        ['"review" OR "service" OR "kafka" OR "lag"'],
+    ).fetchall()
+    assert tasks(hits) == [t for t, _ in every]  # same sessions, same order
+    for hit, (_, rank) in zip(hits, every, strict=True):
+        assert hit.score == pytest.approx(-rank, abs=1e-5) and hit.score > 0.1
+    s.close()
+
+
+COUNTED = ["alpha", "beta", "gamma", "delta"]
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.lists(st.sampled_from(COUNTED), min_size=1, max_size=3)),
+        st.tuples(st.just("add elsewhere"), st.lists(st.sampled_from(COUNTED), min_size=1)),
+        st.tuples(st.sampled_from(["prune", "prune elsewhere"]), st.integers(0, 4)),
+        st.tuples(st.just("count"), st.integers(1, 12)),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@given(steps=steps)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_kept_term_counts_always_equal_a_fresh_count(steps: list[tuple[str, Any]]) -> None:
+    """The per-term counts a connection keeps between queries (brought up to date by counting
+    only newer sessions) are those a fresh count gives, whatever the writes in between: this
+    connection's, another's (seen through ``changed_elsewhere``), or deletes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = Clock()
+        path = Path(tmp) / "m.db"
+        mine, other = make(path, clock), make(path, clock)
+        db = mine._db
+        assert isinstance(db, memsql.SessionDB)
+        for _ in range(3):
+            add(mine, clock, "rev", "alpha beta")
+        for op, arg in steps:
+            if op == "add":
+                add(mine, clock, "rev", " ".join(arg))
+            elif op == "add elsewhere":
+                add(other, clock, "rev", " ".join(arg))
+            elif op.startswith("prune"):  # the sessions older than ``arg`` minutes
+                (mine if op == "prune" else other).prune(days=arg / 60 / 24)
+            else:
+                db.changed_elsewhere()  # as the store does before every query
+                index = db._index_of("rev")
+                assert index is not None
+                got = db._doc_counts(index, COUNTED, arg)
+                fresh = [
+                    (
+                        w,
+                        min(
+                            arg,
+                            len(
+                                db.conn.execute(
+                                    f"SELECT rowid FROM {index} WHERE {index} MATCH ?", [w]
+                                ).fetchall()
+                            ),
+                        ),
+                    )
+                    for w in COUNTED
+                ]
+                assert got == fresh
+        mine.close()
+        other.close()
+
+
+def test_kept_term_counts_are_bounded_and_used_again(tmp_path: Path, clock: Clock) -> None:
+    s = make(tmp_path / "m.db", clock)
+    for i in range(40):
+        add(s, clock, "rev", f"Check function f{i} for bugs.")
+    db = s._db
+    assert isinstance(db, memsql.SessionDB)
+    s.search(SearchQuery("check bugs", agent="rev", informative_only=True))
+    index = db._index_of("rev")
+    assert index is not None
+    kept = db._counts[index]
+    assert kept["check"] == memsql._Count(20, kept["check"].upto, exact=False)  # stopped at 20
+    add(s, clock, "rev", "Check function f40 for bugs.")
+    s.search(SearchQuery("check bugs", agent="rev", informative_only=True))
+    assert kept["check"].n == 21  # one newer session counted, not 41
+    db._doc_counts(index, [f"w{i}" for i in range(memsql.COUNTED_TERMS + 5)], 10)
+    assert len(kept) == memsql.COUNTED_TERMS and "check" not in kept  # the oldest went first
+    s.close()
 
 
 # --- the query cache -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@ the context builder."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -19,11 +20,14 @@ from claude_force.memory.context import (
 )
 from claude_force.memory.qcache import ENTRY_OVERHEAD, QueryCache
 from claude_force.memory.records import (
+    COMMON_MIN_SESSIONS,
     MAX_QUERY_TERMS,
     Hit,
     MatchPlan,
     SearchQuery,
     Session,
+    count_cap,
+    is_common,
     match_expression,
     plan_match,
     query_terms,
@@ -156,6 +160,66 @@ def test_plan_keeps_the_rarest_term_and_windows_when_it_alone_is_too_common() ->
     plan = plan_match([("x", 900), ("y", 700)], budget=50)
     assert plan == MatchPlan(("y",), windowed=True)
     assert plan_match([("x", 0)], budget=50).empty
+
+
+def fts5_idf(df: int, sessions: int) -> float:
+    """FTS5's bm25 idf of a term in ``df`` of ``sessions`` rows (fts5_aux.c, clamp included)."""
+    idf = math.log((sessions - df + 0.5) / (df + 0.5))
+    return idf if idf > 0 else 1e-6
+
+
+@given(sessions=st.integers(0, 10_000), df=st.integers(0, 10_000))
+def test_a_term_is_common_exactly_when_bm25_clamps_its_idf(sessions: int, df: int) -> None:
+    df = min(df, sessions)
+    if sessions < COMMON_MIN_SESSIONS:
+        assert not is_common(df, sessions)  # a small memory: the rule is off
+    else:
+        assert is_common(df, sessions) == (fts5_idf(df, sessions) == 1e-6)
+
+
+def test_common_terms_are_not_searched_on() -> None:
+    n = COMMON_MIN_SESSIONS * 5  # 100 sessions
+    counts = [("check", 100), ("function", 50), ("module", 49), ("races", 3)]
+    assert plan_match(counts, budget=4000, sessions=n) == MatchPlan(("module", "races"))
+    # only common terms: nothing is searched (no context), not the newest of them
+    assert plan_match([("check", 100), ("bugs", 50)], budget=4000, sessions=n).empty
+    # below the minimum the very same counts are all searched, as before the rule
+    small = [("check", 19), ("bugs", 10)]
+    assert plan_match(small, budget=4000, sessions=19) == MatchPlan(("bugs", "check"))
+    assert plan_match(small, budget=4000) == plan_match(small, budget=4000, sessions=19)
+
+
+def test_the_count_cap_is_half_the_sessions_or_one_past_the_budget() -> None:
+    assert count_cap(COMMON_MIN_SESSIONS - 1, budget=4000) == 4001  # the rule is off
+    assert count_cap(330, budget=4000) == 165
+    assert count_cap(331, budget=4000) == 166
+    assert count_cap(4000, budget=4000) == 2000
+    assert count_cap(100_000, budget=4000) == 4001
+
+
+term_counts = st.dictionaries(
+    st.sampled_from([f"t{i}" for i in range(12)]), st.integers(0, 5000), max_size=12
+)
+
+
+@given(counts=term_counts, sessions=st.integers(0, 5000), budget=st.integers(1, 5000))
+@settings(max_examples=300)
+def test_the_plan_only_drops_common_terms_and_counting_to_the_cap_changes_nothing(
+    counts: dict[str, int], sessions: int, budget: int
+) -> None:
+    true = [(t, min(df, sessions)) for t, df in counts.items()]
+    plan = plan_match(true, budget, sessions)
+    # no common term is searched; without the common terms the plan is the rule-free one
+    assert not any(is_common(df, sessions) for t, df in true if t in plan.terms)
+    informative = [(t, df) for t, df in true if not is_common(df, sessions)]
+    assert plan == plan_match(informative, budget)
+    # counts stopped at the cap give the same plan while the cap can prove commonness
+    cap = count_cap(sessions, budget)
+    capped = [(t, min(df, cap)) for t, df in true]
+    if sessions < COMMON_MIN_SESSIONS or 2 * cap >= sessions:
+        assert plan_match(capped, budget, sessions) == plan
+    else:  # a memory over twice the budget: a capped count proves nothing; kept as before
+        assert plan_match(capped, budget, sessions) == plan_match(capped, budget)
 
 
 def test_search_query_validation_and_key() -> None:

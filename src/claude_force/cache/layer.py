@@ -26,15 +26,13 @@ from .backend import CacheBackend
 from .errors import CacheConfigurationError
 from .keys import Namespace, request_key
 from .policy import CachePolicy
-from .secret import KEY_FILE_NAME, SecretSource
+from .secret import DB_FILE_NAME, KEY_FILE_NAME, SecretSource
 from .store import Found, ResponseStore
 
 if TYPE_CHECKING:
     from .semantic.wiring import SemanticRoute
 
 log = logging.getLogger(__name__)
-
-DB_FILE_NAME = "cache.db"
 
 
 @dataclass(frozen=True, slots=True)

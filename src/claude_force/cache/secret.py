@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SECRET_ENV = "CLAUDE_FORCE_CACHE_SECRET"
 KEY_FILE_NAME = "cache.key"
+DB_FILE_NAME = "cache.db"  # the SQLite backend's file, beside the key
 MIN_SECRET_BYTES = 16
 
 

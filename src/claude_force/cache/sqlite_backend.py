@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..state.sqlite import (
     Schema,
@@ -35,9 +35,11 @@ from ..state.sqlite import (
     open_database,
     transaction,
 )
-from ..state.worker import Worker
 from .errors import CacheBackendError, ForeignStorageError
 from .records import BackendStats, Counters, EntryInfo, Judge, PutOutcome, Record, Verdict
+
+if TYPE_CHECKING:
+    from ..state.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +154,7 @@ class SqliteBackend:
         self.busy_timeout_s = busy_timeout_s
         # read_only: a damaged file is reported, not moved aside (``cache stats/list/inspect``)
         self.read_only = read_only
-        self._worker = Worker("claude-force-cache")
+        self._worker_: Worker | None = None  # made at the first async operation
         self._conn: sqlite3.Connection | None = None
         self._inode: int | None = None
         self._incidents = 0  # quarantines not yet counted in the (new) database
@@ -180,6 +182,24 @@ class SqliteBackend:
     @property
     def location(self) -> str:
         return str(self.path)
+
+    @property
+    def _worker(self) -> Worker:
+        """The thread that owns the connection (asyncio loads with it: ``cache stats`` reads
+        through :meth:`stats_now` without either)."""
+        if self._worker_ is None:
+            from ..state.worker import Worker
+
+            self._worker_ = Worker("claude-force-cache")
+        return self._worker_
+
+    def stats_now(self) -> BackendStats:
+        """:meth:`stats`, read on the calling thread, then closed: for a process that only reads
+        them (``cache stats``) and so needs no event loop."""
+        try:
+            return self._guarded(self._stats, ())
+        finally:
+            self._close()
 
     # --- the worker thread --------------------------------------------------------------------------
 

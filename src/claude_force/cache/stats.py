@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from .policy import MIB
@@ -94,3 +95,38 @@ class CacheStats:
             },
             "seconds_saved": round(self.seconds_saved, 6),
         }
+
+
+def sqlite_stats(state_dir: Path, *, ttl_hours: float, max_size_mb: float) -> CacheStats:
+    """The statistics of the SQLite cache in ``state_dir``, read on this thread: what
+    ``ResponseStore.stats`` answers for it (a store that was never written counts zeros and
+    nothing is created; a damaged key file or database is reported, and left as it is), without
+    the store's event loop — ``cache stats`` on the default backend needs neither asyncio nor the
+    store."""
+    from .errors import CacheBackendError
+    from .policy import CachePolicy
+    from .secret import DB_FILE_NAME, KEY_FILE_NAME, load_or_create_key
+    from .sqlite_backend import SqliteBackend
+
+    policy = CachePolicy.from_settings(ttl_hours, max_size_mb)
+    backend = SqliteBackend(state_dir / DB_FILE_NAME, read_only=True)
+    entries, size, counters = 0, 0, Counters()
+    if backend.path.exists():
+        key_file = state_dir / KEY_FILE_NAME
+        if key_file.exists():  # as the store opens: a damaged key is an error
+            try:
+                load_or_create_key(key_file)
+            except OSError as exc:
+                raise CacheBackendError(f"cannot read the cache key: {exc}") from exc
+        raw = backend.stats_now()
+        entries, size, counters = raw.entries, raw.bytes, raw.counters
+    return CacheStats(
+        backend=backend.name,
+        location=backend.location,
+        persistent=backend.persistent,
+        ttl_seconds=policy.ttl_seconds,
+        max_bytes=policy.max_bytes,
+        entries=entries,
+        bytes=size,
+        counters=counters,
+    )

@@ -26,10 +26,12 @@ from ._options import (
 )
 
 if TYPE_CHECKING:
+    from ..config.snapshot import MetricsView
     from ..metrics.analytics import Group, Stats, TrendPoint
     from ..metrics.backend import MetricsStore, Query
     from ..metrics.prompt_cache import PromptCacheSavings
     from ..metrics.reader import MetricsReader
+    from ..metrics.settings import MetricsSettings
     from ._common import CliState
 
 app = typer.Typer(
@@ -41,22 +43,35 @@ app = typer.Typer(
 def open_metrics(state: CliState, *, auto_rollup: bool = True) -> Iterator[MetricsReader]:
     """The project's metrics (an empty in-memory store when nothing was recorded yet), for
     reading: a :class:`~claude_force.metrics.reader.MetricsReader`, not the tracker."""
-    from ..config import load_project
+    from ..config.snapshot import read
     from ..metrics.memory_backend import MemoryMetricsStore
     from ..metrics.reader import MetricsReader, store_for
 
-    project = load_project(state.config, check_files=False)
-    settings = project.settings.metrics
+    view = read(state.config)  # the settings snapshot (config/snapshot.py): no pydantic
+    settings: MetricsSettings | MetricsView
+    if view is not None and not view.clustered:
+        settings, state_dir, cluster_url, catalog = (
+            view.metrics,
+            view.state_dir,
+            None,
+            view.catalog(),
+        )
+    else:
+        from ..config import load_project
+
+        project = load_project(state.config, check_files=False)
+        settings, state_dir = project.settings.metrics, project.state_dir
+        cluster_url = project.settings.cluster.database_url  # cluster mode: the shared store
+        catalog = project.catalog
     db = Path(settings.path).expanduser()
-    db = db if db.is_absolute() else project.state_dir / db
+    db = db if db.is_absolute() else state_dir / db
     if settings.backend == "memory":
         notice("metrics.backend is 'memory': nothing is kept between processes")
-    cluster_url = project.settings.cluster.database_url  # cluster mode: the shared store
     if settings.backend == "sqlite" and cluster_url is None and not db.exists():
         store: MetricsStore = MemoryMetricsStore()
     else:
-        store = store_for(settings, project.state_dir, database_url=cluster_url)
-    reader = MetricsReader(store, settings=settings, catalog=project.catalog)
+        store = store_for(settings, state_dir, database_url=cluster_url)
+    reader = MetricsReader(store, settings=settings, catalog=catalog)
     try:
         if auto_rollup and settings.auto_rollup:
             reader.maybe_rollup()
@@ -205,9 +220,7 @@ def summary(
       claude-force analytics summary --since today --real-only --json
     """
     q = _query(since, until, agent, model, workflow, real_only)
-    from ..config import load_project
-
-    ttl = load_project(state_of(ctx).config, check_files=False).settings.models.prompt_cache_ttl
+    ttl = _prompt_cache_ttl(state_of(ctx))
     with open_metrics(state_of(ctx)) as tracker:
         analytics = tracker.analytics()
         stats = analytics.summary(q)
@@ -219,6 +232,18 @@ def summary(
         return
     print_summary(stats, prompt_cache=prompt)
     _print_sparklines(points, "hour" if hourly else "day")
+
+
+def _prompt_cache_ttl(state: CliState) -> Literal["5m", "1h"]:
+    """``models.prompt_cache_ttl``, from the settings snapshot when it matches."""
+    from ..config.snapshot import read
+
+    view = read(state.config)
+    if view is not None:
+        return view.prompt_cache_ttl
+    from ..config import load_project
+
+    return load_project(state.config, check_files=False).settings.models.prompt_cache_ttl
 
 
 def _grouped(

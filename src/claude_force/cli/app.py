@@ -118,11 +118,30 @@ def _plain_help(command: object) -> None:
     """
     if hasattr(command, "rich_markup_mode"):
         command.rich_markup_mode = None
+    _plain_help_option(command)
     for param in getattr(command, "params", ()):
         _plain_metavar(param)
         _coerce_when_given(param)
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub)
+
+
+def _plain_help_option(command: object) -> None:
+    """The ``--help`` option that click makes for each command as it parses (not one of its
+    ``params``) gets the same deferred coercion: left at ``None``, it needs none; typer would
+    otherwise build its pydantic ``TypeAdapter``, importing pydantic (~60 ms) for every command."""
+    make = getattr(command, "get_help_option", None)
+    if make is None or getattr(make, "_deferred", False):
+        return
+
+    def get_help_option(ctx: Any) -> Any:
+        option = make(ctx)
+        if option is not None:
+            _coerce_when_given(option)
+        return option
+
+    get_help_option._deferred = True  # type: ignore[attr-defined]
+    command.get_help_option = get_help_option  # type: ignore[attr-defined]
 
 
 class _CoercionWhenGiven:
@@ -131,15 +150,34 @@ class _CoercionWhenGiven:
     typer builds a pydantic ``TypeAdapter`` for a parameter the first time it processes it —
     for a value left at ``None`` too, which needs none: a ``None`` is ``None`` (``()`` for a
     parameter of many values), as typer's own ``RuntimeParam.coerce`` has it. A read-only
-    command leaves about ten options at ``None``, ~1 ms of start-up each."""
+    command leaves about ten options at ``None``, ~1 ms of start-up each.
+
+    A text given to a plain ``str`` option needs none either: typer's adapter for it turns a
+    ``str`` into the same ``str`` (it decodes bytes, which a command line never gives here), and
+    building it imports pydantic (~60 ms) — ``analytics summary --since 7d`` would pay for it."""
 
     __slots__ = ()
 
     def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
         if value is None:
             return () if (param.multiple or param.nargs == -1) else None
+        if type(value) is str and _plain_text(param):
+            return value
         param._runtime_param = None  # typer's own, built now, kept for the next value
         return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
+
+
+def _plain_text(param: Any) -> bool:
+    """A single-valued option or argument of type ``str``, with no parser of its own."""
+    desc = getattr(param, "type_descriptor", None)
+    info = getattr(desc, "parameter_info", None)
+    return (
+        desc is not None
+        and desc.annotation is str
+        and info is not None
+        and getattr(info, "parser", None) is None
+        and not (param.multiple or param.nargs != 1)
+    )
 
 
 _WHEN_GIVEN = _CoercionWhenGiven()
@@ -399,6 +437,10 @@ def root(
             f"'{log_format}' is not a log format (use text or json)", param_hint="--log-format"
         )
     _configure_logging(ctx, state, log_format)
+    from ..config import snapshot
+
+    # a project validated by a command keeps its settings snapshot (config/snapshot.py)
+    ctx.with_resource(snapshot.writing())
     if not (ctx.invoked_subcommand in CALLS_CLAUDE and not simulate and _preload_sdk(state)):
         _gc.startup_over()  # (else the SDK's import turns the collector back on when done)
 

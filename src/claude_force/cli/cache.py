@@ -25,6 +25,7 @@ from ._options import AgentOpt, JsonOpt, YesOpt
 
 if TYPE_CHECKING:
     from ..cache.store import ResponseStore
+    from ..config.snapshot import SettingsView
 
 T = TypeVar("T")
 
@@ -53,35 +54,62 @@ def with_store(
     return asyncio.run(go())
 
 
-def _semantic_figures(state: CliState) -> dict[str, Any]:
-    """``cache.semantic`` settings and how many task vectors are stored (read-only)."""
-    import asyncio
+def _fast_stats(state: CliState) -> tuple[dict[str, Any], SettingsView] | None:
+    """``cache stats`` of the SQLite cache from the settings snapshot, read without the store
+    (nor asyncio, nor pydantic); ``None`` when the snapshot does not match or the cache is not
+    the plain SQLite one (another backend, a configured secret: the store path handles those)."""
+    import os
+
+    from ..config.snapshot import read
+
+    view = read(state.config)
+    if view is None or view.cache.backend != "sqlite" or view.cache.secret_set:
+        return None
+    from ..cache.secret import SECRET_ENV
+
+    if os.environ.get(SECRET_ENV):
+        return None  # checked by the store as it opens
+    from ..cache.stats import sqlite_stats
+
+    c = view.cache
+    stats = sqlite_stats(view.state_dir, ttl_hours=c.ttl_hours, max_size_mb=c.max_size_mb)
+    return stats.to_dict(), view
+
+
+def _semantic_figures(state: CliState, view: SettingsView | None = None) -> dict[str, Any]:
+    """``cache.semantic`` settings and how many task vectors are stored (read-only); ``view``:
+    the SQLite cache's settings from the snapshot."""
     import importlib.util
 
-    from ..config import load_project
+    if view is not None:
+        enabled, threshold = view.cache.semantic_enabled, view.cache.semantic_threshold
+        backend, state_dir, redis_url = view.cache.backend, view.state_dir, None
+    else:
+        from ..config import load_project
 
-    project = load_project(state.config, check_files=False)
-    s = project.settings.cache
-    figures: dict[str, Any] = {
-        "enabled": s.semantic.enabled,
-        "threshold": s.semantic.threshold,
-    }
+        project = load_project(state.config, check_files=False)
+        s = project.settings.cache
+        enabled, threshold = s.semantic.enabled, s.semantic.threshold
+        backend, state_dir, redis_url = s.backend, project.state_dir, s.redis_url
+    figures: dict[str, Any] = {"enabled": enabled, "threshold": threshold}
     if importlib.util.find_spec("numpy") is None:  # the `semantic` extra is not installed
         figures["available"] = False
         return figures
-    vector_file = project.state_dir / "semantic.db"
-    if s.backend == "sqlite" and not vector_file.exists():
+    vector_file = state_dir / "semantic.db"
+    if backend == "sqlite" and not vector_file.exists():
         figures["entries"] = 0  # never used: no need to load the semantic store (and numpy)
         return figures
+    import asyncio
+
     from ..cache.semantic.store import SqliteVectorStore, VectorStore
 
     vectors: VectorStore | None = None
-    if s.backend == "sqlite":
+    if backend == "sqlite":
         vectors = SqliteVectorStore(vector_file)
-    elif s.backend == "redis" and s.redis_url and s.semantic.enabled:
+    elif backend == "redis" and redis_url and enabled:
         from ..cache.semantic.store import RedisVectorStore
 
-        vectors = RedisVectorStore(s.redis_url)
+        vectors = RedisVectorStore(redis_url)
     if vectors is not None:
 
         async def count(v: VectorStore) -> int:
@@ -139,11 +167,18 @@ def _size(n: int) -> str:
 def stats(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Hits, misses, hit rate, evictions, expirations, integrity failures, size, and savings."""
 
-    async def go(store: ResponseStore) -> dict[str, Any]:
-        return (await store.stats()).to_dict()
+    state = state_of(ctx)
+    fast = _fast_stats(state)
+    if fast is not None:
+        data, view = fast
+        data["semantic"].update(_semantic_figures(state, view))
+    else:
 
-    data = with_store(state_of(ctx), go, read_only=True)
-    data["semantic"].update(_semantic_figures(state_of(ctx)))
+        async def go(store: ResponseStore) -> dict[str, Any]:
+            return (await store.stats()).to_dict()
+
+        data = with_store(state, go, read_only=True)
+        data["semantic"].update(_semantic_figures(state))
     if json_out:
         emit_json(data)
         return
@@ -174,9 +209,9 @@ def stats(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         rows.append(("hits without a price", f"{data['uncosted_hits']:,}"))
     sem = data["semantic"]
     if sem["enabled"] or sem["hits"] or sem["entries"]:
-        state = f"on, threshold {sem['threshold']:g}" if sem["enabled"] else "off"
+        shown = f"on, threshold {sem['threshold']:g}" if sem["enabled"] else "off"
         rows += [
-            ("semantic cache", state),
+            ("semantic cache", shown),
             ("semantic entries", f"{sem['entries']:,}"),
             ("semantic hits (of hits)", f"{sem['hits']:,}"),
             ("semantic cost saved", f"${float(sem['cost_saved_usd']):,.6f}"),

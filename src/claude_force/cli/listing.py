@@ -46,6 +46,9 @@ def project_agent_rows(state: CliState) -> list[dict[str, Any]]:
     """The 2.2 ``list_agents()`` rows plus each agent's contract, description and model, from the
     project alone: a read-only listing needs no orchestrator (importing it, the call pipeline and
     its stores would triple the command's start-up)."""
+    rows = _snapshot_agent_rows(state)
+    if rows is not None:
+        return rows
     from ..config import load_project
 
     # the files are stat-ed, not read: reading 40,000 files of a 20,000-agent project was half of
@@ -70,6 +73,30 @@ def project_agent_rows(state: CliState) -> list[dict[str, Any]]:
                 "model": model,
             }
         )
+    return sorted(rows, key=lambda a: (a["priority"], a["name"]))
+
+
+def _snapshot_agent_rows(state: CliState) -> list[dict[str, Any]] | None:
+    """The same rows from the settings snapshot (config/snapshot.py): no pydantic. ``None`` when
+    it does not match, was written by a load that did not check the agents' files, or a file
+    changed since (the normal load then reports it)."""
+    from ..config.snapshot import read
+
+    view = read(state.config)
+    if view is None or not view.files_checked or not view.agents_usable():
+        return None
+    rows = [
+        {
+            "name": a.name,
+            "file": a.file,
+            "domains": list(a.domains),
+            "priority": a.priority,
+            "contract": a.contract,
+            "description": a.description or "",
+            "model": a.model,
+        }
+        for a in view.agents
+    ]
     return sorted(rows, key=lambda a: (a["priority"], a["name"]))
 
 

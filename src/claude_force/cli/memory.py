@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -25,6 +26,9 @@ from ._common import (  # the removal commands' confirmation
 from ._options import AgentOpt, JsonOpt, YesOpt
 
 if TYPE_CHECKING:
+    from ..config.snapshot import MemoryView
+    from ..memory.backend import SessionBackend
+    from ..memory.settings import MemorySettings
     from ..memory.store import MemoryStore
 
 T = TypeVar("T")
@@ -39,20 +43,33 @@ SESSIONS = ("session", "sessions")
 
 def with_store(state: CliState, fn: Callable[[MemoryStore], T], empty: T) -> T:
     """Open the project's memory, run ``fn`` on it, close it; ``empty`` when there is none yet."""
-    from ..config import load_project
-    from ..memory.location import cluster_memory_db, memory_path
     from ..memory.store import MemoryStore
 
-    project = load_project(state.config, check_files=False)
-    path = memory_path(project)
-    db = cluster_memory_db(project)  # cluster mode: the shared PostgreSQL tables
+    path, settings, db = _memory_of(state)
     if db is None and not path.exists():
         return empty
-    store = MemoryStore(path, project.settings.memory, db=db)
+    store = MemoryStore(path, settings, db=db)
     try:
         return fn(store)
     finally:
         store.close()
+
+
+def _memory_of(state: CliState) -> tuple[Path, MemorySettings | MemoryView, SessionBackend | None]:
+    """The memory file, the ``memory`` settings and, in cluster mode, the shared tables: from the
+    settings snapshot when it matches (config/snapshot.py: no pydantic), else the project."""
+    from ..config.snapshot import read
+    from ..memory.location import memory_file
+
+    view = read(state.config)
+    if view is not None and not view.clustered:
+        return memory_file(view.memory.path, view.state_dir), view.memory, None
+    from ..config import load_project
+    from ..memory.location import cluster_memory_db, memory_path
+
+    project = load_project(state.config, check_files=False)
+    # cluster mode: the shared PostgreSQL tables
+    return memory_path(project), project.settings.memory, cluster_memory_db(project)
 
 
 def _when(iso: str | None) -> str:
@@ -113,12 +130,9 @@ def stats(ctx: typer.Context, agent: AgentOpt = None, json_out: JsonOpt = False)
     """Sessions stored (per agent), success rate, age range, redactions, retention."""
     data: dict[str, Any] = with_store(state_of(ctx), lambda store: store.stats(agent).to_dict(), {})
     if not data:
-        from ..config import load_project
-        from ..memory.location import memory_path
-
-        project = load_project(state_of(ctx).config, check_files=False)
+        path, settings, _ = _memory_of(state_of(ctx))
         data = {
-            "location": str(memory_path(project)),
+            "location": str(path),
             "sessions": 0,
             "successful": 0,
             "success_rate": 0.0,
@@ -127,7 +141,7 @@ def stats(ctx: typer.Context, agent: AgentOpt = None, json_out: JsonOpt = False)
             "newest": None,
             "avg_execution_time_ms": 0.0,
             "redactions": 0,
-            "retention_days": project.settings.memory.retention_days,
+            "retention_days": settings.retention_days,
             "query_cache": {},
         }
     if json_out:

@@ -3,7 +3,9 @@ so :class:`~claude_force.memory.store.MemoryStore` (redaction, retention, the qu
 unchanged on top of it.
 
 Relevance: PostgreSQL full-text search over the task text (a stored ``tsvector`` with a GIN
-index; the query's terms OR-ed, ranked by ``ts_rank``, newest first among equals). The query
+index; the query's terms OR-ed, ranked by ``ts_rank``, newest first among equals). As with
+SQLite, a term found in at least half of the agent's sessions is not searched on once it has
+:data:`~claude_force.memory.records.COMMON_MIN_SESSIONS` of them (``docs/memory.md``). The query
 cache of every process stays exact across processes: each write bumps a global version and the
 writing agent's generation in the same transaction, and :meth:`changed_elsewhere` reads the
 version (one indexed row) before a cached answer is used.
@@ -20,7 +22,7 @@ from typing import Any
 import psycopg
 
 from ..memory.backend import COLUMNS, Changes, NewSession, SessionReads, session_of
-from ..memory.records import Hit, SearchQuery
+from ..memory.records import COMMON_MIN_SESSIONS, Hit, SearchQuery, count_cap, is_common
 from . import pgschema
 from .liveness import conninfo
 
@@ -75,6 +77,7 @@ class PgSessionDB(SessionReads):
         self._lock = threading.RLock()
         self._conn: psycopg.Connection[Any] | None = None
         self._version = -1
+        self._sizes: dict[str | None, int] = {}  # agent (None: all) → its sessions
         host, _, db = self.url.partition("@")[2].partition("/")
         self.location = f"postgresql://{host}/{db}"
         self.path = Path(self.location)
@@ -89,6 +92,7 @@ class PgSessionDB(SessionReads):
 
     def close(self) -> None:
         with self._lock:
+            self._sizes.clear()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -108,6 +112,9 @@ class PgSessionDB(SessionReads):
         )
         changed = version != self._version
         self._version = version
+        if changed:
+            with self._lock:
+                self._sizes.clear()
         return changed
 
     def changes(self) -> Changes:
@@ -124,6 +131,7 @@ class PgSessionDB(SessionReads):
     def add(self, sessions: Iterable[NewSession]) -> dict[str, int]:
         touched: set[str] = set()
         with self._lock, self.conn.transaction():
+            self._sizes.clear()
             for s in sessions:
                 row = s.row()
                 cur = self.conn.execute(
@@ -160,6 +168,7 @@ class PgSessionDB(SessionReads):
     ) -> tuple[int, set[str]]:
         cond, args = self._where(before, agent)
         with self._lock, self.conn.transaction():
+            self._sizes.clear()
             rows = self.conn.execute(f"DELETE FROM {_S}{cond} RETURNING agent", args).fetchall()  # type: ignore[arg-type]
             agents = {str(r[0]) for r in rows}
             self._bump(agents, epoch=before is None and agent is None)
@@ -173,6 +182,15 @@ class PgSessionDB(SessionReads):
         query = tsquery_of(q.terms)
         if not query:
             return self._recent(q, cutoff)
+        sessions = self._indexed(q.agent) if q.informative_only else 0
+        if sessions >= COMMON_MIN_SESSIONS:
+            # the same rule as SQLite's: a term in at least half of the agent's sessions says
+            # nothing about the task and is not searched on (nor one that matches nothing);
+            # none left, no result
+            counts = self._doc_counts(q.agent, q.terms, count_cap(sessions, budget))
+            query = tsquery_of([t for t, df in counts if df and not is_common(df, sessions)])
+            if not query:
+                return []
         where, args = self._filters(q, cutoff, ["s.tsv @@ to_tsquery('english', %s)"], [query])
         if q.agent is not None:
             where.append("s.agent = %s")
@@ -185,6 +203,33 @@ class PgSessionDB(SessionReads):
         )
         rows = self._all(sql, [query, *args, budget, q.limit])
         return [Hit(session_of(r), float(r[13])) for r in rows]
+
+    def _indexed(self, agent: str | None) -> int:
+        """How many sessions ``agent`` (``None``: all agents) has; counted at first need and
+        again after any write (this process's or another's: :meth:`changed_elsewhere`)."""
+        with self._lock:
+            n = self._sizes.get(agent)
+            if n is None:
+                cond, args = ("WHERE agent = %s", [agent]) if agent is not None else ("", [])
+                n = self._sizes[agent] = int(
+                    self._all(f"SELECT count(*) FROM {_S} {cond}", args)[0][0]
+                )
+            return n
+
+    def _doc_counts(
+        self, agent: str | None, terms: Sequence[str], cap: int
+    ) -> list[tuple[str, int]]:
+        """Sessions of ``agent`` matching each term, counted up to ``cap``, in one statement."""
+        cond = " AND agent = %s" if agent is not None else ""
+        one = (
+            f"(SELECT count(*) FROM (SELECT 1 FROM {_S} WHERE "
+            f"tsv @@ to_tsquery('english', %s){cond} LIMIT %s) AS c)"
+        )
+        params: list[object] = []
+        for t in terms:
+            params += [tsquery_of([t]), *([agent] if agent is not None else []), cap]
+        row = self._all("SELECT " + ", ".join([one] * len(terms)), params)[0]
+        return [(t, int(n)) for t, n in zip(terms, row, strict=True)]
 
     def legacy_rows(self, source: Path | None = None) -> list[tuple[Any, ...]] | None:
         return None  # a 2.2 file is imported by the SQLite store, not into the cluster

@@ -158,7 +158,13 @@ class AgentMemory(Closing):
         """A context block of ``agent_name``'s relevant past successes (``""`` when none),
         within ``memory.context_token_budget`` tokens."""
         hits = self.store.search(
-            SearchQuery(task, agent=agent_name, success_only=True, limit=3 * max_sessions + 1)
+            SearchQuery(
+                task,
+                agent=agent_name,
+                success_only=True,
+                limit=3 * max_sessions + 1,
+                informative_only=True,  # as the orchestrator's context lookups
+            )
         )
         return build_context(select(hits, task, max_sessions), self.settings.context_token_budget)
 

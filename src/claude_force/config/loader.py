@@ -19,31 +19,25 @@ from pydantic import ValidationError
 from .._bounded import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, FileProblem, loads_limited, read_limited
 from ..errors import ConfigurationError, ProjectNotFoundError
 from ._jsonpos import line_of
+from ._locate import CONFIG_ENV, find_config
+from .environment import ENV_OVERRIDES
 from .schema import ProjectSettings, unknown_keys
 
-CONFIG_ENV = "CLAUDE_FORCE_CONFIG"
+__all__ = [
+    "CONFIG_ENV",
+    "ENV_OVERRIDES",
+    "ConfigWarning",
+    "apply_env",
+    "find_config",
+    "load_settings",
+    "read_json",
+    "validate",
+]
 
 
 class ConfigWarning(UserWarning):
     """A suspicious but harmless setting, such as an unknown key."""
 
-
-# Environment variable → (section, key, parser name). Documented in docs/configuration.md.
-ENV_OVERRIDES: dict[str, tuple[str, str, str]] = {
-    "CLAUDE_FORCE_STATE_DIR": ("paths", "state", "str"),
-    "CLAUDE_FORCE_MODEL": ("models", "default", "str"),
-    "CLAUDE_FORCE_MAX_CONCURRENT": ("performance", "max_concurrent_agents", "int"),
-    "CLAUDE_FORCE_TIMEOUT": ("provider", "timeout_seconds", "float"),
-    "CLAUDE_FORCE_CACHE_ENABLED": ("cache", "enabled", "bool"),
-    "CLAUDE_FORCE_CACHE_BACKEND": ("cache", "backend", "str"),
-    "CLAUDE_FORCE_REDIS_URL": ("cache", "redis_url", "str"),
-    "CLAUDE_FORCE_DATABASE_URL": ("cluster", "database_url", "str"),
-    "CLAUDE_FORCE_SIMULATE": ("provider", "simulate", "simulate"),
-    "CLAUDE_FORCE_LATENCY": ("provider", "latency", "str"),
-    "CLAUDE_FORCE_TRACES": ("telemetry", "traces", "str"),
-    "CLAUDE_FORCE_LOG_FORMAT": ("telemetry", "log_format", "str"),
-    "ANTHROPIC_BASE_URL": ("provider", "base_url", "str"),
-}
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -89,19 +83,6 @@ def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[str, An
         merged[section] = sec
         used.add(name)
     return merged, used
-
-
-def find_config(start: Path | None = None) -> Path:
-    """``$CLAUDE_FORCE_CONFIG``, else the nearest ``.claude/claude.json`` from ``start`` upward."""
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env)
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / ".claude" / "claude.json"
-        if candidate.is_file():
-            return candidate
-    return here / ".claude" / "claude.json"
 
 
 def read_json(path: Path) -> tuple[dict[str, Any], str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import stat
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +21,12 @@ from ..errors import (
     UnknownWorkflowError,
 )
 from ..workflows.spec import WorkflowSpec
+from . import snapshot
 from ._jsonpos import line_of
+from ._locate import config_file
+from ._paths import Resolver as _Resolver
+from ._paths import reason as _reason
+from ._paths import short as _short
 from .environment import RunEnvironment
 from .loader import ConfigWarning, find_config, load_settings
 from .schema import AgentSettings, PriceOverride, ProjectSettings
@@ -331,56 +335,6 @@ def _json_keys(text: str, section: str) -> list[str]:
     return list(entries) if isinstance(entries, dict) else []
 
 
-class _Resolver:
-    """Resolves paths of claude.json inside ``.claude/`` (links included) and refuses those that
-    escape it. The folders' real paths are kept: ``Path.resolve`` of every file would stat each
-    component of each path, the bulk of loading a project of 20,000 agents."""
-
-    def __init__(self, config: Path) -> None:
-        self.config = config
-        self.base = base = config.parent
-        self._base = str(base)
-        self._real_base = str(base.resolve())
-        self._dirs: dict[str, str] = {}
-
-    def _real(self, joined: str) -> str:
-        parent, leaf = os.path.split(joined)
-        if leaf in ("", ".", "..") or ".." in joined.split(os.sep):
-            return os.path.realpath(joined)
-        real_parent = self._dirs.get(parent)
-        if real_parent is None:
-            real_parent = self._dirs[parent] = os.path.realpath(parent)
-        try:
-            if stat.S_ISLNK(os.lstat(joined).st_mode):
-                return os.path.realpath(joined)
-        except FileNotFoundError:
-            pass
-        return os.path.join(real_parent, leaf)
-
-    def inside(self, rel: str) -> str:
-        """``base / rel`` with its links resolved; :class:`FileProblem` unless it stays inside."""
-        try:
-            real = self._real(os.path.join(self._base, rel))
-        except (OSError, ValueError) as exc:
-            raise FileProblem(
-                f"path '{_short(rel)}' cannot be used ({_reason(exc)})", "fix the path"
-            ) from None
-        if not (real == self._real_base or real.startswith(self._real_base + os.sep)):
-            raise FileProblem(
-                f"path '{_short(rel)}' escapes the project folder {self.base}",
-                "keep agent and contract files inside .claude/ and use a relative path",
-            )
-        return real
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ValueError):
-        return "the path contains a NUL byte" if "null" in str(exc) else str(exc)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return type(exc).__name__
-
-
 def _check_new_model_prices(path: Path, text: str, prices: Mapping[str, PriceOverride]) -> None:
     """A price for a model without a built-in one (on that date) has nothing to inherit from:
     it needs input and output (cache prices are derived from input)."""
@@ -418,10 +372,7 @@ def load_project(
     """
     path = Path(config_path) if config_path is not None else find_config()
     try:
-        if path.is_dir():
-            inner = path / "claude.json"
-            path = inner if inner.exists() else path / ".claude" / "claude.json"
-        path = path.absolute()
+        path = config_file(path)
         exists = path.exists()
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte …
         raise ConfigurationError(
@@ -500,6 +451,8 @@ def load_project(
     if check_files:
         project._check_files("stat" if check_files == "stat" else "read")
     announce(project.problems)  # once, all together: a broken agent names the workflows it blocks
+    if env is None and snapshot.enabled():  # a command of the command line: see config/snapshot.py
+        snapshot.record(project, files_checked=bool(check_files))
     return project
 
 
@@ -556,8 +509,3 @@ def _nested_models(settings: ProjectSettings) -> list[tuple[tuple[str | int, ...
                 if step.model
             ]
     return found
-
-
-def _short(text: str, limit: int = 200) -> str:
-    """A path from claude.json as shown in a message: a 5,000-character one is cut."""
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"

@@ -16,8 +16,13 @@ if TYPE_CHECKING:
 
 def memory_path(project: Project) -> Path:
     """Where a project's memory lives: ``memory.path`` under the state directory."""
-    p = Path(project.settings.memory.path).expanduser()
-    return p if p.is_absolute() else project.state_dir / p
+    return memory_file(project.settings.memory.path, project.state_dir)
+
+
+def memory_file(path: str, state_dir: Path) -> Path:
+    """``memory.path`` (``path``) under ``state_dir`` unless absolute."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else state_dir / p
 
 
 def cluster_memory_db(project: Project) -> SessionBackend | None:

@@ -52,6 +52,34 @@ def match_expression(terms: Sequence[str]) -> str:
     return " OR ".join(f'"{t}"' for t in terms)
 
 
+COMMON_MIN_SESSIONS = 20
+"""From this many sessions in an index on, a term found in at least half of them is not
+searched on (see :func:`is_common`); a smaller memory is searched on every term."""
+
+
+def is_common(doc_count: int, sessions: int) -> bool:
+    """Whether a term matching ``doc_count`` of an index's ``sessions`` carries no evidence.
+
+    FTS5's BM25 gives a term the idf ``ln((N - n + 0.5) / (n + 0.5))``, which is zero or less
+    once ``n ≥ N/2``, and then clamps it to 1e-6: a session sharing only such words with a task
+    scores about 1e-6 — relevance nil — and would be shown only because results are filled
+    newest first. Such terms are dropped from the query. Below :data:`COMMON_MIN_SESSIONS` the
+    rule is off (in a handful of sessions most words are "common", and the clamp would hide
+    them all). ``doc_count`` may be a lower bound (a count stopped at :func:`count_cap`): a term
+    is then called common only when the bound proves it.
+    """
+    return sessions >= COMMON_MIN_SESSIONS and 2 * doc_count >= sessions
+
+
+def count_cap(sessions: int, budget: int) -> int:
+    """How far each term's matching sessions need counting for :func:`plan_match`: one past the
+    budget (a term over it is windowed or dropped, whatever its exact count), and no further
+    than half the sessions once the common-term rule applies (enough to prove a term common)."""
+    if sessions >= COMMON_MIN_SESSIONS:
+        return min((sessions + 1) // 2, budget + 1)
+    return budget + 1
+
+
 @dataclass(frozen=True, slots=True)
 class MatchPlan:
     """Which terms to match, and whether to rank only the newest ``budget`` matching sessions."""
@@ -64,16 +92,22 @@ class MatchPlan:
         return not self.terms
 
 
-def plan_match(doc_counts: Sequence[tuple[str, int]], budget: int) -> MatchPlan:
+def plan_match(doc_counts: Sequence[tuple[str, int]], budget: int, sessions: int = 0) -> MatchPlan:
     """Bound the work of a query to about ``budget`` scored sessions (pure).
 
-    ``doc_counts`` gives each term's number of matching sessions. Terms are taken rarest first
-    while their total stays within ``budget`` — the rare terms carry nearly all of BM25's weight,
-    and the very common ones dominate its cost. The rarest term is always kept; when it alone
-    matches more than ``budget`` sessions, only the newest ``budget`` of them are ranked. A small
-    memory is therefore searched exactly; a large one, boundedly.
+    ``doc_counts`` gives each term's number of matching sessions (exact, or a lower bound at
+    :func:`count_cap`) in an index of ``sessions`` sessions. Terms that carry no BM25 evidence
+    (:func:`is_common`) are dropped; when no other term is left the plan is empty (no context).
+    The remaining terms are taken rarest first while their total stays within ``budget`` — the
+    rare terms carry nearly all of BM25's weight, and the very common ones dominate its cost.
+    The rarest term is always kept; when it alone matches more than ``budget`` sessions, only
+    the newest ``budget`` of them are ranked. A small memory is therefore searched exactly; a
+    large one, boundedly.
     """
-    present = sorted(((df, t) for t, df in doc_counts if df > 0), key=lambda p: (p[0], p[1]))
+    present = sorted(
+        ((df, t) for t, df in doc_counts if df > 0 and not is_common(df, sessions)),
+        key=lambda p: (p[0], p[1]),
+    )
     if not present:
         return MatchPlan(())
     kept: list[str] = []
@@ -141,6 +175,11 @@ class SearchQuery:
     max_age_days: float | None = None
     simulated: bool | None = None  # None: simulated and real sessions alike
     limit: int = 5
+    informative_only: bool = False
+    """Search only on the terms that carry BM25 evidence — not on those in at least half of the
+    index's sessions (:func:`is_common`). Context lookups set it: a past session that shares
+    only such words with a task is not shown. A search asked for by name (``memory search``,
+    ``find_similar_sessions``) searches on every word."""
 
     def __post_init__(self) -> None:
         if self.limit < 1:
@@ -154,7 +193,14 @@ class SearchQuery:
 
     def cache_key(self) -> tuple[object, ...]:
         """The normalised query and filters (the age filter is checked on each hit instead)."""
-        return (self.agent, self.terms, self.success_only, self.simulated, self.limit)
+        return (
+            self.agent,
+            self.terms,
+            self.success_only,
+            self.simulated,
+            self.limit,
+            self.informative_only,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from .store import MemoryStore
 
 if TYPE_CHECKING:
     from ..config import Project
+    from ..config.snapshot import MemoryView
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class MemoryService:
         return cls(store, allows=allows)
 
     @property
-    def settings(self) -> MemorySettings:
+    def settings(self) -> MemorySettings | MemoryView:
         return self.store.settings
 
     def allows(self, agent: str) -> bool:

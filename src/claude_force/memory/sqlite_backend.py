@@ -18,13 +18,22 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..state.sqlite import Schema, app_id, open_database, tables_of, transaction
 from .backend import COLUMNS, Changes, NewSession, SessionReads, session_of
 from .errors import MemoryStoreError
-from .records import Hit, MatchPlan, SearchQuery, match_expression, plan_match
+from .records import (
+    COMMON_MIN_SESSIONS,
+    Hit,
+    MatchPlan,
+    SearchQuery,
+    count_cap,
+    match_expression,
+    plan_match,
+)
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -62,6 +71,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5(
 """
 
 GLOBAL_INDEX = "memory_fts"
+COUNTED_TERMS = 512
+"""Per index, at most this many terms' match counts are kept between queries (the newest used)."""
 MMAP_BYTES = 256 * 2**20
 CACHE_KIB = 16 * 1024
 
@@ -99,6 +110,16 @@ SCHEMA = Schema(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Count:
+    """A term's matching sessions among those with ids up to ``upto``: ``n`` exactly, or at
+    least ``n`` (a count stopped at its cap)."""
+
+    n: int
+    upto: int
+    exact: bool
+
+
 class SessionDB(SessionReads):
     """One memory database file; opened at first use."""
 
@@ -114,6 +135,10 @@ class SessionDB(SessionReads):
         # agent (None: all) → its sessions: an upper bound of any term's matches in its index,
         # counted at first need and kept current by this connection's writes
         self._sizes: dict[str | None, int] = {}
+        # index → term → its matching sessions among those up to a rowid: counted at first
+        # need, then brought up to date by counting only the newer rows (sessions are only
+        # appended, with growing ids, until a delete or another connection's write clears it)
+        self._counts: dict[str, dict[str, _Count]] = {}
         self._data_version: int | None = None
 
     # --- connection ------------------------------------------------------------------------------
@@ -137,7 +162,11 @@ class SessionDB(SessionReads):
             self._conn.close()
             self._conn = None
             self._indexes.clear()
-            self._sizes.clear()
+            self._forget_counts()
+
+    def _forget_counts(self) -> None:
+        self._sizes.clear()
+        self._counts.clear()
 
     # --- generations -----------------------------------------------------------------------------
 
@@ -147,7 +176,7 @@ class SessionDB(SessionReads):
         changed = version != self._data_version
         self._data_version = version
         if changed:
-            self._sizes.clear()
+            self._forget_counts()  # it may have deleted sessions
         return changed
 
     def changes(self) -> Changes:
@@ -168,7 +197,7 @@ class SessionDB(SessionReads):
                 gens = self._insert(conn, sessions, touched, added)
         except BaseException:
             self._indexes.clear()  # an agent's index created in the rolled-back transaction
-            self._sizes.clear()
+            self._forget_counts()
             raise
         for agent, n in added.items():
             if agent in self._sizes:
@@ -211,7 +240,7 @@ class SessionDB(SessionReads):
         """
         conn = self.conn
         cond, params = self._where(before, agent)
-        self._sizes.clear()
+        self._forget_counts()
         with transaction(conn):
             rows = conn.execute(
                 f"SELECT id, agent, task FROM memory_sessions{cond}", params
@@ -291,13 +320,17 @@ class SessionDB(SessionReads):
             return []  # the agent has never stored a session
         if not terms:
             return self._recent(q, cutoff)
-        if self._indexed(q.agent) * len(terms) <= budget:
-            # every term together matches at most ``budget`` sessions: the plan would keep them
-            # all and rank exactly, so the per-term counts are not needed (a term that matches
-            # nothing adds nothing to the query's matches or scores)
+        sessions = self._indexed(q.agent)
+        rule = q.informative_only and sessions >= COMMON_MIN_SESSIONS  # see plan_match
+        if not rule and sessions * len(terms) <= budget:
+            # no term is dropped as common, and every term together matches at most
+            # ``budget`` sessions, so the plan would keep them all and rank exactly — the
+            # per-term counts are not needed (a term that matches nothing adds nothing to the
+            # query's matches or scores)
             plan = MatchPlan(terms)
         else:
-            plan = plan_match(self._doc_counts(index, terms, budget + 1), budget)
+            n = sessions if rule else 0  # 0: no term is common
+            plan = plan_match(self._doc_counts(index, terms, count_cap(n, budget)), budget, n)
         if plan.empty:
             return []
         expr = match_expression(plan.terms)
@@ -346,13 +379,49 @@ class SessionDB(SessionReads):
 
     def _doc_counts(self, index: str, terms: Sequence[str], cap: int) -> list[tuple[str, int]]:
         """Sessions matching each term, counted up to ``cap`` (the plan needs no more), in one
-        statement."""
-        one = f"(SELECT count(*) FROM (SELECT rowid FROM {index} WHERE {index} MATCH ? LIMIT ?))"
+        statement.
+
+        A term counted before is brought up to date by counting only the sessions stored since
+        (their ids are larger: sessions are only appended until a delete, or another
+        connection's write, forgets every count). A count that stopped at a cap is a lower
+        bound; it serves while it reaches the cap asked for (a term in every session keeps
+        doing so: it gains one match per session, the cap half a session).
+        """
+        known = self._counts.setdefault(index, {})
+        fresh = f"(SELECT count(*) FROM (SELECT rowid FROM {index} WHERE {index} MATCH ? LIMIT ?))"
+        # newest first: FTS5 finds the sessions after a rowid faster from the end (measured)
+        newer = (
+            f"(SELECT count(*) FROM (SELECT rowid FROM {index} WHERE {index} MATCH ? "
+            "AND rowid > ? ORDER BY rowid DESC LIMIT ?))"
+        )
+        parts = ["(SELECT max(id) FROM memory_sessions)"]
         params: list[object] = []
+        before: list[_Count | None] = []
         for t in terms:
-            params += [f'"{t}"', cap]
-        row = self.conn.execute("SELECT " + ", ".join([one] * len(terms)), params).fetchone()
-        return [(t, int(n)) for t, n in zip(terms, row, strict=True)]
+            old = known.get(t)
+            if old is not None and (old.exact or old.n >= cap):
+                parts.append(newer)
+                params += [f'"{t}"', old.upto, cap]
+            else:
+                old = None
+                parts.append(fresh)
+                params += [f'"{t}"', cap]
+            before.append(old)
+        row = self.conn.execute("SELECT " + ", ".join(parts), params).fetchone()
+        upto = int(row[0] or 0)
+        out: list[tuple[str, int]] = []
+        for t, old, n in zip(terms, before, row[1:], strict=True):
+            got = int(n)
+            if old is None:
+                count = _Count(got, upto, got < cap)
+            else:
+                count = _Count(old.n + got, upto, old.exact and got < cap)
+            known.pop(t, None)
+            known[t] = count  # the most recently used last
+            out.append((t, min(count.n, cap)))
+        while len(known) > COUNTED_TERMS:
+            del known[next(iter(known))]
+        return out
 
     # --- claude-force 2.2 ------------------------------------------------------------------------
 

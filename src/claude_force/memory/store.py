@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clock import WALL_CLOCK, Clock, utcnow
 from .backend import Changes, NewSession, SessionBackend
@@ -24,8 +24,11 @@ from .context import build_context_with_ids, select
 from .qcache import QueryCache, QueryCacheStats
 from .records import MAX_TASK_CHARS, Hit, MemoryStats, SearchQuery, Session
 from .redact import redact, redact_value
-from .settings import MemorySettings
 from .sqlite_backend import SessionDB
+
+if TYPE_CHECKING:
+    from ..config.snapshot import MemoryView
+    from .settings import MemorySettings
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ class MemoryStore:
     def __init__(
         self,
         path: str | Path,
-        settings: MemorySettings | None = None,
+        settings: MemorySettings | MemoryView | None = None,
         *,
         clock: Clock = WALL_CLOCK,
         search_budget: int = SEARCH_BUDGET,
@@ -76,7 +79,11 @@ class MemoryStore:
         legacy_source: Path | None = None,
         db: SessionBackend | None = None,
     ) -> None:
-        self.settings = settings or MemorySettings()
+        if settings is None:
+            from .settings import MemorySettings
+
+            settings = MemorySettings()
+        self.settings = settings
         self.path = Path(path)
         self.search_budget = search_budget
         self.clock = clock
@@ -233,7 +240,14 @@ class MemoryStore:
             return "", ()
         n = s.context_max_sessions
         hits = self.search(
-            SearchQuery(task, agent=agent, success_only=True, simulated=simulated, limit=3 * n + 1)
+            SearchQuery(
+                task,
+                agent=agent,
+                success_only=True,
+                simulated=simulated,
+                limit=3 * n + 1,
+                informative_only=True,  # a session sharing only common words is no context
+            )
         )
         return build_context_with_ids(select(hits, task, n), s.context_token_budget)
 

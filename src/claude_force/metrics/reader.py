@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..catalog import ModelCatalog
 from ..clock import WALL_CLOCK, Clock, utcnow
@@ -16,12 +17,15 @@ from .analytics import Analytics
 from .backend import LAST_ROLLUP, MetricsStore, RollupReport
 from .memory_backend import MemoryMetricsStore
 from .rollup import rollup_due, run_rollup
-from .settings import MetricsSettings
 from .sqlite_backend import SQLiteMetricsStore
+
+if TYPE_CHECKING:
+    from ..config.snapshot import MetricsView
+    from .settings import MetricsSettings
 
 
 def store_for(
-    settings: MetricsSettings, state_dir: Path, *, database_url: str | None = None
+    settings: MetricsSettings | MetricsView, state_dir: Path, *, database_url: str | None = None
 ) -> MetricsStore:
     """The store the settings ask for (``path`` relative to the state directory); in cluster
     mode (``database_url``: ``cluster.database_url``) the shared PostgreSQL store."""
@@ -42,7 +46,7 @@ class MetricsReader:
         self,
         store: MetricsStore,
         *,
-        settings: MetricsSettings,
+        settings: MetricsSettings | MetricsView,
         catalog: ModelCatalog,
         clock: Clock = WALL_CLOCK,
     ) -> None:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from .backend import DAY_US, LAST_ROLLUP, MetricsStore, RollupReport
 from .record import period_start, to_us
-from .settings import MetricsSettings
+
+if TYPE_CHECKING:
+    from ..config.snapshot import MetricsView
+    from .settings import MetricsSettings
 
 log = logging.getLogger("claude_force.metrics.tracker")  # where these lines were logged before
 
@@ -29,7 +33,9 @@ def rollup_due(last_us: int | None, now: datetime, interval_hours: float) -> boo
     return last_us is None or to_us(now) - last_us >= interval_hours * 3_600_000_000
 
 
-def run_rollup(store: MetricsStore, settings: MetricsSettings, now: datetime) -> RollupReport:
+def run_rollup(
+    store: MetricsStore, settings: MetricsSettings | MetricsView, now: datetime
+) -> RollupReport:
     """Roll up raw rows older than ``raw_retention_days``, prune daily rows older than
     ``daily_retention_days`` and note the time (``LAST_ROLLUP``)."""
     s = settings
