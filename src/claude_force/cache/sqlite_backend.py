@@ -17,7 +17,6 @@ is never modified: the backend refuses it with :class:`ForeignStorageError`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -39,6 +38,8 @@ from .errors import CacheBackendError, ForeignStorageError
 from .records import BackendStats, Counters, EntryInfo, Judge, PutOutcome, Record, Verdict
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ..state.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -591,6 +592,8 @@ class SqliteBackend:
         """:meth:`put` of the record ``build()`` returns, built on the worker thread (``None``:
         nothing to store). Puts queued while none has started are written by one job, in one
         transaction (a burst of answers is one commit, as memory's writes are)."""
+        import asyncio  # here: reading the cache (``cache stats``) never imports asyncio
+
         loop = asyncio.get_running_loop()
         future: asyncio.Future[PutOutcome] = loop.create_future()
         with self._puts_lock:
