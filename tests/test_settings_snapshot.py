@@ -351,3 +351,16 @@ def test_cache_stats_without_a_cache_yet(used: Path) -> None:
     assert code == 0, err
     assert json.loads(out)["entries"] == 0 and "pydantic" not in modules
     assert not (used.parent / "state" / "cache.db").exists()  # nothing created
+
+
+# --- review of issue #10's snapshot: inputs a full load reads that the snapshot must not miss ----
+
+
+def test_a_claude_json_that_is_not_utf8_fails_as_without_a_snapshot(used: Path) -> None:
+    root = used.parent.parent
+    used.write_bytes(used.read_bytes().replace(b'"agents"', b'"agents", "x": "caf\xe9"', 1))
+    with_snapshot = run(root, "list", "agents")
+    snapshot_file(used).unlink()
+    without = run(root, "list", "agents")
+    assert with_snapshot[:3] == without[:3]
+    assert without[0] == 2 and "is not UTF-8 text" in without[2]

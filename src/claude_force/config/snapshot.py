@@ -39,7 +39,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._bounded import MAX_CONFIG_BYTES, decode
+from .._bounded import MAX_CONFIG_BYTES, FileProblem, decode
 from .._version import __version__
 from ._locate import config_file
 from ._paths import Resolver
@@ -209,8 +209,8 @@ def read(config: str | os.PathLike[str] | None) -> SettingsView | None:
         if not isinstance(body, dict):
             return None
         return _view(path, state_dir, {**body, **head})
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
-        return None  # (JSON nested too deep: the loader reports it)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, FileProblem):
+        return None  # (JSON nested too deep, not UTF-8 …: the loader reports it)
 
 
 def _read_bytes(path: Path) -> bytes | None:
