@@ -364,3 +364,20 @@ def test_a_claude_json_that_is_not_utf8_fails_as_without_a_snapshot(used: Path) 
     without = run(root, "list", "agents")
     assert with_snapshot[:3] == without[:3]
     assert without[0] == 2 and "is not UTF-8 text" in without[2]
+
+
+@pytest.mark.parametrize("args", [["list", "agents", "--json"], ["cache", "stats", "--json"]])
+def test_a_database_url_that_the_loader_refuses_is_not_answered_from_the_snapshot(
+    in_project: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_project.parent / "state").mkdir()
+    env = {"CLAUDE_FORCE_DATABASE_URL": "postgresql://u:pw@127.0.0.1:5432/x"}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        assert _record(in_project) and snap(in_project)["clustered"] is True
+        # the same variable, now a URL the cluster settings refuse: a full load exits 2
+        mp.setenv("CLAUDE_FORCE_DATABASE_URL", "mysql://u:pw@127.0.0.1:3306/x")
+        assert snapshot.read(in_project) is None
+        assert main(args) == 2
+    assert "must be a PostgreSQL URL" in capsys.readouterr().err

@@ -9,7 +9,7 @@ command reads ``claude.json``'s bytes, and uses the snapshot only when its diges
 
 * the bytes of ``claude.json`` and its path (any edit, even a space, changes it),
 * the environment variables that override settings (:data:`ENV_OVERRIDES`; of those that may hold
-  a password only whether they are set) and ``HOME`` (paths may start with ``~``),
+  a password only whether they are set, and their URL scheme) and ``HOME`` (paths may start with ``~``),
 * claude-force's version and the files that define the settings and the model catalog (size and
   modification time: an edited checkout invalidates it too).
 
@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
@@ -56,7 +57,21 @@ _MAX_BYTES = 256 * 1024 * 1024  # the rest (a project of 20,000 agents: about 6 
 
 PRESENCE_ONLY = frozenset({"CLAUDE_FORCE_REDIS_URL", "CLAUDE_FORCE_DATABASE_URL"})
 """Settings from the environment that may hold a password: the digest takes only whether they are
-set (no snapshot field depends on their value)."""
+set, and their URL scheme (no snapshot field depends on the rest; ``cluster.database_url`` is
+refused unless it is PostgreSQL's, so a changed scheme must be validated again)."""
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
+def _presence(value: str) -> str:
+    """What the digest takes of a variable that may hold a password: set or not, and the URL's
+    scheme (never a password: a scheme has no ``:`` or ``@``)."""
+    text = value.strip()
+    if not text:
+        return ""
+    scheme, sep, _ = text.partition("://")
+    return f"set:{scheme}" if sep and _SCHEME.fullmatch(scheme) else "set:?"
+
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _DEFINITIONS = (
@@ -258,7 +273,7 @@ def digest(path: Path, raw: bytes) -> str:
     for name in (*sorted(ENV_OVERRIDES), "HOME"):
         value = os.environ.get(name)
         if name in PRESENCE_ONLY and value is not None:
-            value = "set" if value.strip() else ""
+            value = _presence(value)
         h.update(f"{name}={value!r}\0".encode("utf-8", "surrogateescape"))
     h.update(raw)
     return h.hexdigest()
