@@ -381,3 +381,22 @@ def test_a_database_url_that_the_loader_refuses_is_not_answered_from_the_snapsho
         assert snapshot.read(in_project) is None
         assert main(args) == 2
     assert "must be a PostgreSQL URL" in capsys.readouterr().err
+
+
+def test_a_fifo_in_place_of_the_snapshot_does_not_block(in_project: Path) -> None:
+    import threading
+
+    state = in_project.parent / "state"
+    state.mkdir()
+    os.mkfifo(state / SNAPSHOT_FILE)
+    done: list[object] = []
+    worker = threading.Thread(
+        target=lambda: done.extend([snapshot.read(in_project), _record(in_project)]), daemon=True
+    )
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # unblock the reader before failing
+        fd = os.open(state / SNAPSHOT_FILE, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        worker.join(10)
+    assert done[:1] == [None] and not worker.is_alive()

@@ -38,7 +38,7 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from .._bounded import MAX_CONFIG_BYTES, FileProblem, decode
 from .._version import __version__
@@ -214,7 +214,7 @@ def read(config: str | os.PathLike[str] | None) -> SettingsView | None:
         state_dir = _state_dir(path, raw)
         if state_dir is None:
             return None
-        with open(state_dir / SNAPSHOT_FILE, "rb") as fh:
+        with _open(state_dir / SNAPSHOT_FILE) as fh:
             head = _head(fh.readline(_HEAD_BYTES))
             if head is None or head["digest"] != digest(path, raw):
                 return None
@@ -226,6 +226,19 @@ def read(config: str | os.PathLike[str] | None) -> SettingsView | None:
         return _view(path, state_dir, {**body, **head})
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, FileProblem):
         return None  # (JSON nested too deep, not UTF-8 …: the loader reports it)
+
+
+def _open(path: Path) -> BinaryIO:
+    """The snapshot, opened to read: a regular file (a FIFO put in its place would block the
+    command; ``OSError`` for anything else)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read_bytes(path: Path) -> bytes | None:
@@ -394,7 +407,7 @@ def _head(line: bytes) -> dict[str, Any] | None:
 
 def _old(target: Path) -> dict[str, Any] | None:
     try:
-        with open(target, "rb") as fh:
+        with _open(target) as fh:
             return _head(fh.readline(_HEAD_BYTES))
     except (OSError, ValueError):
         return None
