@@ -400,3 +400,34 @@ def test_a_fifo_in_place_of_the_snapshot_does_not_block(in_project: Path) -> Non
         os.close(fd)
         worker.join(10)
     assert done[:1] == [None] and not worker.is_alive()
+
+
+# modules a full load imports that decide nothing the snapshot holds: messages, helpers, the
+# version (in the digest itself), and the path code that the reader runs again
+_NOT_DEFINITIONS = {
+    "__init__.py",
+    "_lazy.py",
+    "_once.py",
+    "_version.py",
+    "clock.py",
+    "errors.py",
+    "config/_jsonpos.py",
+    "config/_locate.py",
+    "config/_paths.py",
+}
+
+
+def test_every_module_of_a_full_load_is_in_the_digest() -> None:
+    """A checkout edited in place (limits, validators) makes the snapshot stale: every module the
+    loader imports is one of the definitions the digest stats, or decides nothing in it."""
+    code = (
+        "import json, sys\n"
+        "import claude_force.config.project, claude_force.catalog\n"
+        "print(json.dumps(sorted({m.__file__ for n, m in list(sys.modules.items())"
+        " if n.startswith('claude_force') and getattr(m, '__file__', None)})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    package = Path(snapshot.__file__).resolve().parent.parent
+    loaded = {Path(f).resolve().relative_to(package).as_posix() for f in json.loads(done.stdout)}
+    loaded = {f for f in loaded if not f.endswith("/__init__.py")}
+    assert loaded - set(snapshot._DEFINITIONS) - _NOT_DEFINITIONS == set()

@@ -75,6 +75,8 @@ def _presence(value: str) -> str:
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _DEFINITIONS = (
+    "_bounded.py",  # the size and nesting limits of claude.json and of the agents' files
+    "_ordered.py",  # validators of the resilience and anomaly settings
     "config/schema.py",
     "config/loader.py",
     "config/project.py",
