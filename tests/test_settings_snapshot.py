@@ -431,3 +431,12 @@ def test_every_module_of_a_full_load_is_in_the_digest() -> None:
     loaded = {Path(f).resolve().relative_to(package).as_posix() for f in json.loads(done.stdout)}
     loaded = {f for f in loaded if not f.endswith("/__init__.py")}
     assert loaded - set(snapshot._DEFINITIONS) - _NOT_DEFINITIONS == set()
+
+
+def test_a_claude_json_replaced_by_non_utf8_after_validation_is_no_error(
+    in_project: Path,
+) -> None:
+    (in_project.parent / "state").mkdir()
+    project = load_project(in_project, check_files="stat")
+    in_project.write_bytes(b'{"agents": {}, "x": "caf\xe9"}')  # another process, meanwhile
+    assert snapshot.record(project, files_checked=True) is False

@@ -394,7 +394,7 @@ def record(project: Project, *, files_checked: bool) -> bool:
         text += json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
         _atomic_write(target, text)
         return True
-    except (OSError, ClaudeForceError):
+    except (OSError, ClaudeForceError, FileProblem):  # (replaced by a file that is not UTF-8)
         return False
 
 
