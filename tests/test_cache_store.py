@@ -344,3 +344,70 @@ async def test_entry_previews_never_hold_credentials() -> None:
     assert found is not None and found.entry is not None
     assert secret not in found.entry.preview and "REDACTED" in found.entry.preview
     await store.aclose()
+
+
+@pytest.mark.parametrize("max_bytes", [1_000_000, 500])
+async def test_sqlite_builds_and_signs_an_entry_on_its_worker_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_bytes: int
+) -> None:
+    import threading
+
+    from claude_force.cache.codec import Signer
+
+    signed_on: list[str] = []
+    real_sign = Signer.sign
+
+    def sign(self: Signer, key: str, payload: bytes) -> bytes:
+        signed_on.append(threading.current_thread().name)
+        return real_sign(self, key, payload)
+
+    monkeypatch.setattr(Signer, "sign", sign)
+    store = make_store(SqliteBackend(tmp_path / "cache.db"), max_bytes=max_bytes)
+    answer = MessageResponse("x" * 1000, "claude-sonnet-5-5", "end_turn", Usage(1, 1))
+    stored = await store.put(
+        "f" * 64,
+        namespace="sim",
+        agent="a",
+        model="claude-sonnet-5-5",
+        response=answer,
+        duration_s=0,
+    )
+    assert stored is (max_bytes > 500)  # too large for 500 bytes: built, refused, not stored
+    assert signed_on == ["claude-force-cache"]  # the event loop's thread never signs
+    assert (await store.get("f" * 64) is not None) is stored
+    await store.aclose()
+
+
+async def test_sqlite_writes_answers_queued_together_in_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = SqliteBackend(tmp_path / "cache.db")
+    batches: list[int] = []
+    real = SqliteBackend._put_batch
+
+    def counted(self: SqliteBackend, conn: Any, items: list[Any]) -> Any:
+        batches.append(len(items))
+        return real(self, conn, items)
+
+    monkeypatch.setattr(SqliteBackend, "_put_batch", counted)
+    store = make_store(backend)
+    answer = MessageResponse("an answer", "claude-sonnet-5-5", "end_turn", Usage(1, 1))
+    keys = [f"{n:x}" * 64 for n in range(1, 6)]
+    stored = await asyncio.gather(
+        *(
+            store.put(
+                k,
+                namespace="sim",
+                agent="a",
+                model="claude-sonnet-5-5",
+                response=answer,
+                duration_s=0,
+            )
+            for k in keys
+        )
+    )
+    assert stored == [True] * 5
+    assert sum(batches) == 5 and len(batches) <= 2  # one job (two if the thread was quick)
+    assert all([await store.get(k) is not None for k in keys])
+    assert (await store.stats()).entries == 5
+    await store.aclose()

@@ -100,6 +100,7 @@ async def test_a_repeat_after_related_tasks_is_a_cache_hit_on_the_defaults(
     assert HEADER in sent(provider)  # it was sent with memory context
     again = await orch.execute("alpha", "Tune the postgres index for invoices")
     assert again.cached and len(provider.requests) == 2
+    await orch.memory.flush()  # (a hit searches no memory: nothing waits for the writes)
     assert sessions(config) == 2  # an answer from the cache is not stored again
     # related tasks run in between: the memory context of the task changes …
     await orch.execute("alpha", "Tune the postgres vacuum for invoices")
@@ -496,19 +497,23 @@ async def test_runs_finishing_together_are_stored_in_one_write(
     await service.aclose()
 
 
+@pytest.mark.parametrize(
+    ("cache", "thread"), [(False, "claude-force-memory"), (True, "claude-force-cache")]
+)
 async def test_the_definition_is_read_in_the_memory_searchs_job(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: bool, thread: str
 ) -> None:
     """With memory on and the project's own files, the agent's definition is read on the
-    memory's worker thread, in the job that searches (one hop); an agent file that cannot be
-    read still fails that run with its own error, and the next run reads it again."""
+    memory's worker thread, in the job that searches (one hop) — or, with the response cache
+    on, in the cache's lookup job, which runs while memory is searched; an agent file that
+    cannot be read still fails that run with its own error, and the next run reads it again."""
     import threading
 
     from claude_force.config.project import Project
 
     config = project(tmp_path)
     provider = RecordingProvider()
-    orch = core(config, provider)
+    orch = core(config, provider, enable_cache=cache)
     threads: list[str] = []
     read_agent = Project.read_agent
 
@@ -521,7 +526,7 @@ async def test_the_definition_is_read_in_the_memory_searchs_job(
     second = await orch.execute("alpha", "Plan the kafka rollback")
     assert first.success and second.success
     assert HEADER in sent(provider)  # the second run got the first as context
-    assert len(threads) == 2 and all(t.startswith("claude-force-memory") for t in threads)
+    assert len(threads) == 2 and all(t.startswith(thread) for t in threads)
     agent_file = config.parent / "agents" / "alpha.md"
     agent_file.unlink()
     failed = await orch.execute("alpha", "Plan the kafka upgrade")

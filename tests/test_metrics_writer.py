@@ -199,3 +199,44 @@ def test_records_still_queued_are_written_at_normal_exit(tmp_path: Path) -> None
     store = SQLiteMetricsStore(tmp_path / "m.db")
     assert store.stats().raw_rows == 1234
     store.close()
+
+
+def test_records_do_not_wake_the_writer_thread_one_by_one() -> None:
+    """While a batch fills, the writer sleeps until its interval ends (or a flush, a close or a
+    full batch): the records queued meanwhile cost no thread switch each."""
+    import queue
+    import time
+
+    class CountingQueue:
+        def __init__(self) -> None:
+            self.inner: queue.SimpleQueue[object] = queue.SimpleQueue()
+            self.blocking_gets = 0
+
+        def get(self, block: bool = True, timeout: float | None = None) -> object:
+            self.blocking_gets += 1
+            return self.inner.get(block, timeout)
+
+        def get_nowait(self) -> object:
+            return self.inner.get_nowait()
+
+        def put(self, item: object) -> None:
+            self.inner.put(item)
+
+        def qsize(self) -> int:
+            return self.inner.qsize()
+
+        def empty(self) -> bool:
+            return self.inner.empty()
+
+    sink = Sink()
+    w: BatchWriter[int] = BatchWriter(sink, batch_size=1000, flush_interval_s=3600)
+    counting = CountingQueue()
+    w._q = counting  # type: ignore[assignment]
+    for i in range(50):
+        w.submit(i)
+        time.sleep(0.001)  # the thread has every chance to wake per record: it does not
+    assert sink.batches == []  # the interval has not ended
+    assert counting.blocking_gets == 1  # the first record woke it, none of the 49 others
+    assert w.flush(timeout=10)
+    assert sink.batches == [list(range(50))]
+    w.close()

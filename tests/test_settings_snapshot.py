@@ -351,3 +351,92 @@ def test_cache_stats_without_a_cache_yet(used: Path) -> None:
     assert code == 0, err
     assert json.loads(out)["entries"] == 0 and "pydantic" not in modules
     assert not (used.parent / "state" / "cache.db").exists()  # nothing created
+
+
+# --- review of issue #10's snapshot: inputs a full load reads that the snapshot must not miss ----
+
+
+def test_a_claude_json_that_is_not_utf8_fails_as_without_a_snapshot(used: Path) -> None:
+    root = used.parent.parent
+    used.write_bytes(used.read_bytes().replace(b'"agents"', b'"agents", "x": "caf\xe9"', 1))
+    with_snapshot = run(root, "list", "agents")
+    snapshot_file(used).unlink()
+    without = run(root, "list", "agents")
+    assert with_snapshot[:3] == without[:3]
+    assert without[0] == 2 and "is not UTF-8 text" in without[2]
+
+
+@pytest.mark.parametrize("args", [["list", "agents", "--json"], ["cache", "stats", "--json"]])
+def test_a_database_url_that_the_loader_refuses_is_not_answered_from_the_snapshot(
+    in_project: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_project.parent / "state").mkdir()
+    env = {"CLAUDE_FORCE_DATABASE_URL": "postgresql://u:pw@127.0.0.1:5432/x"}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        assert _record(in_project) and snap(in_project)["clustered"] is True
+        # the same variable, now a URL the cluster settings refuse: a full load exits 2
+        mp.setenv("CLAUDE_FORCE_DATABASE_URL", "mysql://u:pw@127.0.0.1:3306/x")
+        assert snapshot.read(in_project) is None
+        assert main(args) == 2
+    assert "must be a PostgreSQL URL" in capsys.readouterr().err
+
+
+def test_a_fifo_in_place_of_the_snapshot_does_not_block(in_project: Path) -> None:
+    import threading
+
+    state = in_project.parent / "state"
+    state.mkdir()
+    os.mkfifo(state / SNAPSHOT_FILE)
+    done: list[object] = []
+    worker = threading.Thread(
+        target=lambda: done.extend([snapshot.read(in_project), _record(in_project)]), daemon=True
+    )
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # unblock the reader before failing
+        fd = os.open(state / SNAPSHOT_FILE, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        worker.join(10)
+    assert done[:1] == [None] and not worker.is_alive()
+
+
+# modules a full load imports that decide nothing the snapshot holds: messages, helpers, the
+# version (in the digest itself), and the path code that the reader runs again
+_NOT_DEFINITIONS = {
+    "__init__.py",
+    "_lazy.py",
+    "_once.py",
+    "_version.py",
+    "clock.py",
+    "errors.py",
+    "config/_jsonpos.py",
+    "config/_locate.py",
+    "config/_paths.py",
+}
+
+
+def test_every_module_of_a_full_load_is_in_the_digest() -> None:
+    """A checkout edited in place (limits, validators) makes the snapshot stale: every module the
+    loader imports is one of the definitions the digest stats, or decides nothing in it."""
+    code = (
+        "import json, sys\n"
+        "import claude_force.config.project, claude_force.catalog\n"
+        "print(json.dumps(sorted({m.__file__ for n, m in list(sys.modules.items())"
+        " if n.startswith('claude_force') and getattr(m, '__file__', None)})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    package = Path(snapshot.__file__).resolve().parent.parent
+    loaded = {Path(f).resolve().relative_to(package).as_posix() for f in json.loads(done.stdout)}
+    loaded = {f for f in loaded if not f.endswith("/__init__.py")}
+    assert loaded - set(snapshot._DEFINITIONS) - _NOT_DEFINITIONS == set()
+
+
+def test_a_claude_json_replaced_by_non_utf8_after_validation_is_no_error(
+    in_project: Path,
+) -> None:
+    (in_project.parent / "state").mkdir()
+    project = load_project(in_project, check_files="stat")
+    in_project.write_bytes(b'{"agents": {}, "x": "caf\xe9"}')  # another process, meanwhile
+    assert snapshot.record(project, files_checked=True) is False

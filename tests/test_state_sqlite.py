@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -185,3 +186,57 @@ def test_the_worker_closes_outside_a_loop() -> None:
     worker.close(lambda: done.append(True))
     assert done == [True]
     worker.close()
+
+
+async def test_jobs_queued_together_reach_the_loop_in_one_wake_up() -> None:
+    worker = Worker("test-worker")
+    loop = asyncio.get_running_loop()
+    gate = threading.Event()
+    wakes: list[int] = []
+    real = loop.call_soon_threadsafe
+
+    def counting(callback: Any, *args: Any, **kwargs: Any) -> Any:
+        wakes.append(len(args[0]) if args and isinstance(args[0], list) else -1)
+        return real(callback, *args, **kwargs)
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    try:
+        first = worker.submit(gate.wait, 5)  # holds the thread until the others are queued
+        rest = [worker.submit(lambda n=n: n) for n in range(4)]
+        gate.set()
+        assert await asyncio.gather(first, *rest) == [True, 0, 1, 2, 3]
+    finally:
+        loop.call_soon_threadsafe = real  # type: ignore[method-assign]
+    # the five results in one wake-up (two if the thread finished the first job before the
+    # others were queued); never one wake-up per job
+    assert sum(wakes) == 5 and len(wakes) <= 2
+    await worker.aclose()
+
+
+async def test_a_job_cancelled_before_it_starts_does_not_run() -> None:
+    worker = Worker("test-worker")
+    gate = threading.Event()
+    ran: list[int] = []
+    blocker = worker.submit(gate.wait, 5)
+    doomed = worker.submit(ran.append, 1)
+    doomed.cancel()
+    gate.set()
+    await blocker
+    await worker.run(ran.append, 2)
+    assert ran == [2]
+    await worker.aclose()
+
+
+async def test_a_job_error_reaches_its_caller_and_the_thread_goes_on() -> None:
+    worker = Worker("test-worker")
+
+    def fails() -> None:
+        raise StopIteration("done")  # an asyncio future refuses StopIteration itself
+
+    with pytest.raises(RuntimeError, match="StopIteration"):
+        await worker.run(fails)
+    with pytest.raises(ZeroDivisionError):
+        await worker.run(lambda: 1 / 0)
+    assert await worker.run(lambda: 3) == 3
+    worker.close()
+    assert not worker.started

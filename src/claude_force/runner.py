@@ -7,6 +7,7 @@ and the error, and emits events. Cancellation propagates.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -245,6 +246,25 @@ class AgentRunner:
             log.exception("agent %s failed unexpectedly", agent)
             times = _times(t0, t_admitted)
             return self._fail(execution_id, agent, task, model, opts, started_at, times, exc)
+
+    def request_builder(
+        self, task: str, model: str, opts: RunOptions
+    ) -> Callable[[str], MessageRequest]:
+        """From a system prompt to the request a run of ``task`` on ``model`` sends without
+        memory context — the request the response cache keys (pure: the engine looks it up
+        before the run, in a worker job, while memory is searched)."""
+        temperature = opts.temperature
+        if temperature is not None and not self.catalog.sampling_allowed(model):
+            temperature = None
+        return functools.partial(
+            build_request,
+            task=task,
+            model=model,
+            max_tokens=opts.max_tokens,
+            temperature=temperature,
+            context=opts.context,
+            cache_ttl=self.prompt_cache_ttl,
+        )
 
     def _requests(
         self,

@@ -7,11 +7,14 @@ records cost 0 and the saved cost). A cache failure never fails the call.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import callctx
 from ..clock import WALL_CLOCK, Clock
@@ -24,12 +27,29 @@ from .errors import CacheConfigurationError
 from .keys import Namespace, request_key
 from .policy import CachePolicy
 from .secret import DB_FILE_NAME, KEY_FILE_NAME, SecretSource
-from .store import ResponseStore
+from .store import Found, ResponseStore
 
 if TYPE_CHECKING:
     from .semantic.wiring import SemanticRoute
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LookedAhead:
+    """An exact-cache lookup made before the run's request was complete
+    (:meth:`CacheProvider.look_ahead`): the agent's system prompt read in the same job (or the
+    error reading it), the request keyed (without memory context) and what the lookup found."""
+
+    system: str | Exception
+    request: MessageRequest | None
+    found: Found[Any]
+    namespace: Namespace
+    identity: str
+    layer: CacheProvider
+
+
+_AHEAD: ContextVar[LookedAhead | None] = ContextVar("claude_force_cache_ahead", default=None)
 
 
 def provider_identity(provider: Provider) -> str:
@@ -177,6 +197,68 @@ class CacheProvider(ProviderWrapper):
             return request  # no memory, strict keying, or a request rewritten on the way
         return keyed[1]
 
+    def can_look_ahead(self, agent: str, *, use_cache: bool = True, refresh: bool = False) -> bool:
+        """Whether a run's exact lookup can be made before its memory context is known: the key
+        leaves memory out (not ``cache.key_includes_memory``), the call reads the cache
+        (``normal`` mode for this agent) and the store can look up along a read (SQLite)."""
+        if self.key_includes_memory:
+            return False
+        ctx = callctx.CallContext(agent=agent, use_cache=use_cache, refresh=refresh)
+        return self.store.policy.mode(ctx) == "normal" and self.store.looks_along()
+
+    async def look_ahead(
+        self,
+        read: Callable[[], str],
+        build: Callable[[str], MessageRequest],
+        then: Callable[[], None] | None = None,
+    ) -> LookedAhead:
+        """``read()`` an agent's system prompt, ``build`` the run's request without memory
+        context from it, and look its key up: one job on the store's worker thread (only when
+        :meth:`can_look_ahead`); unless it finds an entry, ``then()`` on that thread (the
+        engine starts the memory search there). :meth:`ahead` hands the result to this run's
+        :meth:`send`."""
+        namespace, identity = self.namespace, self.identity
+
+        def along() -> tuple[tuple[str | Exception, MessageRequest | None], str | None]:
+            try:
+                system = read()
+            except Exception as exc:  # the runner reports it, as when it reads the prompt itself
+                return (exc, None), None
+            try:
+                request = build(system)
+                return (system, request), request_key(
+                    request, namespace=namespace, provider=identity
+                )
+            except (TypeError, ValueError):  # not cacheable (e.g. a NaN temperature)
+                return (system, None), None
+
+        found = await self.store.lookup_along(along, then)
+        system, request = found.value
+        return LookedAhead(system, request, found, namespace, identity, self)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def ahead(looked: LookedAhead) -> Iterator[None]:
+        """Within the block, :meth:`send` of the request ``looked`` keyed uses its lookup."""
+        token = _AHEAD.set(looked)
+        try:
+            yield
+        finally:
+            _AHEAD.reset(token)
+
+    def _looked_ahead(self, material: MessageRequest) -> LookedAhead | None:
+        looked = _AHEAD.get()
+        if (
+            looked is None
+            or looked.layer is not self
+            or looked.found.key is None
+            or looked.request != material
+            or looked.namespace != self.namespace
+            or looked.identity != self.identity
+        ):
+            return None
+        return looked
+
     async def ready(self) -> None:
         """Open the store before the clock (``preload.prepare``): the secret, the file and its
         schema are not the first call's latency. A failure is left for the first call, which
@@ -192,11 +274,15 @@ class CacheProvider(ProviderWrapper):
         if mode == "bypass":
             return await self.inner.send(request)
         material = self.keyed_request(request, ctx)
-        try:
-            key = self.key_for(material)
-        except (TypeError, ValueError) as exc:  # e.g. a NaN temperature: not cacheable
-            log.debug("request not cacheable (%s); calling the provider", exc)
-            return await self.inner.send(request)
+        looked = self._looked_ahead(material) if mode == "normal" else None
+        if looked is not None and looked.found.key is not None:
+            key = looked.found.key  # looked up already, while memory was searched
+        else:
+            try:
+                key = self.key_for(material)
+            except (TypeError, ValueError) as exc:  # e.g. a NaN temperature: not cacheable
+                log.debug("request not cacheable (%s); calling the provider", exc)
+                return await self.inner.send(request)
         preview = material.messages[-1].content if material.messages else ""
         semantic = (
             self.semantic.for_call(material, ctx, namespace=self.namespace, provider=self.identity)
@@ -213,6 +299,7 @@ class CacheProvider(ProviderWrapper):
             preview=preview,
             memory_sessions=ctx.memory_sessions if material is not request else (),
             on_miss=semantic.on_miss(self.store) if semantic is not None else None,
+            found=looked.found if looked is not None else None,
         )
         if semantic is not None:
             await semantic.remember(self.store, key, response)

@@ -5,8 +5,9 @@ recency, byte total and counters move together, so two processes never lose an u
 busy timeout instead of failures under contention.
 
 Why not aiosqlite: a lookup is one transaction of several statements, and aiosqlite hops to its
-thread once per statement. Here each whole transaction runs as one job on a private single-thread
-executor that owns the connection, so a hit costs one hop and the event loop never blocks.
+thread once per statement. Here each whole transaction runs as one job on the store's one worker
+thread that owns the connection (``state/worker.py``), so a hit costs one hop and the event
+loop never blocks.
 
 Damage: a file that is not SQLite, or a database SQLite reports as corrupt, is renamed aside
 (``cache.db.corrupt-<time>``, with its ``-wal``/``-shm``) and a fresh cache is started; the
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +38,8 @@ from .errors import CacheBackendError, ForeignStorageError
 from .records import BackendStats, Counters, EntryInfo, Judge, PutOutcome, Record, Verdict
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ..state.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -159,6 +163,19 @@ class SqliteBackend:
         self._ckpt_pool: ThreadPoolExecutor | None = None
         self._ckpt_conn: sqlite3.Connection | None = None
         self._ckpt_pending = False
+        # puts queued for the next write job (put_built), shared by the loop and the worker
+        self._puts: list[
+            tuple[
+                asyncio.AbstractEventLoop,
+                asyncio.Future[PutOutcome],
+                Callable[[], Record | None],
+                int,
+                float,
+                Counters,
+            ]
+        ] = []
+        self._puts_lock = threading.Lock()
+        self._put_scheduled = False
         # the counters of misses not written yet (a miss is a read; they join the next write,
         # and stats and close write them): touched only on the worker thread
         self._pending = Counters()
@@ -327,57 +344,67 @@ class SqliteBackend:
             return PutOutcome(stored=False)
         with self._with_pending() as pending, transaction(conn):
             _add(conn, pending)
-            old = _delete(conn, record.key)
-            conn.execute(
-                "INSERT INTO entries(key, namespace, agent, model, created_at, expires_at, "
-                "last_used_at, seq, size, hits, payload, sig) VALUES (?,?,?,?,?,?,?,?,?,0,?,?)",
-                (
-                    record.key,
-                    str(record.namespace),
-                    record.agent,
-                    record.model,
-                    record.created_at,
-                    record.expires_at,
-                    now,
-                    _next_seq(conn),
-                    record.size,
-                    record.payload,
-                    record.sig,
-                ),
-            )
-            total = (
-                int(conn.execute("SELECT value FROM counters WHERE name = 'bytes'").fetchone()[0])
-                + record.size
-                - (old or 0)
-            )
-            d_entries = 0 if old is not None else 1
-            d_bytes = record.size - (old or 0)
-            evicted = expired = 0
-            while total > max_bytes:
-                victims = conn.execute(
-                    "SELECT key, size, expires_at FROM entries WHERE key != ? "
-                    "ORDER BY seq LIMIT 64",
-                    (record.key,),
-                ).fetchall()
-                if not victims:
+            return self._put_in(conn, record, max_bytes, now, counters)
+
+    def _put_in(
+        self,
+        conn: sqlite3.Connection,
+        record: Record,
+        max_bytes: int,
+        now: float,
+        counters: Counters,
+    ) -> PutOutcome:
+        """:meth:`_put` inside the caller's transaction."""
+        old = _delete(conn, record.key)
+        conn.execute(
+            "INSERT INTO entries(key, namespace, agent, model, created_at, expires_at, "
+            "last_used_at, seq, size, hits, payload, sig) VALUES (?,?,?,?,?,?,?,?,?,0,?,?)",
+            (
+                record.key,
+                str(record.namespace),
+                record.agent,
+                record.model,
+                record.created_at,
+                record.expires_at,
+                now,
+                _next_seq(conn),
+                record.size,
+                record.payload,
+                record.sig,
+            ),
+        )
+        total = (
+            int(conn.execute("SELECT value FROM counters WHERE name = 'bytes'").fetchone()[0])
+            + record.size
+            - (old or 0)
+        )
+        d_entries = 0 if old is not None else 1
+        d_bytes = record.size - (old or 0)
+        evicted = expired = 0
+        while total > max_bytes:
+            victims = conn.execute(
+                "SELECT key, size, expires_at FROM entries WHERE key != ? ORDER BY seq LIMIT 64",
+                (record.key,),
+            ).fetchall()
+            if not victims:
+                break
+            for victim_key, size, expires_at in victims:
+                if total <= max_bytes:
                     break
-                for victim_key, size, expires_at in victims:
-                    if total <= max_bytes:
-                        break
-                    conn.execute("DELETE FROM entries WHERE key = ?", (victim_key,))
-                    total -= _int(size)
-                    d_bytes -= _int(size)
-                    d_entries -= 1
-                    if now < _float(expires_at):
-                        evicted += 1
-                    else:
-                        expired += 1
-            _add(
-                conn,
-                counters + Counters(evictions=evicted, expirations=expired),
-                bytes=d_bytes,
-                entries=d_entries,
-            )
+                conn.execute("DELETE FROM entries WHERE key = ?", (victim_key,))
+                total -= _int(size)
+                d_bytes -= _int(size)
+                d_entries -= 1
+                if now < _float(expires_at):
+                    evicted += 1
+                else:
+                    expired += 1
+        _add(
+            conn,
+            counters + Counters(evictions=evicted, expirations=expired),
+            bytes=d_bytes,
+            entries=d_entries,
+        )
         return PutOutcome(stored=True, evicted=evicted, expired=expired)
 
     @staticmethod
@@ -514,6 +541,43 @@ class SqliteBackend:
     async def lookup(self, key: str, now: float, judge: Judge, miss: Counters) -> Verdict | None:
         return await self._run(self._lookup, key, now, judge, miss)
 
+    async def lookup_along(
+        self,
+        along: Callable[[], tuple[T, str | None]],
+        now: float,
+        judge: Judge,
+        miss: Counters,
+        then: Callable[[], None] | None = None,
+    ) -> tuple[T, str | None, Verdict | Exception | None]:
+        """``along()`` — a read the caller needs anyway, which also says the key — then
+        :meth:`lookup` of that key, in one job on the worker thread (one hop for both), then
+        ``then()`` there unless a valid entry was found. Returns ``along()``'s value, the key
+        (``None``: nothing was looked up) and the verdict, or the storage error (``along`` and
+        ``then`` must not raise)."""
+        return await self._worker.run(self._lookup_along, along, now, judge, miss, then)
+
+    def _lookup_along(
+        self,
+        along: Callable[[], tuple[T, str | None]],
+        now: float,
+        judge: Judge,
+        miss: Counters,
+        then: Callable[[], None] | None,
+    ) -> tuple[T, str | None, Verdict | Exception | None]:
+        value, key = along()
+        outcome: Verdict | Exception | None = None
+        if key is not None:
+            try:
+                outcome = self._guarded(self._lookup, (key, now, judge, miss))
+            except Exception as exc:  # the store counts and reports it; the value still counts
+                outcome = exc
+        if then is not None and not (isinstance(outcome, Verdict) and outcome.valid):
+            try:
+                then()
+            except Exception:  # the caller starts it itself when it sees the miss
+                log.exception("what follows a cache miss could not be started")
+        return value, key, outcome
+
     async def peek(self, key: str) -> Record | None:
         return await self._run(self._peek, key)
 
@@ -521,6 +585,63 @@ class SqliteBackend:
         self, record: Record, max_bytes: int, now: float, counters: Counters
     ) -> PutOutcome:
         return await self._run(self._put, record, max_bytes, now, counters)
+
+    async def put_built(
+        self, build: Callable[[], Record | None], max_bytes: int, now: float, counters: Counters
+    ) -> PutOutcome:
+        """:meth:`put` of the record ``build()`` returns, built on the worker thread (``None``:
+        nothing to store). Puts queued while none has started are written by one job, in one
+        transaction (a burst of answers is one commit, as memory's writes are)."""
+        import asyncio  # here: reading the cache (``cache stats``) never imports asyncio
+
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PutOutcome] = loop.create_future()
+        with self._puts_lock:
+            self._puts.append((loop, future, build, max_bytes, now, counters))
+            scheduled, self._put_scheduled = self._put_scheduled, True
+        if not scheduled:
+            self._worker.submit(self._put_queued).add_done_callback(_retrieved)
+        return await future
+
+    def _put_queued(self) -> None:
+        """On the worker thread: write every put queued so far, in one transaction."""
+        with self._puts_lock:
+            batch, self._puts = self._puts, []
+            self._put_scheduled = False
+        outcomes: list[PutOutcome | BaseException]
+        try:
+            outcomes = list(self._guarded(self._put_batch, ([b[2:] for b in batch],)))
+        except BaseException as exc:
+            outcomes = [exc] * len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, PutOutcome | BaseException]]] = {}
+        for (loop, future, *_), outcome in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, settled in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_settle_puts, settled)
+
+    def _put_batch(
+        self,
+        conn: sqlite3.Connection,
+        items: list[tuple[Callable[[], Record | None], int, float, Counters]],
+    ) -> list[PutOutcome | BaseException]:
+        records: list[Record | BaseException | None] = []
+        for build, *_ in items:
+            try:
+                records.append(build())
+            except Exception as exc:  # that caller's error; the others are written
+                records.append(exc)
+        outcomes: list[PutOutcome | BaseException] = []
+        with self._with_pending() as pending, transaction(conn):
+            _add(conn, pending)
+            for record, (_, max_bytes, now, counters) in zip(records, items, strict=True):
+                if isinstance(record, BaseException):
+                    outcomes.append(record)
+                elif record is None or record.size > max_bytes:
+                    outcomes.append(PutOutcome(stored=False))
+                else:
+                    outcomes.append(self._put_in(conn, record, max_bytes, now, counters))
+        return outcomes
 
     async def remove(self, key: str, counters: Counters) -> bool:
         return await self._run(self._remove, key, counters)
@@ -540,6 +661,21 @@ class SqliteBackend:
 
     async def clear(self, agent: str | None = None) -> int:
         return await self._run(self._clear, agent)
+
+
+def _settle_puts(settled: list[tuple[Any, PutOutcome | BaseException]]) -> None:
+    for future, outcome in settled:
+        if future.cancelled():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+def _retrieved(job: asyncio.Future[None]) -> None:
+    if not job.cancelled():
+        job.exception()  # the job reports its errors to each put's own future
 
 
 def _add_locked(conn: sqlite3.Connection, counters: Counters) -> None:

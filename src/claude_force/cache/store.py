@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ..clock import SYSTEM_CLOCK, WALL_CLOCK, Clock
 from ..memory.redact import redact
@@ -25,7 +25,7 @@ from .codec import EntryPayload, Signer, StoredUsage, decode
 from .errors import CacheBackendError, CacheKeyError
 from .keys import Namespace, is_key
 from .policy import CachePolicy
-from .records import PICO, Counters, EntryInfo, Record, Verdict
+from .records import PICO, Counters, EntryInfo, PutOutcome, Record, Verdict
 from .secret import SecretSource
 from .singleflight import SingleFlight
 from .stats import CacheStats
@@ -39,7 +39,27 @@ CORRUPT = Counters(misses=1, integrity_failures=1)
 BACKOFF_S = 5.0  # after a storage failure, calls skip the cache this long
 PREVIEW_CHARS = 160
 FLIGHT_TTL_S = 120.0  # a cross-process claim outlives a call; a crashed leader's expires by then
-FLIGHT_POLL_S = 0.05  # how often a process waiting on another's call looks for its answer
+FLIGHT_POLL_S = 0.05
+WRITES_REMEMBERED = 4096  # finished writes a lookup made ahead is checked against (fetch)  # how often a process waiting on another's call looks for its answer
+
+
+LookupAlong = Callable[
+    [
+        Callable[[], tuple[Any, str | None]],
+        float,
+        Callable[[Record], Verdict],
+        Counters,
+        Callable[[], None] | None,
+    ],
+    Awaitable[tuple[Any, str | None, Verdict | Exception | None]],
+]
+"""``lookup_along(along, now, judge, miss, then)``: ``along()`` (a read that also says the key),
+the lookup of that key, then ``then()`` unless it found an entry, in one backend job (see
+:meth:`ResponseStore.lookup_along`)."""
+
+PutBuilt = Callable[[Callable[[], Record | None], int, float, Counters], Awaitable[PutOutcome]]
+"""``put_built(build, max_bytes, now, counters)``: ``put`` of the record ``build()`` returns,
+built where the backend runs its operations (``None``: not stored)."""
 
 
 @runtime_checkable
@@ -62,6 +82,19 @@ class Hit:
     @property
     def response(self) -> MessageResponse:
         return self.entry.to_response()
+
+
+@dataclass(frozen=True, slots=True)
+class Found(Generic[T]):
+    """What :meth:`ResponseStore.lookup_along` found: ``along()``'s value, the key it said
+    (``None``: nothing was looked up), the entry (``None``: a miss) and whether the lookup ran
+    and counted (``False``: storage failed; the call goes on without the cache)."""
+
+    value: T
+    key: str | None
+    hit: Hit | None
+    looked_up: bool
+    writes: int = 0  # the store's count of finished writes when the lookup was queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +121,12 @@ class ResponseStore:
         verify: bool = True,
     ) -> None:
         self.backend = backend
+        # a backend that runs its operations on a worker thread (SQLite) builds an entry there:
+        # signing and encoding an answer are not the event loop's work after each miss
+        self._put_built: PutBuilt | None = getattr(backend, "put_built", None)
+        self._lookup_along: LookupAlong | None = getattr(backend, "lookup_along", None)
+        # decided once: a runtime Protocol check costs microseconds on every miss
+        self._cross_process = backend if isinstance(backend, CrossProcessFlights) else None
         self.policy = policy
         self._secret = secret
         self._prices = prices
@@ -100,6 +139,11 @@ class ResponseStore:
         # Fresh answers are written after the call returns (off the hot path); until written they
         # answer lookups from here, so a repeat is a hit at once (read-your-writes).
         self._storing: dict[str, tuple[MessageResponse, float]] = {}
+        # keys whose fresh answer finished writing, by the count of writes then: a miss looked
+        # up before a write of its key finished is not trusted (see fetch)
+        self._written: dict[str, int] = {}
+        self._writes_done = 0
+        self._forgotten_up_to = 0
         self._writes: set[asyncio.Task[None]] = set()
         self._errors = 0
         self._unavailable_until = float("-inf")
@@ -211,6 +255,45 @@ class ResponseStore:
         entry, hits = verdict.value
         return Hit(entry, hits, max(0.0, now - entry.created_at))
 
+    def looks_along(self) -> bool:
+        """Whether :meth:`lookup_along` can run now: a backend that runs its operations on a
+        worker thread (SQLite), the store open, and not resting after a storage failure."""
+        return self._lookup_along is not None and self._signer is not None and self._available()
+
+    async def lookup_along(
+        self,
+        along: Callable[[], tuple[T, str | None]],
+        then: Callable[[], None] | None = None,
+    ) -> Found[T]:
+        """``along()`` — a blocking read the caller needs anyway (an agent's system prompt),
+        which also returns the key of the request it completes — and the lookup of that key, in
+        one job on the backend's worker thread: one hop for both; then, on that thread,
+        ``then()`` unless an entry was found (what only a miss needs, started without a round
+        trip through the event loop). Counted like :meth:`get`; a storage failure is reported
+        and rested like any other (``looked_up`` false). Only when :meth:`looks_along`;
+        ``along`` and ``then`` must not raise."""
+        assert self._lookup_along is not None
+        now = self.now()
+        writes = self._writes_done
+        value, key, outcome = await self._lookup_along(
+            along, now, self._judge(self._timer.now()), MISS, then
+        )
+        if isinstance(outcome, Exception):
+            self._failed("lookup", outcome)
+            return Found(value, key, None, False, writes)
+        hit = None
+        if outcome is not None and outcome.valid:
+            entry, hits = outcome.value
+            hit = Hit(entry, hits, max(0.0, now - entry.created_at))
+        return Found(value, key, hit, key is not None, writes)
+
+    def _stale(self, found: Found[Any], key: str) -> bool:
+        """Whether a miss ``found`` ahead may be out of date: an answer for ``key`` finished
+        writing after the lookup was queued (a concurrent call of the same request)."""
+        if self._forgotten_up_to > found.writes:
+            return True
+        return self._written.get(key, -1) > found.writes
+
     async def put(
         self,
         key: str,
@@ -231,42 +314,56 @@ class ResponseStore:
             return False
         await self.open()
         now = self.now()
-        entry = EntryPayload(
-            key=key,
-            namespace=namespace,
-            agent=agent,
-            model=model,
-            created_at=now,
-            expires_at=self.policy.expires_at(now),
-            duration_s=max(0.0, duration_s),
-            # The preview only labels the entry in `cache list`: credentials never go in it.
-            preview=redact(preview[: PREVIEW_CHARS * 2]).text[:PREVIEW_CHARS],
-            text=response.text,
-            response_model=response.model or model,
-            stop_reason=response.stop_reason,
-            usage=StoredUsage.of(response.usage),
-            request_id=response.request_id,
-            message_id=response.message_id,
-            provider=response.provider,
-            simulated=response.simulated,
-            estimated_cost=estimated_cost,
-            memory_sessions=list(memory_sessions),
-        )
-        payload = entry.encode()
-        record = Record(
-            key=key,
-            namespace=namespace,
-            agent=agent,
-            model=model,
-            created_at=entry.created_at,
-            expires_at=entry.expires_at,
-            payload=payload,
-            sig=self.signer.sign(key, payload),
-        )
-        if not self.policy.fits(record.size):
-            log.info("not caching %s…: %d bytes exceed cache.max_size_mb", key[:12], record.size)
+        signer = self.signer
+
+        def build() -> Record | None:
+            entry = EntryPayload(
+                key=key,
+                namespace=namespace,
+                agent=agent,
+                model=model,
+                created_at=now,
+                expires_at=self.policy.expires_at(now),
+                duration_s=max(0.0, duration_s),
+                # The preview only labels the entry in `cache list`: credentials never go in it.
+                preview=redact(preview[: PREVIEW_CHARS * 2]).text[:PREVIEW_CHARS],
+                text=response.text,
+                response_model=response.model or model,
+                stop_reason=response.stop_reason,
+                usage=StoredUsage.of(response.usage),
+                request_id=response.request_id,
+                message_id=response.message_id,
+                provider=response.provider,
+                simulated=response.simulated,
+                estimated_cost=estimated_cost,
+                memory_sessions=list(memory_sessions),
+            )
+            payload = entry.encode()
+            record = Record(
+                key=key,
+                namespace=namespace,
+                agent=agent,
+                model=model,
+                created_at=entry.created_at,
+                expires_at=entry.expires_at,
+                payload=payload,
+                sig=signer.sign(key, payload),
+            )
+            if not self.policy.fits(record.size):
+                log.info(
+                    "not caching %s…: %d bytes exceed cache.max_size_mb", key[:12], record.size
+                )
+                return None
+            return record
+
+        stored = Counters(stores=1)
+        if self._put_built is not None:  # built in the backend's job, off the event loop
+            outcome: PutOutcome = await self._put_built(build, self.policy.max_bytes, now, stored)
+            return outcome.stored
+        record = build()
+        if record is None:
             return False
-        outcome = await self.backend.put(record, self.policy.max_bytes, now, Counters(stores=1))
+        outcome = await self.backend.put(record, self.policy.max_bytes, now, stored)
         return outcome.stored
 
     # --- the pipeline path ----------------------------------------------------------------------------
@@ -283,15 +380,23 @@ class ResponseStore:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._errors += 1
-            self._unavailable_until = self._timer.now() + BACKOFF_S
-            if isinstance(exc, CacheBackendError):
-                log.warning(
-                    "response cache unavailable during %s (%s); calling the provider", what, exc
-                )
-            else:
-                log.exception("response cache failed during %s; calling the provider", what)
+            self._failed(what, exc)
             return None
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """Count a storage failure, log it, and rest the backend for ``BACKOFF_S``."""
+        self._errors += 1
+        self._unavailable_until = self._timer.now() + BACKOFF_S
+        if isinstance(exc, CacheBackendError):
+            log.warning(
+                "response cache unavailable during %s (%s); calling the provider", what, exc
+            )
+        else:
+            log.error(
+                "response cache failed during %s; calling the provider",
+                what,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
 
     async def fetch(
         self,
@@ -305,30 +410,45 @@ class ResponseStore:
         preview: str = "",
         on_miss: Callable[[], Awaitable[MessageResponse | None]] | None = None,
         memory_sessions: tuple[str, ...] = (),
+        found: Found[Any] | None = None,
     ) -> MessageResponse:
         """The cached answer for ``key``, else ``call()``'s answer (stored when complete).
 
         Concurrent fetches of one key make one call: the others wait for it and receive its
-        answer marked ``cached=True`` (they cost nothing; their saving is counted).
+        answer marked ``cached=True`` (they cost nothing; their saving is counted). ``found``:
+        the lookup of ``key`` already made (:meth:`lookup_along`), used instead of another.
         """
         looked_up = False
-        if not refresh and key not in self._flights:
-            pending = self._storing.get(key)
-            if pending is not None:  # answered moments ago, still being written
-                return await self._shared(key, namespace, agent, model, pending, 0.0, False, False)
-            hit = await self._safely("lookup", lambda: self.get(key))
-            if hit is not None:
-                return hit.response
-            looked_up = self._available()
-            if on_miss is not None and looked_up:  # the semantic cache, after the exact one
-                alternative = await self._safely("semantic lookup", on_miss)
-                if alternative is not None:
-                    return alternative
+        if not refresh:
+            stale = False
+            if found is not None:
+                if found.hit is not None:
+                    return found.hit.response
+                looked_up = found.looked_up
+                if self._stale(found, key):  # stored meanwhile: look again (the miss is undone)
+                    stale, found = looked_up, None
+            if key not in self._flights:
+                pending = self._storing.get(key)
+                if pending is not None:  # answered moments ago, still being written
+                    return await self._shared(
+                        key, namespace, agent, model, pending, 0.0, looked_up, False
+                    )
+                if found is None:
+                    hit = await self._safely("lookup", lambda: self.get(key))
+                    if stale:
+                        await self.count(Counters(misses=-1))
+                    if hit is not None:
+                        return hit.response
+                    looked_up = self._available()
+                if on_miss is not None and looked_up:  # the semantic cache, after the exact one
+                    alternative = await self._safely("semantic lookup", on_miss)
+                    if alternative is not None:
+                        return alternative
 
         async def lead() -> tuple[MessageResponse, float]:
             t0 = self._timer.now()
             claimed = False
-            flights = self.backend if isinstance(self.backend, CrossProcessFlights) else None
+            flights = self._cross_process
             if not refresh and flights is not None:
                 # another *process* may be calling the model for this key (a shared Redis
                 # cache): wait for its answer instead of paying for the same call twice
@@ -391,6 +511,12 @@ class ResponseStore:
             finally:
                 if self._storing.get(key, (None,))[0] is response:
                     del self._storing[key]
+                self._writes_done += 1
+                self._written.pop(key, None)  # re-inserted: the dict stays in write order
+                self._written[key] = self._writes_done
+                if len(self._written) > WRITES_REMEMBERED:  # the oldest goes (insertion order)
+                    oldest = next(iter(self._written))
+                    self._forgotten_up_to = self._written.pop(oldest)
 
         task = asyncio.create_task(write())
         self._writes.add(task)

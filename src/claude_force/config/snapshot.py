@@ -9,7 +9,7 @@ command reads ``claude.json``'s bytes, and uses the snapshot only when its diges
 
 * the bytes of ``claude.json`` and its path (any edit, even a space, changes it),
 * the environment variables that override settings (:data:`ENV_OVERRIDES`; of those that may hold
-  a password only whether they are set) and ``HOME`` (paths may start with ``~``),
+  a password only whether they are set, and their URL scheme) and ``HOME`` (paths may start with ``~``),
 * claude-force's version and the files that define the settings and the model catalog (size and
   modification time: an edited checkout invalidates it too).
 
@@ -32,14 +32,15 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from .._bounded import MAX_CONFIG_BYTES, decode
+from .._bounded import MAX_CONFIG_BYTES, FileProblem, decode
 from .._version import __version__
 from ._locate import config_file
 from ._paths import Resolver
@@ -56,10 +57,26 @@ _MAX_BYTES = 256 * 1024 * 1024  # the rest (a project of 20,000 agents: about 6 
 
 PRESENCE_ONLY = frozenset({"CLAUDE_FORCE_REDIS_URL", "CLAUDE_FORCE_DATABASE_URL"})
 """Settings from the environment that may hold a password: the digest takes only whether they are
-set (no snapshot field depends on their value)."""
+set, and their URL scheme (no snapshot field depends on the rest; ``cluster.database_url`` is
+refused unless it is PostgreSQL's, so a changed scheme must be validated again)."""
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
+def _presence(value: str) -> str:
+    """What the digest takes of a variable that may hold a password: set or not, and the URL's
+    scheme (never a password: a scheme has no ``:`` or ``@``)."""
+    text = value.strip()
+    if not text:
+        return ""
+    scheme, sep, _ = text.partition("://")
+    return f"set:{scheme}" if sep and _SCHEME.fullmatch(scheme) else "set:?"
+
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _DEFINITIONS = (
+    "_bounded.py",  # the size and nesting limits of claude.json and of the agents' files
+    "_ordered.py",  # validators of the resilience and anomaly settings
     "config/schema.py",
     "config/loader.py",
     "config/project.py",
@@ -199,7 +216,7 @@ def read(config: str | os.PathLike[str] | None) -> SettingsView | None:
         state_dir = _state_dir(path, raw)
         if state_dir is None:
             return None
-        with open(state_dir / SNAPSHOT_FILE, "rb") as fh:
+        with _open(state_dir / SNAPSHOT_FILE) as fh:
             head = _head(fh.readline(_HEAD_BYTES))
             if head is None or head["digest"] != digest(path, raw):
                 return None
@@ -209,8 +226,21 @@ def read(config: str | os.PathLike[str] | None) -> SettingsView | None:
         if not isinstance(body, dict):
             return None
         return _view(path, state_dir, {**body, **head})
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
-        return None  # (JSON nested too deep: the loader reports it)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, FileProblem):
+        return None  # (JSON nested too deep, not UTF-8 …: the loader reports it)
+
+
+def _open(path: Path) -> BinaryIO:
+    """The snapshot, opened to read: a regular file (a FIFO put in its place would block the
+    command; ``OSError`` for anything else)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read_bytes(path: Path) -> bytes | None:
@@ -258,7 +288,7 @@ def digest(path: Path, raw: bytes) -> str:
     for name in (*sorted(ENV_OVERRIDES), "HOME"):
         value = os.environ.get(name)
         if name in PRESENCE_ONLY and value is not None:
-            value = "set" if value.strip() else ""
+            value = _presence(value)
         h.update(f"{name}={value!r}\0".encode("utf-8", "surrogateescape"))
     h.update(raw)
     return h.hexdigest()
@@ -364,7 +394,7 @@ def record(project: Project, *, files_checked: bool) -> bool:
         text += json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
         _atomic_write(target, text)
         return True
-    except (OSError, ClaudeForceError):
+    except (OSError, ClaudeForceError, FileProblem):  # (replaced by a file that is not UTF-8)
         return False
 
 
@@ -379,7 +409,7 @@ def _head(line: bytes) -> dict[str, Any] | None:
 
 def _old(target: Path) -> dict[str, Any] | None:
     try:
-        with open(target, "rb") as fh:
+        with _open(target) as fh:
             return _head(fh.readline(_HEAD_BYTES))
     except (OSError, ValueError):
         return None

@@ -20,7 +20,7 @@ import asyncio
 import functools
 import logging
 import os
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -48,7 +48,9 @@ from ..telemetry.logs import log_finished_run
 from .bound import ConcurrencyBound
 
 if TYPE_CHECKING:
+    from ..cache.layer import CacheProvider
     from ..memory.service import MemoryService
+    from ..messages import MessageRequest
     from ..metrics.tracker import MetricsTracker
     from ..routing.classifier import Complexity
     from ..routing.router import RouteDecision
@@ -130,6 +132,12 @@ class AgentEngine(AsyncClosing):
             )
         spec = project_spec(project, self.hub, self.bus, cache=cache)
         self.pipeline: Provider = wrap(self.provider, spec)
+        self._cache: CacheProvider | None = None  # the outermost layer: looks ahead (_run)
+        if cache is not None:
+            from ..cache.layer import CacheProvider
+
+            if isinstance(self.pipeline, CacheProvider):
+                self._cache = self.pipeline
         # --- state and observers ----------------------------------------------------------------
         self.memory: MemoryService | None = None
         if o.memory and s.memory.enabled:
@@ -328,6 +336,9 @@ class AgentEngine(AsyncClosing):
         )
 
     async def _run(self, agent: str, task: str, opts: RunOptions) -> Execution:
+        ahead = self._look_ahead_plan(agent, task, opts)
+        if ahead is not None:
+            return await self._run_looking_ahead(agent, task, opts, *ahead)
         memory = self.memory
         system: asyncio.Future[str] | None = None
         token = None
@@ -363,6 +374,77 @@ class AgentEngine(AsyncClosing):
                     system.exception()  # retrieved: the runner reported it if it mattered
         if memory is not None:  # successful, uncached runs of agents that allow it
             memory.remember_soon(ex)  # written off the hot path; close() waits for it
+        return ex
+
+    def _look_ahead_plan(
+        self, agent: str, task: str, opts: RunOptions
+    ) -> tuple[CacheProvider, Callable[[str], MessageRequest]] | None:
+        """The cache layer and the run's request builder when the run's exact lookup can be
+        made before its memory context is known (see :meth:`_run_looking_ahead`)."""
+        cache = self._cache
+        if (
+            cache is None
+            or self._loader != self.read_system  # a face's loader: its own way, its own time
+            or self.runner.call != self.pipeline.send  # a face's transport: no cache of ours
+            or not cache.can_look_ahead(agent, use_cache=opts.use_cache, refresh=opts.refresh)
+        ):
+            return None
+        try:
+            model = self.model_for(agent, opts.model)
+        except ClaudeForceError:  # the runner reports it
+            return None
+        return cache, self.runner.request_builder(task, model, opts)
+
+    async def _run_looking_ahead(
+        self,
+        agent: str,
+        task: str,
+        opts: RunOptions,
+        cache: CacheProvider,
+        build: Callable[[str], MessageRequest],
+    ) -> Execution:
+        """A run whose exact-cache lookup does not wait for its memory context.
+
+        The response cache keys a request without its memory context (unless
+        ``cache.key_includes_memory``), so the lookup needs only the agent's system prompt: one
+        job on the cache's worker thread reads the prompt, builds the request and looks its key
+        up. On a hit, memory is never searched. On a miss, that job queues the memory search on
+        memory's thread itself (no round trip through the event loop in between), the run goes
+        on with the context, and the cache layer uses the lookup already made (single-flight,
+        the semantic cache and the store after the answer as always).
+        """
+        memory = self.memory
+        search: asyncio.Future[tuple[str, tuple[str, ...]]] | None = None
+        start: Callable[[], None] | None = None
+        if memory is not None and opts.use_memory and memory.allows(agent):
+            search, start = memory.search_soon(agent, task, simulated=self.provider.simulated)
+        token = None
+        system: asyncio.Future[str] | None = None
+        try:
+            read = functools.partial(self.read_system_blocking, agent)
+            looked = await cache.look_ahead(read, build, start)
+            if search is not None and start is not None and looked.found.hit is None:
+                start()  # queued by the lookup's job already (then a no-op)
+                past, ids = await search
+                if past:  # the runner puts it before the context; the cache keys without it
+                    opts = replace(opts, memory_context=past, memory_sessions=ids)
+            system = asyncio.get_running_loop().create_future()
+            if isinstance(looked.system, Exception):
+                system.set_exception(looked.system)
+            else:
+                system.set_result(looked.system)
+            token = _PREFETCHED.set((agent, system))
+            with cache.ahead(looked):
+                ex = await self.runner.run(agent, task, opts)
+        finally:
+            if token is not None:
+                _PREFETCHED.reset(token)
+            if system is not None:
+                system.exception()  # retrieved: the runner reported it if it mattered
+            if search is not None and not search.done():
+                search.cancel()  # a hit (never started), or cancelled: its job does not run
+        if memory is not None:  # successful, uncached runs of agents that allow it
+            memory.remember_soon(ex)
         return ex
 
     async def _system_for_run(self, agent: str) -> str:

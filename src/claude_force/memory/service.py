@@ -203,6 +203,29 @@ class MemoryService:
             outcome.set_result(value)  # type: ignore[arg-type]
         return outcome, found
 
+    def search_soon(
+        self, agent: str, task: str, *, simulated: bool | None = None
+    ) -> tuple[asyncio.Future[tuple[str, tuple[str, ...]]], Callable[[], None]]:
+        """:meth:`context_with_ids` as a future, and the function that starts its search: call
+        it from any thread, as often as convenient (only the first call queues the job). A job
+        that decides whether the context is needed at all — the response cache's lookup, on its
+        own thread — starts the search there, without a round trip through the event loop; a
+        future that is cancelled before its job starts never runs it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[str, tuple[str, ...]]] = loop.create_future()
+        once = [True]
+
+        def start() -> None:
+            try:
+                once.pop()  # atomic: the first caller, on whichever thread, queues the job
+            except IndexError:
+                return
+            self._worker.submit_threadsafe(
+                loop, future, self._context_or_nothing, agent, task, simulated
+            )
+
+        return future, start
+
     def _context_or_nothing(
         self, agent: str, task: str, simulated: bool | None
     ) -> tuple[str, tuple[str, ...]]:

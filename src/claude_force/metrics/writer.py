@@ -3,14 +3,12 @@
 Hand-written because it must serve synchronous callers (``PerformanceTracker``, the CLI) and the
 event loop alike, without ever blocking the loop: ``submit`` is a ``SimpleQueue.put`` (lock-free
 in C, never waits). The writer thread collects up to ``batch_size`` records or waits at most
-``flush_interval_s`` and hands each batch to ``sink`` — one transaction per batch. ``flush()``
+``flush_interval_s`` and hands each batch to ``sink`` — one transaction per batch. While a batch
+fills, the thread sleeps on an event that only a full batch, ``flush()`` or ``close()`` sets,
+and takes what was queued when it wakes: a record does not wake it (each wake-up is a thread
+switch that takes the GIL from the event loop). ``flush()``
 waits until everything submitted before it is written; live writers are flushed at interpreter
 exit (``atexit``). A process killed outright loses at most the records not yet flushed.
-
-The thread wakes once per batch, not once per record: it takes the first record of a batch from
-the queue, then sleeps (without the GIL) until the interval is over, the queue holds a full
-batch, or ``flush``/``close`` asks, and then drains the queue in one go. Waking for every record
-would take the GIL from the event loop once per call under load, for a few microseconds of work.
 """
 
 from __future__ import annotations
@@ -76,8 +74,7 @@ class BatchWriter(Generic[T]):
         self._retry_delay_s = retry_delay_s
         self._max_failures = max_failures
         self._q: queue.SimpleQueue[T | _Flush | _Stop] = queue.SimpleQueue()
-        self._kick = threading.Event()  # set: drain the queue now (a full batch, flush, close)
-        self._batch: list[T] = []  # the writer thread's
+        self._urgent = threading.Event()  # a full batch, a flush or close: write now
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
@@ -96,8 +93,8 @@ class BatchWriter(Generic[T]):
         self._q.put(item)
         if self._thread is None:
             self._start()
-        elif self._q.qsize() >= self.batch_size and not self._kick.is_set():
-            self._kick.set()  # a full batch waits: write it now, not at the end of the interval
+        elif self._q.qsize() >= self.batch_size:
+            self._urgent.set()
         return True
 
     # --- control ------------------------------------------------------------------------------
@@ -115,7 +112,7 @@ class BatchWriter(Generic[T]):
             return self._q.empty()
         done = threading.Event()
         self._q.put(_Flush(done))
-        self._kick.set()
+        self._urgent.set()
         return done.wait(timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
@@ -127,7 +124,7 @@ class BatchWriter(Generic[T]):
         thread = self._thread
         if thread is not None and thread.is_alive():
             self._q.put(_STOP)
-            self._kick.set()
+            self._urgent.set()
             thread.join(timeout)
 
     @property
@@ -142,42 +139,40 @@ class BatchWriter(Generic[T]):
                 self._on_open()
             except Exception:
                 log.exception("metrics store housekeeping failed; recording continues")
+        batch: list[T] = []
+        deadline = 0.0
         while True:
-            if not self._batch:
-                # the first item of a batch: the one wake-up of an idle writer
-                if not self._take(self._q.get()):
+            if not batch:
+                items = [self._q.get()]  # idle: the first record of a batch wakes the thread
+            else:  # a batch fills without a wake-up per record (see the module documentation)
+                left = deadline - time.monotonic()
+                if left > 0:
+                    self._urgent.wait(left)  # cut short by a full batch, a flush or close
+                items = []
+            self._urgent.clear()  # what set it is in the queue, taken now
+            while True:  # everything queued by now
+                try:
+                    items.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            for item in items:
+                if isinstance(item, _Flush):
+                    self._write(batch)
+                    batch = []
+                    item.done.set()
+                elif isinstance(item, _Stop):
+                    self._write(batch)
                     return
-                if not self._batch:
-                    continue  # a flush marker, or a batch of one already written
-            # more items arrive without waking this thread; it drains them at the end of the
-            # interval, or as soon as a full batch, a flush or a close asks for it
-            interval_over = not self._kick.wait(self.flush_interval_s)
-            self._kick.clear()
-            for _ in range(self._q.qsize()):  # what is queued now (this thread alone takes)
-                if not self._take(self._q.get_nowait()):
-                    return
-            if interval_over:
-                self._write(self._batch)
-                self._batch = []
-            # else: full batches went out; the rest starts the next one
-
-    def _take(self, item: T | _Flush | _Stop) -> bool:
-        """Add ``item`` to the batch (written when full) or act on a marker, in queue order;
-        False: stop."""
-        if isinstance(item, _Flush):
-            self._write(self._batch)
-            self._batch = []
-            item.done.set()
-        elif isinstance(item, _Stop):
-            self._write(self._batch)
-            self._batch = []
-            return False
-        else:
-            self._batch.append(item)
-            if len(self._batch) >= self.batch_size:
-                self._write(self._batch)
-                self._batch = []
-        return True
+                else:
+                    if not batch:
+                        deadline = time.monotonic() + self.flush_interval_s
+                    batch.append(item)
+                    if len(batch) >= self.batch_size:
+                        self._write(batch)
+                        batch = []
+            if batch and time.monotonic() >= deadline:
+                self._write(batch)
+                batch = []
 
     def _write(self, batch: list[T]) -> None:
         if not batch:
