@@ -565,3 +565,52 @@ async def test_a_failing_memory_worker_still_reads_the_definition(
         assert found == ("", ())
     assert any("no context for agent alpha" in r.getMessage() for r in caplog.records)
     store.close()
+
+
+async def test_a_burst_of_sessions_is_written_in_bounded_transactions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sessions queued behind one write are still one job, but never more than
+    ``SESSIONS_PER_WRITE`` are prepared and written at once (the peak memory of a burst of
+    1,000 finished runs); every one is stored."""
+    import threading
+
+    from claude_force.memory import MemoryService
+    from claude_force.memory import service as memory_service
+    from claude_force.runner import Execution
+
+    monkeypatch.setattr(memory_service, "SESSIONS_PER_WRITE", 4)
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    service = MemoryService(store)
+    batches: list[int] = []
+    add_prepared = store.add_prepared
+
+    def counting(sessions: Any) -> None:
+        sessions = list(sessions)
+        batches.append(len(sessions))
+        add_prepared(sessions)
+
+    monkeypatch.setattr(store, "add_prepared", counting)
+    blocker = threading.Event()
+    gate = service._submit(blocker.wait, 30)
+    for i in range(10):
+        service.remember_soon(
+            Execution(
+                execution_id=f"e{i}",
+                agent="alpha",
+                task=f"Tune the kafka consumer {i}",
+                model="claude-sonnet-5-5",
+                provider="test",
+                success=True,
+                output=f"answer {i}",
+                started_at=datetime.now(UTC),
+                duration_ms=1.0,
+            )
+        )
+    blocker.set()
+    await gate
+    await service.flush()
+    assert batches == [4, 4, 2]
+    hits = await service.search(SearchQuery("kafka consumer", agent="alpha", limit=20))
+    assert len(hits) == 10
+    await service.aclose()

@@ -49,6 +49,9 @@ T = TypeVar("T")
 APPLICATION_ID = app_id(b"cfC1")  # marks the file as a claude-force cache
 _TOTALS = ("seq", "bytes", "entries")
 CHECKPOINT_EVERY = 128  # operations between background checkpoints (state/checkpoint.py)
+# Queued puts written per transaction: a burst of 1,000 answers is 16 commits, not one holding
+# 1,000 encoded records at once (docs/tuning.md, "Memory at 1,000 in flight").
+PUTS_PER_TRANSACTION = 64
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -547,8 +550,8 @@ class SqliteBackend:
         self, build: Callable[[], Record | None], max_bytes: int, now: float, counters: Counters
     ) -> PutOutcome:
         """:meth:`put` of the record ``build()`` returns, built on the worker thread (``None``:
-        nothing to store). Puts queued while none has started are written by one job, in one
-        transaction (a burst of answers is one commit, as memory's writes are)."""
+        nothing to store). Puts queued while none has started are written by one job, in
+        transactions of ``PUTS_PER_TRANSACTION`` (a burst of answers is a few commits)."""
         import asyncio  # here: reading the cache (``cache stats``) never imports asyncio
 
         loop = asyncio.get_running_loop()
@@ -561,15 +564,19 @@ class SqliteBackend:
         return await future
 
     def _put_queued(self) -> None:
-        """On the worker thread: write every put queued so far, in one transaction."""
+        """On the worker thread: write every put queued so far, ``PUTS_PER_TRANSACTION`` to a
+        transaction (only that many records are built and encoded at once)."""
         with self._puts_lock:
             batch, self._puts = self._puts, []
             self._put_scheduled = False
-        outcomes: list[PutOutcome | BaseException]
-        try:
-            outcomes = list(self._guarded(self._put_batch, ([b[2:] for b in batch],)))
-        except BaseException as exc:
-            outcomes = [exc] * len(batch)
+        outcomes: list[PutOutcome | BaseException] = []
+        for start in range(0, len(batch), PUTS_PER_TRANSACTION):
+            chunk = [b[2:] for b in batch[start : start + PUTS_PER_TRANSACTION]]
+            try:
+                outcomes.extend(self._guarded(self._put_batch, (chunk,)))
+            except BaseException as exc:
+                outcomes.extend([exc] * len(chunk))
+            del chunk
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, PutOutcome | BaseException]]] = {}
         for (loop, future, *_), outcome in zip(batch, outcomes, strict=True):
             by_loop.setdefault(loop, []).append((future, outcome))

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Queued sessions stored per transaction: a burst of 1,000 finished runs is 16 writes, not one
+# holding 1,000 prepared sessions at once (docs/tuning.md, "Memory at 1,000 in flight").
+SESSIONS_PER_WRITE = 64
+
 
 class _UsageLike(Protocol):
     @property
@@ -252,8 +256,8 @@ class MemoryService:
 
         The session joins the queue of sessions to write; the first one queued schedules a
         write job on the store's single worker thread, which takes every session queued by the
-        time it starts and stores them in one transaction (a burst of finished runs is one
-        write, not one per run). Jobs run in order, so a context lookup that follows sees the
+        time it starts and stores them, ``SESSIONS_PER_WRITE`` to a transaction (a burst of
+        finished runs is a few writes, not one per run). Jobs run in order, so a context lookup that follows sees the
         session; :meth:`flush` (and :meth:`aclose`) wait for the writes."""
         fields = self._session_of(ex)
         if fields is None:
@@ -276,18 +280,21 @@ class MemoryService:
             log.warning("memory: sessions not stored: %s", exc)
 
     def _write_queued(self) -> None:
-        """On the worker thread: store every session queued so far, in one transaction."""
+        """On the worker thread: store every session queued so far, ``SESSIONS_PER_WRITE`` to a
+        transaction (only that many sessions are prepared and held at once)."""
         with self._queued_lock:
             batch, self._queued = self._queued, []
             self._write_scheduled = False
-        sessions: list[NewSession] = []
-        for agent, args, kwargs in batch:
-            try:
-                sessions.append(self.store.prepare(*args, **kwargs))
-            except Exception as exc:
-                log.warning("memory: session of agent %s not stored: %s", agent, exc)
-        if sessions:
-            self.store.add_prepared(sessions)
+        for start in range(0, len(batch), SESSIONS_PER_WRITE):
+            sessions: list[NewSession] = []
+            for agent, args, kwargs in batch[start : start + SESSIONS_PER_WRITE]:
+                try:
+                    sessions.append(self.store.prepare(*args, **kwargs))
+                except Exception as exc:
+                    log.warning("memory: session of agent %s not stored: %s", agent, exc)
+            if sessions:
+                self.store.add_prepared(sessions)
+            del sessions
 
     def _session_of(self, ex: ExecutionLike) -> tuple[str, tuple[Any, ...], dict[str, Any]] | None:
         """The store's arguments for ``ex``'s session (``None``: not to be stored)."""
