@@ -23,10 +23,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..state.checkpoint import AUTOCHECKPOINT_PRAGMA, BackgroundCheckpointer
 from ..state.sqlite import (
     Schema,
     app_id,
@@ -49,8 +49,7 @@ T = TypeVar("T")
 
 APPLICATION_ID = app_id(b"cfC1")  # marks the file as a claude-force cache
 _TOTALS = ("seq", "bytes", "entries")
-CHECKPOINT_EVERY = 128  # operations between background checkpoints
-AUTOCHECKPOINT_PAGES = 16_384  # safety net: a checkpoint inside a commit past ~64 MB of WAL
+CHECKPOINT_EVERY = 128  # operations between background checkpoints (state/checkpoint.py)
 FILTER_FRESH_S = 1.0  # the key filter answers "surely absent" this long after its last refresh
 FILTER_SLACK = 1024  # stale prefixes (keys other processes deleted) tolerated before a reload
 
@@ -90,7 +89,7 @@ SCHEMA = Schema(
     fail=lambda message, hint: CacheBackendError(message, hint=hint),
     foreign=lambda message, hint: ForeignStorageError(message, hint=hint),
     fix="point paths.state (or ResponseCache's cache_dir) elsewhere",
-    pragmas=(f"wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}",),
+    pragmas=(AUTOCHECKPOINT_PRAGMA,),
 )
 
 _ROW = "key, namespace, agent, model, created_at, expires_at, payload, sig, last_used_at, hits"
@@ -169,10 +168,9 @@ class SqliteBackend:
         self._conn: sqlite3.Connection | None = None
         self._inode: int | None = None
         self._incidents = 0  # quarantines not yet counted in the (new) database
-        self._ops = 0
-        self._ckpt_pool: ThreadPoolExecutor | None = None
-        self._ckpt_conn: sqlite3.Connection | None = None
-        self._ckpt_pending = False
+        self._ckpt = BackgroundCheckpointer(
+            self.path, every=CHECKPOINT_EVERY, name="claude-force-cache-checkpoint"
+        )
         # puts queued for the next write job (put_built), shared by the loop and the worker
         self._puts: list[
             tuple[
@@ -237,9 +235,7 @@ class SqliteBackend:
                 if self._filtering:
                     self._refresh(conn)
                 result = fn(conn, *args)
-                self._ops += 1
-                if self._ops % CHECKPOINT_EVERY == 0:
-                    self._checkpoint_soon()
+                self._ckpt.count()
                 return result
             except sqlite3.DatabaseError as exc:
                 if not is_corruption(exc):
@@ -292,8 +288,7 @@ class SqliteBackend:
                 self._conn.close()
             self._conn = None
         self._keys = None  # a fresh database: the filter is loaded again
-        if self._ckpt_pool is not None:
-            self._ckpt_pool.submit(self._close_checkpointer).result()
+        self._ckpt.reset()
         if move_aside(self.path, reason, "response cache", inode=self._inode):
             self._incidents += 1
         self._inode = None
@@ -579,41 +574,6 @@ class SqliteBackend:
             _add(conn, Counters(), bytes=-sum(sizes), entries=-len(sizes))
         return len(sizes)
 
-    def _checkpoint_soon(self) -> None:
-        """Copy the WAL into the database on the checkpoint thread, off the lookup path.
-
-        SQLite's automatic checkpoint runs inside whichever commit crosses the threshold and
-        takes milliseconds; doing it here, on a second connection, keeps hits fast (a PASSIVE
-        checkpoint never blocks this connection's reads or writes). The main connection keeps a
-        high automatic threshold as a safety net should this thread fall behind.
-        """
-        if self._ckpt_pending:
-            return
-        if self._ckpt_pool is None:
-            self._ckpt_pool = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="claude-force-cache-checkpoint"
-            )
-        self._ckpt_pending = True
-        self._ckpt_pool.submit(self._checkpoint)
-
-    def _checkpoint(self) -> None:
-        try:
-            if self._ckpt_conn is None:
-                self._ckpt_conn = sqlite3.connect(
-                    self.path, timeout=0.0, isolation_level=None, check_same_thread=False
-                )
-            self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as exc:  # the safety net (wal_autocheckpoint) still applies
-            log.debug("background checkpoint of %s skipped: %s", self.path, exc)
-        finally:
-            self._ckpt_pending = False
-
-    def _close_checkpointer(self) -> None:
-        if self._ckpt_conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._ckpt_conn.close()
-            self._ckpt_conn = None
-
     def _close(self) -> None:
         self._keys = None
         if self._conn is not None:
@@ -621,10 +581,7 @@ class SqliteBackend:
                 self._write_pending(self._conn)
             except sqlite3.Error as exc:  # counters only: closing goes on
                 log.warning("response cache %s: miss counters not written: %s", self.path, exc)
-        if self._ckpt_pool is not None:
-            self._ckpt_pool.submit(self._close_checkpointer).result()
-            self._ckpt_pool.shutdown(wait=True)
-            self._ckpt_pool = None
+        self._ckpt.close()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..state.checkpoint import AUTOCHECKPOINT_PRAGMA, BackgroundCheckpointer
 from ..state.sqlite import Schema, app_id, open_database, tables_of, transaction
 from .backend import COLUMNS, Changes, NewSession, SessionReads, session_of
 from .errors import MemoryStoreError
@@ -106,8 +107,14 @@ SCHEMA = Schema(
     fix="point memory.path elsewhere",
     # Reads through a memory map and a larger page cache: a query touches a few thousand index
     # entries scattered over the file (both are bounds, not allocations).
-    pragmas=(f"mmap_size = {MMAP_BYTES}", f"cache_size = -{CACHE_KIB}"),
+    # The log is checkpointed on a thread of its own (state/checkpoint.py), not inside the
+    # commit of a write that the next run's memory search would wait for.
+    pragmas=(f"mmap_size = {MMAP_BYTES}", f"cache_size = -{CACHE_KIB}", AUTOCHECKPOINT_PRAGMA),
 )
+
+CHECKPOINT_EVERY = 32
+"""Sessions written between background checkpoints (a session is ~16 pages of log with its
+two full-text index rows; SQLite's own default checkpoints every 1,000 pages)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +147,9 @@ class SessionDB(SessionReads):
         # appended, with growing ids, until a delete or another connection's write clears it)
         self._counts: dict[str, dict[str, _Count]] = {}
         self._data_version: int | None = None
+        self._ckpt = BackgroundCheckpointer(
+            self.path, every=CHECKPOINT_EVERY, name="claude-force-memory-checkpoint"
+        )
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -158,6 +168,7 @@ class SessionDB(SessionReads):
         return self.conn.execute(sql, list(args)).fetchall()
 
     def close(self) -> None:
+        self._ckpt.close()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -204,6 +215,7 @@ class SessionDB(SessionReads):
                 self._sizes[agent] += n
         if None in self._sizes:
             self._sizes[None] += sum(added.values())
+        self._ckpt.count(sum(added.values()))
         return gens
 
     def _insert(
@@ -273,6 +285,7 @@ class SessionDB(SessionReads):
                 conn.execute(
                     "UPDATE memory_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'epoch'"
                 )
+        self._ckpt.count(len(rows))
         return len(rows), agents
 
     def _bump(self, agents: set[str]) -> dict[str, int]:
