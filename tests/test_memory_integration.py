@@ -529,7 +529,9 @@ async def test_the_definition_is_read_in_the_memory_searchs_job(
     # with the cache: the first run's read is in the lookup's job; the second, a sure miss
     # (its key absent from the cache's key filter), reads in the memory search's job
     expected = [thread, "claude-force-memory"]
-    assert len(threads) == 2 and all(t.startswith(e) for t, e in zip(threads, expected, strict=True))
+    assert len(threads) == 2 and all(
+        t.startswith(e) for t, e in zip(threads, expected, strict=True)
+    )
     agent_file = config.parent / "agents" / "alpha.md"
     agent_file.unlink()
     failed = await orch.execute("alpha", "Plan the kafka upgrade")
