@@ -505,7 +505,7 @@ async def test_the_definition_is_read_in_the_memory_searchs_job(
 ) -> None:
     """With memory on and the project's own files, the agent's definition is read on the
     memory's worker thread, in the job that searches (one hop) — or, with the response cache
-    on, in the cache's lookup job, which runs while memory is searched; an agent file that
+    on, in the cache's lookup job unless the miss is sure; an agent file that
     cannot be read still fails that run with its own error, and the next run reads it again."""
     import threading
 
@@ -526,7 +526,12 @@ async def test_the_definition_is_read_in_the_memory_searchs_job(
     second = await orch.execute("alpha", "Plan the kafka rollback")
     assert first.success and second.success
     assert HEADER in sent(provider)  # the second run got the first as context
-    assert len(threads) == 2 and all(t.startswith(thread) for t in threads)
+    # with the cache: the first run's read is in the lookup's job; the second, a sure miss
+    # (its key absent from the cache's key filter), reads in the memory search's job
+    expected = [thread, "claude-force-memory"]
+    assert len(threads) == 2 and all(
+        t.startswith(e) for t, e in zip(threads, expected, strict=True)
+    )
     agent_file = config.parent / "agents" / "alpha.md"
     agent_file.unlink()
     failed = await orch.execute("alpha", "Plan the kafka upgrade")

@@ -49,6 +49,39 @@ class LookedAhead:
     layer: CacheProvider
 
 
+@dataclass(frozen=True, slots=True)
+class SureMiss:
+    """A request the exact cache surely has no answer for (:meth:`CacheProvider.sure_miss`),
+    keyed from the agent's system prompt as last read; :meth:`confirm` (any thread) checks the
+    prompt read now and :meth:`taken` makes the skipped lookup's miss."""
+
+    layer: CacheProvider
+    request: MessageRequest
+    key: str
+    namespace: Namespace
+    identity: str
+    writes: int
+
+    def confirm(
+        self, system: str, hint: str, build: Callable[[str], MessageRequest]
+    ) -> tuple[MessageRequest, str] | None:
+        """The request and key for the prompt ``system`` read now when the cache surely lacks
+        it (``hint``: the prompt the key was made from); ``None``: look it up after all."""
+        if system == hint:
+            return self.request, self.key
+        try:  # the agent's definition changed: its new key is checked too
+            request = build(system)
+            key = request_key(request, namespace=self.namespace, provider=self.identity)
+        except (TypeError, ValueError):
+            return None
+        return (request, key) if self.layer.store.surely_absent(key) else None
+
+    def taken(self, system: str, request: MessageRequest, key: str) -> LookedAhead:
+        """The lookup skipped, counted as a miss and handed to :meth:`CacheProvider.ahead`."""
+        found = self.layer.store.skipped((system, request), key, self.writes)
+        return LookedAhead(system, request, found, self.namespace, self.identity, self.layer)
+
+
 _AHEAD: ContextVar[LookedAhead | None] = ContextVar("claude_force_cache_ahead", default=None)
 
 
@@ -235,6 +268,23 @@ class CacheProvider(ProviderWrapper):
         found = await self.store.lookup_along(along, then)
         system, request = found.value
         return LookedAhead(system, request, found, namespace, identity, self)
+
+    def sure_miss(self, request: MessageRequest) -> SureMiss | None:
+        """When the exact cache surely holds no answer for ``request`` (keyed without memory
+        context, as :meth:`look_ahead` keys it): how to take the miss without a lookup job on
+        the store's worker thread. ``None``: look it up (maybe stored; the semantic cache on,
+        which needs its own lookup; or a store that keeps no key filter)."""
+        store = self.store
+        if self.semantic is not None or store._surely_absent is None:
+            return None
+        namespace, identity = self.namespace, self.identity
+        try:
+            key = request_key(request, namespace=namespace, provider=identity)
+        except (TypeError, ValueError):
+            return None
+        if not store.surely_absent(key):
+            return None
+        return SureMiss(self, request, key, namespace, identity, store.writes())
 
     @staticmethod
     @contextlib.contextmanager

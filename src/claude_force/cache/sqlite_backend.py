@@ -21,6 +21,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -52,6 +53,15 @@ CHECKPOINT_EVERY = 128  # operations between background checkpoints (state/check
 # Queued puts written per transaction: a burst of 1,000 answers is 16 commits, not one holding
 # 1,000 encoded records at once (docs/tuning.md, "Memory at 1,000 in flight").
 PUTS_PER_TRANSACTION = 64
+FILTER_FRESH_S = 1.0  # the key filter answers "surely absent" this long after its last refresh
+FILTER_SLACK = 1024  # stale prefixes (keys other processes deleted) tolerated before a reload
+
+
+def key_prefix(key: str) -> int:
+    """What the key filter holds of a key: Python's 64-bit hash of the string (this process's
+    own: the filter never leaves it), computed once per string object and cached by Python."""
+    return hash(key)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -180,6 +190,18 @@ class SqliteBackend:
         # the counters of misses not written yet (a miss is a read; they join the next write,
         # and stats and close write them): touched only on the worker thread
         self._pending = Counters()
+        # The key filter: the 8-byte prefixes of the keys the database may hold, kept by the
+        # worker thread (loaded when the store opens, updated by this process's writes, and
+        # refreshed in every job when another process has written), read from any thread by
+        # surely_absent. ``None``: not loaded (or to be reloaded). See docs/caching.md.
+        self._keys: set[int] | None = None
+        self._filtering = False  # open() turns it on: a read-only `cache stats` never loads it
+        self._seen_version: int | None = None  # PRAGMA data_version at the last refresh
+        self._seen_seq = 0  # the highest entry seq read into the filter
+        self._refreshed_at = float("-inf")  # time.monotonic() of the last refresh
+        self._skipped = 0  # lookups skipped as sure misses, not counted yet (any thread)
+        self._skipped_lock = threading.Lock()
+        self._gone: list[str] = []  # keys deleted by the transaction in progress (worker thread)
 
     @property
     def location(self) -> str:
@@ -213,6 +235,8 @@ class SqliteBackend:
         try:
             conn = self._connection()
             try:
+                if self._filtering:
+                    self._refresh(conn)
                 result = fn(conn, *args)
                 self._ckpt.count()
                 return result
@@ -266,6 +290,7 @@ class SqliteBackend:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
             self._conn = None
+        self._keys = None  # a fresh database: the filter is loaded again
         self._ckpt.reset()
         if move_aside(self.path, reason, "response cache", inode=self._inode):
             self._incidents += 1
@@ -277,12 +302,79 @@ class SqliteBackend:
     def _with_pending(self) -> Iterator[Counters]:
         """The misses' counters not written yet, for a write transaction to add; they are kept
         for the next one if the transaction fails."""
-        taken, self._pending = self._pending, Counters()
+        taken, self._pending = self._pending + self._take_skipped(), Counters()
         try:
             yield taken
         except BaseException:
             self._pending = self._pending + taken
+            self._gone.clear()  # rolled back: the keys are still there
             raise
+        gone, self._gone = self._gone, []
+        for key in gone:  # committed: deleted keys leave the filter
+            self._forget(key)
+
+    # --- the key filter --------------------------------------------------------------------------------
+
+    def surely_absent(self, key: str) -> bool:
+        """Whether the database surely holds no entry for ``key`` (any thread, no I/O): the
+        filter is loaded, was refreshed within ``FILTER_FRESH_S``, and lacks the key's prefix.
+        ``False`` means "maybe": look it up. A key another process stored since the last
+        refresh is the one wrong answer (bounded by ``FILTER_FRESH_S``)."""
+        keys = self._keys
+        return (
+            keys is not None
+            and time.monotonic() - self._refreshed_at < FILTER_FRESH_S
+            and key_prefix(key) not in keys
+        )
+
+    def count_skipped(self) -> None:
+        """Count a lookup skipped because :meth:`surely_absent` said so: a miss, written with
+        the next write as any other miss (any thread)."""
+        with self._skipped_lock:
+            self._skipped += 1
+
+    def _take_skipped(self) -> Counters:
+        with self._skipped_lock:
+            n, self._skipped = self._skipped, 0
+        return Counters(misses=n) if n else Counters()
+
+    @property
+    def filter_size(self) -> int:
+        """How many key prefixes the filter holds (0: not loaded)."""
+        keys = self._keys
+        return 0 if keys is None else len(keys)
+
+    def _refresh(self, conn: sqlite3.Connection) -> None:
+        """On the worker thread, before each job: bring the filter up to date. Cheap when no
+        other process wrote (one ``PRAGMA data_version``); else the keys stored since the last
+        refresh (by ``seq``, which every write and hit raises), or a reload when the database is
+        new, ``seq`` went back (a replaced file) or too many prefixes are stale."""
+        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        keys = self._keys
+        if keys is not None and version == self._seen_version:
+            self._refreshed_at = time.monotonic()
+            return
+        totals = dict(
+            conn.execute("SELECT name, value FROM counters WHERE name IN ('seq', 'entries')")
+        )
+        seq, entries = _int(totals.get("seq")), _int(totals.get("entries"))
+        if keys is None or seq < self._seen_seq or len(keys) > 2 * entries + FILTER_SLACK:
+            keys, self._seen_seq = set(), 0
+        rows = conn.execute(
+            "SELECT key, seq FROM entries WHERE seq > ?", (self._seen_seq,)
+        ).fetchall()
+        for key, row_seq in rows:
+            if isinstance(key, str):
+                keys.add(key_prefix(key))
+            self._seen_seq = max(self._seen_seq, _int(row_seq))
+        self._keys = keys
+        self._seen_version = version
+        self._refreshed_at = time.monotonic()
+
+    def _forget(self, key: str) -> None:
+        """This process deleted ``key``: its prefix leaves the filter (worker thread)."""
+        if self._keys is not None:
+            self._keys.discard(key_prefix(key))
 
     def _lookup(
         self, conn: sqlite3.Connection, key: str, now: float, judge: Judge, miss: Counters
@@ -301,10 +393,12 @@ class SqliteBackend:
             try:
                 record = _record(row)
             except (TypeError, ValueError):  # a column with an impossible value: tampered
+                self._gone.append(key)
                 size = _delete(conn, key) or 0
                 _add(conn, miss + Counters(integrity_failures=1), bytes=-size, entries=-1)
                 return None
             if not now < record.expires_at:
+                self._gone.append(key)
                 _delete(conn, key)
                 _add(conn, miss + Counters(expirations=1), bytes=-record.size, entries=-1)
                 return None
@@ -316,6 +410,7 @@ class SqliteBackend:
                 )
                 _add(conn, verdict.counters)
             else:
+                self._gone.append(key)
                 _delete(conn, key)
                 _add(conn, verdict.counters, bytes=-record.size, entries=-1)
             return verdict
@@ -354,6 +449,8 @@ class SqliteBackend:
     ) -> PutOutcome:
         """:meth:`_put` inside the caller's transaction."""
         old = _delete(conn, record.key)
+        if self._keys is not None:  # in before the commit: at worst a false "maybe"
+            self._keys.add(key_prefix(record.key))
         conn.execute(
             "INSERT INTO entries(key, namespace, agent, model, created_at, expires_at, "
             "last_used_at, seq, size, hits, payload, sig) VALUES (?,?,?,?,?,?,?,?,?,0,?,?)",
@@ -390,6 +487,7 @@ class SqliteBackend:
                 if total <= max_bytes:
                     break
                 conn.execute("DELETE FROM entries WHERE key = ?", (victim_key,))
+                self._gone.append(str(victim_key))
                 total -= _int(size)
                 d_bytes -= _int(size)
                 d_entries -= 1
@@ -405,21 +503,21 @@ class SqliteBackend:
         )
         return PutOutcome(stored=True, evicted=evicted, expired=expired)
 
-    @staticmethod
-    def _remove(conn: sqlite3.Connection, key: str, counters: Counters) -> bool:
+    def _remove(self, conn: sqlite3.Connection, key: str, counters: Counters) -> bool:
         with transaction(conn):
             size = _delete(conn, key)
             if size is None:
                 return False
             _add(conn, counters, bytes=-size, entries=-1)
-            return True
+        self._forget(key)
+        return True
 
     def _bump(self, conn: sqlite3.Connection, counters: Counters) -> None:
         with self._with_pending() as pending:
             _add_locked(conn, counters + pending)
 
     def _write_pending(self, conn: sqlite3.Connection) -> None:
-        if self._pending.nonzero():
+        if self._pending.nonzero() or self._skipped:
             self._bump(conn, Counters())
 
     def _stats(self, conn: sqlite3.Connection) -> BackendStats:
@@ -456,8 +554,8 @@ class SqliteBackend:
             for r in conn.execute(sql, params)
         ]
 
-    @staticmethod
-    def _prune(conn: sqlite3.Connection, now: float) -> int:
+    def _prune(self, conn: sqlite3.Connection, now: float) -> int:
+        self._keys = None  # reloaded by the next job
         with transaction(conn):
             sizes = [
                 _int(r[0])
@@ -468,8 +566,8 @@ class SqliteBackend:
             _add(conn, Counters(expirations=len(sizes)), bytes=-sum(sizes), entries=-len(sizes))
         return len(sizes)
 
-    @staticmethod
-    def _clear(conn: sqlite3.Connection, agent: str | None) -> int:
+    def _clear(self, conn: sqlite3.Connection, agent: str | None) -> int:
+        self._keys = None  # reloaded by the next job
         with transaction(conn):
             if agent is None:
                 cur = conn.execute("DELETE FROM entries RETURNING size")
@@ -480,6 +578,7 @@ class SqliteBackend:
         return len(sizes)
 
     def _close(self) -> None:
+        self._keys = None
         if self._conn is not None:
             try:
                 self._write_pending(self._conn)
@@ -493,6 +592,7 @@ class SqliteBackend:
     # --- the protocol ---------------------------------------------------------------------------------
 
     async def open(self, key_id: str = "") -> None:
+        self._filtering = not self.read_only  # the job loads the key filter
         await self._run(lambda conn: None)
 
     async def aclose(self) -> None:

@@ -125,6 +125,8 @@ class ResponseStore:
         # signing and encoding an answer are not the event loop's work after each miss
         self._put_built: PutBuilt | None = getattr(backend, "put_built", None)
         self._lookup_along: LookupAlong | None = getattr(backend, "lookup_along", None)
+        # a backend that keeps a filter of its keys (SQLite) says when a lookup would surely miss
+        self._surely_absent: Callable[[str], bool] | None = getattr(backend, "surely_absent", None)
         # decided once: a runtime Protocol check costs microseconds on every miss
         self._cross_process = backend if isinstance(backend, CrossProcessFlights) else None
         self.policy = policy
@@ -286,6 +288,34 @@ class ResponseStore:
             entry, hits = outcome.value
             hit = Hit(entry, hits, max(0.0, now - entry.created_at))
         return Found(value, key, hit, key is not None, writes)
+
+    def writes(self) -> int:
+        """The count of finished writes: what a lookup skipped now is checked against."""
+        return self._writes_done
+
+    def surely_absent(self, key: str) -> bool:
+        """Whether a lookup of ``key`` would surely miss, known without one (any thread): the
+        backend's key filter lacks it (SQLite), the store is open and not resting. A key
+        another process stored within the filter's refresh window may be wrongly absent (one
+        model call more; see docs/caching.md). An answer of this process still being
+        written, or a call of it in flight, is not absent."""
+        check = self._surely_absent
+        return (
+            check is not None
+            and self._signer is not None
+            and key not in self._storing  # answered moments ago, its write queued: a hit
+            and key not in self._flights
+            and self._available()
+            and check(key)
+        )
+
+    def skipped(self, value: T, key: str, writes: int) -> Found[T]:
+        """The miss of a lookup skipped because :meth:`surely_absent` said so (``writes``: the
+        count of finished writes when it was decided), counted exactly like a looked-up miss."""
+        count = getattr(self.backend, "count_skipped", None)
+        if count is not None:
+            count()
+        return Found(value, key, None, True, writes)
 
     def _stale(self, found: Found[Any], key: str) -> bool:
         """Whether a miss ``found`` ahead may be out of date: an answer for ``key`` finished

@@ -48,7 +48,7 @@ from ..telemetry.logs import log_finished_run
 from .bound import ConcurrencyBound
 
 if TYPE_CHECKING:
-    from ..cache.layer import CacheProvider
+    from ..cache.layer import CacheProvider, LookedAhead
     from ..memory.service import MemoryService
     from ..messages import MessageRequest
     from ..metrics.tracker import MetricsTracker
@@ -153,6 +153,8 @@ class AgentEngine(AsyncClosing):
         self.routing = o.routing
         self._loader: LoadFn = self.read_system
         self._prepared_loop: asyncio.AbstractEventLoop | None = None
+        # each agent's system prompt as last read: the key a sure cache miss is checked with
+        self._prompts: dict[str, str] = {}
         self._heap_held = False
         self.bound = ConcurrencyBound(limit)
         self.runner = AgentRunner(
@@ -416,18 +418,28 @@ class AgentEngine(AsyncClosing):
         memory = self.memory
         search: asyncio.Future[tuple[str, tuple[str, ...]]] | None = None
         start: Callable[[], None] | None = None
-        if memory is not None and opts.use_memory and memory.allows(agent):
-            search, start = memory.search_soon(agent, task, simulated=self.provider.simulated)
         token = None
         system: asyncio.Future[str] | None = None
+        past: str = ""
+        ids: tuple[str, ...] = ()
         try:
             read = functools.partial(self.read_system_blocking, agent)
-            looked = await cache.look_ahead(read, build, start)
-            if search is not None and start is not None and looked.found.hit is None:
-                start()  # queued by the lookup's job already (then a no-op)
-                past, ids = await search
-                if past:  # the runner puts it before the context; the cache keys without it
-                    opts = replace(opts, memory_context=past, memory_sessions=ids)
+            looked: LookedAhead | None = None
+            if memory is not None and opts.use_memory and memory.allows(agent):
+                looked, past, ids = await self._sure_miss(memory, agent, task, read, cache, build)
+                if looked is None:
+                    search, start = memory.search_soon(
+                        agent, task, simulated=self.provider.simulated
+                    )
+            if looked is None:
+                looked = await cache.look_ahead(read, build, start)
+                if search is not None and start is not None and looked.found.hit is None:
+                    start()  # queued by the lookup's job already (then a no-op)
+                    past, ids = await search
+            if isinstance(looked.system, str):
+                self._prompts[agent] = looked.system
+            if past:  # the runner puts it before the context; the cache keys without it
+                opts = replace(opts, memory_context=past, memory_sessions=ids)
             system = asyncio.get_running_loop().create_future()
             if isinstance(looked.system, Exception):
                 system.set_exception(looked.system)
@@ -446,6 +458,41 @@ class AgentEngine(AsyncClosing):
         if memory is not None:  # successful, uncached runs of agents that allow it
             memory.remember_soon(ex)
         return ex
+
+    async def _sure_miss(
+        self,
+        memory: MemoryService,
+        agent: str,
+        task: str,
+        read: Callable[[], str],
+        cache: CacheProvider,
+        build: Callable[[str], MessageRequest],
+    ) -> tuple[LookedAhead | None, str, tuple[str, ...]]:
+        """A run the exact cache surely cannot answer skips the lookup job: its key (from the
+        agent's prompt as last read) is absent from the store's key filter, so the prompt is
+        read and memory searched in one job on memory's thread (one hop, not two), where the
+        prompt read now is checked against the one keyed. ``None``: look it up as usual."""
+        hint = self._prompts.get(agent)
+        if hint is None:
+            return None, "", ()
+        try:
+            sure = cache.sure_miss(build(hint))
+        except (TypeError, ValueError):
+            return None, "", ()
+        if sure is None:
+            return None, "", ()
+
+        def along() -> tuple[str, MessageRequest, str] | None:
+            system = read()
+            confirmed = sure.confirm(system, hint, build)
+            return None if confirmed is None else (system, *confirmed)
+
+        value, (past, ids) = await memory.context_if(
+            agent, task, along, simulated=self.provider.simulated
+        )
+        if value is None:
+            return None, "", ()
+        return sure.taken(*value), past, ids
 
     async def _system_for_run(self, agent: str) -> str:
         """The runner's loader: the prompt :meth:`_run` already started loading for this agent,

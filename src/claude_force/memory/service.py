@@ -207,6 +207,28 @@ class MemoryService:
             outcome.set_result(value)  # type: ignore[arg-type]
         return outcome, found
 
+    async def context_if(
+        self, agent: str, task: str, along: Callable[[], T | None], *, simulated: bool | None = None
+    ) -> tuple[T | None, tuple[str, tuple[str, ...]]]:
+        """``along()`` and, unless it returns ``None`` (or raises), :meth:`context_with_ids`, in
+        one job on the worker thread. ``(None, ("", ()))``: nothing was searched (also when
+        the worker failed, logged); the caller takes its other way."""
+
+        def both() -> tuple[T | None, tuple[str, tuple[str, ...]]]:
+            try:
+                value = along()
+            except Exception:  # the caller's other way reports it
+                value = None
+            if value is None:
+                return None, ("", ())
+            return value, self._context_or_nothing(agent, task, simulated)
+
+        try:
+            return await self._run(both)
+        except Exception as exc:
+            log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
+        return None, ("", ())
+
     def search_soon(
         self, agent: str, task: str, *, simulated: bool | None = None
     ) -> tuple[asyncio.Future[tuple[str, tuple[str, ...]]], Callable[[], None]]:
