@@ -58,6 +58,37 @@ def sent(provider: RecordingProvider, i: int = -1) -> str:
     return provider.requests[i].messages[0].content
 
 
+def _finished(i: int, task: str) -> Any:
+    """A successful run of agent ``alpha`` (for the memory write tests)."""
+    from claude_force.runner import Execution
+
+    return Execution(
+        execution_id=f"e{i}",
+        agent="alpha",
+        task=task,
+        model="claude-sonnet-5-5",
+        provider="test",
+        success=True,
+        output=f"answer {i}",
+        started_at=datetime.now(UTC),
+        duration_ms=1.0,
+    )
+
+
+def _count_writes(monkeypatch: pytest.MonkeyPatch, store: MemoryStore) -> list[int]:
+    """The sizes of the batches ``store`` is asked to write, in order (each still written)."""
+    batches: list[int] = []
+    add_prepared = store.add_prepared
+
+    def counting(sessions: Any) -> None:
+        sessions = list(sessions)
+        batches.append(len(sessions))
+        add_prepared(sessions)
+
+    monkeypatch.setattr(store, "add_prepared", counting)
+    return batches
+
+
 def sessions(config: Path) -> int:
     path = memory_path(load_project(config))
     if not path.exists():
@@ -439,19 +470,10 @@ async def test_runs_finishing_together_are_stored_in_one_write(
     import threading
 
     from claude_force.memory import MemoryService
-    from claude_force.runner import Execution
 
     store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
     service = MemoryService(store)
-    batches: list[int] = []
-    add_prepared = store.add_prepared
-
-    def counting(sessions: Any) -> None:
-        sessions = list(sessions)
-        batches.append(len(sessions))
-        add_prepared(sessions)
-
-    monkeypatch.setattr(store, "add_prepared", counting)
+    batches = _count_writes(monkeypatch, store)
     prepare = store.prepare
 
     def picky(agent: str, task: str, *args: Any, **kw: Any) -> Any:
@@ -464,23 +486,10 @@ async def test_runs_finishing_together_are_stored_in_one_write(
     # hold the worker thread so that the sessions below queue up behind one scheduled write
     gate = service._submit(blocker.wait, 30)
 
-    def ex(i: int, task: str) -> Execution:
-        return Execution(
-            execution_id=f"e{i}",
-            agent="alpha",
-            task=task,
-            model="claude-sonnet-5-5",
-            provider="test",
-            success=True,
-            output=f"answer {i}",
-            started_at=datetime.now(UTC),
-            duration_ms=1.0,
-        )
-
     tasks = [f"Tune the kafka consumer {i}" for i in range(5)]
     with caplog.at_level(logging.WARNING, logger="claude_force.memory"):
         for i, task in enumerate([*tasks, "unpreparable"]):
-            service.remember_soon(ex(i, task))
+            service.remember_soon(_finished(i, task))
         lookup = asyncio.ensure_future(
             service.search(SearchQuery("kafka consumer", agent="alpha", limit=10))
         )
@@ -491,7 +500,7 @@ async def test_runs_finishing_together_are_stored_in_one_write(
     assert batches == [5]  # one write job for the six sessions, five of them stored
     assert sorted(h.session.task for h in hits) == tasks
     assert any("session of agent alpha not stored" in r.getMessage() for r in caplog.records)
-    service.remember_soon(ex(9, "Tune the kafka producer"))
+    service.remember_soon(_finished(9, "Tune the kafka producer"))
     await service.flush()
     assert batches == [5, 1]
     await service.aclose()
@@ -582,36 +591,15 @@ async def test_a_burst_of_sessions_is_written_in_bounded_transactions(
 
     from claude_force.memory import MemoryService
     from claude_force.memory import service as memory_service
-    from claude_force.runner import Execution
 
     monkeypatch.setattr(memory_service, "SESSIONS_PER_WRITE", 4)
     store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
     service = MemoryService(store)
-    batches: list[int] = []
-    add_prepared = store.add_prepared
-
-    def counting(sessions: Any) -> None:
-        sessions = list(sessions)
-        batches.append(len(sessions))
-        add_prepared(sessions)
-
-    monkeypatch.setattr(store, "add_prepared", counting)
+    batches = _count_writes(monkeypatch, store)
     blocker = threading.Event()
     gate = service._submit(blocker.wait, 30)
     for i in range(10):
-        service.remember_soon(
-            Execution(
-                execution_id=f"e{i}",
-                agent="alpha",
-                task=f"Tune the kafka consumer {i}",
-                model="claude-sonnet-5-5",
-                provider="test",
-                success=True,
-                output=f"answer {i}",
-                started_at=datetime.now(UTC),
-                duration_ms=1.0,
-            )
-        )
+        service.remember_soon(_finished(i, f"Tune the kafka consumer {i}"))
     blocker.set()
     await gate
     await service.flush()
