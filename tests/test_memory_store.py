@@ -163,9 +163,9 @@ def test_a_small_memory_is_ranked_without_counting_each_terms_matches(
     counted: list[tuple[str, ...]] = []
     original = memsql.SessionDB._doc_counts
 
-    def counting(self: memsql.SessionDB, index: str, terms: Any, cap: int) -> Any:
+    def counting(self: memsql.SessionDB, index: str, terms: Any, cap: int, n: int = 0) -> Any:
         counted.append(tuple(terms))
-        return original(self, index, terms, cap)
+        return original(self, index, terms, cap, n)
 
     monkeypatch.setattr(memsql.SessionDB, "_doc_counts", counting)
     q = SearchQuery("kafka lag nothing", agent="rev", limit=10)  # 4 sessions x 3 terms = 12
@@ -197,9 +197,9 @@ def test_the_size_bound_is_recounted_after_another_connections_write(
     counted: list[object] = []
     original = memsql.SessionDB._doc_counts
 
-    def counting(self: memsql.SessionDB, index: str, terms: Any, cap: int) -> Any:
+    def counting(self: memsql.SessionDB, index: str, terms: Any, cap: int, n: int = 0) -> Any:
         counted.append(terms)
-        return original(self, index, terms, cap)
+        return original(self, index, terms, cap, n)
 
     monkeypatch.setattr(memsql.SessionDB, "_doc_counts", counting)
     assert len(a.search(q)) == 3 and counted == []
@@ -223,9 +223,9 @@ def test_words_in_half_the_sessions_or_more_are_not_searched_on(
     caps: list[int] = []
     original = memsql.SessionDB._doc_counts
 
-    def counting(self: memsql.SessionDB, index: str, terms: Any, cap: int) -> Any:
+    def counting(self: memsql.SessionDB, index: str, terms: Any, cap: int, n: int = 0) -> Any:
         caps.append(cap)
-        out = original(self, index, terms, cap)
+        out = original(self, index, terms, cap, n)
         assert all(df <= cap for _, df in out)
         return out
 
@@ -752,3 +752,56 @@ def test_a_failed_write_leaves_no_trace_and_the_next_one_works(
     assert tasks(store.search(SearchQuery("audit log", agent="newcomer"))) == [
         "index the audit log"
     ]
+
+
+def test_a_term_proven_common_is_not_counted_again(tmp_path: Path, clock: Clock) -> None:
+    """After a write, a context lookup of the agent's usual shape counts only its other words:
+    a kept count that proves a term common stays proof (matches only grow); the context equals
+    that of a fresh connection, which counts everything afresh."""
+    s = make(tmp_path / "m.db", clock)
+    for i in range(40):
+        add(s, clock, "rev", f"Check function f{i} for bugs.")
+    add(s, clock, "rev", "Rotate key f7 now.")
+    s.context_with_ids("rev", "Check function f41 for bugs.")
+    add(s, clock, "rev", "Check function f41 for bugs.")
+    db = s._db
+    assert isinstance(db, memsql.SessionDB)
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    got = s.context_with_ids("rev", "Check function f7 for bugs.")
+    db.conn.set_trace_callback(None)
+    counting = [x for x in statements if "count(*)" in x and "MATCH" in x]
+    assert len(counting) == 1 and counting[0].count("MATCH") == 1 and '"f7"' in counting[0]
+    assert len(got[1]) == 1 and "Rotate key f7" in got[0]  # (the same task is left out)
+    fresh = make(tmp_path / "m.db", clock)
+    assert fresh.context_with_ids("rev", "Check function f7 for bugs.") == got
+    fresh.close()
+    s.close()
+
+
+def test_a_capped_count_and_the_newer_sessions_reach_the_cap_without_a_recount(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """A count stopped at its cap plus the newer sessions' matches is a lower bound that serves
+    once it reaches the (grown) cap: the term is not counted afresh after every other write."""
+    s = make(tmp_path / "m.db", clock)
+    for i in range(40):
+        add(s, clock, "rev", f"Check function f{i} for bugs.")
+    db = s._db
+    assert isinstance(db, memsql.SessionDB)
+    q = SearchQuery("check zebra", agent="rev", informative_only=True)
+    s.search(q)
+    index = db._index_of("rev")
+    assert index is not None
+    before = db._counts[index]["check"]
+    assert (before.n, before.exact) == (20, False)
+    for i in range(40, 43):
+        add(s, clock, "rev", f"Check function f{i} for bugs.")
+    counted: list[str] = []
+    db.conn.set_trace_callback(counted.append)
+    s.search(SearchQuery("check yak", agent="rev", informative_only=True))
+    db.conn.set_trace_callback(None)
+    after = db._counts[index]["check"]
+    assert after.n == 23 and after.upto > before.upto  # 20 kept + 3 newer, cap 22 reached
+    assert not any("rowid FROM" in x and '"check"' in x and "rowid >" not in x for x in counted)
+    s.close()
