@@ -805,3 +805,17 @@ def test_a_capped_count_and_the_newer_sessions_reach_the_cap_without_a_recount(
     assert after.n == 23 and after.upto > before.upto  # 20 kept + 3 newer, cap 22 reached
     assert not any("rowid FROM" in x and '"check"' in x and "rowid >" not in x for x in counted)
     s.close()
+
+
+def test_a_task_of_stop_words_only_gets_no_context(store: MemoryStore, clock: Clock) -> None:
+    """No word of "do it again" says what the task is about: no context (as for a task of
+    common words only), and the database is not asked; a search by name still lists the newest."""
+    for t in ("first task", "second task"):
+        add(store, clock, "rev", t)
+    assert store.context_with_ids("rev", "do it again") == ("", ())
+    assert store.search(SearchQuery("do it again", agent="rev", informative_only=True)) == []
+    assert store.cache_stats().misses == 0  # answered without a query
+    assert tasks(store.search(SearchQuery("do it again", agent="rev"))) == [
+        "second task",
+        "first task",
+    ]

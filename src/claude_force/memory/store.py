@@ -206,7 +206,14 @@ class MemoryStore:
     # --- reading ---------------------------------------------------------------------------------
 
     def search(self, q: SearchQuery) -> list[Hit]:
-        """The most relevant sessions for ``q`` — from the query cache when it is current."""
+        """The most relevant sessions for ``q`` — from the query cache when it is current.
+
+        A query of ``informative_only`` without a single search term (only stop words, such as
+        "do it again") finds nothing, in every backend, without asking the database: no word
+        of it says what the task is about, as no common word does. Without the rule, such a
+        query lists the newest sessions (``memory search``)."""
+        if q.informative_only and not q.terms:
+            return []
         with self._lock:
             db = self._ready()
             self._sync()
