@@ -4,6 +4,8 @@ and its wiring into the orchestrators."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -72,6 +74,14 @@ def tracker(**settings: object) -> MetricsTracker:
     return MetricsTracker(MemoryMetricsStore(), settings=MetricsSettings(**settings))  # type: ignore[arg-type]
 
 
+def watched(**settings: object) -> MetricsTracker:
+    """A tracker whose live Prometheus series were asked for before it records (they count from
+    their first use)."""
+    t = tracker(**settings)
+    assert t.prometheus.registry is not None
+    return t
+
+
 def test_a_finished_event_becomes_one_record_with_everything() -> None:
     t = tracker()
     t.record_event(
@@ -95,7 +105,7 @@ def test_a_finished_event_becomes_one_record_with_everything() -> None:
 
 async def test_an_execution_reaches_the_tracker_once_through_the_bus() -> None:
     bus = EventBus()
-    t = tracker()
+    t = watched()
     t.subscribe(bus)
     bus.emit(finished())  # the one path: the bus subscription
     assert await t.aflush()
@@ -119,7 +129,7 @@ async def test_an_execution_reaches_the_tracker_once_through_the_bus() -> None:
 
 
 def test_retries_are_recorded_as_earlier_attempts() -> None:
-    t = tracker()
+    t = watched()
     for attempt in (1, 2):
         t.record_event(
             RetryScheduled(
@@ -215,7 +225,7 @@ def test_cache_hits_record_the_cost_they_saved() -> None:
 
 
 def test_a_semantic_hit_is_recorded_as_such() -> None:
-    t = tracker()
+    t = watched()
     t.record_event(finished("call"))
     t.record_event(finished("exact", cached=True, cost=Decimal(0), saved_cost_usd=Decimal("0.5")))
     para = {"saved_cost_usd": Decimal("0.25"), "semantic_similarity": 0.91}
@@ -369,7 +379,7 @@ def test_prometheus_counts_every_kind_of_event() -> None:
 
 
 def test_prometheus_live_counters_match_the_records() -> None:
-    t = tracker()
+    t = watched()
     recs = make_records(300, days=2, seed=9)
     for r in recs:
         t.record(r)
@@ -491,15 +501,71 @@ def test_metrics_settings_are_validated(sample_config: Path) -> None:
     assert (s.backend, s.raw_retention_days, s.daily_retention_days) == ("memory", 3, 400)
 
 
+def test_the_live_series_count_from_their_first_use() -> None:
+    t = tracker()
+    t.record_event(finished("before"))
+    t.record_event(RetryScheduled("anthropic", "m", 1, 0.5, "backoff", "X", 429, "a", "r1"))
+    live = t.prometheus  # first asked for now: what came before is in the store only
+    assert t.prometheus is live
+    t.record_event(finished("after"))
+    t.record_event(RetryScheduled("anthropic", "m", 1, 0.5, "backoff", "X", 429, "a", "r2"))
+    t.flush()
+    assert t.store.stats().raw_rows == 2
+    get = live.registry.get_sample_value
+    executions = sum(
+        s.value
+        for fam in text_string_to_metric_families(live.exposition().decode())
+        if fam.name == "claude_force_executions"
+        for s in fam.samples
+    )
+    assert executions == 1
+    retries = {"provider": "anthropic", "model": "m", "reason": "backoff"}
+    assert get("claude_force_retries_total", retries) == 1
+    t.close()
+
+
+# A run in a fresh process: one execution, recorded (tracking on), on the simulated model.
+RUN_ONE = """
+import asyncio, json, sys
+from claude_force import AsyncAgentOrchestrator
+
+async def main():
+    async with AsyncAgentOrchestrator(sys.argv[1], simulate=True) as orch:
+        ex = await orch.execute("python-expert", "count me")
+        assert orch.metrics is not None and await orch.metrics.aflush()
+        rows = orch.metrics.store.stats().raw_rows
+    print(json.dumps({"success": ex.success, "rows": rows, "modules": sorted(sys.modules)}))
+
+asyncio.run(main())
+"""
+
+
+def test_a_run_nobody_scrapes_never_loads_prometheus(sample_config: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_ONE, str(sample_config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["success"] is True and report["rows"] == 1  # recorded: the tracker ran
+    loaded = set(report["modules"])
+    assert "claude_force.metrics.tracker" in loaded
+    assert not loaded & {"prometheus_client", "claude_force.metrics.prometheus", "http.server"}
+    assert "claude_force.metrics.analytics" not in loaded  # no report read
+
+
 async def test_an_orchestrators_execution_is_recorded_once(sample_config: Path) -> None:
     from claude_force.testing import ScriptedProvider
 
     async with AsyncAgentOrchestrator(
         sample_config, provider=ScriptedProvider(simulated=False), enable_memory=False
     ) as orch:
-        ex = await orch.execute("python-expert", "count me once")
         metrics = orch.metrics
-        assert metrics is not None and await metrics.aflush()
+        assert metrics is not None and metrics.prometheus  # the live series count from now
+        ex = await orch.execute("python-expert", "count me once")
+        assert await metrics.aflush()
         rows = [r for r in metrics.store.records(Query()) if r.execution_id == ex.execution_id]
         assert len(rows) == 1
         labels = {"agent": "python-expert", "model": ex.model, "outcome": "success",

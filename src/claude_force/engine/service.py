@@ -261,9 +261,8 @@ class AgentEngine(AsyncClosing):
             return
         from ..providers.preload import prepare
 
-        metrics = self.metrics
-        if metrics is not None:  # its Prometheus series import their modules when first built
-            await asyncio.to_thread(lambda: metrics.prometheus)
+        # (the metrics tracker's Prometheus series are not built here: only when first asked
+        # for — by the server, when it is created — so a run nobody scrapes never loads them)
         if self.memory is not None:  # its file opens now, not inside the first run
             await self.memory.open()
         await prepare(self.pipeline)  # the provider's client; the cache store opens too

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from ..catalog import ModelCatalog
 from ..clock import WALL_CLOCK, Clock, utcnow
-from .analytics import Analytics
 from .backend import LAST_ROLLUP, MetricsStore, RollupReport
 from .memory_backend import MemoryMetricsStore
 from .rollup import rollup_due, run_rollup
@@ -21,6 +20,7 @@ from .sqlite_backend import SQLiteMetricsStore
 
 if TYPE_CHECKING:
     from ..config.snapshot import MetricsView
+    from .analytics import Analytics
     from .settings import MetricsSettings
 
 
@@ -61,6 +61,8 @@ class MetricsReader:
         return True
 
     def analytics(self) -> Analytics:
+        from .analytics import Analytics  # here: the tracker imports this module for store_for
+
         return Analytics(self.store)
 
     def rollup(self, now: datetime | None = None) -> RollupReport:

@@ -4,9 +4,13 @@
 It subscribes to the :class:`~claude_force.events.EventBus`: that is the one path by which
 executions reach it (the 2.2 ``tracker`` sink, ``record_event_async``, is the same subscriber).
 
-On the request path it only builds a frozen record, bumps Prometheus counters and enqueues the
-record (``BatchWriter.submit``): no I/O, no waiting. The store is opened on the writer thread,
-which also runs the automatic rollup (at most once per ``metrics.rollup_interval_hours``).
+On the request path it only builds a frozen record and enqueues it (``BatchWriter.submit``): no
+I/O, no waiting. The store is opened on the writer thread, which also runs the automatic rollup
+(at most once per ``metrics.rollup_interval_hours``).
+
+The live Prometheus registry (:attr:`MetricsTracker.prometheus`) is built when someone first asks
+for it — the server does when it is created — and counts from then on; until then nothing imports
+prometheus-client and no execution pays for counters nobody reads (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ from ..events import (
     RetryGaveUp,
     RetryScheduled,
 )
-from .analytics import Analytics
 from .backend import LAST_ROLLUP, MetricsStore, RollupReport
 from .browse import ExecutionNote
 from .notes import note_of, timeline_entry
@@ -46,6 +49,7 @@ from .writer import BatchWriter
 
 if TYPE_CHECKING:
     from ..config import Project
+    from .analytics import Analytics
     from .prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
@@ -77,7 +81,9 @@ class MetricsTracker:
     ) -> None:
         self.settings = settings or MetricsSettings()
         self.catalog = catalog or builtin_catalog()
+        # None until first asked for (see ``prometheus``): then every record and event counts
         self._prometheus = prometheus
+        self._prometheus_lock = threading.Lock()
         self.clock = clock
         self._store: MetricsStore | None = None if callable(store) else store
         self._factory: Callable[[], MetricsStore] | None = store if callable(store) else None
@@ -147,13 +153,20 @@ class MetricsTracker:
 
     @property
     def prometheus(self) -> PrometheusMetrics:
-        """The Prometheus series, created at first use: a read-only command (``analytics``)
-        never imports prometheus-client."""
-        if self._prometheus is None:
-            from .prometheus import PrometheusMetrics
+        """This process's live Prometheus series, built at the first access and counting from
+        then on: the executions and events recorded before are not in it (they are in the store;
+        ``store_exposition`` shows those). A run nobody scrapes never imports prometheus-client
+        nor updates counters; the server asks for the registry when it is created, so its
+        ``/metrics`` has every execution it runs. Pass ``prometheus=`` to count from the start."""
+        p = self._prometheus
+        if p is None:
+            with self._prometheus_lock:  # the loop records while another thread may ask
+                p = self._prometheus
+                if p is None:
+                    from .prometheus import PrometheusMetrics
 
-            self._prometheus = PrometheusMetrics()
-        return self._prometheus
+                    p = self._prometheus = PrometheusMetrics()
+        return p
 
     def subscribe(self, bus: EventBus) -> None:
         self._unsubscribe.append(bus.subscribe(self.record_event))
@@ -166,7 +179,9 @@ class MetricsTracker:
         """
         if rec.simulated and not self.settings.record_simulated:
             return False
-        self.prometheus.observe(rec)
+        prometheus = self._prometheus
+        if prometheus is not None:  # nobody asked for the live series: nothing to count
+            prometheus.observe(rec)
         return self.writer.submit(rec)
 
     def record_event(self, event: Event) -> None:
@@ -197,7 +212,9 @@ class MetricsTracker:
         elif isinstance(event, RetryGaveUp) and event.execution_id:
             with self._state_lock:
                 self._final_attempt[event.execution_id] = event.attempts
-        self.prometheus.on_event(event)
+        prometheus = self._prometheus
+        if prometheus is not None:
+            prometheus.on_event(event)
 
     def _add_to_timeline(
         self, event: RetryScheduled | ModelFallback | RateLimitWait | BreakerRejected
@@ -314,6 +331,8 @@ class MetricsTracker:
 
     def analytics(self) -> Analytics:
         """Analytics over the store, after flushing pending records (blocking)."""
+        from .analytics import Analytics  # here: a run that reads no report never loads it
+
         self.flush()
         return Analytics(self.store)
 
