@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import warnings
 from collections.abc import Mapping
@@ -56,6 +55,8 @@ class AgentDocs:
 
 
 def suggest(name: str, choices: list[str]) -> str:
+    import difflib  # here: only an error message needs it, a run never does
+
     close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
     if close:
         return "did you mean " + ", ".join(f"'{c}'" for c in close) + "?"

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from ..catalog import ModelCatalog
 from ..clock import WALL_CLOCK, Clock, utcnow
 from .backend import LAST_ROLLUP, MetricsStore, RollupReport
-from .memory_backend import MemoryMetricsStore
 from .rollup import rollup_due, run_rollup
 from .sqlite_backend import SQLiteMetricsStore
 
@@ -29,7 +28,9 @@ def store_for(
 ) -> MetricsStore:
     """The store the settings ask for (``path`` relative to the state directory); in cluster
     mode (``database_url``: ``cluster.database_url``) the shared PostgreSQL store."""
-    if settings.backend == "memory":
+    if settings.backend == "memory":  # (imported here: tests use it, a project rarely does)
+        from .memory_backend import MemoryMetricsStore
+
         return MemoryMetricsStore()
     if database_url is not None:
         from ..cluster.pg_metrics import PostgresMetricsStore
