@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..state.checkpoint import AUTOCHECKPOINT_PRAGMA, BackgroundCheckpointer
 from ..state.sqlite import (
+    WRITE_CACHE_PRAGMA,
     Schema,
     app_id,
     is_corruption,
@@ -92,7 +93,8 @@ SCHEMA = Schema(
     fail=lambda message, hint: CacheBackendError(message, hint=hint),
     foreign=lambda message, hint: ForeignStorageError(message, hint=hint),
     fix="point paths.state (or ResponseCache's cache_dir) elsewhere",
-    pragmas=(AUTOCHECKPOINT_PRAGMA,),
+    # a small page cache: the connection mostly appends entries (state/sqlite.py)
+    pragmas=(AUTOCHECKPOINT_PRAGMA, WRITE_CACHE_PRAGMA),
 )
 
 _ROW = "key, namespace, agent, model, created_at, expires_at, payload, sig, last_used_at, hits"

@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..state.sqlite import Schema, app_id, open_database, tables_of, transaction
+from ..state.sqlite import (
+    WRITE_CACHE_PRAGMA,
+    Schema,
+    app_id,
+    open_database,
+    tables_of,
+    transaction,
+)
 from . import sqlite_hourly
 from ._sqlite_rows import (
     _DAILY_SUMS,
@@ -78,6 +85,8 @@ class SQLiteMetricsStore(SQLiteBrowse):
             fix="point metrics.path at another file",
             # must precede the first table: lets rollups give pages back cheaply
             fresh_pragmas=("auto_vacuum = INCREMENTAL",),
+            # a small page cache: the connection mostly appends rows (state/sqlite.py)
+            pragmas=(WRITE_CACHE_PRAGMA,),
         )
 
     def _error(self, message: str, hint: str | None = None) -> ConfigurationError:
