@@ -37,7 +37,12 @@ class _Stop:
     pass
 
 
+class _Empty:
+    pass
+
+
 _STOP = _Stop()
+_EMPTY = _Empty()
 _LIVE: weakref.WeakSet[BatchWriter[object]] = weakref.WeakSet()
 
 
@@ -142,20 +147,19 @@ class BatchWriter(Generic[T]):
         batch: list[T] = []
         deadline = 0.0
         while True:
+            item: T | _Flush | _Stop | _Empty
             if not batch:
-                items = [self._q.get()]  # idle: the first record of a batch wakes the thread
+                item = self._q.get()  # idle: the first record of a batch wakes the thread
             else:  # a batch fills without a wake-up per record (see the module documentation)
                 left = deadline - time.monotonic()
                 if left > 0:
                     self._urgent.wait(left)  # cut short by a full batch, a flush or close
-                items = []
+                item = self._next()
             self._urgent.clear()  # what set it is in the queue, taken now
-            while True:  # everything queued by now
-                try:
-                    items.append(self._q.get_nowait())
-                except queue.Empty:
-                    break
-            for item in items:
+            # one item at a time, straight from the queue: nothing but ``batch`` refers to a
+            # record, so a written batch is let go at once (a list of everything taken would
+            # keep them until the next record arrives, however long the writer then idles)
+            while not isinstance(item, _Empty):
                 if isinstance(item, _Flush):
                     self._write(batch)
                     batch = []
@@ -170,9 +174,16 @@ class BatchWriter(Generic[T]):
                     if len(batch) >= self.batch_size:
                         self._write(batch)
                         batch = []
+                item = self._next()
             if batch and time.monotonic() >= deadline:
                 self._write(batch)
                 batch = []
+
+    def _next(self) -> T | _Flush | _Stop | _Empty:
+        try:
+            return self._q.get_nowait()
+        except queue.Empty:
+            return _EMPTY
 
     def _write(self, batch: list[T]) -> None:
         if not batch:

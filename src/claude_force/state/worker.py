@@ -67,36 +67,44 @@ def _settle(results: list[tuple[Any, bool, Any]]) -> None:
 
 def _serve(jobs: SimpleQueue[_Job | _Stop]) -> None:
     """The worker thread: run jobs in the order queued, report each batch to its loop at once."""
+    while _serve_some(jobs.get(), jobs):
+        pass
+
+
+def _serve_some(item: _Job | _Stop, jobs: SimpleQueue[_Job | _Stop]) -> bool:
+    """Run ``item`` and the jobs queued behind it (up to ``RESULTS_PER_WAKE``), then hand their
+    outcomes to their loops; ``False`` once told to stop. A function of its own so that nothing
+    of a finished batch (its outcomes, the last job) stays referenced while the thread waits
+    for the next job."""
+    done: dict[asyncio.AbstractEventLoop, list[tuple[Any, bool, Any]]] = {}
+    ran = 0
     while True:
-        item = jobs.get()
-        done: dict[asyncio.AbstractEventLoop, list[tuple[Any, bool, Any]]] = {}
-        ran = 0
-        while True:
-            if isinstance(item, _Stop):
-                _post(done)
-                return
-            loop, future, fn, args, kwargs = item
-            if loop is None:  # a job of a caller outside any loop: a concurrent.futures.Future
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(fn(*args, **kwargs))
-                    except BaseException as exc:
-                        future.set_exception(exc)
-            elif not future.cancelled():  # a caller that gave up before the job started
+        if isinstance(item, _Stop):
+            _post(done)
+            return False
+        loop, future, fn, args, kwargs = item
+        if loop is None:  # a job of a caller outside any loop: a concurrent.futures.Future
+            if future.set_running_or_notify_cancel():
                 try:
-                    outcome: tuple[Any, bool, Any] = (future, True, fn(*args, **kwargs))
+                    future.set_result(fn(*args, **kwargs))
                 except BaseException as exc:
-                    outcome = (future, False, exc)
-                done.setdefault(loop, []).append(outcome)
-                ran += 1
-            del item, future, fn, args, kwargs
-            if ran >= RESULTS_PER_WAKE:
-                break
+                    future.set_exception(exc)
+        elif not future.cancelled():  # a caller that gave up before the job started
             try:
-                item = jobs.get_nowait()
-            except Empty:
-                break
-        _post(done)
+                outcome: tuple[Any, bool, Any] = (future, True, fn(*args, **kwargs))
+            except BaseException as exc:
+                outcome = (future, False, exc)
+            done.setdefault(loop, []).append(outcome)
+            ran += 1
+        del item, future, fn, args, kwargs
+        if ran >= RESULTS_PER_WAKE:
+            break
+        try:
+            item = jobs.get_nowait()
+        except Empty:
+            break
+    _post(done)
+    return True
 
 
 def _post(done: dict[asyncio.AbstractEventLoop, list[tuple[Any, bool, Any]]]) -> None:
