@@ -215,6 +215,19 @@ def test_case_folded_lookalikes_are_redacted(text: str) -> None:
     assert A40 not in out.text and "dXNlcjpw" not in out.text
 
 
+def test_the_fold_is_skipped_exactly_for_text_it_would_not_change() -> None:
+    """``str.translate`` (slow: a lookup per character) runs only on text holding a character
+    the fold changes; the shortcut's list is exactly the fold's."""
+    from claude_force.memory.redact import _FOLD, _FOLDED, _folds
+
+    assert {chr(c) for c in _FOLD} == set(_FOLDED)
+    assert not _folds("[SIMULATED RESPONSE \u2014 generated offline] \u201cquoted\u201d caf\u00e9")
+    for c in _FOLDED:
+        assert _folds(f"x{c}y")
+    text = "caf\u00e9 \u2014 password: hunter2hunter2"
+    assert redact(text).text == "caf\u00e9 \u2014 password: [REDACTED:secret-assignment]"
+
+
 def test_redact_value_walks_json_like_values() -> None:
     counts: Counter[str] = Counter()
     value = {"a": ["x", "Bearer " + A40], "b": {"c": "password: " + A40}, "n": 3, "t": ("ok",)}

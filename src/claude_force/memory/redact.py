@@ -115,6 +115,7 @@ assert set(_TRIGGERS) == set(KINDS)
 # ``str.lower`` does not make them that letter (``re`` folds them, see ``re._casefix``): without
 # this, "paſſword=…" would be matched by its pattern but never reach it.
 _FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+_FOLDED = ("\u0130", "\u0131", "\u017f", "\u212a")
 # (trigger, kind), flat: one pass of substring tests finds every kind to run (no generator per
 # kind: on a short text that set-up cost more than the tests themselves)
 _PAIRS: tuple[tuple[str, str], ...] = tuple((t, kind) for kind in KINDS for t in _TRIGGERS[kind])
@@ -136,9 +137,17 @@ class Redacted:
         return sum(self.counts.values())
 
 
+def _folds(text: str) -> bool:
+    """Whether ``text`` holds one of the four characters ``_FOLD`` changes. Tested first: most
+    non-ASCII text (an em dash, a quote mark) holds none, and four substring tests are ~50×
+    cheaper than ``str.translate`` with a mapping (a Python-level lookup per character: ~40 µs
+    for a 700-character answer, more than the rest of the redaction)."""
+    return any(c in text for c in _FOLDED)
+
+
 def redact(text: str) -> Redacted:
     """``text`` with every credential pattern replaced by ``[REDACTED:<kind>]``."""
-    lower = text.lower() if text.isascii() else text.translate(_FOLD).lower()
+    lower = text.lower() if text.isascii() or not _folds(text) else text.translate(_FOLD).lower()
     triggered = {kind for t, kind in _PAIRS if t in lower}
     if not triggered:
         return Redacted(text, {})  # no pattern can match: none of their triggers occurs
