@@ -287,11 +287,11 @@ async def test_a_sqlite_miss_count_survives_a_failed_write(
     await b.open("kid1")
     assert await b.lookup("x", T0, ok_judge, MISS) is None
 
-    def full(conn: sqlite3.Connection) -> int:
+    def full(conn: sqlite3.Connection, key: str) -> int:
         raise sqlite3.OperationalError("database or disk is full")
 
     with monkeypatch.context() as m:
-        m.setattr(sqlite_backend, "_next_seq", full)
+        m.setattr(sqlite_backend, "_delete", full)
         with pytest.raises(CacheBackendError):
             await b.put(record("x"), 10_000, T0, Counters(stores=1))
     stats = await b.stats()

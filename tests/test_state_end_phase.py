@@ -4,15 +4,25 @@ connections may hold, that what was written is let go, and how many transactions
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from _cache_helpers import record
+from claude_force.cache import sqlite_backend as cache_sqlite
+from claude_force.cache.records import Counters, Record
 from claude_force.cache.sqlite_backend import SqliteBackend
 from claude_force.memory.sqlite_backend import CACHE_KIB, SessionDB
 from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 from claude_force.metrics.writer import BatchWriter
 from claude_force.state.sqlite import WRITE_CACHE_KIB
 from claude_force.state.worker import Worker
+
+T0 = 1_000_000.0
 
 
 def _cache_kib(conn: object) -> int:
@@ -88,3 +98,95 @@ async def test_the_worker_keeps_no_result_while_it_waits_for_the_next_job() -> N
         assert ref() is None
     finally:
         await worker.aclose()
+
+
+# --- the response cache's puts -------------------------------------------------------------------
+
+
+def _builder(key: str, held: list[weakref.ref[_Thing]]) -> Callable[[], Record | None]:
+    answer = _Thing()  # what a queued put's builder holds (the answer it encodes)
+    held.append(weakref.ref(answer))
+
+    def build() -> Record | None:
+        assert answer is not None
+        return record(key)
+
+    return build
+
+
+async def _queue_puts(
+    backend: SqliteBackend, keys: list[str], held: list[weakref.ref[_Thing]]
+) -> list[asyncio.Future[Any]]:
+    """A job holding the worker, then ``keys``' puts, all queued behind it (a burst of
+    answers)."""
+    blocker = threading.Event()
+    gate = backend._worker.submit(blocker.wait, 30)
+    puts = [
+        asyncio.ensure_future(backend.put_built(_builder(k, held), 10_000, T0, Counters(stores=1)))
+        for k in keys
+    ]
+    await asyncio.sleep(0)
+    blocker.set()  # (the gate's own result reaches the loop with the write job's first results)
+    return [gate, *puts]
+
+
+async def test_queued_puts_are_one_transaction_per_chunk_of_two_statements_a_put(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_sqlite, "PUTS_PER_TRANSACTION", 4)
+    backend = SqliteBackend(tmp_path / "cache.db")
+    await backend.open("kid1")
+    seen: list[str] = []
+    conn = await backend._worker.run(backend._connection)
+    conn.set_trace_callback(seen.append)
+    gate, *puts = await _queue_puts(backend, [f"{i:064d}" for i in range(10)], [])
+    assert all(o.stored for o in await asyncio.gather(*puts))
+    await gate
+    conn.set_trace_callback(None)
+    assert [s for s in seen if s in ("BEGIN IMMEDIATE", "COMMIT")] == [
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ] * 3
+    # per put: delete the key's old entry, insert the new one; per chunk: begin, the totals
+    # read once and written once (a row each), commit, the key filter's check
+    assert len(seen) <= 2 * 10 + 8 * 3
+    stats = await backend.stats()
+    assert (stats.entries, stats.counters.stores) == (10, 10)
+    assert stats.bytes == 10 * record("x" * 64).size
+    await backend.aclose()
+
+
+async def test_a_chunk_of_queued_puts_is_answered_and_let_go_at_its_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first chunk's callers hear, and its builders are let go, while the next chunk is
+    still being written."""
+    monkeypatch.setattr(cache_sqlite, "PUTS_PER_TRANSACTION", 4)
+    backend = SqliteBackend(tmp_path / "cache.db")
+    await backend.open("kid1")
+    writing_second, release = threading.Event(), threading.Event()
+    real = backend._put_batch
+    chunks = 0
+
+    def gated(conn: Any, items: Any) -> Any:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 2:
+            writing_second.set()
+            release.wait(30)
+        return real(conn, items)
+
+    monkeypatch.setattr(backend, "_put_batch", gated)
+    held: list[weakref.ref[_Thing]] = []
+    gate, *puts = await _queue_puts(backend, [f"{i:064d}" for i in range(8)], held)
+    try:
+        done, _ = await asyncio.wait(puts[:4], timeout=10)
+        assert len(done) == 4
+        assert await asyncio.to_thread(writing_second.wait, 10)
+        assert not any(p.done() for p in puts[4:])
+        assert [r() is None for r in held] == [True] * 4 + [False] * 4
+    finally:
+        release.set()
+    assert all(o.stored for o in await asyncio.gather(*puts))
+    await gate
+    await backend.aclose()

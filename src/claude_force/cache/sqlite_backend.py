@@ -58,6 +58,17 @@ FILTER_FRESH_S = 1.0  # the key filter answers "surely absent" this long after i
 FILTER_SLACK = 1024  # stale prefixes (keys other processes deleted) tolerated before a reload
 
 
+_QueuedPut = tuple[
+    "asyncio.AbstractEventLoop",
+    "asyncio.Future[PutOutcome]",
+    Callable[[], Record | None],
+    int,
+    float,
+    Counters,
+]
+"""A put waiting for the write job: its loop and future, the builder, max bytes, now, counters."""
+
+
 def key_prefix(key: str) -> int:
     """What the key filter holds of a key: Python's 64-bit hash of the string (this process's
     own: the filter never leaves it), computed once per string object and cached by Python."""
@@ -158,6 +169,44 @@ def _delete(conn: sqlite3.Connection, key: str) -> int | None:
     return None if row is None else _int(row[0])
 
 
+class _Totals:
+    """The totals a write transaction changes (``seq``, ``bytes``, ``entries``) and the counters
+    it adds, read once at its start and written once at its end: its puts run two statements
+    each (delete the old entry, insert the new) instead of six. Exact because the transaction
+    is ``BEGIN IMMEDIATE``: no other connection writes the counters meanwhile."""
+
+    __slots__ = ("_bytes0", "_seq0", "added", "bytes", "entries", "seq")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        found = dict(
+            conn.execute("SELECT name, value FROM counters WHERE name IN ('seq', 'bytes')")
+        )
+        self._seq0 = self.seq = _int(found.get("seq"))
+        self._bytes0 = self.bytes = _int(found.get("bytes"))
+        self.entries = 0
+        self.added: dict[str, int] = {}
+
+    def add(self, counters: Counters) -> None:
+        for name, value in counters.nonzero():
+            self.added[name] = self.added.get(name, 0) + value
+
+    def count(self, name: str, n: int) -> None:
+        if n:
+            self.added[name] = self.added.get(name, 0) + n
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        changes = [(v, k) for k, v in self.added.items() if v]
+        for name, delta in (
+            ("seq", self.seq - self._seq0),
+            ("bytes", self.bytes - self._bytes0),
+            ("entries", self.entries),
+        ):
+            if delta:
+                changes.append((delta, name))
+        if changes:
+            conn.executemany("UPDATE counters SET value = value + ? WHERE name = ?", changes)
+
+
 class SqliteBackend:
     name = "sqlite"
     persistent = True
@@ -177,16 +226,7 @@ class SqliteBackend:
             self.path, every=CHECKPOINT_EVERY, name="claude-force-cache-checkpoint"
         )
         # puts queued for the next write job (put_built), shared by the loop and the worker
-        self._puts: list[
-            tuple[
-                asyncio.AbstractEventLoop,
-                asyncio.Future[PutOutcome],
-                Callable[[], Record | None],
-                int,
-                float,
-                Counters,
-            ]
-        ] = []
+        self._puts: list[_QueuedPut] = []
         self._puts_lock = threading.Lock()
         self._put_scheduled = False
         # the counters of misses not written yet (a miss is a read; they join the next write,
@@ -438,8 +478,11 @@ class SqliteBackend:
         if record.size > max_bytes:
             return PutOutcome(stored=False)
         with self._with_pending() as pending, transaction(conn):
-            _add(conn, pending)
-            return self._put_in(conn, record, max_bytes, now, counters)
+            totals = _Totals(conn)
+            totals.add(pending)
+            outcome = self._put_in(conn, record, max_bytes, now, counters, totals)
+            totals.write(conn)
+            return outcome
 
     def _put_in(
         self,
@@ -448,11 +491,14 @@ class SqliteBackend:
         max_bytes: int,
         now: float,
         counters: Counters,
+        totals: _Totals,
     ) -> PutOutcome:
-        """:meth:`_put` inside the caller's transaction."""
+        """:meth:`_put` inside the caller's transaction, its changes to the totals and counters
+        kept in ``totals`` (which the caller writes before the commit)."""
         old = _delete(conn, record.key)
         if self._keys is not None:  # in before the commit: at worst a false "maybe"
             self._keys.add(key_prefix(record.key))
+        totals.seq += 1
         conn.execute(
             "INSERT INTO entries(key, namespace, agent, model, created_at, expires_at, "
             "last_used_at, seq, size, hits, payload, sig) VALUES (?,?,?,?,?,?,?,?,?,0,?,?)",
@@ -464,19 +510,15 @@ class SqliteBackend:
                 record.created_at,
                 record.expires_at,
                 now,
-                _next_seq(conn),
+                totals.seq,
                 record.size,
                 record.payload,
                 record.sig,
             ),
         )
-        total = (
-            int(conn.execute("SELECT value FROM counters WHERE name = 'bytes'").fetchone()[0])
-            + record.size
-            - (old or 0)
-        )
-        d_entries = 0 if old is not None else 1
-        d_bytes = record.size - (old or 0)
+        total = totals.bytes + record.size - (old or 0)
+        if old is None:
+            totals.entries += 1
         evicted = expired = 0
         while total > max_bytes:
             victims = conn.execute(
@@ -491,18 +533,15 @@ class SqliteBackend:
                 conn.execute("DELETE FROM entries WHERE key = ?", (victim_key,))
                 self._gone.append(str(victim_key))
                 total -= _int(size)
-                d_bytes -= _int(size)
-                d_entries -= 1
+                totals.entries -= 1
                 if now < _float(expires_at):
                     evicted += 1
                 else:
                     expired += 1
-        _add(
-            conn,
-            counters + Counters(evictions=evicted, expirations=expired),
-            bytes=d_bytes,
-            entries=d_entries,
-        )
+        totals.bytes = total
+        totals.add(counters)
+        totals.count("evictions", evicted)
+        totals.count("expirations", expired)
         return PutOutcome(stored=True, evicted=evicted, expired=expired)
 
     def _remove(self, conn: sqlite3.Connection, key: str, counters: Counters) -> bool:
@@ -667,21 +706,28 @@ class SqliteBackend:
 
     def _put_queued(self) -> None:
         """On the worker thread: write every put queued so far, ``PUTS_PER_TRANSACTION`` to a
-        transaction (only that many records are built and encoded at once)."""
+        transaction (only that many records are built and encoded at once). Each chunk's callers
+        hear at its commit, and its builders (with the answers they hold) are let go then: a
+        burst's answers are not all kept until the last chunk is written."""
         with self._puts_lock:
             batch, self._puts = self._puts, []
             self._put_scheduled = False
-        outcomes: list[PutOutcome | BaseException] = []
-        for start in range(0, len(batch), PUTS_PER_TRANSACTION):
-            chunk = [b[2:] for b in batch[start : start + PUTS_PER_TRANSACTION]]
-            try:
-                outcomes.extend(self._guarded(self._put_batch, (chunk,)))
-            except BaseException as exc:
-                outcomes.extend([exc] * len(chunk))
-            del chunk
+        batch.reverse()  # taken from the end, in the order queued: each chunk leaves the list
+        while batch:
+            self._put_chunk([batch.pop() for _ in range(min(PUTS_PER_TRANSACTION, len(batch)))])
+
+    def _put_chunk(self, taken: list[_QueuedPut]) -> None:
+        """One transaction of queued puts, then their outcomes to their loops (a method of its
+        own: nothing of the chunk outlives it)."""
+        try:
+            outcomes: list[PutOutcome | BaseException] = self._guarded(
+                self._put_batch, ([t[2:] for t in taken],)
+            )
+        except BaseException as exc:
+            outcomes = [exc] * len(taken)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, PutOutcome | BaseException]]] = {}
-        for (loop, future, *_), outcome in zip(batch, outcomes, strict=True):
-            by_loop.setdefault(loop, []).append((future, outcome))
+        for queued, outcome in zip(taken, outcomes, strict=True):
+            by_loop.setdefault(queued[0], []).append((queued[1], outcome))
         for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_settle_puts, settled)
@@ -699,14 +745,16 @@ class SqliteBackend:
                 records.append(exc)
         outcomes: list[PutOutcome | BaseException] = []
         with self._with_pending() as pending, transaction(conn):
-            _add(conn, pending)
+            totals = _Totals(conn)
+            totals.add(pending)
             for record, (_, max_bytes, now, counters) in zip(records, items, strict=True):
                 if isinstance(record, BaseException):
                     outcomes.append(record)
                 elif record is None or record.size > max_bytes:
                     outcomes.append(PutOutcome(stored=False))
                 else:
-                    outcomes.append(self._put_in(conn, record, max_bytes, now, counters))
+                    outcomes.append(self._put_in(conn, record, max_bytes, now, counters, totals))
+            totals.write(conn)
         return outcomes
 
     async def remove(self, key: str, counters: Counters) -> bool:
