@@ -7,6 +7,7 @@ import math
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -226,6 +227,31 @@ def test_the_fold_is_skipped_exactly_for_text_it_would_not_change() -> None:
         assert _folds(f"x{c}y")
     text = "caf\u00e9 \u2014 password: hunter2hunter2"
     assert redact(text).text == "caf\u00e9 \u2014 password: [REDACTED:secret-assignment]"
+
+
+def test_prose_that_names_secrets_does_not_run_the_assignment_pattern(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "secret", "key" and "token" are everyday words: without a name followed by ``:`` or
+    ``=`` the costly assignment pattern is not run."""
+    import claude_force.memory.redact as module
+
+    ran: list[str] = []
+
+    class Spy:
+        def __init__(self, kind: str, pattern: re.Pattern[str]) -> None:
+            self.kind, self.pattern = kind, pattern
+
+        def sub(self, repl: Any, text: str) -> str:
+            ran.append(self.kind)
+            return self.pattern.sub(repl, text)
+
+    spied = tuple((k, Spy(k, p), g) for k, p, g in module._PATTERNS)
+    monkeypatch.setattr(module, "_PATTERNS", spied)
+    assert redact("Secrets could reach logs: rotate the key and the tokens.").total == 0
+    assert "secret-assignment" not in ran
+    out = redact("the Secret_Key \t= hunter2hunter2")
+    assert out.counts == {"secret-assignment": 1} and ran[-1] == "secret-assignment"
 
 
 def test_redact_value_walks_json_like_values() -> None:

@@ -111,6 +111,13 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "secret-assignment": ("key", "secret", "passw", "pwd", "token"),
 }
 assert set(_TRIGGERS) == set(KINDS)
+# A second pre-check for the assignment pattern, whose triggers are everyday words ("secret",
+# "key", "token": "Secrets could reach logs…" triggers it): the name of a secret, then at most a
+# quote and spaces, then ``:`` or ``=``. Searched in the lower-cased text (~4 µs for a
+# 700-character answer; the pattern ~24 µs). It never skips a match: every name the pattern
+# accepts, lower-cased, is one of these words followed by letters, ``_`` or ``-``; and what the
+# patterns before it put in the text ("[REDACTED:…]") cannot end such a name or precede ``:``.
+_ASSIGNMENT_GATE = re.compile(r"(?:key|secret|passw|pwd|token)[a-z_\-]*[\"']?\s*[:=]")
 # The four characters that a case-insensitive pattern matches as an ASCII letter although
 # ``str.lower`` does not make them that letter (``re`` folds them, see ``re._casefix``): without
 # this, "paſſword=…" would be matched by its pattern but never reach it.
@@ -149,6 +156,8 @@ def redact(text: str) -> Redacted:
     """``text`` with every credential pattern replaced by ``[REDACTED:<kind>]``."""
     lower = text.lower() if text.isascii() or not _folds(text) else text.translate(_FOLD).lower()
     triggered = {kind for t, kind in _PAIRS if t in lower}
+    if "secret-assignment" in triggered and _ASSIGNMENT_GATE.search(lower) is None:
+        triggered.discard("secret-assignment")
     if not triggered:
         return Redacted(text, {})  # no pattern can match: none of their triggers occurs
     counts: Counter[str] = Counter()
