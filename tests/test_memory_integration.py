@@ -607,3 +607,46 @@ async def test_a_burst_of_sessions_is_written_in_bounded_transactions(
     hits = await service.search(SearchQuery("kafka consumer", agent="alpha", limit=20))
     assert len(hits) == 10
     await service.aclose()
+
+
+async def test_a_written_chunk_of_sessions_is_let_go_before_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the runs queued for memory (their fields) is dropped chunk by chunk, not kept until
+    the whole burst is written."""
+    import threading
+    import weakref
+    from dataclasses import replace
+
+    from claude_force.memory import MemoryService
+    from claude_force.memory import service as memory_service
+
+    class When(datetime):  # a datetime a weak reference can follow (what a queued run holds)
+        pass
+
+    monkeypatch.setattr(memory_service, "SESSIONS_PER_WRITE", 4)
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    service = MemoryService(store)
+    refs: list[weakref.ref[When]] = []
+    alive_at_write: list[list[bool]] = []
+    add_prepared = store.add_prepared
+
+    def checking(sessions: Any) -> None:
+        alive_at_write.append([r() is not None for r in refs])
+        add_prepared(sessions)
+
+    monkeypatch.setattr(store, "add_prepared", checking)
+    blocker = threading.Event()
+    gate = service._submit(blocker.wait, 30)
+    for i in range(8):
+        when = When.now(UTC)
+        refs.append(weakref.ref(when))
+        service.remember_soon(
+            replace(_finished(i, f"Tune the kafka consumer {i}"), started_at=when)
+        )
+    del when
+    blocker.set()
+    await gate
+    await service.flush()
+    assert alive_at_write == [[True] * 8, [False] * 4 + [True] * 4]
+    await service.aclose()

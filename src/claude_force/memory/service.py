@@ -307,16 +307,21 @@ class MemoryService:
         with self._queued_lock:
             batch, self._queued = self._queued, []
             self._write_scheduled = False
-        for start in range(0, len(batch), SESSIONS_PER_WRITE):
-            sessions: list[NewSession] = []
-            for agent, args, kwargs in batch[start : start + SESSIONS_PER_WRITE]:
-                try:
-                    sessions.append(self.store.prepare(*args, **kwargs))
-                except Exception as exc:
-                    log.warning("memory: session of agent %s not stored: %s", agent, exc)
-            if sessions:
-                self.store.add_prepared(sessions)
-            del sessions
+        batch.reverse()  # taken from the end, in the order queued: a written chunk leaves the list
+        while batch:
+            self._write_chunk([batch.pop() for _ in range(min(SESSIONS_PER_WRITE, len(batch)))])
+
+    def _write_chunk(self, chunk: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
+        """One transaction of queued sessions (a method of its own: neither the runs' fields nor
+        the prepared sessions outlive it, while the next chunk is written)."""
+        sessions: list[NewSession] = []
+        for agent, args, kwargs in chunk:
+            try:
+                sessions.append(self.store.prepare(*args, **kwargs))
+            except Exception as exc:
+                log.warning("memory: session of agent %s not stored: %s", agent, exc)
+        if sessions:
+            self.store.add_prepared(sessions)
 
     def _session_of(self, ex: ExecutionLike) -> tuple[str, tuple[Any, ...], dict[str, Any]] | None:
         """The store's arguments for ``ex``'s session (``None``: not to be stored)."""
