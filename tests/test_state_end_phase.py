@@ -16,6 +16,7 @@ from _cache_helpers import record
 from claude_force.cache import sqlite_backend as cache_sqlite
 from claude_force.cache.records import Counters, Record
 from claude_force.cache.sqlite_backend import SqliteBackend
+from claude_force.memory import MemorySettings, MemoryStore, SearchQuery
 from claude_force.memory.sqlite_backend import CACHE_KIB, SessionDB
 from claude_force.metrics.sqlite_backend import SQLiteMetricsStore
 from claude_force.metrics.writer import BatchWriter
@@ -190,3 +191,33 @@ async def test_a_chunk_of_queued_puts_is_answered_and_let_go_at_its_commit(
     assert all(o.stored for o in await asyncio.gather(*puts))
     await gate
     await backend.aclose()
+
+
+# --- memory's sessions ------------------------------------------------------------------------
+
+
+def test_a_chunk_of_sessions_fills_each_full_text_index_in_one_statement(tmp_path: Path) -> None:
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    store.open()
+    agents = ("alpha", "beta")
+    sessions = [
+        store.prepare(
+            agents[i % 2], f"tune the kafka consumer {i}", "done", True, session_id=f"s{i}"
+        )
+        for i in range(64)
+    ]
+    seen: list[str] = []
+    conn = store._db.conn  # type: ignore[attr-defined]
+    conn.set_trace_callback(seen.append)
+    store.add_prepared(sessions)
+    store.add_prepared(sessions[:8])  # stored already: nothing is added twice
+    conn.set_trace_callback(None)
+    ours = [s for s in seen if not s.startswith("--")]  # not FTS5's own statements
+    # the global index and each agent's: one statement each, filled from the rows just written
+    assert len([s for s in ours if s.startswith("INSERT INTO memory_fts")]) == 3
+    assert len(ours) <= 64 + 8 + 30  # a row each; opening the indexes, the generations
+    for agent in agents:
+        hits = store.search(SearchQuery("kafka consumer", agent=agent, limit=100))
+        assert len(hits) == 32
+    assert store.stats().sessions == 64
+    store.close()
