@@ -412,7 +412,10 @@ class AgentEngine(AsyncClosing):
         up. On a hit, memory is never searched. On a miss, that job queues the memory search on
         memory's thread itself (no round trip through the event loop in between), the run goes
         on with the context, and the cache layer uses the lookup already made (single-flight,
-        the semantic cache and the store after the answer as always).
+        the semantic cache and the store after the answer as always). A context known without
+        ranking (an agent without sessions, a memory query cache hit) is taken on the loop
+        before the lookup, and then no search is started at all; a miss the key filter is sure
+        of takes :meth:`_sure_miss`'s way.
         """
         memory = self.memory
         search: asyncio.Future[tuple[str, tuple[str, ...]]] | None = None
@@ -427,9 +430,17 @@ class AgentEngine(AsyncClosing):
             if memory is not None and opts.use_memory and memory.allows(agent):
                 looked, past, ids = await self._sure_miss(memory, agent, task, read, cache, build)
                 if looked is None:
-                    search, start = memory.search_soon(
-                        agent, task, simulated=self.provider.simulated
+                    # a context known without ranking (an agent without sessions, a query
+                    # cache hit) is taken here; else the lookup's job starts the search
+                    now = memory.context_now(
+                        agent, task, simulated=self.provider.simulated, cheap_only=True
                     )
+                    if now is not None:
+                        past, ids = now
+                    else:
+                        search, start = memory.search_soon(
+                            agent, task, simulated=self.provider.simulated
+                        )
             if looked is None:
                 looked = await cache.look_ahead(read, build, start)
                 if search is not None and start is not None and looked.found.hit is None:
@@ -470,7 +481,12 @@ class AgentEngine(AsyncClosing):
         """A run the exact cache surely cannot answer skips the lookup job: its key (from the
         agent's prompt as last read) is absent from the store's key filter, so the prompt is
         read and memory searched in one job on memory's thread (one hop, not two), where the
-        prompt read now is checked against the one keyed. ``None``: look it up as usual."""
+        prompt read now is checked against the one keyed. ``None``: look it up as usual.
+
+        When memory has no job queued or running, there is no hop at all: the prompt is read
+        here (two ``stat`` calls while the agent's files are unchanged), and the memory search
+        is answered here when it is cheap (:meth:`MemoryService.context_now`); a costlier one
+        is the one job on memory's thread (docs/memory.md, "Where a context lookup runs")."""
         hint = self._prompts.get(agent)
         if hint is None:
             return None, "", ()
@@ -486,9 +502,19 @@ class AgentEngine(AsyncClosing):
             confirmed = sure.confirm(system, hint, build)
             return None if confirmed is None else (system, *confirmed)
 
-        value, (past, ids) = await memory.context_if(
-            agent, task, along, simulated=self.provider.simulated
-        )
+        simulated = self.provider.simulated
+        if memory.idle:
+            try:
+                value = along()
+            except Exception:  # the lookup's own way reports it
+                value = None
+            if value is None:
+                return None, "", ()
+            now = memory.context_now(agent, task, simulated=simulated)
+            if now is None:
+                now = await memory.context_with_ids(agent, task, simulated=simulated)
+            return sure.taken(*value), *now
+        value, (past, ids) = await memory.context_if(agent, task, along, simulated=simulated)
         if value is None:
             return None, "", ()
         return sure.taken(*value), past, ids

@@ -1,8 +1,10 @@
 """``MemoryService``: agent memory for the async core, never blocking the event loop.
 
 Every call runs the blocking :class:`~claude_force.memory.store.MemoryStore` method as one job
-on a private single-thread executor (one hop per call, the SQLite connection stays on one
-thread). Why not aiosqlite: a context load is several statements plus the cache check, and
+on a private worker thread (one hop per call), except a context lookup that is cheap while
+nothing is queued there (:meth:`MemoryService.context_now`): that one is answered on the event
+loop, under the store's lock, because the hop would cost more than the lookup
+(docs/memory.md, "Where a context lookup runs"). Why not aiosqlite: a context load is several statements plus the cache check, and
 aiosqlite hops to its thread per statement; and the sync 2.2 face needs the same store without
 an event loop, so there is one implementation, not a sync and an async twin.
 
@@ -27,7 +29,7 @@ from .backend import NewSession
 from .location import cluster_memory_db, memory_path
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
-from .store import MemoryStore
+from .store import INLINE_MAX_SCORED, MemoryStore
 
 if TYPE_CHECKING:
     from ..config import Project
@@ -100,6 +102,9 @@ class MemoryService:
         self._allows = allows
         self._worker = Worker("claude-force-memory")
         self._writes: set[asyncio.Task[None]] = set()
+        # jobs of this service queued on the worker and not settled yet (counted on the loop):
+        # while there is one, a lookup is not answered on the loop (it may be a write to see)
+        self._pending = 0
         # sessions handed to remember_soon and not yet taken by a write job; one job writes
         # everything queued when it starts, in one transaction (guarded: loop and worker thread)
         self._queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
@@ -139,7 +144,23 @@ class MemoryService:
 
     def _submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
         """Queue ``fn`` on the store's worker thread now (jobs run in the order queued)."""
-        return self._worker.submit(fn, *args, **kwargs)
+        future = self._worker.submit(fn, *args, **kwargs)
+        self._track(future)
+        return future
+
+    def _track(self, future: asyncio.Future[Any]) -> None:
+        """Count ``future``'s job as pending until the future is done (on the loop)."""
+        self._pending += 1
+        future.add_done_callback(self._settled)
+
+    def _settled(self, _future: asyncio.Future[Any]) -> None:
+        self._pending -= 1
+
+    @property
+    def idle(self) -> bool:
+        """Whether no job of this service is queued or running on its worker thread (as far as
+        the event loop knows: a job counts until its result has reached the loop)."""
+        return self._pending == 0
 
     # --- what the orchestrator calls (never raises for a storage problem) -----------------------
 
@@ -229,6 +250,35 @@ class MemoryService:
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
         return None, ("", ())
 
+    def context_now(
+        self,
+        agent: str,
+        task: str,
+        *,
+        simulated: bool | None = None,
+        cheap_only: bool = False,
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """:meth:`context_with_ids` answered here, on the event loop, without a hop to the
+        worker thread and back, when that is cheap and changes nothing a run sees: no job of
+        this service is queued or running (a session handed to :meth:`remember_soon` is
+        stored first, and a lookup after it then sees it, as on the worker), and the store
+        answers within :data:`~.store.INLINE_MAX_SCORED` sessions ranked
+        (:meth:`MemoryStore.context_now`; ``cheap_only``: without ranking at all — a query
+        cache hit, an agent without sessions, a task without words). ``None``: not answered
+        here; ask :meth:`context_with_ids`. A storage error is logged and gives no context, as
+        on the worker."""
+        if not self.allows(agent):
+            return "", ()
+        if self._pending:
+            return None
+        try:
+            return self.store.context_now(
+                agent, task, simulated=simulated, max_scored=0 if cheap_only else INLINE_MAX_SCORED
+            )
+        except Exception as exc:  # storage errors and the unforeseen: a run must not fail
+            log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
+        return "", ()
+
     def search_soon(
         self, agent: str, task: str, *, simulated: bool | None = None
     ) -> tuple[asyncio.Future[tuple[str, tuple[str, ...]]], Callable[[], None]]:
@@ -239,6 +289,7 @@ class MemoryService:
         future that is cancelled before its job starts never runs it."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[str, tuple[str, ...]]] = loop.create_future()
+        self._track(future)  # from now: its job may be queued from another thread any time
         once = [True]
 
         def start() -> None:

@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from ..state.checkpoint import AUTOCHECKPOINT_PRAGMA, BackgroundCheckpointer
 from ..state.sqlite import Schema, app_id, open_database, tables_of, transaction
@@ -112,6 +112,17 @@ SCHEMA = Schema(
     # commit of a write that the next run's memory search would wait for.
     pragmas=(f"mmap_size = {MMAP_BYTES}", f"cache_size = -{CACHE_KIB}", AUTOCHECKPOINT_PRAGMA),
 )
+
+INLINE_MAX_SESSIONS = 1000
+"""A bounded search (``max_scored``) is made only in an index of at most this many sessions: the
+counting it may do first stays within about 0.4 ms even for a new task of ten words (each
+counted up to half the sessions, about 0.05 µs a session, and kept for the next lookups)."""
+
+
+class TooCostly(Exception):
+    """A bounded search would score more sessions than asked (or its cost is not known yet):
+    make it unbounded, off the event loop."""
+
 
 CHECKPOINT_EVERY = 32
 """Sessions written between background checkpoints (a session is ~16 pages of log with its
@@ -340,14 +351,31 @@ class SessionDB(SessionReads):
 
     # --- reads -----------------------------------------------------------------------------------
 
-    def search(self, q: SearchQuery, *, cutoff: float | None, budget: int) -> list[Hit]:
-        """The best sessions for ``q`` by BM25 over their task text, newest first among equals."""
+    def search(
+        self,
+        q: SearchQuery,
+        *,
+        cutoff: float | None,
+        budget: int,
+        max_scored: int | None = None,
+    ) -> list[Hit]:
+        """The best sessions for ``q`` by BM25 over their task text, newest first among equals.
+
+        ``max_scored``: raise :class:`TooCostly` instead of ranking more than that many
+        sessions (``0``: answer only what needs no ranking nor counting — an agent without
+        sessions, a query without words); also when the agent's index holds more than
+        :data:`INLINE_MAX_SESSIONS` sessions or its size is not known yet. Counts made before
+        the refusal are kept, so the unbounded search that follows does not repeat them."""
         terms = q.terms
         index = GLOBAL_INDEX if q.agent is None else self._index_of(q.agent)
         if index is None:
             return []  # the agent has never stored a session
         if not terms:
             return self._recent(q, cutoff)
+        if max_scored is not None and (
+            max_scored <= 0 or self._indexed(q.agent, upto=INLINE_MAX_SESSIONS) is None
+        ):
+            raise TooCostly
         sessions = self._indexed(q.agent)
         rule = q.informative_only and sessions >= COMMON_MIN_SESSIONS  # see plan_match
         if not rule and sessions * len(terms) <= budget:
@@ -356,11 +384,16 @@ class SessionDB(SessionReads):
             # per-term counts are not needed (a term that matches nothing adds nothing to the
             # query's matches or scores)
             plan = MatchPlan(terms)
+            scored = sessions
         else:
             n = sessions if rule else 0  # 0: no term is common
-            plan = plan_match(self._doc_counts(index, terms, count_cap(n, budget), n), budget, n)
+            counts = self._doc_counts(index, terms, count_cap(n, budget), n)
+            plan = plan_match(counts, budget, n)
+            scored = min(sum(df for t, df in counts if t in plan.terms), sessions, budget)
         if plan.empty:
             return []
+        if max_scored is not None and scored > max_scored:
+            raise TooCostly
         expr = match_expression(plan.terms)
         where = [f"{index} MATCH ?"]
         params: list[Any] = [expr]
@@ -395,15 +428,28 @@ class SessionDB(SessionReads):
         }
         return [Hit(session_of(rows[int(i)]), -float(rank)) for i, rank in ranked]
 
-    def _indexed(self, agent: str | None) -> int:
-        """How many sessions the index of ``agent`` (``None``: the global one) holds."""
+    @overload
+    def _indexed(self, agent: str | None) -> int: ...
+    @overload
+    def _indexed(self, agent: str | None, upto: int) -> int | None: ...
+
+    def _indexed(self, agent: str | None, upto: int | None = None) -> int | None:
+        """How many sessions the index of ``agent`` (``None``: the global one) holds; with
+        ``upto``, ``None`` when more than that (then counted no further: a bounded cost)."""
         n = self._sizes.get(agent)
         if n is None:
-            sql, args = "SELECT count(*) FROM memory_sessions", []
-            if agent is not None:
-                sql, args = sql + " WHERE agent = ?", [agent]
-            n = self._sizes[agent] = int(self.conn.execute(sql, args).fetchone()[0])
-        return n
+            where = "" if agent is None else " WHERE agent = ?"
+            args: list[object] = [] if agent is None else [agent]
+            if upto is None:
+                sql = "SELECT count(*) FROM memory_sessions" + where
+            else:
+                sql = f"SELECT count(*) FROM (SELECT 1 FROM memory_sessions{where} LIMIT ?)"
+                args.append(upto + 1)
+            n = int(self.conn.execute(sql, args).fetchone()[0])
+            if upto is not None and n > upto:
+                return None
+            self._sizes[agent] = n
+        return n if upto is None or n <= upto else None
 
     def _doc_counts(
         self, index: str, terms: Sequence[str], cap: int, sessions: int = 0

@@ -1,0 +1,238 @@
+"""Where a context lookup runs (docs/memory.md, "Where a context lookup runs"): on the event
+loop when memory has no job queued or running and the search is cheap, else one job on
+memory's worker thread — with the same context either way, a session handed to
+``remember_soon`` still seen by the lookup after it, and the query cache invalidated as ever."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _core_helpers import RecordingProvider, write_project
+from claude_force.async_orchestrator import AsyncAgentOrchestrator
+from claude_force.memory import MemorySettings, MemoryStore
+from claude_force.memory import sqlite_backend as memsql
+from claude_force.memory.context import HEADER
+from claude_force.memory.service import MemoryService
+from claude_force.state import worker as worker_mod
+
+
+def project(root: Path) -> Path:
+    return write_project(
+        root,
+        {"agents": {"alpha": {"file": "agents/alpha.md"}}},
+        {"agents/alpha.md": "# Alpha\n\nAlpha answers.\n"},
+    )
+
+
+class Hops:
+    """Counts the jobs queued on memory's worker and the wake-ups of the loop they cause."""
+
+    def __init__(self, memory: MemoryService, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.jobs = 0
+        self.wakeups = 0
+        worker = memory._worker
+        submit, threadsafe = worker.submit, worker.submit_threadsafe
+
+        def counted_submit(*args: Any, **kwargs: Any) -> Any:
+            self.jobs += 1
+            return submit(*args, **kwargs)
+
+        def counted_threadsafe(*args: Any, **kwargs: Any) -> Any:
+            self.jobs += 1
+            return threadsafe(*args, **kwargs)
+
+        monkeypatch.setattr(worker, "submit", counted_submit)
+        monkeypatch.setattr(worker, "submit_threadsafe", counted_threadsafe)
+        post = worker_mod._post
+
+        def counted_post(done: dict[Any, Any]) -> None:
+            if threading.current_thread().name == worker.name:
+                self.wakeups += len(done)
+            post(done)
+
+        monkeypatch.setattr(worker_mod, "_post", counted_post)
+
+    def take(self) -> tuple[int, int]:
+        taken = (self.jobs, self.wakeups)
+        self.jobs = self.wakeups = 0
+        return taken
+
+
+def context_of(provider: RecordingProvider) -> str:
+    content = provider.requests[-1].messages[0].content
+    assert isinstance(content, str)
+    return content.split("\n\n# Task", 1)[0] if content.startswith(HEADER) else ""
+
+
+async def test_a_sure_miss_on_an_idle_memory_is_looked_up_without_a_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = RecordingProvider()
+    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
+    memory = orch.memory
+    assert memory is not None
+    hops = Hops(memory, monkeypatch)
+    await orch.execute("alpha", "Plan the kafka migration")
+    await memory.flush()
+    hops.take()
+    ex = await orch.execute("alpha", "Plan the kafka rollback")
+    # no job before the call: the prompt, the key filter and the search were answered on the
+    # loop; the one job is the session's write after the run
+    assert hops.take() == (1, 0)
+    await memory.flush()
+    assert hops.take() == (0, 1)  # the write's result: the only wake-up memory caused
+    assert HEADER in context_of(provider) and ex.success
+    # the context is the one a lookup on the worker thread gives (the query cache emptied)
+    memory.store.clear_query_cache()
+    text, ids = await memory.context_with_ids("alpha", "Plan the kafka rollback", simulated=False)
+    assert context_of(provider) == text and len(ids) == 1
+    await orch.close()
+
+
+async def test_a_lookup_right_after_a_run_waits_for_its_session_on_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session of a run that just returned is still being written: the next lookup is not
+    answered on the loop (it would miss it) but queued after the write, and sees it."""
+    provider = RecordingProvider()
+    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
+    memory = orch.memory
+    assert memory is not None
+    await orch.execute("alpha", "Plan the kafka migration")
+    await memory.flush()
+    await orch.execute("alpha", "Tune the postgres index")  # its write is queued on return
+    assert not memory.idle
+    hops = Hops(memory, monkeypatch)
+    await orch.execute("alpha", "Tune the postgres vacuum")
+    jobs, _ = hops.take()
+    assert jobs == 2  # the lookup on the worker (after the write), then this run's write
+    assert "Tune the postgres index" in context_of(provider)
+    await orch.close()
+
+
+async def test_a_lookup_is_answered_on_the_loop_only_when_memory_is_idle(
+    tmp_path: Path,
+) -> None:
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    memory = MemoryService(store)
+    assert memory.context_now("rev", "kafka lag") is None  # not opened: the worker opens it
+    await memory.open()
+    await memory.store_session("rev", "kafka consumer lag", "raise the partitions", True)
+    assert memory.idle
+    now = memory.context_now("rev", "kafka lag alerts")
+    assert now is not None and "kafka consumer lag" in now[0]
+    write = asyncio.ensure_future(
+        memory.store_session("rev", "kafka lag alerts", "page on lag", True)
+    )
+    await asyncio.sleep(0)
+    assert not memory.idle and memory.context_now("rev", "kafka lag") is None
+    await write
+    assert memory.idle
+    now = memory.context_now("rev", "kafka lag")
+    assert now is not None and "kafka lag alerts" in now[0]  # the write invalidated the cache
+    await memory.aclose()
+
+
+def test_the_store_answers_now_only_when_cheap_and_unlocked(tmp_path: Path) -> None:
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    store.open()
+    assert store.context_now("rev", "kafka lag", max_scored=0) == ("", ())  # no sessions
+    for i in range(30):
+        store.add("rev", f"kafka topic t{i} lag", "ok", True)
+    store.add("rev", "postgres vacuum", "ok", True)
+    task = "postgres vacuum tuning"
+    assert store.context_now("rev", task, max_scored=0) is None  # needs ranking
+    assert store.context_now("rev", "do it again", max_scored=0) == ("", ())  # no words
+    # "kafka", "lag": in every kafka session (common, dropped); "t3" in one: 1 session ranked
+    assert store.context_now("rev", "kafka lag t3 t4 t5", max_scored=2) is None  # 3 ranked
+    assert store.context_now("rev", "kafka lag t3 t4", max_scored=2) is not None
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with store._lock:
+            held.set()
+            release.wait(5)
+
+    other = threading.Thread(target=hold)
+    other.start()
+    held.wait(5)
+    assert store.context_now("rev", task) is None  # another thread's job holds the store
+    release.set()
+    other.join()
+    fresh = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    assert store.context_now("rev", task) == fresh.context_with_ids("rev", task)
+    assert store.context_now("rev", task, max_scored=0) is not None  # now a cache hit
+    fresh.close()
+    store.close()
+
+
+def test_a_large_index_is_never_searched_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memsql, "INLINE_MAX_SESSIONS", 5)
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    for i in range(6):
+        store.add("rev", f"task number n{i}", "ok", True)
+    assert store.context_now("rev", "n3 please") is None
+    assert store.context_with_ids("rev", "n3 please")[1]  # the worker's way finds it
+    assert store.context_now("rev", "n4 please") is None  # its size now known: still too large
+    store.close()
+
+
+class Elsewhere:
+    """A backend that is not the local SQLite file (as the cluster's PostgreSQL memory)."""
+
+    def __init__(self, db: memsql.SessionDB) -> None:
+        self._db = db
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def test_a_memory_elsewhere_is_never_searched_on_the_loop(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = MemoryStore(
+        path, MemorySettings(retention_days=0), db=Elsewhere(memsql.SessionDB(path))
+    )  # type: ignore[arg-type]
+    store.add("rev", "kafka consumer lag", "ok", True)
+    assert store.context_now("rev", "kafka lag") is None
+    assert store.context_with_ids("rev", "kafka lag")[1]
+    store.close()
+
+
+async def test_a_cancelled_run_queues_no_memory_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run cancelled while the lookup's job waits behind a write: the job does not run."""
+    provider = RecordingProvider()
+    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
+    memory = orch.memory
+    assert memory is not None
+    await orch.execute("alpha", "Plan the kafka migration")
+    await memory.flush()
+    searched: list[str] = []
+    real = MemoryStore.context_with_ids
+
+    def counted(self: MemoryStore, agent: str, task: str, **kw: Any) -> Any:
+        searched.append(task)
+        return real(self, agent, task, **kw)
+
+    monkeypatch.setattr(MemoryStore, "context_with_ids", counted)
+    gate = threading.Event()
+    blocker = asyncio.ensure_future(memory._run(gate.wait, 5))  # the worker is busy
+    run = asyncio.ensure_future(orch.execute("alpha", "Plan the kafka rollback"))
+    await asyncio.sleep(0.05)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    gate.set()
+    await blocker
+    await memory.flush()
+    assert searched == []
+    await orch.close()
