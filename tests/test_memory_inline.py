@@ -236,3 +236,23 @@ async def test_a_cancelled_run_queues_no_memory_job(
     await memory.flush()
     assert searched == []
     await orch.close()
+
+
+def test_a_lookup_splits_its_task_into_terms_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claude_force.memory import records
+
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    store.add("rev", "kafka consumer lag", "ok", True)
+    split: list[str] = []
+    real = records.query_terms
+
+    def counted(text: str) -> tuple[str, ...]:
+        split.append(text)
+        return real(text)
+
+    monkeypatch.setattr(records, "query_terms", counted)
+    assert store.context_with_ids("rev", "kafka lag alerts")[1]
+    assert split == ["kafka lag alerts"]  # the rule, the cache key and the search share them
+    store.close()

@@ -180,16 +180,20 @@ class SearchQuery:
     index's sessions (:func:`is_common`). Context lookups set it: a past session that shares
     only such words with a task is not shown. A search asked for by name (``memory search``,
     ``find_similar_sessions``) searches on every word."""
+    _terms: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+    """:attr:`terms`, worked out once (a lookup asks for them three times: the stop-word
+    rule, the cache key, the search)."""
 
     def __post_init__(self) -> None:
         if self.limit < 1:
             raise ValueError(f"limit must be at least 1, got {self.limit}")
         if self.max_age_days is not None and self.max_age_days < 0:
             raise ValueError(f"max_age_days must not be negative, got {self.max_age_days}")
+        object.__setattr__(self, "_terms", query_terms(self.text))  # (frozen)
 
     @property
     def terms(self) -> tuple[str, ...]:
-        return query_terms(self.text)
+        return self._terms
 
     def cache_key(self) -> tuple[object, ...]:
         """The normalised query and filters (the age filter is checked on each hit instead)."""
