@@ -7,10 +7,9 @@ runner sets around each call, so the ``Provider.send(request)`` signature stays 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, replace
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -43,13 +42,31 @@ def current() -> CallContext:
     return _current.get()
 
 
-@contextlib.contextmanager
-def using(ctx: CallContext | None = None, **changes: object) -> Iterator[CallContext]:
-    """Set the call context (or change fields of the current one) for the ``with`` block."""
-    base = ctx if ctx is not None else _current.get()
-    new = replace(base, **changes) if changes else base  # type: ignore[arg-type]
-    token = _current.set(new)
-    try:
-        yield new
-    finally:
-        _current.reset(token)
+class using:  # lower case, like contextlib.suppress: used as ``with callctx.using(...)``
+    """Set the call context (or change fields of the current one) for the ``with`` block.
+
+    A small class rather than ``@contextlib.contextmanager``: it is entered once per call, and a
+    generator-based context manager holds a generator, its frame and its arguments for as long
+    as the call waits for the model (about 0.5 KB a call; this object and its token, 0.1 KB).
+    """
+
+    __slots__ = ("_ctx", "_token")
+
+    def __init__(self, ctx: CallContext | None = None, **changes: object) -> None:
+        base = ctx if ctx is not None else _current.get()
+        self._ctx = replace(base, **changes) if changes else base  # type: ignore[arg-type]
+        self._token: Token[CallContext] | None = None
+
+    def __enter__(self) -> CallContext:
+        self._token = _current.set(self._ctx)
+        return self._ctx
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
