@@ -75,6 +75,7 @@ class LazySdkClient:
         self._api_key = api_key
         self._base_url = base_url
         self._timeout = timeout_seconds
+        self._timed_out = f"no response within {timeout_seconds:g}s"  # the timeout's message
         self._client = client
         self._owns_client = client is None  # a client passed in is its owner's to close
         self._client_lock = threading.Lock()
@@ -146,13 +147,12 @@ class AnthropicProvider(LazySdkClient):
         if self._client is None or self._client_loop is not asyncio.get_running_loop():
             await self.ready()
         body: dict[str, Any] = request.to_api()
-        # SDK 2.x's ``messages.create`` has no temperature/top_p/top_k keywords: send them in the
-        # JSON body via ``extra_body`` (passing them as keywords raises TypeError).
-        extra = {k: body.pop(k) for k in list(body) if k not in _SDK_KEYWORDS}
-        if extra:
-            body["extra_body"] = extra
+        if not body.keys() <= _SDK_KEYWORDS:
+            # SDK 2.x's ``messages.create`` has no temperature/top_p/top_k keywords: send them in
+            # the JSON body via ``extra_body`` (passing them as keywords raises TypeError).
+            body["extra_body"] = {k: body.pop(k) for k in list(body) if k not in _SDK_KEYWORDS}
         sink = current_sink()
-        with sdk_errors(f"no response within {self._timeout:g}s"):
+        with sdk_errors(self._timed_out):
             if sink is not None:  # someone shows the answer as it is written
                 message, headers = await self._streamed(body, sink)
             elif request.max_tokens > STREAM_ABOVE_TOKENS:
