@@ -7,13 +7,14 @@ records cost 0 and the saved cost). A cache failure never fails the call.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import importlib.util
 import logging
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import callctx
@@ -21,7 +22,7 @@ from ..clock import WALL_CLOCK, Clock
 from ..config import Project
 from ..config.schema import CacheSettings
 from ..messages import MessageRequest, MessageResponse
-from ..providers.base import Provider, ProviderWrapper
+from ..providers.base import Provider, ProviderWrapper, Reply
 from .backend import CacheBackend
 from .errors import CacheConfigurationError
 from .keys import Namespace, request_key
@@ -30,7 +31,7 @@ from .secret import DB_FILE_NAME, KEY_FILE_NAME, SecretSource
 from .store import Found, ResponseStore
 
 if TYPE_CHECKING:
-    from .semantic.wiring import SemanticRoute
+    from .semantic.wiring import SemanticCall, SemanticRoute
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,31 @@ class SureMiss:
 
 
 _AHEAD: ContextVar[LookedAhead | None] = ContextVar("claude_force_cache_ahead", default=None)
+
+
+class _Ahead:
+    """:meth:`CacheProvider.ahead`'s context manager: a small class rather than
+    ``@contextlib.contextmanager``, whose generator and frame every call in flight would hold
+    while it waits for the model."""
+
+    __slots__ = ("_looked", "_token")
+
+    def __init__(self, looked: LookedAhead) -> None:
+        self._looked = looked
+        self._token: Token[LookedAhead | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _AHEAD.set(self._looked)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            _AHEAD.reset(self._token)
+            self._token = None
 
 
 def provider_identity(provider: Provider) -> str:
@@ -287,24 +313,21 @@ class CacheProvider(ProviderWrapper):
         return SureMiss(self, request, key, namespace, identity, store.writes())
 
     @staticmethod
-    @contextlib.contextmanager
-    def ahead(looked: LookedAhead) -> Iterator[None]:
+    def ahead(looked: LookedAhead) -> _Ahead:
         """Within the block, :meth:`send` of the request ``looked`` keyed uses its lookup."""
-        token = _AHEAD.set(looked)
-        try:
-            yield
-        finally:
-            _AHEAD.reset(token)
+        return _Ahead(looked)
 
-    def _looked_ahead(self, material: MessageRequest) -> LookedAhead | None:
+    def _looked_ahead(
+        self, material: MessageRequest, namespace: Namespace, identity: str
+    ) -> LookedAhead | None:
         looked = _AHEAD.get()
         if (
             looked is None
             or looked.layer is not self
             or looked.found.key is None
             or looked.request != material
-            or looked.namespace != self.namespace
-            or looked.identity != self.identity
+            or looked.namespace != namespace
+            or looked.identity != identity
         ):
             return None
         return looked
@@ -318,41 +341,53 @@ class CacheProvider(ProviderWrapper):
         except Exception as exc:
             log.debug("response cache not opened ahead of the first call: %s", exc)
 
-    async def send(self, request: MessageRequest) -> MessageResponse:
+    def send(self, request: MessageRequest) -> Reply:
+        """The cached answer, else the provider's (stored). The layer's own work — the mode, the
+        key — is done here, before the first await; what the call then waits on is the store's
+        coroutine (see ``Reply``: no frame of this layer is held while the model answers)."""
         ctx = callctx.current()
         mode = self.store.policy.mode(ctx)
         if mode == "bypass":
-            return await self.inner.send(request)
+            return self.inner.send(request)
         material = self.keyed_request(request, ctx)
-        looked = self._looked_ahead(material) if mode == "normal" else None
+        namespace, identity = self.namespace, self.identity  # once a call (see ``identity``)
+        looked = self._looked_ahead(material, namespace, identity) if mode == "normal" else None
         if looked is not None and looked.found.key is not None:
             key = looked.found.key  # looked up already, while memory was searched
         else:
             try:
-                key = self.key_for(material)
+                key = request_key(material, namespace=namespace, provider=identity)
             except (TypeError, ValueError) as exc:  # e.g. a NaN temperature: not cacheable
                 log.debug("request not cacheable (%s); calling the provider", exc)
-                return await self.inner.send(request)
+                return self.inner.send(request)
         preview = material.messages[-1].content if material.messages else ""
         semantic = (
-            self.semantic.for_call(material, ctx, namespace=self.namespace, provider=self.identity)
+            self.semantic.for_call(material, ctx, namespace=namespace, provider=identity)
             if self.semantic is not None
             else None
         )
-        response = await self.store.fetch(
+        fetched = self.store.fetch(
             key,
-            namespace=self.namespace,
+            namespace=namespace,
             agent=ctx.agent or "",
             model=request.model,
-            call=lambda: self.inner.send(request),
+            call=functools.partial(self.inner.send, request),
             refresh=mode == "refresh",
             preview=preview,
             memory_sessions=ctx.memory_sessions if material is not request else (),
             on_miss=semantic.on_miss(self.store) if semantic is not None else None,
             found=looked.found if looked is not None else None,
         )
-        if semantic is not None:
-            await semantic.remember(self.store, key, response)
+        if semantic is None:
+            return fetched
+        return self._remembered(fetched, semantic, key)
+
+    async def _remembered(
+        self, fetched: Reply, semantic: SemanticCall, key: str
+    ) -> MessageResponse:
+        """The answer ``fetched``, then remembered by the semantic cache."""
+        response = await fetched
+        await semantic.remember(self.store, key, response)
         return response
 
     async def aclose(self) -> None:

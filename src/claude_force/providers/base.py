@@ -6,11 +6,12 @@ provider, so the call pipeline is a chain of small objects, one concern each.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Coroutine
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import StreamInterruptedError
 from ..messages import MessageRequest, MessageResponse
-from ..streaming import current_sink
+from ..streaming import TextSink, current_sink
 
 
 @runtime_checkable
@@ -28,6 +29,12 @@ class Provider(Protocol):
     async def aclose(self) -> None: ...
 
 
+Reply = Coroutine[Any, Any, MessageResponse]
+"""What ``send`` returns: the coroutine of the answer. A layer with nothing to do for a call may
+return its inner provider's coroutine (``def send``, not ``async def``): it then adds no frame to
+the call, which every call in flight would otherwise hold while it waits for the model."""
+
+
 class ProviderWrapper:
     """Base for one-concern wrappers: delegates everything to ``inner`` unless overridden."""
 
@@ -42,8 +49,8 @@ class ProviderWrapper:
     def simulated(self) -> bool:
         return self.inner.simulated
 
-    async def send(self, request: MessageRequest) -> MessageResponse:
-        return await self.inner.send(request)
+    def send(self, request: MessageRequest) -> Reply:
+        return self.inner.send(request)  # nothing of its own to do: no frame (see ``Reply``)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -66,12 +73,15 @@ class ProviderSlot(ProviderWrapper):
         """Answer with ``provider`` from now on (``None``: the chosen provider again)."""
         self.inner = provider if provider is not None else self.chosen
 
-    async def send(self, request: MessageRequest) -> MessageResponse:
+    def send(self, request: MessageRequest) -> Reply:
         """The provider's answer. A failure after part of a streamed answer was shown becomes
         final (``StreamInterruptedError``: no layer above retries it), whatever the provider."""
         sink = current_sink()
-        if sink is None:
-            return await self.inner.send(request)
+        if sink is None:  # nothing is shown: the provider's own coroutine (see ``Reply``)
+            return self.inner.send(request)
+        return self._send_shown(request, sink)
+
+    async def _send_shown(self, request: MessageRequest, sink: TextSink) -> MessageResponse:
         shown = sink.shown
         try:
             return await self.inner.send(request)

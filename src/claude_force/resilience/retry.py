@@ -269,62 +269,64 @@ class RetryingProvider(ProviderWrapper):
         self.attempts = 0  # attempts sent through this layer (for tests and health)
 
     async def send(self, request: MessageRequest) -> MessageResponse:
+        # the call and its attempts in one coroutine: a helper's frame would be held by every
+        # call in flight while it waits for the model
         ctx = callctx.current()
         budget = self._budgets(request.model) if self._budgets is not None else None
-        if budget is None:
-            return await self._attempts(request, ctx, None)
-        budget.start_call()
+        if budget is not None:
+            budget.start_call()
         try:
-            return await self._attempts(request, ctx, budget)
+            attempt = 1
+            while True:
+                self.attempts += 1
+                try:
+                    response = await self.inner.send(request)
+                except ProviderError as exc:
+                    if self._on_error is not None:
+                        self._on_error(request, exc)
+                    now = self._clock.now()
+                    if budget is not None:
+                        budget.record_attempt(now, failed=is_retryable(exc))
+                    decision = self.policy.decide(
+                        attempt, exc, now=now, deadline=ctx.deadline, budget=budget
+                    )
+                    if isinstance(decision, GiveUp):
+                        if decision.reason != "not_retryable":
+                            exc.add_note(f"gave up after {attempt} attempt(s): {decision.reason}")
+                            self._emit(
+                                RetryGaveUp,
+                                request,
+                                exc,
+                                ctx,
+                                attempts=attempt,
+                                reason=decision.reason,
+                            )
+                        raise
+                    self._check_gate(request, attempt, exc, ctx)  # open already: do not even wait
+                    if budget is not None and decision.spends_budget:
+                        budget.record_retry(now)
+                    self._emit(
+                        RetryScheduled,
+                        request,
+                        exc,
+                        ctx,
+                        attempt=attempt,
+                        delay_s=decision.delay,
+                        reason=decision.reason,
+                    )
+                    last = exc
+                else:
+                    if budget is not None:
+                        budget.record_attempt(self._clock.now(), failed=False)
+                    return response
+                await self._clock.sleep(decision.delay)
+                self._check_gate(request, attempt, last, ctx)  # it may have opened meanwhile
+                if self._on_retry is not None:
+                    self._on_retry(request)
+                attempt += 1
         finally:
-            budget.end_call(self._clock.now())
-
-    async def _attempts(
-        self, request: MessageRequest, ctx: callctx.CallContext, budget: RetryBudget | None
-    ) -> MessageResponse:
-        attempt = 1
-        while True:
-            self.attempts += 1
-            try:
-                response = await self.inner.send(request)
-            except ProviderError as exc:
-                if self._on_error is not None:
-                    self._on_error(request, exc)
-                now = self._clock.now()
-                if budget is not None:
-                    budget.record_attempt(now, failed=is_retryable(exc))
-                decision = self.policy.decide(
-                    attempt, exc, now=now, deadline=ctx.deadline, budget=budget
-                )
-                if isinstance(decision, GiveUp):
-                    if decision.reason != "not_retryable":
-                        exc.add_note(f"gave up after {attempt} attempt(s): {decision.reason}")
-                        self._emit(
-                            RetryGaveUp, request, exc, ctx, attempts=attempt, reason=decision.reason
-                        )
-                    raise
-                self._check_gate(request, attempt, exc, ctx)  # open already: do not even wait
-                if budget is not None and decision.spends_budget:
-                    budget.record_retry(now)
-                self._emit(
-                    RetryScheduled,
-                    request,
-                    exc,
-                    ctx,
-                    attempt=attempt,
-                    delay_s=decision.delay,
-                    reason=decision.reason,
-                )
-                last = exc
-            else:
-                if budget is not None:
-                    budget.record_attempt(self._clock.now(), failed=False)
-                return response
-            await self._clock.sleep(decision.delay)
-            self._check_gate(request, attempt, last, ctx)  # it may have opened meanwhile
-            if self._on_retry is not None:
-                self._on_retry(request)
-            attempt += 1
+            if budget is not None:
+                budget.end_call(self._clock.now())
 
     def _check_gate(
         self, request: MessageRequest, attempt: int, last: ProviderError, ctx: callctx.CallContext

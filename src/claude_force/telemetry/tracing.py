@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..errors import ConfigurationError
-from ..providers.base import Provider, ProviderWrapper
+from ..providers.base import Provider, ProviderWrapper, Reply
 
 if TYPE_CHECKING:
     from ..messages import MessageRequest, MessageResponse
@@ -196,9 +196,12 @@ def step_span(workflow: str, step_id: str, agent: str) -> contextlib.AbstractCon
 class TracingProvider(ProviderWrapper):
     """The innermost pipeline layer: one ``chat {model}`` client span per call to the model."""
 
-    async def send(self, request: MessageRequest) -> MessageResponse:
-        if _provider() is None:  # nobody collects spans: straight through
-            return await self.inner.send(request)
+    def send(self, request: MessageRequest) -> Reply:
+        if _provider() is None:  # nobody collects spans: the model's own coroutine, no frame
+            return self.inner.send(request)
+        return self._traced(request)
+
+    async def _traced(self, request: MessageRequest) -> MessageResponse:
         provider = "anthropic" if not self.inner.simulated else "claude_force.simulated"
         with span(
             f"chat {request.model}",

@@ -1,0 +1,129 @@
+"""What a call holds while it waits for the model (issue #10: memory at 1,000 in flight).
+
+Every call in flight holds each coroutine of its await chain, with its frame, and each
+``@contextlib.contextmanager`` it entered (a generator, its frame and its arguments) until the
+model answers. The call path's own layers add only the frames that have work to do after the
+answer: one for the runner, one per resilience layer that accounts for the outcome, none for a
+layer with nothing to do for the call (the cache's key is made before the first await, the
+provider slot without a streamed answer, tracing without a tracer provider).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _core_helpers import minimal_project
+from claude_force.async_orchestrator import AsyncAgentOrchestrator
+from claude_force.config import load_project
+from claude_force.messages import ChatMessage, MessageRequest
+from claude_force.providers.anthropic import AnthropicProvider
+from claude_force.telemetry import tracing
+from claude_force.testing import Emulator, ScriptedProvider
+
+# the modules of the call path between the engine and the provider
+CALL_PATH = (
+    "claude_force.runner",
+    "claude_force.callctx",
+    "claude_force.cache.layer",
+    "claude_force.providers.",
+    "claude_force.telemetry.",
+    "claude_force.resilience.",
+)
+
+
+def _chain(coro: Any) -> Iterator[str]:
+    """``module-file:qualname`` of each coroutine a task's coroutine awaits, outermost first."""
+    while coro is not None and hasattr(coro, "cr_code"):
+        code = coro.cr_code
+        yield f"{Path(code.co_filename).as_posix().split('claude_force/')[-1]}:{code.co_qualname}"
+        coro = coro.cr_await
+
+
+def _frames_of(path: str, chains: list[list[str]]) -> list[str]:
+    return [name for chain in chains for name in chain if name.startswith(path + ":")]
+
+
+@pytest.fixture
+def no_tracer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenTelemetry installed, nobody set a tracer provider (the default)."""
+    from opentelemetry import trace
+
+    tracing.use_tracer_provider(None)
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: trace.ProxyTracerProvider())
+
+
+@pytest.fixture
+def generator_cms(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """The modules whose ``@contextlib.contextmanager`` functions are entered, by count."""
+    made: Counter[str] = Counter()
+    real = contextlib._GeneratorContextManager.__init__
+
+    def spy(self: Any, func: Any, args: Any, kwds: Any) -> None:
+        made[func.__module__] += 1
+        real(self, func, args, kwds)
+
+    monkeypatch.setattr(contextlib._GeneratorContextManager, "__init__", spy)
+    return made
+
+
+async def test_a_waiting_call_holds_one_runner_frame_and_no_pass_through_layers(
+    tmp_path: Path, no_tracer: None, generator_cms: Counter[str]
+) -> None:
+    provider = ScriptedProvider(name="recording", simulated=False)
+    provider.gate = asyncio.Event()  # the model "thinks" until the test has looked
+    orch = AsyncAgentOrchestrator(
+        project=load_project(minimal_project(tmp_path)), provider=provider
+    )
+    try:
+        run = asyncio.ensure_future(orch.execute("beta", "task one"))
+        while provider.in_flight == 0:
+            assert not run.done(), run.result()
+            await asyncio.sleep(0)
+        chains = [list(_chain(task.get_coro())) for task in asyncio.all_tasks()]
+        layers: list[str] = []
+        layer: Any = orch.engine.pipeline
+        while layer is not None:
+            layers.append(type(layer).__name__)
+            layer = getattr(layer, "inner", None)
+        provider.gate.set()
+        result = await run
+    finally:
+        await orch.close()
+    assert result.success, result.errors
+    assert {"CacheProvider", "TracingProvider", "ProviderSlot"} <= set(layers)
+    assert "cache/store.py:ResponseStore.fetch" in _frames_of("cache/store.py", chains)
+    sent = [name for chain in chains for name in chain if name.endswith("ScriptedProvider.send")]
+    assert sent == ["testing/scripted.py:ScriptedProvider.send"]  # the call was held there
+    assert _frames_of("runner.py", chains) == ["runner.py:AgentRunner.run"]
+    assert _frames_of("resilience/retry.py", chains) == [
+        "resilience/retry.py:RetryingProvider.send"
+    ]
+    # nothing to do while the model answers: no frame of theirs waits with the call
+    assert _frames_of("cache/layer.py", chains) == []
+    assert _frames_of("providers/base.py", chains) == []
+    assert _frames_of("telemetry/tracing.py", chains) == []
+    assert [m for m in generator_cms if m.startswith(CALL_PATH)] == []
+
+
+async def test_the_sdk_call_enters_no_generator_context_manager(
+    generator_cms: Counter[str],
+) -> None:
+    """``sdk_errors`` wraps every call to the SDK: a small class, not a generator."""
+    request = MessageRequest(model="claude-sonnet-5-5", messages=(ChatMessage("user", "hi"),))
+    async with Emulator() as emu:
+        provider = AnthropicProvider("sk-test", base_url=emu.base_url, timeout_seconds=10)
+        try:
+            await provider.send(request)  # the first call builds the client (its own imports)
+            generator_cms.clear()
+            response = await provider.send(request)
+        finally:
+            await provider.aclose()
+    assert response.text
+    assert [m for m in generator_cms if m.startswith(CALL_PATH)] == []
