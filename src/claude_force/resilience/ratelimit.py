@@ -51,6 +51,8 @@ class _Waiter:
 class Reservation:
     """What a call holds from the buckets until :meth:`settle` or :meth:`release`."""
 
+    __slots__ = ("_limiter", "model", "open", "taken")  # one per call in flight
+
     def __init__(self, limiter: RateLimiter, model: str, taken: dict[Kind, int]) -> None:
         self._limiter = limiter
         self.model = model
@@ -131,7 +133,9 @@ class RateLimiter:
     ) -> Reservation:
         """Wait (in arrival order) until ``need`` fits the model's buckets, then reserve it."""
         buckets = self.buckets(model)
-        queue = self._queues.setdefault(model, deque())
+        queue = self._queues.get(model)
+        if queue is None:  # (not setdefault: that would build a deque on every call)
+            queue = self._queues[model] = deque()
         if not queue:  # nobody waits ahead: no limit, or capacity now, is served at once
             if not buckets.limited:
                 return Reservation(self, model, {})
