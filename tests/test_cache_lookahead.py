@@ -58,13 +58,10 @@ async def test_a_miss_looks_up_once_ahead_and_a_hit_searches_no_memory(
     provider = RecordingProvider()
     orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
     first = await orch.execute("alpha", "Plan the kafka migration")
-    # one job looked up (along the prompt's read); memory, which holds no session of the
-    # agent yet, answered on the loop without a search job; no other lookup
-    assert counting.take() == ["_lookup_along"]
-    assert orch.memory is not None and not orch.memory.idle  # the first session's write
+    # one job looked up (along the prompt's read), then memory was searched; no other lookup
+    assert counting.take() == ["_lookup_along", "_context_or_nothing"]
     second = await orch.execute("alpha", "Plan the kafka rollback")
     # a sure miss (its key is not in the store's key filter): no lookup job, memory searched
-    # on its thread, after the write (docs/memory.md, "Where a context lookup runs")
     assert counting.take() == ["_context_or_nothing"]
     assert HEADER in provider.requests[-1].messages[0].content  # the miss got its context
     again = await orch.execute("alpha", "Plan the kafka rollback")

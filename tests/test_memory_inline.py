@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from _core_helpers import RecordingProvider, write_project
+from _core_helpers import RecordingProvider, default_response, write_project
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.memory import MemorySettings, MemoryStore
 from claude_force.memory import sqlite_backend as memsql
@@ -256,3 +256,37 @@ def test_a_lookup_splits_its_task_into_terms_once(
     assert store.context_with_ids("rev", "kafka lag alerts")[1]
     assert split == ["kafka lag alerts"]  # the rule, the cache key and the search share them
     store.close()
+
+
+async def test_among_concurrent_runs_a_lookup_is_a_job_on_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of runs: the first, alone in flight when it looks up, is answered on the loop;
+    the others, started while it is in flight, are jobs on memory's thread (the loop stays
+    free for the burst), and each gets the context a lookup on the worker gives."""
+
+    async def respond(request: Any) -> Any:
+        await asyncio.sleep(0.01)  # in flight while the next runs start
+        return default_response(request)
+
+    provider = RecordingProvider(respond)
+    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
+    memory = orch.memory
+    assert memory is not None
+    await orch.execute("alpha", "Plan the kafka migration")
+    await memory.flush()
+    searched: list[str] = []
+    real = MemoryService._context_or_nothing
+
+    def counted(self: MemoryService, agent: str, task: str, simulated: Any) -> Any:
+        searched.append(task)
+        return real(self, agent, task, simulated)
+
+    monkeypatch.setattr(MemoryService, "_context_or_nothing", counted)
+    tasks = ["Plan the kafka rollback", "Plan the kafka upgrade", "Plan the kafka audit"]
+    results = await asyncio.gather(*(orch.execute("alpha", t) for t in tasks))
+    assert all(r.success and not r.cached for r in results)
+    assert searched == tasks[1:]
+    for request in provider.requests[1:]:
+        assert "Plan the kafka migration" in str(request.messages[0].content)
+    await orch.close()

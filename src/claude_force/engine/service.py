@@ -155,6 +155,7 @@ class AgentEngine(AsyncClosing):
         self._prepared_loop: asyncio.AbstractEventLoop | None = None
         # each agent's system prompt as last read: the key a sure cache miss is checked with
         self._prompts: dict[str, str] = {}
+        self._ahead = 0  # runs in _run_looking_ahead now (a lone one may look memory up inline)
         self._heap_held = False
         self.bound = ConcurrencyBound(limit)
         self.runner = AgentRunner(
@@ -412,10 +413,8 @@ class AgentEngine(AsyncClosing):
         up. On a hit, memory is never searched. On a miss, that job queues the memory search on
         memory's thread itself (no round trip through the event loop in between), the run goes
         on with the context, and the cache layer uses the lookup already made (single-flight,
-        the semantic cache and the store after the answer as always). A context known without
-        ranking (an agent without sessions, a memory query cache hit) is taken on the loop
-        before the lookup, and then no search is started at all; a miss the key filter is sure
-        of takes :meth:`_sure_miss`'s way.
+        the semantic cache and the store after the answer as always). A miss the key filter is
+        sure of takes :meth:`_sure_miss`'s way.
         """
         memory = self.memory
         search: asyncio.Future[tuple[str, tuple[str, ...]]] | None = None
@@ -424,23 +423,16 @@ class AgentEngine(AsyncClosing):
         system: asyncio.Future[str] | None = None
         past: str = ""
         ids: tuple[str, ...] = ()
+        self._ahead += 1
         try:
             read = functools.partial(self.read_system_blocking, agent)
             looked: LookedAhead | None = None
             if memory is not None and opts.use_memory and memory.allows(agent):
                 looked, past, ids = await self._sure_miss(memory, agent, task, read, cache, build)
                 if looked is None:
-                    # a context known without ranking (an agent without sessions, a query
-                    # cache hit) is taken here; else the lookup's job starts the search
-                    now = memory.context_now(
-                        agent, task, simulated=self.provider.simulated, cheap_only=True
+                    search, start = memory.search_soon(
+                        agent, task, simulated=self.provider.simulated
                     )
-                    if now is not None:
-                        past, ids = now
-                    else:
-                        search, start = memory.search_soon(
-                            agent, task, simulated=self.provider.simulated
-                        )
             if looked is None:
                 looked = await cache.look_ahead(read, build, start)
                 if search is not None and start is not None and looked.found.hit is None:
@@ -465,6 +457,7 @@ class AgentEngine(AsyncClosing):
                 system.exception()  # retrieved: the runner reported it if it mattered
             if search is not None and not search.done():
                 search.cancel()  # a hit (never started), or cancelled: its job does not run
+            self._ahead -= 1
         if memory is not None:  # successful, uncached runs of agents that allow it
             memory.remember_soon(ex)
         return ex
@@ -483,10 +476,13 @@ class AgentEngine(AsyncClosing):
         read and memory searched in one job on memory's thread (one hop, not two), where the
         prompt read now is checked against the one keyed. ``None``: look it up as usual.
 
-        When memory has no job queued or running, there is no hop at all: the prompt is read
-        here (two ``stat`` calls while the agent's files are unchanged), and the memory search
-        is answered here when it is cheap (:meth:`MemoryService.context_now`); a costlier one
-        is the one job on memory's thread (docs/memory.md, "Where a context lookup runs")."""
+        When this is the only run in flight and memory has no job queued or running, there is
+        no hop at all: the prompt is read here (two ``stat`` calls while the agent's files are
+        unchanged), and the memory search is answered here when it is cheap
+        (:meth:`MemoryService.context_now`); a costlier one is the one job on memory's thread.
+        Among concurrent runs the job keeps the loop free for the others (a burst's lookups
+        done on the loop one after another cost throughput; docs/memory.md, "Where a context
+        lookup runs")."""
         hint = self._prompts.get(agent)
         if hint is None:
             return None, "", ()
@@ -503,7 +499,7 @@ class AgentEngine(AsyncClosing):
             return None if confirmed is None else (system, *confirmed)
 
         simulated = self.provider.simulated
-        if memory.idle:
+        if self._ahead == 1 and memory.idle:
             try:
                 value = along()
             except Exception:  # the lookup's own way reports it

@@ -256,24 +256,22 @@ class MemoryService:
         task: str,
         *,
         simulated: bool | None = None,
-        cheap_only: bool = False,
     ) -> tuple[str, tuple[str, ...]] | None:
         """:meth:`context_with_ids` answered here, on the event loop, without a hop to the
         worker thread and back, when that is cheap and changes nothing a run sees: no job of
         this service is queued or running (a session handed to :meth:`remember_soon` is
         stored first, and a lookup after it then sees it, as on the worker), and the store
         answers within :data:`~.store.INLINE_MAX_SCORED` sessions ranked
-        (:meth:`MemoryStore.context_now`; ``cheap_only``: without ranking at all — a query
-        cache hit, an agent without sessions, a task without words). ``None``: not answered
-        here; ask :meth:`context_with_ids`. A storage error is logged and gives no context, as
-        on the worker."""
+        (:meth:`MemoryStore.context_now`). ``None``: not answered here; ask
+        :meth:`context_with_ids`. A storage error is logged and gives no context, as on the
+        worker."""
         if not self.allows(agent):
             return "", ()
         if self._pending:
             return None
         try:
             return self.store.context_now(
-                agent, task, simulated=simulated, max_scored=0 if cheap_only else INLINE_MAX_SCORED
+                agent, task, simulated=simulated, max_scored=INLINE_MAX_SCORED
             )
         except Exception as exc:  # storage errors and the unforeseen: a run must not fail
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
