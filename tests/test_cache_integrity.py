@@ -125,6 +125,7 @@ async def test_memory_entries_are_checked_too() -> None:
     store = store_on(backend)
     provider = GatedProvider()
     await ask(store, provider)
+    await store.flush()  # the answer is written in the background
     [(key, rec)] = list(backend._entries.items())
     backend._entries[key] = type(rec)(
         **{**{f: getattr(rec, f) for f in rec.__dataclass_fields__}, "payload": rec.payload[:-5]}
@@ -139,6 +140,7 @@ async def test_verification_can_be_switched_off_for_signatures_only() -> None:
     store.verify = False
     provider = GatedProvider()
     await ask(store, provider)
+    await store.flush()  # the answer is written in the background
     [(key, rec)] = list(backend._entries.items())
     backend._entries[key] = type(rec)(
         **{**{f: getattr(rec, f) for f in rec.__dataclass_fields__}, "sig": b"x" * 32}

@@ -1,27 +1,45 @@
 """Single-flight: concurrent calls with the same key share one execution.
 
-The first caller (the leader) starts the work as a task; everyone who arrives while it runs
-awaits the same task. Each waiter is shielded, so one caller's cancellation (its timeout, say)
-does not cancel the others; the work itself is cancelled only when every waiter has gone.
-Hand-written because the asyncio primitives need exactly this waiter accounting and no
-well-kept library offers it for asyncio.
+The first caller (the leader) runs the work itself, in its own task: no task, shield or future
+is made for a call nobody else waits for (nearly every miss). Callers that arrive while it runs
+(followers) each wait on a future of their own; the leader resolves them with its result
+(``shared``) or its exception (they re-raise it).
+
+Cancellation: a follower that is cancelled (its timeout, say) just leaves; the leader and the
+other followers go on. A leader that is cancelled while followers wait does not fail them: its
+work is cancelled with it (it ran in the leader's task), and the first follower still waiting
+becomes the leader and runs the work itself (its own ``fn``), the others following it. So a
+cancelled leader costs at most one more execution, and only when others waited for its key.
+(Before, the work ran in a task of its own, cancelled only when every waiter had gone; that cost
+a task, a shield per waiter and a loop iteration on every call for a rare case.)
+
+Hand-written because the asyncio primitives need exactly this waiter accounting and hand-over,
+and no well-kept library offers it for asyncio.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import enum
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
-@dataclass
+class _Turn(enum.Enum):
+    """What a follower's future holds when the leader was cancelled: it leads now."""
+
+    LEAD = enum.auto()
+
+
 class _Flight(Generic[T]):
-    task: asyncio.Task[T]
-    waiters: int = 0
+    __slots__ = ("followers", "waiters")
+
+    def __init__(self) -> None:
+        self.waiters = 1  # callers inside ``do`` for this flight, the one running it included
+        # made by the first follower: a flight nobody else joins allocates no future
+        self.followers: list[asyncio.Future[T | _Turn]] | None = None
 
 
 class SingleFlight(Generic[T]):
@@ -35,34 +53,74 @@ class SingleFlight(Generic[T]):
         return key in self._flights
 
     def waiters(self, key: str) -> int:
-        """How many callers await the flight for ``key`` (0 when none runs)."""
+        """How many callers await the flight for ``key``, the one running it included (0 when
+        none runs)."""
         flight = self._flights.get(key)
         return 0 if flight is None else flight.waiters
 
     async def do(self, key: str, fn: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """``fn()``'s result and whether it was shared (``True``: another caller ran it)."""
         flight = self._flights.get(key)
-        leader = flight is None
         if flight is None:
-
-            async def run() -> T:
-                return await fn()
-
-            flight = _Flight(asyncio.create_task(run()))
-            self._flights[key] = flight
-            flight.task.add_done_callback(functools.partial(self._done, key, flight))
-        flight.waiters += 1
+            flight = self._flights[key] = _Flight()
+        else:
+            flight.waiters += 1
+            waiting: asyncio.Future[T | _Turn] = asyncio.get_running_loop().create_future()
+            if flight.followers is None:
+                flight.followers = [waiting]
+            else:
+                flight.followers.append(waiting)
+            try:
+                outcome = await waiting
+            except asyncio.CancelledError:
+                self._leave(key, flight, waiting)
+                raise
+            if not isinstance(outcome, _Turn):
+                return outcome, True
+            # the leader was cancelled: this caller leads now (still counted in ``waiters``)
         try:
-            return await asyncio.shield(flight.task), not leader
-        except asyncio.CancelledError:
-            if flight.waiters == 1 and not flight.task.done():
-                flight.task.cancel()
+            result = await fn()
+        except Exception as exc:
+            for follower in self._land(key, flight):
+                follower.set_exception(exc)  # each follower awaits it: retrieved, no warning
             raise
-        finally:
+        except BaseException:  # cancelled (or interrupted): the followers are not failed
             flight.waiters -= 1
+            self._hand_over(key, flight)
+            raise
+        for follower in self._land(key, flight):
+            follower.set_result(result)
+        return result, False
 
-    def _done(self, key: str, flight: _Flight[T], _task: object) -> None:
+    def _land(self, key: str, flight: _Flight[T]) -> Sequence[asyncio.Future[T | _Turn]]:
+        """End ``flight`` (its work is done); the followers still waiting, to be resolved."""
         if self._flights.get(key) is flight:
             del self._flights[key]
-        if not flight.task.cancelled():
-            flight.task.exception()  # mark retrieved: waiters re-raise it themselves
+        followers = flight.followers
+        if not followers:
+            return ()
+        flight.followers = None
+        return [f for f in followers if not f.done()]  # done: cancelled, leaving
+
+    def _hand_over(self, key: str, flight: _Flight[T]) -> None:
+        """The leader of ``flight`` has gone without a result: the first follower still waiting
+        leads now; with none, the flight ends."""
+        followers = flight.followers
+        while followers:
+            follower = followers.pop(0)
+            if not follower.done():  # done: cancelled, leaving
+                follower.set_result(_Turn.LEAD)
+                return
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+
+    def _leave(self, key: str, flight: _Flight[T], waiting: asyncio.Future[T | _Turn]) -> None:
+        """A follower was cancelled: it stops waiting (and, if it had just been made the
+        leader, passes that on)."""
+        flight.waiters -= 1
+        if not waiting.done() or waiting.cancelled():
+            followers = flight.followers
+            if followers is not None and waiting in followers:
+                followers.remove(waiting)
+        elif waiting.exception() is None and waiting.result() is _Turn.LEAD:
+            self._hand_over(key, flight)  # made the leader just as it was cancelled
