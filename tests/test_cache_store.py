@@ -186,6 +186,18 @@ async def test_a_cancelled_waiter_does_not_fail_the_others() -> None:
     assert store.waiters(k3) == 0 and len(store._flights) == 0
 
 
+async def test_a_repeat_looked_up_ahead_right_after_its_miss_is_a_hit(tmp_path: Path) -> None:
+    store = make_store(SqliteBackend(tmp_path / "c.db"))
+    provider = GatedProvider()
+    key = request_key(request("t"), namespace="sim", provider="gated")
+    assert not (await fetch(store, provider)).cached  # a miss: its answer's write not yet queued
+    searched: list[str] = []
+    found = await store.lookup_along(lambda: ("prompt", key), lambda: searched.append("memory"))
+    assert found.hit is not None and found.value == "prompt"  # the write went first …
+    assert searched == []  # … so nothing a miss needs was started
+    await store.aclose()
+
+
 @pytest.mark.parametrize("stop_reason", ["max_tokens", "tool_use", "refusal", "pause_turn"])
 async def test_incomplete_answers_are_never_stored(stop_reason: str) -> None:
     store = make_store()

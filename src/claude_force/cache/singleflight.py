@@ -33,18 +33,25 @@ class _Turn(enum.Enum):
     LEAD = enum.auto()
 
 
-class _Flight(Generic[T]):
+class Flight(Generic[T]):
+    """One key's execution: led by one caller, awaited by the others (its followers)."""
+
     __slots__ = ("followers", "waiters")
 
     def __init__(self) -> None:
-        self.waiters = 1  # callers inside ``do`` for this flight, the one running it included
+        self.waiters = 1  # callers in this flight, the one running it included
         # made by the first follower: a flight nobody else joins allocates no future
         self.followers: list[asyncio.Future[T | _Turn]] | None = None
 
 
 class SingleFlight(Generic[T]):
+    """:meth:`do` runs a call through single-flight. A caller that cannot wrap its work in a
+    callable (the response store runs it inline: one coroutine less per call) uses the steps
+    :meth:`lead`, :meth:`follow`, then :meth:`land` / :meth:`fail` / :meth:`drop`, as ``do``
+    does."""
+
     def __init__(self) -> None:
-        self._flights: dict[str, _Flight[T]] = {}
+        self._flights: dict[str, Flight[T]] = {}
 
     def __len__(self) -> int:
         return len(self._flights)
@@ -60,40 +67,69 @@ class SingleFlight(Generic[T]):
 
     async def do(self, key: str, fn: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """``fn()``'s result and whether it was shared (``True``: another caller ran it)."""
-        flight = self._flights.get(key)
+        flight = self.lead(key)
         if flight is None:
-            flight = self._flights[key] = _Flight()
-        else:
-            flight.waiters += 1
-            waiting: asyncio.Future[T | _Turn] = asyncio.get_running_loop().create_future()
-            if flight.followers is None:
-                flight.followers = [waiting]
-            else:
-                flight.followers.append(waiting)
-            try:
-                outcome = await waiting
-            except asyncio.CancelledError:
-                self._leave(key, flight, waiting)
-                raise
-            if not isinstance(outcome, _Turn):
+            outcome = await self.follow(key)
+            if not isinstance(outcome, Flight):
                 return outcome, True
-            # the leader was cancelled: this caller leads now (still counted in ``waiters``)
+            flight = outcome  # the leader was cancelled: this caller leads now
         try:
             result = await fn()
         except Exception as exc:
-            for follower in self._land(key, flight):
-                follower.set_exception(exc)  # each follower awaits it: retrieved, no warning
+            self.fail(key, flight, exc)
             raise
         except BaseException:  # cancelled (or interrupted): the followers are not failed
-            flight.waiters -= 1
-            self._hand_over(key, flight)
+            self.drop(key, flight)
             raise
-        for follower in self._land(key, flight):
-            follower.set_result(result)
+        self.land(key, flight, result)
         return result, False
 
-    def _land(self, key: str, flight: _Flight[T]) -> Sequence[asyncio.Future[T | _Turn]]:
-        """End ``flight`` (its work is done); the followers still waiting, to be resolved."""
+    def lead(self, key: str) -> Flight[T] | None:
+        """A new flight for ``key``, which the caller leads: it runs the work, then reports
+        how it ended (:meth:`land`, :meth:`fail` or :meth:`drop`: exactly one, always).
+        ``None``: a flight for ``key`` runs already (:meth:`follow` it)."""
+        if key in self._flights:
+            return None
+        flight: Flight[T] = Flight()
+        self._flights[key] = flight
+        return flight
+
+    async def follow(self, key: str) -> T | Flight[T]:
+        """The result of the flight running for ``key`` (re-raises its error), or, when its
+        leader was cancelled, that flight: the caller leads it now (as after :meth:`lead`)."""
+        flight = self._flights[key]
+        flight.waiters += 1
+        waiting: asyncio.Future[T | _Turn] = asyncio.get_running_loop().create_future()
+        if flight.followers is None:
+            flight.followers = [waiting]
+        else:
+            flight.followers.append(waiting)
+        try:
+            outcome = await waiting
+        except asyncio.CancelledError:
+            self._leave(key, flight, waiting)
+            raise
+        return flight if isinstance(outcome, _Turn) else outcome
+
+    def land(self, key: str, flight: Flight[T], result: T) -> None:
+        """The leader's work returned ``result``: the followers share it."""
+        for follower in self._end(key, flight):
+            follower.set_result(result)
+
+    def fail(self, key: str, flight: Flight[T], error: Exception) -> None:
+        """The leader's work raised ``error``: the followers re-raise it (each awaits its
+        future, so each copy is retrieved: no "never retrieved" warning)."""
+        for follower in self._end(key, flight):
+            follower.set_exception(error)
+
+    def drop(self, key: str, flight: Flight[T]) -> None:
+        """The leader is gone without a result (cancelled): the first follower still waiting
+        leads now; with none, the flight ends."""
+        flight.waiters -= 1
+        self._hand_over(key, flight)
+
+    def _end(self, key: str, flight: Flight[T]) -> Sequence[asyncio.Future[T | _Turn]]:
+        """End ``flight``; the followers still waiting, to be resolved."""
         if self._flights.get(key) is flight:
             del self._flights[key]
         followers = flight.followers
@@ -102,9 +138,7 @@ class SingleFlight(Generic[T]):
         flight.followers = None
         return [f for f in followers if not f.done()]  # done: cancelled, leaving
 
-    def _hand_over(self, key: str, flight: _Flight[T]) -> None:
-        """The leader of ``flight`` has gone without a result: the first follower still waiting
-        leads now; with none, the flight ends."""
+    def _hand_over(self, key: str, flight: Flight[T]) -> None:
         followers = flight.followers
         while followers:
             follower = followers.pop(0)
@@ -114,7 +148,7 @@ class SingleFlight(Generic[T]):
         if self._flights.get(key) is flight:
             del self._flights[key]
 
-    def _leave(self, key: str, flight: _Flight[T], waiting: asyncio.Future[T | _Turn]) -> None:
+    def _leave(self, key: str, flight: Flight[T], waiting: asyncio.Future[T | _Turn]) -> None:
         """A follower was cancelled: it stops waiting (and, if it had just been made the
         leader, passes that on)."""
         flight.waiters -= 1

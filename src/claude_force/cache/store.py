@@ -27,7 +27,7 @@ from .keys import Namespace, is_key
 from .policy import CachePolicy
 from .records import PICO, Counters, EntryInfo, PutOutcome, Record, Verdict
 from .secret import SecretSource
-from .singleflight import SingleFlight
+from .singleflight import Flight, SingleFlight
 from .stats import CacheStats
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,7 @@ class ResponseStore:
         self._writes_done = 0
         self._forgotten_up_to = 0
         self._writes: set[asyncio.Task[None]] = set()
+        self._writes_unstarted = 0  # write tasks made that have not run yet (lookup_along)
         self._errors = 0
         self._unavailable_until = float("-inf")
         self._closed = False
@@ -179,6 +180,7 @@ class ResponseStore:
         """Wait until the answers still being written are stored."""
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
+        self._writes_unstarted = 0  # none left (one cancelled before it ran never counted down)
 
     async def aclose(self) -> None:
         await self.flush()
@@ -275,6 +277,11 @@ class ResponseStore:
         and rested like any other (``looked_up`` false). Only when :meth:`looks_along`;
         ``along`` and ``then`` must not raise."""
         assert self._lookup_along is not None
+        if self._writes_unstarted:
+            # an answer of this process is to be written but its write has not queued its job
+            # yet (a miss just returned in this task: it no longer waits a loop turn for its
+            # own task): one turn lets it go first, so a repeat of that request is a hit here
+            await asyncio.sleep(0)
         now = self.now()
         writes = self._writes_done
         value, key, outcome = await self._lookup_along(
@@ -475,50 +482,87 @@ class ResponseStore:
                     if alternative is not None:
                         return alternative
 
-        async def lead() -> tuple[MessageResponse, float]:
-            t0 = self._timer.now()
-            claimed = False
-            flights = self._cross_process
-            if not refresh and flights is not None:
-                # another *process* may be calling the model for this key (a shared Redis
-                # cache): wait for its answer instead of paying for the same call twice
-                claimed = bool(
-                    await self._safely("claim", lambda: flights.claim(key, FLIGHT_TTL_S))
-                )
-                if not claimed and self._available():
-                    hit = await self._answer_of_other_process(flights, key)
-                    if hit is not None:
-                        return hit.response, self._timer.now() - t0
-            try:
-                response = await call()
-            finally:
-                if claimed and flights is not None:
-                    await self._safely("release", lambda: flights.release(key))
-            duration = self._timer.now() - t0
-            self._store_later(
-                key,
-                model,
-                response,
-                duration,
-                lambda: self.put(
-                    key,
-                    namespace=namespace,
-                    agent=agent,
-                    model=model,
-                    response=response,
-                    duration_s=duration,
-                    preview=preview,
-                    memory_sessions=memory_sessions,
-                ),
-            )
-            return response, duration
-
+        # single-flight, its steps written out (not ``do(key, fn)``): the leader's work runs
+        # here, without a closure and two coroutines more per miss
         t_join = self._timer.now()
-        result, shared = await self._flights.do(key, lead)
-        if not shared:
-            return result[0]
-        waited = self._timer.now() - t_join
-        return await self._shared(key, namespace, agent, model, result, waited, looked_up, True)
+        flight = self._flights.lead(key)
+        if flight is None:
+            outcome = await self._flights.follow(key)
+            if not isinstance(outcome, Flight):
+                waited = self._timer.now() - t_join
+                return await self._shared(
+                    key, namespace, agent, model, outcome, waited, looked_up, True
+                )
+            flight = outcome  # its leader was cancelled: this caller makes the call now
+        try:
+            t0 = self._timer.now()
+            flights = self._cross_process
+            if refresh or flights is None:
+                response, fresh = await call(), True
+            else:
+                response, fresh = await self._call_across(flights, key, call)
+            duration = self._timer.now() - t0
+            if fresh:
+                self._store_answer(
+                    key, namespace, agent, model, response, duration, preview, memory_sessions
+                )
+        except Exception as exc:  # every caller waiting for this key gets the same error
+            self._flights.fail(key, flight, exc)
+            raise
+        except BaseException:  # cancelled: a caller waiting for the same key calls instead
+            self._flights.drop(key, flight)
+            raise
+        self._flights.land(key, flight, (response, duration))
+        return response
+
+    async def _call_across(
+        self,
+        flights: CrossProcessFlights,
+        key: str,
+        call: Callable[[], Awaitable[MessageResponse]],
+    ) -> tuple[MessageResponse, bool]:
+        """``call()``'s answer (``True``: fresh), unless another *process* is calling the model
+        for ``key`` (a shared Redis cache): then its stored answer (``False``), waited for
+        instead of paying for the same call twice."""
+        claimed = bool(await self._safely("claim", lambda: flights.claim(key, FLIGHT_TTL_S)))
+        if not claimed and self._available():
+            hit = await self._answer_of_other_process(flights, key)
+            if hit is not None:
+                return hit.response, False
+        try:
+            return await call(), True
+        finally:
+            if claimed:
+                await self._safely("release", lambda: flights.release(key))
+
+    def _store_answer(
+        self,
+        key: str,
+        namespace: Namespace,
+        agent: str,
+        model: str,
+        response: MessageResponse,
+        duration: float,
+        preview: str,
+        memory_sessions: tuple[str, ...],
+    ) -> None:
+        """Store a fresh answer in the background (:meth:`_store_later`)."""
+        self._store_later(
+            key,
+            model,
+            response,
+            duration,
+            lambda: self.put(
+                key,
+                namespace=namespace,
+                agent=agent,
+                model=model,
+                response=response,
+                duration_s=duration,
+                preview=preview,
+                memory_sessions=memory_sessions,
+            ),
+        )
 
     def _store_later(
         self,
@@ -536,6 +580,7 @@ class ResponseStore:
             self._storing[key] = (response, duration)
 
         async def write() -> None:
+            self._writes_unstarted -= 1
             try:
                 await self._safely("store", put)
             finally:
@@ -549,6 +594,7 @@ class ResponseStore:
                     self._forgotten_up_to = self._written.pop(oldest)
 
         task = asyncio.create_task(write())
+        self._writes_unstarted += 1
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
