@@ -2,8 +2,9 @@
 
 The first caller (the leader) runs the work itself, in its own task: no task, shield or future
 is made for a call nobody else waits for (nearly every miss). Callers that arrive while it runs
-(followers) each wait on a future of their own; the leader resolves them with its result
-(``shared``) or its exception (they re-raise it).
+(followers) each wait on a future of their own (cancelling a task cancels the future it awaits:
+one shared future would fail them all); the leader resolves them with its result (``shared``)
+or its exception (they re-raise it).
 
 Cancellation: a follower that is cancelled (its timeout, say) just leaves; the leader and the
 other followers go on. A leader that is cancelled while followers wait does not fail them: its
