@@ -35,22 +35,23 @@ class Counters:
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+        return _COUNTER_NAMES  # worked out once: the cache's thread adds counters on every call
 
     def items(self) -> list[tuple[str, int]]:
-        return [(name, int(getattr(self, name))) for name in self.names()]
+        return [(name, int(getattr(self, name))) for name in _COUNTER_NAMES]
 
     def nonzero(self) -> list[tuple[str, int]]:
         return [(k, v) for k, v in self.items() if v]
 
     def __add__(self, other: Counters) -> Counters:
-        return Counters(
-            *(a + b for (_, a), (_, b) in zip(self.items(), other.items(), strict=True))
-        )
+        return Counters(*(getattr(self, n) + getattr(other, n) for n in _COUNTER_NAMES))
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> Counters:
         return cls(**{name: int(raw.get(name, 0) or 0) for name in cls.names()})
+
+
+_COUNTER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Counters))
 
 
 @dataclass(frozen=True, slots=True)
