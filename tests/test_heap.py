@@ -17,6 +17,13 @@ class FakeGC:
     def __init__(self, frozen: int = 0) -> None:
         self.frozen = frozen
         self.calls: list[str] = []
+        self.threshold: tuple[int, ...] = (700, 10, 10)
+
+    def get_threshold(self) -> tuple[int, ...]:
+        return self.threshold
+
+    def set_threshold(self, *values: int) -> None:
+        self.threshold = values
 
     def get_freeze_count(self) -> int:
         return self.frozen
@@ -36,6 +43,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeGC:
     monkeypatch.setattr(_heap, "gc", gc)
     monkeypatch.setattr(_heap, "_holders", 0)
     monkeypatch.setattr(_heap, "_ours", False)
+    monkeypatch.setattr(_heap, "_thresholds", None)
     monkeypatch.delenv("CLAUDE_FORCE_GC_FREEZE", raising=False)
     return gc
 
@@ -55,8 +63,37 @@ def test_the_first_hold_freezes_and_the_last_release_unfreezes(fake: FakeGC) -> 
 def test_a_heap_frozen_by_someone_else_is_left_alone(fake: FakeGC) -> None:
     fake.frozen = 5  # the CLI (cli/_gc.py) or the application froze it
     assert _heap.hold() is False
+    assert fake.threshold == (_heap.GEN0_WHILE_RUNNING, 10, 10)  # young passes: still ours
     assert _heap.release() is False
     assert fake.calls == []
+    assert fake.threshold == (700, 10, 10)
+
+
+def test_young_collections_are_rarer_while_engines_run(fake: FakeGC) -> None:
+    _heap.hold()
+    _heap.hold()
+    assert fake.threshold == (_heap.GEN0_WHILE_RUNNING, 10, 10)
+    _heap.release()
+    assert fake.threshold == (_heap.GEN0_WHILE_RUNNING, 10, 10)  # one engine still runs
+    _heap.release()
+    assert fake.threshold == (700, 10, 10)
+
+
+def test_thresholds_an_application_chose_are_left_alone(fake: FakeGC) -> None:
+    fake.threshold = (50_000, 20, 20)
+    _heap.hold()
+    assert fake.threshold == (50_000, 20, 20)
+    _heap.release()
+    assert fake.threshold == (50_000, 20, 20)
+
+
+def test_thresholds_changed_while_engines_run_are_not_undone(fake: FakeGC) -> None:
+    _heap.hold()
+    fake.threshold = (2_000, 10, 10)  # the application tuned it meanwhile: its choice stays
+    _heap.release()
+    assert fake.threshold == (2_000, 10, 10)
+    _heap.hold()  # not the default any more: left alone
+    assert fake.threshold == (2_000, 10, 10)
 
 
 @pytest.mark.parametrize("value", ["0", "false", "no"])
@@ -65,6 +102,7 @@ def test_the_environment_turns_it_off(
 ) -> None:
     monkeypatch.setenv("CLAUDE_FORCE_GC_FREEZE", value)
     assert _heap.hold() is False
+    assert fake.threshold == (700, 10, 10)
     assert _heap.release() is False
     assert fake.calls == []
 
