@@ -10,10 +10,12 @@ from __future__ import annotations
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
     from .messages import MessageRequest
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,24 +44,25 @@ def current() -> CallContext:
     return _current.get()
 
 
-class using:  # lower case, like contextlib.suppress: used as ``with callctx.using(...)``
-    """Set the call context (or change fields of the current one) for the ``with`` block.
+class Setting(Generic[T]):
+    """Set ``var`` to ``value`` for the ``with`` block (the value is what ``with`` gives).
 
-    A small class rather than ``@contextlib.contextmanager``: it is entered once per call, and a
-    generator-based context manager holds a generator, its frame and its arguments for as long
-    as the call waits for the model (about 0.5 KB a call; this object and its token, 0.1 KB).
+    A small class rather than ``@contextlib.contextmanager``: the call path enters these once per
+    call, and a generator-based context manager holds a generator, its frame and its arguments
+    for as long as the call waits for the model (about 0.5 KB a call; this object and its token,
+    0.1 KB). The cache's look-ahead uses it too (``CacheProvider.ahead``).
     """
 
-    __slots__ = ("_ctx", "_token")
+    __slots__ = ("_token", "_value", "_var")
 
-    def __init__(self, ctx: CallContext | None = None, **changes: object) -> None:
-        base = ctx if ctx is not None else _current.get()
-        self._ctx = replace(base, **changes) if changes else base  # type: ignore[arg-type]
-        self._token: Token[CallContext] | None = None
+    def __init__(self, var: ContextVar[T], value: T) -> None:
+        self._var = var
+        self._value = value
+        self._token: Token[T] | None = None
 
-    def __enter__(self) -> CallContext:
-        self._token = _current.set(self._ctx)
-        return self._ctx
+    def __enter__(self) -> T:
+        self._token = self._var.set(self._value)
+        return self._value
 
     def __exit__(
         self,
@@ -68,5 +71,17 @@ class using:  # lower case, like contextlib.suppress: used as ``with callctx.usi
         tb: TracebackType | None,
     ) -> None:
         if self._token is not None:
-            _current.reset(self._token)
+            self._var.reset(self._token)
             self._token = None
+
+
+class using(
+    Setting[CallContext]
+):  # lower case, like contextlib.suppress: ``with callctx.using(...)``
+    """Set the call context (or change fields of the current one) for the ``with`` block."""
+
+    __slots__ = ()
+
+    def __init__(self, ctx: CallContext | None = None, **changes: object) -> None:
+        base = ctx if ctx is not None else _current.get()
+        super().__init__(_current, replace(base, **changes) if changes else base)  # type: ignore[arg-type]

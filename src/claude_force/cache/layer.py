@@ -11,10 +11,9 @@ import functools
 import importlib.util
 import logging
 from collections.abc import Callable
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import callctx
@@ -84,31 +83,6 @@ class SureMiss:
 
 
 _AHEAD: ContextVar[LookedAhead | None] = ContextVar("claude_force_cache_ahead", default=None)
-
-
-class _Ahead:
-    """:meth:`CacheProvider.ahead`'s context manager: a small class rather than
-    ``@contextlib.contextmanager``, whose generator and frame every call in flight would hold
-    while it waits for the model."""
-
-    __slots__ = ("_looked", "_token")
-
-    def __init__(self, looked: LookedAhead) -> None:
-        self._looked = looked
-        self._token: Token[LookedAhead | None] | None = None
-
-    def __enter__(self) -> None:
-        self._token = _AHEAD.set(self._looked)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._token is not None:
-            _AHEAD.reset(self._token)
-            self._token = None
 
 
 def provider_identity(provider: Provider) -> str:
@@ -313,9 +287,9 @@ class CacheProvider(ProviderWrapper):
         return SureMiss(self, request, key, namespace, identity, store.writes())
 
     @staticmethod
-    def ahead(looked: LookedAhead) -> _Ahead:
+    def ahead(looked: LookedAhead) -> callctx.Setting[LookedAhead | None]:
         """Within the block, :meth:`send` of the request ``looked`` keyed uses its lookup."""
-        return _Ahead(looked)
+        return callctx.Setting(_AHEAD, looked)
 
     def _looked_ahead(
         self, material: MessageRequest, namespace: Namespace, identity: str
