@@ -103,8 +103,12 @@ async def test_a_waiting_call_holds_one_runner_frame_and_no_pass_through_layers(
     assert sent == ["testing/scripted.py:ScriptedProvider.send"]  # the call was held there
     assert _frames_of("runner.py", chains) == ["runner.py:AgentRunner.run"]
     assert _frames_of("resilience/retry.py", chains) == [
-        "resilience/retry.py:RetryingProvider.send"
+        "resilience/retry.py:RetryingProvider.send_after"
     ]
+    assert {"RateLimitedProvider", "CircuitBreakerProvider", "RetryingProvider"} <= set(layers)
+    # the rate limiter's settlement and the breaker's outcome are told by the retry frame
+    assert _frames_of("resilience/ratelimit.py", chains) == []
+    assert _frames_of("resilience/breaker.py", chains) == []
     # nothing to do while the model answers: no frame of theirs waits with the call
     assert _frames_of("cache/layer.py", chains) == []
     assert _frames_of("providers/base.py", chains) == []

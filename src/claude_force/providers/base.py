@@ -35,6 +35,69 @@ return its inner provider's coroutine (``def send``, not ``async def``): it then
 the call, which every call in flight would otherwise hold while it waits for the model."""
 
 
+class After(Protocol):
+    """What a layer does once the call below it has ended, told by the coroutine that waits for
+    the answer instead of a frame of the layer's own (see :func:`send_after`)."""
+
+    def ok(self, response: MessageResponse) -> None: ...
+
+    def failed(self, exc: BaseException) -> None: ...
+
+
+def tell_ok(after: tuple[After, ...], response: MessageResponse) -> MessageResponse:
+    """Tell each of ``after`` (innermost layer first) that the call answered ``response``; one
+    that raises makes the call fail for the ones after it, as nested ``try`` blocks would."""
+    for i, watcher in enumerate(after):
+        try:
+            watcher.ok(response)
+        except BaseException as exc:
+            tell_failed(after[i + 1 :], exc)
+            raise
+    return response
+
+
+def tell_failed(after: tuple[After, ...], exc: BaseException) -> None:
+    """Tell each of ``after`` (innermost layer first) that the call failed with ``exc``."""
+    for i, watcher in enumerate(after):
+        try:
+            watcher.failed(exc)
+        except BaseException as new:
+            tell_failed(after[i + 1 :], new)
+            raise
+
+
+def send_after(provider: Provider, request: MessageRequest, after: tuple[After, ...]) -> Reply:
+    """``provider``'s answer to ``request``; when the call ends, each of ``after`` is told how.
+
+    A layer whose only work after the call is accounting (the rate limiter's settlement, the
+    breaker's outcome) does its work before the call and hands the rest down as an ``After``
+    instead of awaiting the answer in a frame of its own: every call in flight would hold that
+    frame while it waits for the model. A provider with a ``send_after`` method of its own (the
+    retry layer, which waits in a frame anyway) tells them from that frame; any other is
+    awaited in one small coroutine for all of them. The reply must be awaited at once (as
+    every ``Reply``). Raises at once only after telling ``after``.
+    """
+    own = getattr(type(provider), "send_after", None)  # (the class's: a mock's is made up)
+    if own is not None:
+        reply: Reply = own(provider, request, after)
+        return reply
+    try:
+        reply = provider.send(request)
+    except BaseException as exc:
+        tell_failed(after, exc)
+        raise
+    return _told(reply, after)
+
+
+async def _told(reply: Reply, after: tuple[After, ...]) -> MessageResponse:
+    try:
+        response = await reply
+    except BaseException as exc:
+        tell_failed(after, exc)
+        raise
+    return tell_ok(after, response)
+
+
 class ProviderWrapper:
     """Base for one-concern wrappers: delegates everything to ``inner`` unless overridden."""
 

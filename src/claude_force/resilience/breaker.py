@@ -23,7 +23,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import CircuitOpenError, ProviderError
 from ..events import BreakerRejected, BreakerTransition, EventBus
 from ..messages import MessageRequest, MessageResponse
-from ..providers.base import Provider, ProviderWrapper
+from ..providers.base import After, Provider, ProviderWrapper, Reply, send_after, tell_failed
 from .config import BreakerSettings
 
 State = Literal["closed", "open", "half_open"]
@@ -279,31 +279,67 @@ class BreakerBoard:
             raise self.rejection(provider, model, reject.until, now)
 
 
+class _Watch:
+    """The outcome accounting of one admitted call (told by :func:`send_after`'s waiter)."""
+
+    __slots__ = ("admission", "board", "breaker", "model", "provider")
+
+    def __init__(
+        self,
+        board: BreakerBoard,
+        breaker: BreakerPolicy,
+        admission: Admit,
+        provider: str,
+        model: str,
+    ) -> None:
+        self.board = board
+        self.breaker = breaker
+        self.admission = admission
+        self.provider = provider
+        self.model = model
+
+    def ok(self, response: MessageResponse) -> None:
+        board = self.board
+        moved = self.breaker.record(self.admission, "success", board.clock.now())
+        board.emit(self.provider, self.model, moved)
+
+    def failed(self, exc: BaseException) -> None:
+        board = self.board
+        hint = exc.retry_after if isinstance(exc, ProviderError) else None
+        moved = self.breaker.record(
+            self.admission, outcome_of(exc), board.clock.now(), retry_after=hint
+        )
+        board.emit(self.provider, self.model, moved)
+
+
 class CircuitBreakerProvider(ProviderWrapper):
-    """Fails at once while the (provider, model) breaker is open; no request reaches ``inner``."""
+    """Fails at once while the (provider, model) breaker is open; no request reaches ``inner``.
+
+    The admission is decided when ``send`` is called; the outcome is recorded by the coroutine
+    that waits for the answer (:func:`~claude_force.providers.base.send_after`: the retry
+    layer's, below), so no frame of this layer waits with the call."""
 
     def __init__(self, inner: Provider, board: BreakerBoard) -> None:
         super().__init__(inner)
         self.board = board
 
-    async def send(self, request: MessageRequest) -> MessageResponse:
+    def send(self, request: MessageRequest) -> Reply:
+        return self.send_after(request, ())
+
+    def send_after(self, request: MessageRequest, after: tuple[After, ...]) -> Reply:
+        """``send``, and each of ``after`` (the layers above) told how the call ended."""
+        board = self.board
         provider, model = self.name, request.model
-        breaker = self.board.get(provider, model)
-        now = self.board.clock.now()
-        admission, moved = breaker.allow(now)
-        self.board.emit(provider, model, moved)
-        if isinstance(admission, Reject):
-            raise self.board.rejection(provider, model, admission.until, now)
+        breaker = board.get(provider, model)
         try:
-            response = await self.inner.send(request)
+            now = board.clock.now()
+            admission, moved = breaker.allow(now)
+            board.emit(provider, model, moved)
+            if isinstance(admission, Reject):
+                raise board.rejection(provider, model, admission.until, now)
         except BaseException as exc:
-            hint = exc.retry_after if isinstance(exc, ProviderError) else None
-            moved = breaker.record(
-                admission, outcome_of(exc), self.board.clock.now(), retry_after=hint
-            )
-            self.board.emit(provider, model, moved)
+            tell_failed(after, exc)
             raise
-        self.board.emit(
-            provider, model, breaker.record(admission, "success", self.board.clock.now())
+        return send_after(
+            self.inner, request, (_Watch(board, breaker, admission, provider, model), *after)
         )
-        return response

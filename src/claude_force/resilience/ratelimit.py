@@ -19,7 +19,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import CircuitOpenError, ProviderError, RunError
 from ..events import EventBus, RateLimitWait
 from ..messages import MessageRequest, MessageResponse, Usage
-from ..providers.base import Provider, ProviderWrapper
+from ..providers.base import After, Provider, ProviderWrapper, Reply, send_after, tell_failed
 from .buckets import BucketSnapshot, Kind, ModelBuckets, Need, counted_input
 from .config import RateLimitSettings
 
@@ -71,6 +71,25 @@ class Reservation:
             "output_tokens": usage.output_tokens,
         }
         self._limiter._settle(self, actual)
+
+    # --- as an ``After`` of the call (see ``providers.base.send_after``) ------------------------
+
+    def ok(self, response: MessageResponse) -> None:
+        self.settle(response.usage)
+        if response.headers:
+            self._limiter.observe(self.model, response.headers)
+
+    def failed(self, exc: BaseException) -> None:
+        if isinstance(exc, CircuitOpenError):
+            # Rejected before sending (sent nothing), or a retry stopped by a circuit that opened
+            # meanwhile (the earlier attempts did reach the API: the error's cause is theirs).
+            self.release(sent=isinstance(exc.__cause__, ProviderError))
+        elif isinstance(exc, ProviderError):
+            self.release(sent=True)
+            if exc.headers:  # a 429 says how much is left as well as a 200 does
+                self._limiter.observe(self.model, exc.headers)
+        else:  # cancelled, timed out, or a bug: give everything back
+            self.release(sent=False)
 
     def release(self, *, sent: bool) -> None:
         """Give everything back (keeping the request when it reached the API: it counted)."""
@@ -128,20 +147,31 @@ class RateLimiter:
 
     # --- acquiring ------------------------------------------------------------------------------
 
+    def try_acquire(self, model: str, need: Need) -> Reservation | None:
+        """The reservation of ``need`` now, when nobody waits ahead and it fits (or the model
+        has no limit); ``None``: :meth:`acquire` must wait for it."""
+        queue = self._queues.get(model)
+        if queue:
+            return None
+        buckets = self.buckets(model)
+        if not buckets.limited:
+            return Reservation(self, model, {})
+        now = self.clock.now()
+        if buckets.wait_time(need, now)[0] <= 0:
+            return Reservation(self, model, buckets.take(need, now))
+        return None
+
     async def acquire(
         self, model: str, need: Need, *, deadline: float | None = None
     ) -> Reservation:
         """Wait (in arrival order) until ``need`` fits the model's buckets, then reserve it."""
+        served = self.try_acquire(model, need)  # nobody waits ahead and it fits: at once
+        if served is not None:
+            return served
         buckets = self.buckets(model)
         queue = self._queues.get(model)
         if queue is None:  # (not setdefault: that would build a deque on every call)
             queue = self._queues[model] = deque()
-        if not queue:  # nobody waits ahead: no limit, or capacity now, is served at once
-            if not buckets.limited:
-                return Reservation(self, model, {})
-            now = self.clock.now()
-            if buckets.wait_time(need, now)[0] <= 0:
-                return Reservation(self, model, buckets.take(need, now))
         waiter = _Waiter(need)
         queue.append(waiter)
         announced = False
@@ -260,28 +290,38 @@ class RateLimitedProvider(ProviderWrapper):
         self.limiter = limiter
         self._precheck = precheck
 
-    async def send(self, request: MessageRequest) -> MessageResponse:
-        if self._precheck is not None:
-            self._precheck(self.name, request.model)
-        reservation = await self.limiter.acquire(
-            request.model, Need.for_request(request), deadline=callctx.current().deadline
-        )
+    def send(self, request: MessageRequest) -> Reply:
+        return self.send_after(request, ())
+
+    def send_after(self, request: MessageRequest, after: tuple[After, ...]) -> Reply:
+        """``send``, and each of ``after`` (the layers above) told how the call ended.
+
+        A call served at once (nobody queued ahead, capacity now) reserves here and hands its
+        :class:`Reservation` down to be settled by the coroutine that waits for the answer
+        (:func:`~claude_force.providers.base.send_after`): no frame of this layer waits with
+        it. A call that must queue waits in a coroutine of its own."""
+        model = request.model
         try:
-            response = await self.inner.send(request)
-        except CircuitOpenError as exc:
-            # Rejected before sending (sent nothing), or a retry stopped by a circuit that opened
-            # meanwhile (the earlier attempts did reach the API: the error's cause is theirs).
-            reservation.release(sent=isinstance(exc.__cause__, ProviderError))
+            if self._precheck is not None:
+                self._precheck(self.name, model)
+            need = Need.for_request(request)
+            reservation = self.limiter.try_acquire(model, need)
+        except BaseException as exc:
+            tell_failed(after, exc)
             raise
-        except ProviderError as exc:
-            reservation.release(sent=True)
-            if exc.headers:  # a 429 says how much is left as well as a 200 does
-                self.limiter.observe(request.model, exc.headers)
+        if reservation is None:
+            return self._queued(request, need, after)
+        return send_after(self.inner, request, (reservation, *after))
+
+    async def _queued(
+        self, request: MessageRequest, need: Need, after: tuple[After, ...]
+    ) -> MessageResponse:
+        """A call that waits its turn for capacity, then is sent as one served at once."""
+        try:
+            reservation = await self.limiter.acquire(
+                request.model, need, deadline=callctx.current().deadline
+            )
+        except BaseException as exc:
+            tell_failed(after, exc)
             raise
-        except BaseException:  # cancelled, timed out, or a bug: give everything back
-            reservation.release(sent=False)
-            raise
-        reservation.settle(response.usage)
-        if response.headers:
-            self.limiter.observe(request.model, response.headers)
-        return response
+        return await send_after(self.inner, request, (reservation, *after))

@@ -21,7 +21,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import CircuitOpenError, ProviderError
 from ..events import EventBus, RetryGaveUp, RetryScheduled
 from ..messages import MessageRequest, MessageResponse
-from ..providers.base import Provider, ProviderWrapper
+from ..providers.base import After, Provider, ProviderWrapper, Reply, tell_failed, tell_ok
 from .config import RetrySettings
 
 NEVER_RETRY = frozenset({400, 401, 403, 404, 413, 422})
@@ -268,65 +268,82 @@ class RetryingProvider(ProviderWrapper):
         self._on_error = on_error
         self.attempts = 0  # attempts sent through this layer (for tests and health)
 
-    async def send(self, request: MessageRequest) -> MessageResponse:
+    def send(self, request: MessageRequest) -> Reply:
+        return self.send_after(request, ())
+
+    async def send_after(
+        self, request: MessageRequest, after: tuple[After, ...]
+    ) -> MessageResponse:
+        """``send``, and each of ``after`` told how the call ended, from this coroutine: the
+        layers above (breaker, rate limiter) hand their accounting down instead of waiting in
+        frames of their own (see :func:`~claude_force.providers.base.send_after`)."""
         # the call and its attempts in one coroutine: a helper's frame would be held by every
         # call in flight while it waits for the model
-        ctx = callctx.current()
-        budget = self._budgets(request.model) if self._budgets is not None else None
-        if budget is not None:
-            budget.start_call()
         try:
-            attempt = 1
-            while True:
-                self.attempts += 1
-                try:
-                    response = await self.inner.send(request)
-                except ProviderError as exc:
-                    if self._on_error is not None:
-                        self._on_error(request, exc)
-                    now = self._clock.now()
-                    if budget is not None:
-                        budget.record_attempt(now, failed=is_retryable(exc))
-                    decision = self.policy.decide(
-                        attempt, exc, now=now, deadline=ctx.deadline, budget=budget
-                    )
-                    if isinstance(decision, GiveUp):
-                        if decision.reason != "not_retryable":
-                            exc.add_note(f"gave up after {attempt} attempt(s): {decision.reason}")
-                            self._emit(
-                                RetryGaveUp,
-                                request,
-                                exc,
-                                ctx,
-                                attempts=attempt,
-                                reason=decision.reason,
-                            )
-                        raise
-                    self._check_gate(request, attempt, exc, ctx)  # open already: do not even wait
-                    if budget is not None and decision.spends_budget:
-                        budget.record_retry(now)
-                    self._emit(
-                        RetryScheduled,
-                        request,
-                        exc,
-                        ctx,
-                        attempt=attempt,
-                        delay_s=decision.delay,
-                        reason=decision.reason,
-                    )
-                    last = exc
-                else:
-                    if budget is not None:
-                        budget.record_attempt(self._clock.now(), failed=False)
-                    return response
-                await self._clock.sleep(decision.delay)
-                self._check_gate(request, attempt, last, ctx)  # it may have opened meanwhile
-                if self._on_retry is not None:
-                    self._on_retry(request)
-                attempt += 1
-        finally:
+            ctx = callctx.current()
+            budget = self._budgets(request.model) if self._budgets is not None else None
             if budget is not None:
-                budget.end_call(self._clock.now())
+                budget.start_call()
+            try:
+                attempt = 1
+                while True:
+                    self.attempts += 1
+                    try:
+                        response = await self.inner.send(request)
+                    except ProviderError as exc:
+                        if self._on_error is not None:
+                            self._on_error(request, exc)
+                        now = self._clock.now()
+                        if budget is not None:
+                            budget.record_attempt(now, failed=is_retryable(exc))
+                        decision = self.policy.decide(
+                            attempt, exc, now=now, deadline=ctx.deadline, budget=budget
+                        )
+                        if isinstance(decision, GiveUp):
+                            if decision.reason != "not_retryable":
+                                exc.add_note(
+                                    f"gave up after {attempt} attempt(s): {decision.reason}"
+                                )
+                                self._emit(
+                                    RetryGaveUp,
+                                    request,
+                                    exc,
+                                    ctx,
+                                    attempts=attempt,
+                                    reason=decision.reason,
+                                )
+                            raise
+                        self._check_gate(
+                            request, attempt, exc, ctx
+                        )  # open already: do not even wait
+                        if budget is not None and decision.spends_budget:
+                            budget.record_retry(now)
+                        self._emit(
+                            RetryScheduled,
+                            request,
+                            exc,
+                            ctx,
+                            attempt=attempt,
+                            delay_s=decision.delay,
+                            reason=decision.reason,
+                        )
+                        last = exc
+                    else:
+                        if budget is not None:
+                            budget.record_attempt(self._clock.now(), failed=False)
+                        break
+                    await self._clock.sleep(decision.delay)
+                    self._check_gate(request, attempt, last, ctx)  # it may have opened meanwhile
+                    if self._on_retry is not None:
+                        self._on_retry(request)
+                    attempt += 1
+            finally:
+                if budget is not None:
+                    budget.end_call(self._clock.now())
+        except BaseException as failure:
+            tell_failed(after, failure)
+            raise
+        return tell_ok(after, response)
 
     def _check_gate(
         self, request: MessageRequest, attempt: int, last: ProviderError, ctx: callctx.CallContext
