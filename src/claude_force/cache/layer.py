@@ -7,7 +7,6 @@ records cost 0 and the saved cost). A cache failure never fails the call.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import logging
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from .errors import CacheConfigurationError
 from .keys import Namespace, request_key
 from .policy import CachePolicy
 from .secret import DB_FILE_NAME, KEY_FILE_NAME, SecretSource
-from .store import Found, ResponseStore
+from .store import Found, ProviderCall, ResponseStore
 
 if TYPE_CHECKING:
     from .semantic.wiring import SemanticCall, SemanticRoute
@@ -345,7 +344,7 @@ class CacheProvider(ProviderWrapper):
             namespace=namespace,
             agent=ctx.agent or "",
             model=request.model,
-            call=functools.partial(self.inner.send, request),
+            call=ProviderCall(self.inner, request),
             refresh=mode == "refresh",
             preview=preview,
             memory_sessions=ctx.memory_sessions if material is not request else (),

@@ -18,8 +18,9 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ..clock import SYSTEM_CLOCK, WALL_CLOCK, Clock
 from ..memory.redact import redact
-from ..messages import MessageResponse
+from ..messages import MessageRequest, MessageResponse
 from ..pricing import PriceTable
+from ..providers.base import Provider, Reply, send_after
 from .backend import CacheBackend
 from .codec import EntryPayload, Signer, StoredUsage, decode
 from .errors import CacheBackendError, CacheKeyError
@@ -106,6 +107,85 @@ class Inspection:
     valid: bool
     problem: str | None
     entry: EntryPayload | None
+
+
+class ProviderCall:
+    """``provider.send(request)`` as :meth:`ResponseStore.fetch`'s ``call``: a call the store
+    can hand on (a ``functools.partial`` of the same is four objects, 0.26 KB, held by the
+    store's frame for as long as the model answers)."""
+
+    __slots__ = ("provider", "request")
+
+    def __init__(self, provider: Provider, request: MessageRequest) -> None:
+        self.provider = provider
+        self.request = request
+
+    def __call__(self) -> Reply:
+        return self.provider.send(self.request)
+
+
+class _Leading:
+    """How the flight a fetch leads ends, told when its call does (``After``): a fresh answer is
+    stored in the background and shared with the callers that waited for the key; an error
+    fails them; a cancellation hands the flight to one of them."""
+
+    __slots__ = (
+        "agent",
+        "flight",
+        "key",
+        "memory_sessions",
+        "model",
+        "namespace",
+        "preview",
+        "store",
+        "t0",
+    )
+
+    def __init__(
+        self,
+        store: ResponseStore,
+        key: str,
+        flight: Flight[tuple[MessageResponse, float]],
+        namespace: Namespace,
+        agent: str,
+        model: str,
+        preview: str,
+        memory_sessions: tuple[str, ...],
+    ) -> None:
+        self.store = store
+        self.key = key
+        self.flight = flight
+        self.namespace = namespace
+        self.agent = agent
+        self.model = model
+        self.preview = preview
+        self.memory_sessions = memory_sessions
+        self.t0 = store._timer.now()
+
+    def ok(self, response: MessageResponse) -> None:
+        store, key = self.store, self.key
+        try:
+            duration = store._timer.now() - self.t0
+            store._store_answer(
+                key,
+                self.namespace,
+                self.agent,
+                self.model,
+                response,
+                duration,
+                self.preview,
+                self.memory_sessions,
+            )
+        except Exception as exc:  # every caller waiting for this key gets the same error
+            store._flights.fail(key, self.flight, exc)
+            raise
+        store._flights.land(key, self.flight, (response, duration))
+
+    def failed(self, exc: BaseException) -> None:
+        if isinstance(exc, Exception):  # every caller waiting for this key gets the same error
+            self.store._flights.fail(self.key, self.flight, exc)
+        else:  # cancelled: a caller waiting for the same key calls instead
+            self.store._flights.drop(self.key, self.flight)
 
 
 class ResponseStore:
@@ -435,7 +515,7 @@ class ResponseStore:
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
 
-    async def fetch(
+    def fetch(
         self,
         key: str,
         *,
@@ -448,13 +528,78 @@ class ResponseStore:
         on_miss: Callable[[], Awaitable[MessageResponse | None]] | None = None,
         memory_sessions: tuple[str, ...] = (),
         found: Found[Any] | None = None,
-    ) -> MessageResponse:
+    ) -> Reply:
         """The cached answer for ``key``, else ``call()``'s answer (stored when complete).
 
         Concurrent fetches of one key make one call: the others wait for it and receive its
         answer marked ``cached=True`` (they cost nothing; their saving is counted). ``found``:
         the lookup of ``key`` already made (:meth:`lookup_along`), used instead of another.
+
+        A miss that needs nothing awaited before its call (looked up ahead, or ``refresh``; no
+        other caller of the key; a ``call`` that is a :class:`ProviderCall`) is led here, at
+        once: the call is handed on with the flight's ending as its ``After`` (see
+        :func:`~claude_force.providers.base.send_after`), so no frame of the store waits with
+        it. Everything else runs in a coroutine of the store's own.
         """
+        if isinstance(call, ProviderCall) and self._leads_at_once(key, refresh, found, on_miss):
+            flight = self._flights.lead(key)
+            if flight is not None:  # (always: no flight for ``key`` runs)
+                leading = _Leading(
+                    self, key, flight, namespace, agent, model, preview, memory_sessions
+                )
+                return send_after(call.provider, call.request, (leading,))
+        return self._fetch(
+            key,
+            namespace=namespace,
+            agent=agent,
+            model=model,
+            call=call,
+            refresh=refresh,
+            preview=preview,
+            on_miss=on_miss,
+            memory_sessions=memory_sessions,
+            found=found,
+        )
+
+    def _leads_at_once(
+        self,
+        key: str,
+        refresh: bool,
+        found: Found[Any] | None,
+        on_miss: Callable[[], Awaitable[MessageResponse | None]] | None,
+    ) -> bool:
+        """Whether :meth:`_fetch` would lead ``key``'s flight without awaiting anything first:
+        no flight for it runs, and either ``refresh`` or a miss ``found`` ahead that is still
+        current, with no answer being written, no semantic lookup after it and no other
+        process to ask."""
+        if key in self._flights:
+            return False
+        if refresh:
+            return True
+        return (
+            found is not None
+            and found.hit is None
+            and self._cross_process is None
+            and key not in self._storing
+            and not (on_miss is not None and found.looked_up)
+            and not self._stale(found, key)
+        )
+
+    async def _fetch(
+        self,
+        key: str,
+        *,
+        namespace: Namespace,
+        agent: str,
+        model: str,
+        call: Callable[[], Awaitable[MessageResponse]],
+        refresh: bool,
+        preview: str,
+        on_miss: Callable[[], Awaitable[MessageResponse | None]] | None,
+        memory_sessions: tuple[str, ...],
+        found: Found[Any] | None,
+    ) -> MessageResponse:
+        """:meth:`fetch` of a call that awaits something before its call, or follows another."""
         looked_up = False
         if not refresh:
             stale = False
