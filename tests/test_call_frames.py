@@ -133,3 +133,47 @@ async def test_the_sdk_call_enters_no_generator_context_manager(
             await provider.aclose()
     assert response.text
     assert [m for m in generator_cms if m.startswith(CALL_PATH)] == []
+
+
+def _sdk_chain(coro: Any) -> list[str]:
+    """``module:qualname`` of each coroutine awaited, outermost first, whatever the package."""
+    names = []
+    while coro is not None and hasattr(coro, "cr_code"):
+        code = coro.cr_code
+        names.append(f"{Path(code.co_filename).name}:{code.co_qualname}")
+        coro = coro.cr_await
+    return names
+
+
+@pytest.mark.parametrize("route", ["direct", "with_raw_response"])
+async def test_the_raw_response_comes_without_the_sdks_wrapper_coroutine(
+    route: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``create`` with the raw-response header, as ``with_raw_response`` sends it: the same raw
+    response (its rate-limit headers too), one coroutine and its dicts fewer per call. An SDK
+    without the header's constant takes ``with_raw_response``."""
+    from claude_force.providers import anthropic as module
+
+    if route == "with_raw_response":
+        monkeypatch.setattr(module, "_RAW_RESPONSE", (None,))
+    request = MessageRequest(model="claude-sonnet-5-5", messages=(ChatMessage("user", "hi"),))
+    async with Emulator(latency="fast") as emu:
+        provider = AnthropicProvider("sk-test", base_url=emu.base_url, timeout_seconds=10)
+        try:
+            await provider.send(request)  # the first call builds the client
+            call = asyncio.ensure_future(provider.send(request))
+            for _ in range(5000):  # until the emulator has the request (it then waits)
+                if len(emu.requests) == 2:
+                    break
+                await asyncio.sleep(0.001)
+            chain = _sdk_chain(call.get_coro())
+            response = await call
+        finally:
+            await provider.aclose()
+    assert chain[0] == "anthropic.py:AnthropicProvider.send"
+    assert any(n.startswith("_base_client.py:") for n in chain)  # it was waiting for the answer
+    wrapped = [n for n in chain if n.startswith("_response.py:")]
+    assert wrapped == ([] if route == "direct" else [wrapped[0]])  # the wrapper's coroutine
+    assert emu.requests[-1].headers["x-stainless-raw-response"] == "raw"
+    assert response.request_id == emu.requests[-1].request_id
+    assert any(name.startswith("anthropic-ratelimit-") for name, _ in response.headers)
