@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
@@ -51,12 +53,14 @@ def sdk_client(
     )
 
 
-_RAW_RESPONSE: tuple[str | None] | None = None  # the SDK's raw-response header, once looked up
+# the SDK's raw-response header as ``extra_headers`` (read-only: one mapping for every call; the
+# SDK copies what it changes), once looked up; ``(None,)``: use ``with_raw_response``
+_RAW_RESPONSE: tuple[Mapping[str, str] | None] | None = None
 
 
-def raw_response_header() -> str | None:
-    """The header by which the SDK's ``with_raw_response`` asks ``create`` for the raw response
-    (``None``: this SDK has none we know; use ``with_raw_response``). Imports the SDK."""
+def raw_response_headers() -> Mapping[str, str] | None:
+    """The ``extra_headers`` by which the SDK's ``with_raw_response`` asks ``create`` for the
+    raw response (``None``: this SDK has no such header we know). Imports the SDK."""
     global _RAW_RESPONSE
     if _RAW_RESPONSE is None:
         try:
@@ -64,7 +68,8 @@ def raw_response_header() -> str | None:
         except ImportError:  # pragma: no cover - an SDK that moved it
             _RAW_RESPONSE = (None,)
         else:
-            _RAW_RESPONSE = (RAW_RESPONSE_HEADER if isinstance(RAW_RESPONSE_HEADER, str) else None,)
+            name = RAW_RESPONSE_HEADER if isinstance(RAW_RESPONSE_HEADER, str) else None
+            _RAW_RESPONSE = (MappingProxyType({name: "raw"}) if name else None,)
     return _RAW_RESPONSE[0]
 
 
@@ -203,11 +208,11 @@ class AnthropicProvider(LazySdkClient):
         ``messages.create`` with the raw-response header, as ``with_raw_response.create`` sends
         it, without that wrapper: its coroutine, keyword dict and header dict would be held by
         every call in flight while it waits (≈ 0.45 KB a call)."""
-        header = raw_response_header()
-        if header is None:
+        headers = raw_response_headers()
+        if headers is None:
             return self.client.messages.with_raw_response.create(**body)
         create: Any = self.client.messages.create
-        return create(**body, extra_headers={header: "raw"})
+        return create(**body, extra_headers=headers)
 
     async def _streamed(self, body: dict[str, Any], sink: TextSink | None) -> tuple[Any, Any]:
         """The answer over the Messages API's streaming events, gathered into one message; each
