@@ -17,10 +17,11 @@ loader, another transport or another provider inserts it (:meth:`insert_loader`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -62,7 +63,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_PREFETCHED: ContextVar[tuple[str, asyncio.Future[str]] | None] = ContextVar(
+# the system prompt a run already read (or the error reading it), or is loading, for the
+# runner's loader (_system_for_run) to take: set just before the runner starts, taken (set back
+# to None) when the runner reads it, so nothing of it is held while the model answers
+_PREFETCHED: ContextVar[tuple[str, str | Exception | asyncio.Future[str]] | None] = ContextVar(
     "claude_force_prefetched_system", default=None
 )
 
@@ -291,7 +295,8 @@ class AgentEngine(AsyncClosing):
         if self._notice is not None:
             announce(self._notice)
             self._notice = None
-        await self.prepare()  # before any timer: loading the SDK is nobody's latency
+        if self._prepared_loop is not asyncio.get_running_loop():
+            await self.prepare()  # before any timer: loading the SDK is nobody's latency
         if self.routing is None:
             return await self._run(agent, task, opts)
         try:
@@ -337,46 +342,64 @@ class AgentEngine(AsyncClosing):
             lambda: self.execute(agent, task, options, auto=auto, complexity=complexity)
         )
 
-    async def _run(self, agent: str, task: str, opts: RunOptions) -> Execution:
+    def _run(
+        self, agent: str, task: str, opts: RunOptions, *, caught: bool = False
+    ) -> Coroutine[Any, Any, Execution]:
+        """The run's coroutine: :meth:`_run_looking_ahead` when its lookup can be made ahead,
+        else :meth:`_run_plain`. A plain function, not a coroutine of its own: the run's await
+        chain holds no frame of it while the model answers. ``caught``: an unexpected error
+        becomes the run's failed result (an item of :meth:`execute_many`)."""
         ahead = self._look_ahead_plan(agent, task, opts)
         if ahead is not None:
-            return await self._run_looking_ahead(agent, task, opts, *ahead)
-        memory = self.memory
-        system: asyncio.Future[str] | None = None
-        token = None
+            return self._run_looking_ahead(agent, task, opts, *ahead, caught=caught)
+        return self._run_plain(agent, task, opts, caught=caught)
+
+    async def _run_plain(
+        self, agent: str, task: str, opts: RunOptions, *, caught: bool = False
+    ) -> Execution:
+        """A run that looks memory up (if it uses it) before the runner takes over."""
+        given = opts
         try:
-            if memory is not None and opts.use_memory:  # relevant past sessions, before the task
-                simulated = self.provider.simulated
-                if self._loader == self.read_system and memory.allows(agent):
-                    # the project's files are read in the memory search's job on its worker
-                    # thread (one hop, not two); the runner takes the prompt from here
-                    system, (past, ids) = await memory.context_along(
-                        agent,
-                        task,
-                        functools.partial(self.read_system_blocking, agent),
-                        simulated=simulated,
-                    )
-                    token = _PREFETCHED.set((agent, system))
-                else:
-                    # the agent's system prompt loads meanwhile (both wait on a worker thread):
-                    # the runner takes it from here instead of waiting for it after the search
-                    system = asyncio.ensure_future(self._loader(agent))
-                    token = _PREFETCHED.set((agent, system))
-                    past, ids = await memory.context_with_ids(agent, task, simulated=simulated)
-                if past:  # the runner puts it before the context; the cache keys without it
-                    opts = replace(opts, memory_context=past, memory_sessions=ids)
-            ex = await self.runner.run(agent, task, opts)
-        finally:
-            if token is not None:
-                _PREFETCHED.reset(token)
-            if system is not None:  # unused when the run failed before loading it
-                if not system.done():
-                    system.cancel()
-                elif not system.cancelled():
-                    system.exception()  # retrieved: the runner reported it if it mattered
-        if memory is not None:  # successful, uncached runs of agents that allow it
-            memory.remember_soon(ex)  # written off the hot path; close() waits for it
-        return ex
+            memory = self.memory
+            system: asyncio.Future[str] | None = None
+            try:
+                if memory is not None and opts.use_memory:  # relevant past sessions first
+                    simulated = self.provider.simulated
+                    if self._loader == self.read_system and memory.allows(agent):
+                        # the project's files are read in the memory search's job on its worker
+                        # thread (one hop, not two); the runner takes the prompt from here
+                        system, (past, ids) = await memory.context_along(
+                            agent,
+                            task,
+                            functools.partial(self.read_system_blocking, agent),
+                            simulated=simulated,
+                        )
+                        _PREFETCHED.set((agent, system))
+                    else:
+                        # the agent's system prompt loads meanwhile (both wait on a worker
+                        # thread): the runner takes it from here instead of waiting for it
+                        # after the search
+                        system = asyncio.ensure_future(self._loader(agent))
+                        _PREFETCHED.set((agent, system))
+                        past, ids = await memory.context_with_ids(agent, task, simulated=simulated)
+                    if past:  # the runner puts it before the context; the cache keys without it
+                        opts = replace(opts, memory_context=past, memory_sessions=ids)
+                ex = await self.runner.run(agent, task, opts)
+            finally:
+                if _PREFETCHED.get() is not None:  # not taken: the run failed before reading it
+                    _PREFETCHED.set(None)
+                if system is not None:  # unused when the run failed before loading it
+                    if not system.done():
+                        system.cancel()
+                    elif not system.cancelled():
+                        system.exception()  # retrieved: the runner reported it if it mattered
+            if memory is not None:  # successful, uncached runs of agents that allow it
+                memory.remember_soon(ex)  # written off the hot path; close() waits for it
+            return ex
+        except Exception as exc:  # not CancelledError (a BaseException): cancellation propagates
+            if not caught:
+                raise
+            return self._failed_item(agent, task, given, exc)
 
     def _look_ahead_plan(
         self, agent: str, task: str, opts: RunOptions
@@ -404,6 +427,8 @@ class AgentEngine(AsyncClosing):
         opts: RunOptions,
         cache: CacheProvider,
         build: Callable[[str], MessageRequest],
+        *,
+        caught: bool = False,
     ) -> Execution:
         """A run whose exact-cache lookup does not wait for its memory context.
 
@@ -415,52 +440,65 @@ class AgentEngine(AsyncClosing):
         on with the context, and the cache layer uses the lookup already made (single-flight,
         the semantic cache and the store after the answer as always). A miss the key filter is
         sure of takes :meth:`_sure_miss`'s way.
+
+        The lookup and the search are :meth:`_look_ahead`'s (a coroutine that is done before
+        the runner starts): what only they need — the search's future and the function that
+        starts it, the prompt's reader — is not held by this frame while the model answers.
         """
-        memory = self.memory
-        search: asyncio.Future[tuple[str, tuple[str, ...]]] | None = None
-        start: Callable[[], None] | None = None
-        token = None
-        system: asyncio.Future[str] | None = None
-        past: str = ""
-        ids: tuple[str, ...] = ()
-        self._ahead += 1
+        given = opts
         try:
-            read = functools.partial(self.read_system_blocking, agent)
-            looked: LookedAhead | None = None
-            if memory is not None and opts.use_memory and memory.allows(agent):
-                looked, past, ids = await self._sure_miss(memory, agent, task, read, cache, build)
-                if looked is None:
-                    search, start = memory.search_soon(
-                        agent, task, simulated=self.provider.simulated
-                    )
-            if looked is None:
-                looked = await cache.look_ahead(read, build, start)
-                if search is not None and start is not None and looked.found.hit is None:
-                    start()  # queued by the lookup's job already (then a no-op)
-                    past, ids = await search
-            if isinstance(looked.system, str):
-                self._prompts[agent] = looked.system
-            if past:  # the runner puts it before the context; the cache keys without it
-                opts = replace(opts, memory_context=past, memory_sessions=ids)
-            system = asyncio.get_running_loop().create_future()
-            if isinstance(looked.system, Exception):
-                system.set_exception(looked.system)
-            else:
-                system.set_result(looked.system)
-            token = _PREFETCHED.set((agent, system))
-            with cache.ahead(looked):
-                ex = await self.runner.run(agent, task, opts)
+            memory = self.memory
+            self._ahead += 1
+            try:
+                looked, past, ids = await self._look_ahead(memory, agent, task, opts, cache, build)
+                del build  # the request is built: the runner builds its own
+                if isinstance(looked.system, str):
+                    self._prompts[agent] = looked.system
+                if past:  # the runner puts it before the context; the cache keys without it
+                    opts = replace(opts, memory_context=past, memory_sessions=ids)
+                _PREFETCHED.set((agent, looked.system))  # taken by the runner (_system_for_run)
+                with cache.ahead(looked):
+                    ex = await self.runner.run(agent, task, opts)
+            finally:
+                if _PREFETCHED.get() is not None:  # not taken: the run failed before reading it
+                    _PREFETCHED.set(None)
+                self._ahead -= 1
+            if memory is not None:  # successful, uncached runs of agents that allow it
+                memory.remember_soon(ex)
+            return ex
+        except Exception as exc:  # not CancelledError (a BaseException): cancellation propagates
+            if not caught:
+                raise
+            return self._failed_item(agent, task, given, exc)
+
+    async def _look_ahead(
+        self,
+        memory: MemoryService | None,
+        agent: str,
+        task: str,
+        opts: RunOptions,
+        cache: CacheProvider,
+        build: Callable[[str], MessageRequest],
+    ) -> tuple[LookedAhead, str, tuple[str, ...]]:
+        """:meth:`_run_looking_ahead`'s lookup, and its memory context on a miss (``""`` and
+        ``()``: none, or not searched). A memory search queued but not needed (a hit), or not
+        waited for (cancelled), is cancelled here: its job does not run."""
+        read = functools.partial(self.read_system_blocking, agent)
+        if memory is None or not opts.use_memory or not memory.allows(agent):
+            return await cache.look_ahead(read, build, None), "", ()
+        looked, past, ids = await self._sure_miss(memory, agent, task, read, cache, build)
+        if looked is not None:
+            return looked, past, ids
+        search, start = memory.search_soon(agent, task, simulated=self.provider.simulated)
+        try:
+            looked = await cache.look_ahead(read, build, start)
+            if looked.found.hit is None:
+                start()  # queued by the lookup's job already (then a no-op)
+                past, ids = await search
+            return looked, past, ids
         finally:
-            if token is not None:
-                _PREFETCHED.reset(token)
-            if system is not None:
-                system.exception()  # retrieved: the runner reported it if it mattered
-            if search is not None and not search.done():
+            if not search.done():
                 search.cancel()  # a hit (never started), or cancelled: its job does not run
-            self._ahead -= 1
-        if memory is not None:  # successful, uncached runs of agents that allow it
-            memory.remember_soon(ex)
-        return ex
 
     async def _sure_miss(
         self,
@@ -516,12 +554,19 @@ class AgentEngine(AsyncClosing):
         return sure.taken(*value), past, ids
 
     async def _system_for_run(self, agent: str) -> str:
-        """The runner's loader: the prompt :meth:`_run` already started loading for this agent,
-        else the current loader's (the project's files, or one a face inserted)."""
+        """The runner's loader: the prompt :meth:`_run` already read (or started loading) for
+        this agent, taken once (the run holds it from here), else the current loader's (the
+        project's files, or one a face inserted)."""
         prefetched = _PREFETCHED.get()
-        if prefetched is not None and prefetched[0] == agent:
-            return await prefetched[1]
-        return await self._loader(agent)
+        if prefetched is None or prefetched[0] != agent:
+            return await self._loader(agent)
+        _PREFETCHED.set(None)
+        system = prefetched[1]
+        if isinstance(system, str):
+            return system
+        if isinstance(system, Exception):
+            raise system  # reading it failed: the runner reports it
+        return await system
 
     async def route(self, agent: str, task: str, **options: Unpack[RouteOptions]) -> RouteDecision:
         """The routing strategy's decision for one run (reads the system prompt off the loop).
@@ -547,7 +592,31 @@ class AgentEngine(AsyncClosing):
         await self.prepare()  # once, before the items' clocks start
         return list(await asyncio.gather(*(self._execute_item(item, options) for item in items)))
 
-    async def _execute_item(self, item: object, options: RunOptions | None) -> Execution:
+    def _execute_item(
+        self, item: object, options: RunOptions | None
+    ) -> Coroutine[Any, Any, Execution]:
+        """The coroutine of one item of :meth:`execute_many`. A pair of strings, on an engine
+        prepared on this loop that has nothing to do before a run (no routing, no notice to
+        show, :meth:`execute` not replaced), is its run's coroutine itself, which turns an
+        unexpected error into the item's failed result: while the model answers, the item's
+        task holds no frame of this method, of :meth:`execute` or of :meth:`_run`. Anything
+        else goes the general way (:meth:`_execute_item_awaiting`)."""
+        with contextlib.suppress(Exception):  # the general way reports it as the item's failure
+            if (
+                isinstance(item, (tuple, list))
+                and len(item) == 2
+                and isinstance(item[0], str)
+                and isinstance(item[1], str)
+                and self.routing is None
+                and self._notice is None
+                and "execute" not in vars(self)
+                and type(self).execute is AgentEngine.execute
+                and self._prepared_loop is asyncio.get_running_loop()
+            ):
+                return self._run(item[0], item[1], options or RunOptions(), caught=True)
+        return self._execute_item_awaiting(item, options)
+
+    async def _execute_item_awaiting(self, item: object, options: RunOptions | None) -> Execution:
         opts = options or RunOptions()
         pair = item if isinstance(item, (tuple, list)) and len(item) == 2 else None
         if pair is None or not (isinstance(pair[0], str) and isinstance(pair[1], str)):
@@ -557,8 +626,13 @@ class AgentEngine(AsyncClosing):
         try:
             return await self.execute(pair[0], pair[1], options)
         except Exception as exc:  # not CancelledError (a BaseException): cancellation propagates
-            log.warning("agent %s failed unexpectedly: %s", pair[0], exc, exc_info=True)
-            return self.failed_execution(pair[0], pair[1], opts, exc)
+            return self._failed_item(pair[0], pair[1], opts, exc)
+
+    def _failed_item(self, agent: str, task: str, opts: RunOptions, exc: Exception) -> Execution:
+        """An item of :meth:`execute_many` whose run raised unexpectedly: logged, and its
+        failed result."""
+        log.warning("agent %s failed unexpectedly: %s", agent, exc, exc_info=True)
+        return self.failed_execution(agent, task, opts, exc)
 
     def failed_execution(
         self, agent: str, task: str, opts: RunOptions, exc: Exception
