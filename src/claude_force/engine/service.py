@@ -63,6 +63,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# the options of a run given none (frozen: one instance serves every such run, rather than one
+# per run held by its frame while the model answers)
+_DEFAULT_OPTIONS = RunOptions()
+
 # the system prompt a run already read (or the error reading it), or is loading, for the
 # runner's loader (_system_for_run) to take: set just before the runner starts, taken (set back
 # to None) when the runner reads it, so nothing of it is held while the model answers
@@ -291,7 +295,7 @@ class AgentEngine(AsyncClosing):
     ) -> Execution:
         """Run one agent; never raises for a failed run (only cancellation propagates). With a
         routing strategy, a run whose options name no model runs on the model it chooses."""
-        opts = options or RunOptions()
+        opts = options or _DEFAULT_OPTIONS
         if self._notice is not None:
             announce(self._notice)
             self._notice = None
@@ -613,11 +617,11 @@ class AgentEngine(AsyncClosing):
                 and type(self).execute is AgentEngine.execute
                 and self._prepared_loop is asyncio.get_running_loop()
             ):
-                return self._run(item[0], item[1], options or RunOptions(), caught=True)
+                return self._run(item[0], item[1], options or _DEFAULT_OPTIONS, caught=True)
         return self._execute_item_awaiting(item, options)
 
     async def _execute_item_awaiting(self, item: object, options: RunOptions | None) -> Execution:
-        opts = options or RunOptions()
+        opts = options or _DEFAULT_OPTIONS
         pair = item if isinstance(item, (tuple, list)) and len(item) == 2 else None
         if pair is None or not (isinstance(pair[0], str) and isinstance(pair[1], str)):
             shown = ("", "") if pair is None else tuple("" if x is None else str(x) for x in pair)
