@@ -13,6 +13,7 @@ import asyncio
 import functools
 import logging
 import types
+import weakref
 from collections.abc import Iterator
 from contextvars import Token
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from _core_helpers import minimal_project
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.config import load_project
-from claude_force.engine import service
+from claude_force.engine import ConcurrencyBound, service
 from claude_force.errors import ConfigurationError
 from claude_force.runner import Execution, RunOptions
 from claude_force.testing import ScriptedProvider
@@ -200,3 +201,31 @@ async def test_an_item_run_that_raises_is_its_failure_and_cancellation_propagate
             await orch.engine.execute_many([("alpha", "ok 3"), ("beta", "cancel")])
     finally:
         await orch.close()
+
+
+async def test_a_slot_holder_is_known_by_its_context_not_a_weak_reference() -> None:
+    """The bound knows which task holds a slot without a weak reference to it (one per call in
+    flight); a holder enters again without a slot, a task it starts takes one of its own."""
+    bound = ConcurrencyBound(1)
+    task = asyncio.current_task()
+    assert task is not None
+    refs = weakref.getweakrefcount(task)
+    child_entered = asyncio.Event()
+
+    async def child() -> None:
+        async with bound:  # waits for the holder's slot
+            child_entered.set()
+
+    async with bound:
+        assert weakref.getweakrefcount(task) == refs
+        async with bound, bound:  # the holder again, twice: no second slot (the limit is 1)
+            assert bound._value == 0
+        started = asyncio.ensure_future(child())
+        await asyncio.sleep(0.01)
+        assert not child_entered.is_set()  # the child waits for a slot of its own
+        assert bound._value == 0
+    await started
+    assert child_entered.is_set() and bound._value == 1
+    async with bound:  # left completely: entering takes the slot again
+        assert bound._value == 0
+    assert bound._value == 1

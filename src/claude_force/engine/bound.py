@@ -6,7 +6,10 @@ loops (the sync face drives it on its own loop thread; an async caller may reuse
 the limit itself is one number (with several loops at once, each gets ``limit`` slots).
 A task already holding a slot may enter again without waiting (2.2's ``execute_multiple`` takes a
 slot and then calls ``execute_agent``, whose run takes one too): the holder is the asyncio task,
-so tasks it starts still take slots of their own.
+so tasks it starts still take slots of their own. Which task holds a slot is a context variable
+of the bound, set in the holder's context (a task's own: a task it starts sees another task
+there): a call in flight holds no weak reference and no table entry of its own for it
+(docs/tuning.md, "Memory at 1,000 in flight").
 Hand-written because no library offers a loop-independent, raisable, re-entrant bound.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from contextvars import ContextVar
 
 
 class ConcurrencyBound:
@@ -23,8 +27,16 @@ class ConcurrencyBound:
         self.limit = limit
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._per_loop = weakref.WeakKeyDictionary()
-        self._depth: weakref.WeakKeyDictionary[asyncio.Task[object], int]
-        self._depth = weakref.WeakKeyDictionary()
+        self._forget_holders()
+
+    def _forget_holders(self) -> None:
+        # the task holding a slot, in its own context (None, or another task: not this one)
+        self._holder: ContextVar[asyncio.Task[object] | None] = ContextVar(
+            "claude_force_bound_holder", default=None
+        )
+        # entries beyond the first, by holding task (rare: a face's slot, then the runner's)
+        self._again: weakref.WeakKeyDictionary[asyncio.Task[object], int]
+        self._again = weakref.WeakKeyDictionary()
 
     def _current(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -57,24 +69,28 @@ class ConcurrencyBound:
         """Start over with ``limit`` (calls in flight finish on the slots they hold)."""
         self.limit = limit
         self._per_loop = weakref.WeakKeyDictionary()
-        self._depth = weakref.WeakKeyDictionary()
+        self._forget_holders()
 
     async def __aenter__(self) -> None:
         task = asyncio.current_task()
-        if task is not None and task in self._depth:
-            self._depth[task] += 1
+        if task is not None and self._holder.get() is task:
+            self._again[task] = self._again.get(task, 0) + 1
             return
         await self._current().acquire()
         if task is not None:
-            self._depth[task] = 1
+            self._holder.set(task)
 
     async def __aexit__(self, *exc_info: object) -> None:
         task = asyncio.current_task()
-        if task is not None and task in self._depth:
-            self._depth[task] -= 1
-            if self._depth[task]:
+        if task is not None and self._holder.get() is task:
+            again = self._again.get(task, 0)
+            if again > 1:
+                self._again[task] = again - 1
                 return
-            del self._depth[task]
+            if again == 1:
+                del self._again[task]
+                return
+            self._holder.set(None)
         found = self._per_loop.get(asyncio.get_running_loop())
         if found is not None:  # (None: the bound was reset meanwhile)
             found.release()
