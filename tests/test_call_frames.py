@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from _core_helpers import minimal_project
+from claude_force import callctx
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.config import load_project
 from claude_force.messages import ChatMessage, MessageRequest
@@ -87,6 +88,9 @@ async def test_a_waiting_call_holds_one_runner_frame_and_no_pass_through_layers(
             assert not run.done(), run.result()
             await asyncio.sleep(0)
         chains = [list(_chain(task.get_coro())) for task in asyncio.all_tasks()]
+        loop = asyncio.get_running_loop()
+        timers = [repr(h) for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+        deadlines = len(callctx._deadlines[loop])
         layers: list[str] = []
         layer: Any = orch.engine.pipeline
         while layer is not None:
@@ -104,6 +108,8 @@ async def test_a_waiting_call_holds_one_runner_frame_and_no_pass_through_layers(
     sent = [name for chain in chains for name in chain if name.endswith("ScriptedProvider.send")]
     assert sent == ["testing/scripted.py:ScriptedProvider.send"]  # the call was held there
     assert _frames_of("runner.py", chains) == ["runner.py:AgentRunner.run"]
+    # the run's timeout: an entry of the loop's deadlines, no asyncio.Timeout and timer of its own
+    assert deadlines == 1 and not [t for t in timers if "Timeout._on_timeout" in t]
     assert _frames_of("resilience/retry.py", chains) == [
         "resilience/retry.py:RetryingProvider.send_after"
     ]

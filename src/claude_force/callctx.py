@@ -7,10 +7,14 @@ runner sets around each call, so the ``Provider.send(request)`` signature stays 
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import time
+import weakref
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from .messages import MessageRequest
@@ -85,3 +89,160 @@ class using(
     def __init__(self, ctx: CallContext | None = None, **changes: object) -> None:
         base = ctx if ctx is not None else _current.get()
         super().__init__(_current, replace(base, **changes) if changes else base)  # type: ignore[arg-type]
+
+
+# --- the call's deadline -------------------------------------------------------------------------
+
+_ENTERED, _EXPIRING, _DONE = 0, 1, 2
+# a timer may fire this much before its time (asyncio runs what is due within its clock's
+# resolution): a deadline that near has come
+_EARLY = time.get_clock_info("monotonic").resolution
+
+
+class Deadline:
+    """``asyncio.timeout(seconds)`` for a call, as a plain ``with`` block: when the deadline
+    passes, the task is cancelled and the block raises ``TimeoutError`` (a cancellation that
+    was not the deadline's own still propagates as one; :meth:`asyncio.Task.uncancel` tells
+    them apart, as ``asyncio.timeout`` does).
+
+    Why not ``asyncio.timeout``: each call in flight would hold a ``Timeout`` (with its dict), a
+    ``TimerHandle``, its bound method and its copied context (≈ 0.35 KB). Here every deadline
+    of an event loop waits in one heap, served by one timer (the earliest deadline's); a call
+    holds this slotted object (≈ 0.1 KB). A finished call's entry is dropped when the earliest
+    deadlines come due or when finished entries are half the heap.
+    """
+
+    __slots__ = ("_cancelling", "_heap", "state", "task", "when")
+
+    def __init__(self, seconds: float) -> None:
+        self.when = seconds  # made absolute (the loop's clock) when the block is entered
+        self.state = _DONE
+        self.task: asyncio.Task[Any] | None = None
+        self._cancelling = 0
+        self._heap: _Deadlines | None = None
+
+    def __lt__(self, other: Deadline) -> bool:
+        return self.when < other.when
+
+    def __enter__(self) -> Deadline:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        if task is None:
+            raise RuntimeError("a call's deadline applies inside a task")
+        self.task = task
+        self._cancelling = task.cancelling()
+        self.when += loop.time()
+        self.state = _ENTERED
+        heap = _deadlines.get(loop)
+        if heap is None:
+            heap = _deadlines[loop] = _Deadlines()
+        self._heap = heap
+        heap.add(self, loop)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task, self.task = self.task, None  # a finished call's entry keeps no task alive
+        if self.state == _EXPIRING:
+            self.state = _DONE
+            assert task is not None
+            if task.uncancel() <= self._cancelling and exc_type is asyncio.CancelledError:
+                raise TimeoutError from exc  # the deadline's cancellation, nobody else's
+        elif self.state == _ENTERED:
+            self.state = _DONE
+            if self._heap is not None:
+                self._heap.finished()
+
+
+class _Deadlines:
+    """The deadlines of one event loop's calls in a heap (earliest first) and the one timer that
+    serves them."""
+
+    __slots__ = ("_finished", "_heap", "_timer")
+
+    def __init__(self) -> None:
+        self._heap: list[Deadline] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._finished = 0  # entries of finished calls still in the heap
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def add(self, deadline: Deadline, loop: asyncio.AbstractEventLoop) -> None:
+        heap = self._heap
+        heapq.heappush(heap, deadline)
+        if heap[0] is deadline:
+            self._arm(deadline.when, loop)
+
+    def _arm(self, when: float, loop: asyncio.AbstractEventLoop) -> None:
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= when:
+                return  # it fires first (and then arms for the rest)
+            timer.cancel()
+        self._timer = loop.call_at(when, self._due, loop)
+
+    def _due(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The timer fired: cancel every call whose deadline has come, arm for the next."""
+        self._timer = None
+        heap = self._heap
+        now = loop.time() + _EARLY
+        while heap and heap[0].when <= now:
+            deadline = heapq.heappop(heap)
+            if deadline.state == _ENTERED:
+                deadline.state = _EXPIRING
+                assert deadline.task is not None
+                deadline.task.cancel()
+            else:
+                self._finished -= 1
+        while heap and heap[0].state != _ENTERED:  # finished calls need no timer
+            heapq.heappop(heap)
+            self._finished -= 1
+        if heap:
+            self._arm(heap[0].when, loop)
+
+    def finished(self) -> None:
+        """A call ended before its deadline: its entry stays until it is due, or until finished
+        entries are half the heap (then the heap keeps only the calls still running)."""
+        self._finished += 1
+        heap = self._heap
+        if self._finished == len(heap):  # none running: no timer (it would hold the loop)
+            heap.clear()
+            self._finished = 0
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        elif self._finished > 64 and 2 * self._finished > len(heap):
+            heap[:] = [d for d in heap if d.state == _ENTERED]
+            heapq.heapify(heap)
+            self._finished = 0
+
+
+_deadlines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class _NoDeadline:
+    """``within(None)``: no limit (one shared object)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_DEADLINE = _NoDeadline()
+
+
+def within(seconds: float | None) -> Deadline | _NoDeadline:
+    """The ``with`` block of a call that must end within ``seconds`` (``None``: no limit);
+    raises ``TimeoutError`` when it does not (see :class:`Deadline`)."""
+    return _NO_DEADLINE if seconds is None else Deadline(seconds)

@@ -6,7 +6,6 @@ and the error, and emits events. Cancellation propagates.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -241,9 +240,9 @@ class AgentRunner:
                         agent, task, model, system, execution_id, opts
                     )
                     try:
-                        with callctx.using(ctx):
-                            async with asyncio.timeout(timeout):  # None: no limit
-                                response = await self.call(request)
+                        # the deadline: asyncio.timeout's behaviour, one timer for all calls
+                        with callctx.using(ctx), callctx.within(timeout):  # None: no limit
+                            response = await self.call(request)
                     except TimeoutError:
                         if timeout is None:  # not ours: reported as the unexpected error it is
                             raise
