@@ -128,3 +128,18 @@ async def test_finished_calls_do_not_pile_up_behind_a_long_running_one() -> None
 
 def test_no_limit_is_one_shared_object() -> None:
     assert callctx.within(None) is callctx.within(None)
+
+
+async def test_calling_sets_the_call_context_and_the_deadline_in_one_block() -> None:
+    ctx = callctx.CallContext(agent="alpha")
+    with callctx.calling(ctx, 30) as scope:
+        assert callctx.current() is ctx and scope.task is asyncio.current_task()  # a deadline runs
+    assert callctx.current() is not ctx
+    with pytest.raises(TimeoutError), callctx.calling(ctx, 0.01):
+        assert callctx.current() is ctx
+        await asyncio.Event().wait()
+    assert callctx.current() is not ctx  # reset after a timeout too
+    with callctx.calling(ctx, None):  # no limit: no deadline entered
+        assert callctx.current() is ctx
+        assert len(callctx._deadlines.get(asyncio.get_running_loop(), ())) == 0
+    assert callctx.current() is not ctx

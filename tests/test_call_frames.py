@@ -183,3 +183,18 @@ async def test_the_raw_response_comes_without_the_sdks_wrapper_coroutine(
     assert emu.requests[-1].headers["x-stainless-raw-response"] == "raw"
     assert response.request_id == emu.requests[-1].request_id
     assert any(name.startswith("anthropic-ratelimit-") for name, _ in response.headers)
+
+
+def test_the_request_keyed_without_memory_shares_the_sent_ones_system_blocks() -> None:
+    """The call context holds both requests while the call waits: one system prompt's blocks."""
+    from claude_force.runner import AgentRunner, RunOptions, build_request
+
+    opts = RunOptions(memory_context="# Memory\n\nearlier", context="the context")
+    runner: Any = AgentRunner.__new__(AgentRunner)
+    runner.prompt_cache_ttl = "5m"
+    sent, keyed = runner._requests("system prompt", "the task", "m", None, opts)
+    assert keyed is not None and keyed[0] is sent
+    bare = keyed[1]
+    assert bare.system is sent.system
+    assert bare == build_request("system prompt", "the task", "m", context="the context")
+    assert "earlier" in sent.messages[0].content and "earlier" not in bare.messages[0].content

@@ -158,6 +158,46 @@ class Deadline:
                 self._heap.finished()
 
 
+class calling(Deadline):  # lower case, like ``using``: ``with callctx.calling(ctx, seconds)``
+    """``using(ctx)`` and ``within(seconds)`` as one ``with`` block (the runner's, around each
+    call): a ``with`` holds its manager's bound ``__exit__`` until the block ends, so one
+    manager instead of two is one object and one bound method less per call in flight."""
+
+    __slots__ = ("_ctx", "_limited", "_token")
+
+    def __init__(self, ctx: CallContext, seconds: float | None) -> None:
+        super().__init__(0.0 if seconds is None else seconds)
+        self._limited = seconds is not None
+        self._ctx = ctx
+        self._token: Token[CallContext] | None = None
+
+    def __enter__(self) -> calling:
+        self._token = _current.set(self._ctx)
+        if self._limited:
+            try:
+                super().__enter__()
+            except BaseException:
+                self._reset()
+                raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            super().__exit__(exc_type, exc, tb)  # (the deadline first, as the inner block)
+        finally:
+            self._reset()
+
+    def _reset(self) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+
+
 class _Deadlines:
     """The deadlines of one event loop's calls in a heap (earliest first) and the one timer that
     serves them."""

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -142,14 +142,18 @@ def build_request(
 ) -> MessageRequest:
     """The Messages request for one step. The system prompt is a prompt-cache breakpoint
     (kept for ``cache_ttl``: ``models.prompt_cache_ttl``)."""
-    content = task if not context else f"{context.rstrip()}\n\n# Task\n\n{task}"
     return MessageRequest(
         model=model,
-        messages=(ChatMessage("user", content),),
+        messages=(user_turn(task, context),),
         max_tokens=max_tokens,
         system=(SystemBlock(system, cache=True, cache_ttl=cache_ttl),),
         temperature=temperature,
     )
+
+
+def user_turn(task: str, context: str | None) -> ChatMessage:
+    """The user message of a step: the task, after its context when there is one."""
+    return ChatMessage("user", task if not context else f"{context.rstrip()}\n\n# Task\n\n{task}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +244,9 @@ class AgentRunner:
                         agent, task, model, system, execution_id, opts
                     )
                     try:
-                        # the deadline: asyncio.timeout's behaviour, one timer for all calls
-                        with callctx.using(ctx), callctx.within(timeout):  # None: no limit
+                        # the call context and the deadline (asyncio.timeout's behaviour, one
+                        # timer for all calls; None: no limit) in one with block
+                        with callctx.calling(ctx, timeout):
                             response = await self.call(request)
                     except TimeoutError:
                         if timeout is None:  # not ours: reported as the unexpected error it is
@@ -331,7 +336,10 @@ class AgentRunner:
             return request(opts.context), None
         both = f"{memory}\n\n{opts.context}" if opts.context else memory
         sent = request(both)
-        return sent, (sent, request(opts.context))
+        # the same request without memory shares the sent one's system blocks: the call
+        # context holds both for as long as the call waits
+        bare = replace(sent, messages=(user_turn(task, opts.context),))
+        return sent, (sent, bare)
 
     def _finish(
         self,
