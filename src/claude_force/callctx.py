@@ -7,7 +7,6 @@ runner sets around each call, so the ``Provider.send(request)`` signature stays 
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import time
 import weakref
@@ -17,6 +16,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .messages import MessageRequest
 
 T = TypeVar("T")
@@ -125,8 +126,10 @@ class Deadline:
         return self.when < other.when
 
     def __enter__(self) -> Deadline:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
+        from asyncio import current_task, get_running_loop  # (a read-only command needs none)
+
+        loop = get_running_loop()
+        task = current_task(loop)
         if task is None:
             raise RuntimeError("a call's deadline applies inside a task")
         self.task = task
@@ -150,7 +153,9 @@ class Deadline:
         if self.state == _EXPIRING:
             self.state = _DONE
             assert task is not None
-            if task.uncancel() <= self._cancelling and exc_type is asyncio.CancelledError:
+            from asyncio import CancelledError
+
+            if task.uncancel() <= self._cancelling and exc_type is CancelledError:
                 raise TimeoutError from exc  # the deadline's cancellation, nobody else's
         elif self.state == _ENTERED:
             self.state = _DONE
