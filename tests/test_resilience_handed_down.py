@@ -170,3 +170,16 @@ def test_a_layer_that_fails_to_account_fails_the_call_for_the_layers_above() -> 
     with pytest.raises(KeyError):
         tell_failed((broken, Told(log, "outer")), ServerError("x"))
     assert log == ["inner failed ServerError", "outer failed KeyError"]
+
+
+def test_reservations_of_a_model_without_limits_share_one_empty_mapping() -> None:
+    """Every call in flight holds its reservation: without limits it holds nothing of its own."""
+    from claude_force.resilience import Need, RateLimiter
+
+    limiter = RateLimiter(RateLimitSettings())
+    first, second = (limiter.try_acquire(MODEL, Need()) for _ in range(2))
+    assert first is not None and second is not None
+    assert first.taken is second.taken and dict(first.taken) == {}
+    first.settle(response(request()).usage)
+    second.release(sent=False)
+    assert limiter.outstanding(MODEL) == {"requests": 0, "input_tokens": 0, "output_tokens": 0}

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 
 from .. import callctx
 from ..clock import SYSTEM_CLOCK, Clock
@@ -40,6 +41,11 @@ class RateLimitDeadlineError(RunError):
         )
 
 
+_NOTHING_TAKEN: Mapping[Kind, int] = MappingProxyType({})
+"""What a reservation of a model without limits holds (one read-only mapping for all: every
+call in flight holds its reservation)."""
+
+
 class _Waiter:
     __slots__ = ("event", "need")
 
@@ -53,7 +59,7 @@ class Reservation:
 
     __slots__ = ("_limiter", "model", "open", "taken")  # one per call in flight
 
-    def __init__(self, limiter: RateLimiter, model: str, taken: dict[Kind, int]) -> None:
+    def __init__(self, limiter: RateLimiter, model: str, taken: Mapping[Kind, int]) -> None:
         self._limiter = limiter
         self.model = model
         self.taken = taken
@@ -155,7 +161,7 @@ class RateLimiter:
             return None
         buckets = self.buckets(model)
         if not buckets.limited:
-            return Reservation(self, model, {})
+            return Reservation(self, model, _NOTHING_TAKEN)
         now = self.clock.now()
         if buckets.wait_time(need, now)[0] <= 0:
             return Reservation(self, model, buckets.take(need, now))
