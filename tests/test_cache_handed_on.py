@@ -22,6 +22,7 @@ from claude_force.cache.sqlite_backend import SqliteBackend
 from claude_force.cache.store import Found, ProviderCall, ResponseStore
 from claude_force.errors import ServerError
 from claude_force.messages import MessageRequest
+from claude_force.providers.base import call_at_once
 
 
 @pytest.fixture
@@ -44,6 +45,11 @@ async def missed(store: ResponseStore, req: MessageRequest) -> tuple[str, Found[
 
 
 def fetch(store: ResponseStore, key: str, call: Any, **kw: Any) -> Any:
+    """A fetch made as the runner makes its call: its reply awaited at once (``call_at_once``)."""
+    return call_at_once(lambda _: unpromised(store, key, call, **kw), request("any"))
+
+
+def unpromised(store: ResponseStore, key: str, call: Any, **kw: Any) -> Any:
     return store.fetch(
         key, namespace="sim", agent="alpha", model="claude-sonnet-5-5", call=call, **kw
     )
@@ -131,3 +137,18 @@ async def test_what_must_await_first_runs_in_the_stores_own_coroutine(
     refreshed = fetch(store, key, call, refresh=True)  # nothing to read: led at once
     assert "ResponseStore._fetch" not in frames(refreshed)
     assert not (await refreshed).cached and provider.calls == 2
+
+
+async def test_a_fetch_never_awaited_leads_no_flight(store: ResponseStore) -> None:
+    """A caller that did not promise to await at once (a task cancelled before its first step):
+    nothing is led before the reply runs, so a later fetch of the key is not left waiting."""
+    req = request("t")
+    key, found = await missed(store, req)
+    provider = GatedProvider()
+    task = asyncio.ensure_future(unpromised(store, key, ProviderCall(provider, req), found=found))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert key not in store._flights
+    answer = await asyncio.wait_for(unpromised(store, key, ProviderCall(provider, req)), 5)
+    assert not answer.cached and provider.calls == 1

@@ -119,7 +119,7 @@ async def test_finished_calls_do_not_pile_up_behind_a_long_running_one() -> None
     for _ in range(500):
         with callctx.within(600):
             await asyncio.sleep(0)
-    heap = callctx._deadlines[loop]
+    heap = callctx.deadlines_of(loop)
     assert len(heap) <= 2 * 64 + 2  # finished entries are dropped once they are half
     slow.set()
     assert await holder == "answered"
@@ -141,5 +141,33 @@ async def test_calling_sets_the_call_context_and_the_deadline_in_one_block() -> 
     assert callctx.current() is not ctx  # reset after a timeout too
     with callctx.calling(ctx, None):  # no limit: no deadline entered
         assert callctx.current() is ctx
-        assert len(callctx._deadlines.get(asyncio.get_running_loop(), ())) == 0
+        assert len(callctx.deadlines_of(asyncio.get_running_loop()) or ()) == 0
     assert callctx.current() is not ctx
+
+
+def test_a_loop_closed_with_a_deadline_entered_is_let_go() -> None:
+    """A loop stopped without cancelling its tasks (a loop thread's close): its deadlines hold
+    its timer and tasks, so they are kept on the loop, and the loop is collected with them."""
+    import gc
+    import weakref
+
+    async def call(event: asyncio.Event) -> None:
+        with callctx.within(600):
+            await event.wait()
+
+    loop = asyncio.new_event_loop()
+    event = asyncio.Event()
+    tasks: list[asyncio.Future[None]] = []
+
+    async def start(event: asyncio.Event, tasks: list[asyncio.Future[None]]) -> None:
+        tasks.append(asyncio.ensure_future(call(event)))
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(start(event, tasks))
+    assert callctx.deadlines_of(loop) is not None
+    loop.close()
+    gone = weakref.ref(loop)
+    tasks[0]._log_destroy_pending = False  # type: ignore[attr-defined]  # abandoned on purpose
+    del loop, start, event, tasks
+    gc.collect()
+    assert gone() is None

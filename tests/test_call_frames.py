@@ -90,7 +90,7 @@ async def test_a_waiting_call_holds_one_runner_frame_and_no_pass_through_layers(
         chains = [list(_chain(task.get_coro())) for task in asyncio.all_tasks()]
         loop = asyncio.get_running_loop()
         timers = [repr(h) for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
-        deadlines = len(callctx._deadlines[loop])
+        deadlines = len(callctx.deadlines_of(loop))
         layers: list[str] = []
         layer: Any = orch.engine.pipeline
         while layer is not None:

@@ -17,7 +17,7 @@ from _resilience_helpers import Scripted, err, request, response
 from claude_force.errors import CircuitOpenError, ServerError
 from claude_force.messages import MessageRequest, MessageResponse
 from claude_force.pipeline import resilient_spec, wrap
-from claude_force.providers.base import send_after, tell_failed, tell_ok
+from claude_force.providers.base import call_at_once, send_after, tell_failed, tell_ok
 from claude_force.resilience import (
     BreakerSettings,
     ModelLimits,
@@ -75,7 +75,8 @@ async def test_a_waiting_call_holds_no_frame_of_the_rate_limiter_or_the_breaker(
     inner = Scripted()
     inner.gate = asyncio.Event()
     pipeline = wrap(inner, resilient_spec(h))
-    call = asyncio.ensure_future(pipeline.send(request(max_tokens=400)))
+    # as the runner sends: its reply awaited at once (providers.base.call_at_once)
+    call = asyncio.ensure_future(call_at_once(pipeline.send, request(max_tokens=400)))
     for _ in range(20):
         await asyncio.sleep(0)
     assert inner.in_flight == 1
@@ -183,3 +184,30 @@ def test_reservations_of_a_model_without_limits_share_one_empty_mapping() -> Non
     first.settle(response(request()).usage)
     second.release(sent=False)
     assert limiter.outstanding(MODEL) == {"requests": 0, "input_tokens": 0, "output_tokens": 0}
+
+
+async def test_a_send_never_awaited_takes_nothing() -> None:
+    """A caller that did not promise to await at once: a task cancelled before its first step,
+    ``wait_for(..., 0)``. No reservation and no half-open probe is left taken (they are taken
+    when the reply runs, not when ``send`` is called)."""
+    clock = VirtualClock()
+    h = hub(retry=True, clock=clock)
+    inner = Scripted([err(503), None, None])
+    pipeline = wrap(inner, resilient_spec(h))
+    task = asyncio.ensure_future(pipeline.send(request(max_tokens=400)))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pipeline.send(request(max_tokens=400)), 0)
+    assert h.limiter.outstanding(MODEL) == {"requests": 0, "input_tokens": 0, "output_tokens": 0}
+    with pytest.raises(ServerError):
+        await pipeline.send(request())  # opens the breaker
+    clock.advance(11)
+    probe = asyncio.ensure_future(pipeline.send(request()))
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    assert h.breakers.get("fake", MODEL).snapshot(clock.now()).probes_in_flight == 0
+    await pipeline.send(request())  # the next probe goes through (and closes it)
+    assert len(inner.calls) == 2

@@ -136,9 +136,13 @@ class Deadline:
         self._cancelling = task.cancelling()
         self.when += loop.time()
         self.state = _ENTERED
-        heap = _deadlines.get(loop)
+        heap = deadlines_of(loop)
         if heap is None:
-            heap = _deadlines[loop] = _Deadlines()
+            heap = _Deadlines()
+            try:  # on the loop: a loop dropped with calls still entered is collected with them
+                loop._claude_force_deadlines = heap  # type: ignore[attr-defined]
+            except AttributeError:  # a loop without a __dict__ (uvloop's): the weak table
+                _deadlines[loop] = heap
         self._heap = heap
         heap.add(self, loop)
         return self
@@ -270,6 +274,15 @@ class _Deadlines:
 _deadlines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
     weakref.WeakKeyDictionary()
 )
+"""The deadlines of loops that take no attribute. (Kept on the loop itself where possible: in
+this table the armed timer and the calls' tasks would hold their loop, so a loop closed with
+calls still entered would never be let go.)"""
+
+
+def deadlines_of(loop: asyncio.AbstractEventLoop) -> _Deadlines | None:
+    """The deadlines of ``loop``'s calls, if any call of it entered one."""
+    heap: _Deadlines | None = getattr(loop, "_claude_force_deadlines", None)
+    return heap if heap is not None else _deadlines.get(loop)
 
 
 class _NoDeadline:

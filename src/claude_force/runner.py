@@ -21,6 +21,7 @@ from .catalog import ModelCatalog
 from .errors import ClaudeForceError, ProviderTimeoutError
 from .events import EventBus, ExecutionFinished, ExecutionStarted
 from .messages import CacheTTL, ChatMessage, MessageRequest, MessageResponse, SystemBlock, Usage
+from .providers.base import call_at_once
 from .results import AgentResult
 from .telemetry import tracing
 
@@ -247,7 +248,7 @@ class AgentRunner:
                         # the call context and the deadline (asyncio.timeout's behaviour, one
                         # timer for all calls; None: no limit) in one with block
                         with callctx.calling(ctx, timeout):
-                            response = await self.call(request)
+                            response = await call_at_once(self.call, request)
                     except TimeoutError:
                         if timeout is None:  # not ours: reported as the unexpected error it is
                             raise

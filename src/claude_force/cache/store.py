@@ -20,7 +20,7 @@ from ..clock import SYSTEM_CLOCK, WALL_CLOCK, Clock
 from ..memory.redact import redact
 from ..messages import MessageRequest, MessageResponse
 from ..pricing import PriceTable
-from ..providers.base import Provider, Reply, send_after
+from ..providers.base import Provider, Reply, awaited_at_once, send_after
 from .backend import CacheBackend
 from .codec import EntryPayload, Signer, StoredUsage, decode
 from .errors import CacheBackendError, CacheKeyError
@@ -541,7 +541,11 @@ class ResponseStore:
         :func:`~claude_force.providers.base.send_after`), so no frame of the store waits with
         it. Everything else runs in a coroutine of the store's own.
         """
-        if isinstance(call, ProviderCall) and self._leads_at_once(key, refresh, found, on_miss):
+        if (
+            isinstance(call, ProviderCall)
+            and awaited_at_once()  # else a reply never awaited would leave the flight led
+            and self._leads_at_once(key, refresh, found, on_miss)
+        ):
             flight = self._flights.lead(key)
             if flight is not None:  # (always: no flight for ``key`` runs)
                 leading = _Leading(

@@ -6,8 +6,9 @@ provider, so the call pipeline is a chain of small objects, one concern each.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
-from typing import Any, Protocol, runtime_checkable
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..errors import StreamInterruptedError
 from ..messages import MessageRequest, MessageResponse
@@ -64,6 +65,43 @@ def tell_failed(after: tuple[After, ...], exc: BaseException) -> None:
         except BaseException as new:
             tell_failed(after[i + 1 :], new)
             raise
+
+
+_at_once = threading.local()  # per thread: each thread runs its own event loop's sends
+
+
+def awaited_at_once() -> bool:
+    """Whether the ``send`` being made now is one whose reply its caller awaits at once
+    (:func:`call_at_once`: the runner's). Only then may a layer take something when ``send`` is
+    *called* (a reservation, a breaker admission, a single-flight lead) and hand its settling
+    down: a reply that is never awaited (a task cancelled before its first step,
+    ``wait_for(..., 0)``) would leave it taken. Any other caller gets :func:`deferred` replies,
+    which take nothing until they run."""
+    return getattr(_at_once, "on", False)
+
+
+_R = TypeVar("_R")
+
+
+def call_at_once(send: Callable[[MessageRequest], _R], request: MessageRequest) -> _R:
+    """``send(request)``, its caller promising to await the reply at once (see
+    :func:`awaited_at_once`); the layers it reaches synchronously may then take at the call."""
+    before = getattr(_at_once, "on", False)
+    _at_once.on = True
+    try:
+        return send(request)
+    finally:
+        _at_once.on = before
+
+
+async def deferred(
+    send_now: Callable[[MessageRequest, tuple[After, ...]], Reply],
+    request: MessageRequest,
+    after: tuple[After, ...],
+) -> MessageResponse:
+    """``send_now(request, after)`` when this coroutine first runs, its reply awaited at once: a
+    layer's ``send_after`` for a caller that did not promise to await at once."""
+    return await send_now(request, after)
 
 
 def send_after(provider: Provider, request: MessageRequest, after: tuple[After, ...]) -> Reply:

@@ -23,7 +23,16 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import CircuitOpenError, ProviderError
 from ..events import BreakerRejected, BreakerTransition, EventBus
 from ..messages import MessageRequest, MessageResponse
-from ..providers.base import After, Provider, ProviderWrapper, Reply, send_after, tell_failed
+from ..providers.base import (
+    After,
+    Provider,
+    ProviderWrapper,
+    Reply,
+    awaited_at_once,
+    deferred,
+    send_after,
+    tell_failed,
+)
 from .config import BreakerSettings
 
 State = Literal["closed", "open", "half_open"]
@@ -328,10 +337,15 @@ class CircuitBreakerProvider(ProviderWrapper):
 
     def send_after(self, request: MessageRequest, after: tuple[After, ...]) -> Reply:
         """``send``, and each of ``after`` (the layers above) told how the call ended."""
+        if not awaited_at_once():  # nothing taken before the reply runs (providers.base)
+            return deferred(self._send_now, request, after)
+        return self._send_now(request, after)
+
+    def _send_now(self, request: MessageRequest, after: tuple[After, ...]) -> Reply:
         board = self.board
-        provider, model = self.name, request.model
-        breaker = board.get(provider, model)
         try:
+            provider, model = self.name, request.model
+            breaker = board.get(provider, model)
             now = board.clock.now()
             admission, moved = breaker.allow(now)
             board.emit(provider, model, moved)

@@ -20,7 +20,16 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import CircuitOpenError, ProviderError, RunError
 from ..events import EventBus, RateLimitWait
 from ..messages import MessageRequest, MessageResponse, Usage
-from ..providers.base import After, Provider, ProviderWrapper, Reply, send_after, tell_failed
+from ..providers.base import (
+    After,
+    Provider,
+    ProviderWrapper,
+    Reply,
+    awaited_at_once,
+    deferred,
+    send_after,
+    tell_failed,
+)
 from .buckets import BucketSnapshot, Kind, ModelBuckets, Need, counted_input
 from .config import RateLimitSettings
 
@@ -306,6 +315,11 @@ class RateLimitedProvider(ProviderWrapper):
         :class:`Reservation` down to be settled by the coroutine that waits for the answer
         (:func:`~claude_force.providers.base.send_after`): no frame of this layer waits with
         it. A call that must queue waits in a coroutine of its own."""
+        if not awaited_at_once():  # nothing taken before the reply runs (providers.base)
+            return deferred(self._send_now, request, after)
+        return self._send_now(request, after)
+
+    def _send_now(self, request: MessageRequest, after: tuple[After, ...]) -> Reply:
         model = request.model
         try:
             if self._precheck is not None:
