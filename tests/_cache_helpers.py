@@ -134,6 +134,18 @@ async def until(condition: object, *, steps: int = 10_000) -> None:
     raise AssertionError("condition not reached")
 
 
+async def eventually(condition: object, *, within_s: float = 60.0) -> None:
+    """Wait until ``condition()`` holds, sleeping 1 ms between checks (bounded by a generous
+    ``within_s``, a guard against a hang, not a speed check). For a condition that needs another
+    thread's work: polling with ``sleep(0)`` keeps the GIL on the loop's thread, and under load
+    a step bound can run out before the other thread is scheduled enough."""
+    for _ in range(int(within_s * 1000)):
+        if condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"condition not reached within {within_s:.0f} s")
+
+
 def truncate(path: Path, fraction: float) -> None:
     with open(path, "r+b") as fh:
         fh.truncate(int(path.stat().st_size * fraction))

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _cache_helpers import until
+from _cache_helpers import eventually
 from _core_helpers import RecordingProvider, default_response, minimal_project
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.cache.keys import request_key
@@ -176,10 +176,10 @@ async def test_fifty_identical_executions_make_one_provider_call(tmp_path: Path)
         cache = core.pipeline
         assert isinstance(cache, CacheProvider)
         runs = [asyncio.create_task(core.execute("alpha", "the same question")) for _ in range(50)]
-        # bounded polling (SQLite lookups run on the cache's thread, so give them many turns)
-        await until(lambda: bool(provider.requests), steps=500_000)
+        # SQLite lookups run on the cache's thread: wait with sleeps, which let it run
+        await eventually(lambda: bool(provider.requests))
         key_ = cache.key_for(provider.requests[0])
-        await until(lambda: cache.store.waiters(key_) == 50, steps=500_000)
+        await eventually(lambda: cache.store.waiters(key_) == 50)
         assert len(provider.requests) == 1  # 50 callers wait on one call
         gate.set()
         executions = await asyncio.gather(*runs)
