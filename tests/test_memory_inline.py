@@ -83,9 +83,9 @@ async def test_a_sure_miss_on_an_idle_memory_is_looked_up_without_a_hop(
     ex = await orch.execute("alpha", "Plan the kafka rollback")
     # no job before the call: the prompt, the key filter and the search were answered on the
     # loop; the one job is the session's write after the run
-    assert hops.take() == (1, 0)
+    assert hops.take() == (0, 0)  # the session waits for its write job (WRITE_DELAY_S)
     await memory.flush()
-    assert hops.take() == (0, 1)  # the write's result: the only wake-up memory caused
+    assert hops.take() == (1, 1)  # the write and its result: the only wake-up memory caused
     assert HEADER in context_of(provider) and ex.success
     # the context is the one a lookup on the worker thread gives (the query cache emptied)
     memory.store.clear_query_cache()
@@ -97,21 +97,81 @@ async def test_a_sure_miss_on_an_idle_memory_is_looked_up_without_a_hop(
 async def test_a_lookup_right_after_a_run_waits_for_its_session_on_the_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The session of a run that just returned is still being written: the next lookup is not
-    answered on the loop (it would miss it) but queued after the write, and sees it."""
+    """The session of a run that just returned is not written yet: the next lookup, sharing
+    words with it, is not answered on the loop (it would miss it) but queued on the worker
+    after that session's write, which it queues first, and sees it."""
     provider = RecordingProvider()
     orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
     memory = orch.memory
     assert memory is not None
     await orch.execute("alpha", "Plan the kafka migration")
     await memory.flush()
-    await orch.execute("alpha", "Tune the postgres index")  # its write is queued on return
-    assert not memory.idle
+    await orch.execute("alpha", "Tune the postgres indexes")  # its session waits for a write
+    assert memory._queued and memory.idle
     hops = Hops(memory, monkeypatch)
-    await orch.execute("alpha", "Tune the postgres vacuum")
+    await orch.execute("alpha", "Tuning postgres vacuum")  # "tuning" stems as "tunes" does
     jobs, _ = hops.take()
-    assert jobs == 2  # the lookup on the worker (after the write), then this run's write
-    assert "Tune the postgres index" in context_of(provider)
+    assert jobs == 2  # the waiting session's write, then the lookup on the worker
+    assert "Tune the postgres indexes" in context_of(provider)
+    await orch.close()
+
+
+async def test_a_lookup_no_waiting_session_can_answer_is_made_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session waiting for its write that shares no searched word with the next task cannot
+    be in its context: that lookup is answered on the loop, without waiting for the write,
+    and gives the context the worker gives once the write is done."""
+    provider = RecordingProvider()
+    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
+    memory = orch.memory
+    assert memory is not None
+    await orch.execute("alpha", "Plan the kafka migration")
+    await memory.flush()
+    await orch.execute("alpha", "Tune the postgres index")  # waits for its write job
+    hops = Hops(memory, monkeypatch)
+    ex = await orch.execute("alpha", "Plan the kafka rollback")
+    assert ex.success and hops.take() == (0, 0)  # no job: answered on the loop
+    assert len(memory._queued) == 2  # both sessions still wait
+    shown = context_of(provider)
+    assert "Plan the kafka migration" in shown and "postgres" not in shown
+    await memory.flush()
+    memory.store.clear_query_cache()
+    text, _ = await memory.context_with_ids("alpha", "Plan the kafka rollback", simulated=False)
+    # the worker, after the writes, shows the same sessions (the waiting ones matched nothing)
+    assert "Plan the kafka migration" in text and "postgres" not in text
+    await orch.close()
+
+
+async def test_waiting_sessions_are_written_after_the_delay_or_at_a_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claude_force.memory import service as service_mod
+
+    provider = RecordingProvider()
+    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
+    memory = orch.memory
+    assert memory is not None
+    monkeypatch.setattr(service_mod, "WRITE_DELAY_S", 0.01)
+    await orch.execute("alpha", "Plan the kafka migration")
+    assert len(memory._queued) == 1
+    for _ in range(2000):  # the timer queues the write; then it settles (bounded wait)
+        await asyncio.sleep(0.005)
+        if not memory._queued and not memory._writes:
+            break
+    assert not memory._queued and (await memory.stats()).sessions == 1
+    monkeypatch.setattr(service_mod, "WRITE_DELAY_S", 3600.0)
+    monkeypatch.setattr(service_mod, "SESSIONS_PER_WRITE", 3)
+    for task in ("Audit the billing logs", "Sketch a cache layout", "Review vendor contracts"):
+        await orch.execute("alpha", task)  # no words in common: none queues a write by lookup
+    assert not memory._queued and memory._writes  # the third queued the batch's write at once
+    await memory.flush()
+    assert (await memory.stats()).sessions == 4
+    await orch.execute("alpha", "Benchmark the gateway")
+    assert memory._queued
+    memory.write_at_exit()  # what the exit handler does for a loop that is gone
+    assert not memory._queued
+    assert memory.store.stats().sessions == 5
     await orch.close()
 
 

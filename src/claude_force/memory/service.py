@@ -16,8 +16,9 @@ broken memory must never fail an agent run.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
-import threading
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -27,6 +28,7 @@ from ..errors import ClaudeForceError
 from ..state.worker import Worker
 from .backend import NewSession
 from .location import cluster_memory_db, memory_path
+from .pending import PendingSessions
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
 from .store import INLINE_MAX_SCORED, MemoryStore
@@ -42,6 +44,25 @@ T = TypeVar("T")
 # Queued sessions stored per transaction: a burst of 1,000 finished runs is 16 writes, not one
 # holding 1,000 prepared sessions at once (docs/tuning.md, "Memory at 1,000 in flight").
 SESSIONS_PER_WRITE = 64
+WRITE_DELAY_S = 0.05
+"""How long a finished run's session waits for its write job (unless something comes first,
+see :meth:`MemoryService.remember_soon`). Runs that follow each other closely are then one
+write, and the write does not hold the store while the next run looks its context up on the
+event loop (docs/memory.md, "When a session is written")."""
+
+_Fields = tuple[str, tuple[Any, ...], dict[str, Any]]
+_LIVE: weakref.WeakSet[MemoryService] = weakref.WeakSet()
+
+
+@atexit.register
+def _write_at_exit() -> None:
+    """Sessions still waiting for their write job when the interpreter exits are written first
+    (registered after the workers' own exit handler, so this one runs before it)."""
+    for service in list(_LIVE):
+        try:
+            service.write_at_exit()
+        except Exception:  # exit must never fail because of memory
+            log.exception("memory: sessions not stored at exit")
 
 
 class _UsageLike(Protocol):
@@ -105,11 +126,14 @@ class MemoryService:
         # jobs of this service queued on the worker and not settled yet (counted on the loop):
         # while there is one, a lookup is not answered on the loop (it may be a write to see)
         self._pending = 0
-        # sessions handed to remember_soon and not yet taken by a write job; one job writes
-        # everything queued when it starts, in one transaction (guarded: loop and worker thread)
-        self._queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
-        self._queued_lock = threading.Lock()
-        self._write_scheduled = False
+        # sessions handed to remember_soon whose write job is not queued yet (on the loop only):
+        # it is queued WRITE_DELAY_S after the first of them, at SESSIONS_PER_WRITE of them, or
+        # before any other job of this service (jobs run in order: that job sees them)
+        self._queued: list[_Fields] = []
+        self._unwritten = PendingSessions()  # their tasks: could a lookup find one of them?
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+        _LIVE.add(self)
 
     @classmethod
     def for_project(cls, project: Project, *, clock: Clock = WALL_CLOCK) -> MemoryService:
@@ -143,7 +167,12 @@ class MemoryService:
         return await self._submit(fn, *args, **kwargs)
 
     def _submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
-        """Queue ``fn`` on the store's worker thread now (jobs run in the order queued)."""
+        """Queue ``fn`` on the store's worker thread now (jobs run in the order queued), after
+        the write of any session still waiting for its write job."""
+        self._write_now()
+        return self._queue_job(fn, *args, **kwargs)
+
+    def _queue_job(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
         future = self._worker.submit(fn, *args, **kwargs)
         self._track(future)
         return future
@@ -271,7 +300,11 @@ class MemoryService:
             return None
         try:
             return self.store.context_now(
-                agent, task, simulated=simulated, max_scored=INLINE_MAX_SCORED
+                agent,
+                task,
+                simulated=simulated,
+                max_scored=INLINE_MAX_SCORED,
+                unwritten=self._unwritten.may_match if self._unwritten else None,
             )
         except Exception as exc:  # storage errors and the unforeseen: a run must not fail
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
@@ -286,6 +319,7 @@ class MemoryService:
         own thread — starts the search there, without a round trip through the event loop; a
         future that is cancelled before its job starts never runs it."""
         loop = asyncio.get_running_loop()
+        self._write_now()  # the sessions waiting for their write are stored before it searches
         future: asyncio.Future[tuple[str, tuple[str, ...]]] = loop.create_future()
         self._track(future)  # from now: its job may be queued from another thread any time
         once = [True]
@@ -325,21 +359,38 @@ class MemoryService:
     def remember_soon(self, ex: ExecutionLike) -> None:
         """:meth:`remember` in the background: the run returns without waiting for the write.
 
-        The session joins the queue of sessions to write; the first one queued schedules a
-        write job on the store's single worker thread, which takes every session queued by the
-        time it starts and stores them, ``SESSIONS_PER_WRITE`` to a transaction (a burst of
-        finished runs is a few writes, not one per run). Jobs run in order, so a context lookup that follows sees the
-        session; :meth:`flush` (and :meth:`aclose`) wait for the writes."""
+        The session joins the sessions waiting for a write job. That job is queued on the
+        store's single worker thread :data:`WRITE_DELAY_S` after the first of them, once
+        :data:`SESSIONS_PER_WRITE` wait, or before any other job of this service, whichever
+        comes first; it stores them ``SESSIONS_PER_WRITE`` to a transaction (a burst of finished
+        runs is a few writes, not one per run). Jobs run in order, so a lookup on the worker
+        sees every session handed here before it; a lookup answered on the loop
+        (:meth:`context_now`) while sessions wait is answered only when none of them shares a
+        searched word with the task. :meth:`flush` (and :meth:`aclose`) write them at once."""
         fields = self._session_of(ex)
         if fields is None:
             return
-        with self._queued_lock:
-            self._queued.append(fields)
-            if self._write_scheduled:
-                return  # the scheduled job has not started: it takes this session too
-            self._write_scheduled = True
-        # submitted now (not from a task): a lookup queued after this call runs after the write
-        task = asyncio.ensure_future(self._written(self._submit(self._write_queued)))
+        self._queued.append(fields)
+        self._unwritten.add(fields[0], fields[1][1])
+        if len(self._queued) >= SESSIONS_PER_WRITE:
+            self._write_now()
+            return
+        loop = asyncio.get_running_loop()
+        if self._timer is None or self._timer_loop is not loop:
+            # (a timer of a loop that has closed never fires: this loop's takes its sessions)
+            self._timer = loop.call_later(WRITE_DELAY_S, self._write_now)
+            self._timer_loop = loop
+
+    def _write_now(self) -> None:
+        """Queue the write job of the sessions waiting for one (on the loop; none: nothing)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_loop = None
+        if not self._queued:
+            return
+        batch, self._queued = self._queued, []
+        self._unwritten.clear()
+        task = asyncio.ensure_future(self._written(self._queue_job(self._write_batch, batch)))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
@@ -350,15 +401,20 @@ class MemoryService:
         except Exception as exc:  # a run must not fail because memory could not be written
             log.warning("memory: sessions not stored: %s", exc)
 
-    def _write_queued(self) -> None:
-        """On the worker thread: store every session queued so far, ``SESSIONS_PER_WRITE`` to a
-        transaction (only that many sessions are prepared and held at once)."""
-        with self._queued_lock:
-            batch, self._queued = self._queued, []
-            self._write_scheduled = False
+    def _write_batch(self, batch: list[_Fields]) -> None:
+        """On the worker thread: store ``batch``, ``SESSIONS_PER_WRITE`` to a transaction (only
+        that many sessions are prepared and held at once)."""
         batch.reverse()  # taken from the end, in the order queued: a written chunk leaves the list
         while batch:
             self._write_chunk([batch.pop() for _ in range(min(SESSIONS_PER_WRITE, len(batch)))])
+
+    def write_at_exit(self) -> None:
+        """At interpreter exit: store the sessions still waiting for a write job, here (their
+        loop is gone, or no longer running its timers)."""
+        batch, self._queued = self._queued, []
+        self._unwritten.clear()
+        if batch:
+            self._write_batch(batch)
 
     def _write_chunk(self, chunk: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
         """One transaction of queued sessions (a method of its own: neither the runs' fields nor
@@ -408,6 +464,7 @@ class MemoryService:
 
     async def flush(self) -> None:
         """Wait until the sessions handed to :meth:`remember_soon` are stored."""
+        self._write_now()
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
 
@@ -435,4 +492,5 @@ class MemoryService:
 
     async def aclose(self) -> None:
         await self.flush()
+        self._unwritten.close()
         await self._worker.aclose(self.store.close)

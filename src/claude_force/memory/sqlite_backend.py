@@ -17,7 +17,7 @@ Not thread-safe by itself: :class:`~claude_force.memory.store.MemoryStore` seria
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -117,6 +117,11 @@ INLINE_MAX_SESSIONS = 1000
 """A bounded search (``max_scored``) is made only in an index of at most this many sessions: the
 counting it may do first stays within about 0.4 ms even for a new task of ten words (each
 counted up to half the sessions, about 0.05 µs a session, and kept for the next lookups)."""
+
+
+Unwritten = Callable[[str | None, Sequence[str]], bool]
+"""``unwritten(agent, terms)``: whether a session of ``agent`` handed to memory and not written
+yet may match any of ``terms`` (see ``memory/pending.py``)."""
 
 
 class TooCostly(Exception):
@@ -358,6 +363,7 @@ class SessionDB(SessionReads):
         cutoff: float | None,
         budget: int,
         max_scored: int | None = None,
+        unwritten: Unwritten | None = None,
     ) -> list[Hit]:
         """The best sessions for ``q`` by BM25 over their task text, newest first among equals.
 
@@ -365,11 +371,15 @@ class SessionDB(SessionReads):
         sessions (``0``: answer only what needs no ranking nor counting — an agent without
         sessions, a query without words); also when the agent's index holds more than
         :data:`INLINE_MAX_SESSIONS` sessions or its size is not known yet. Counts made before
-        the refusal are kept, so the unbounded search that follows does not repeat them."""
+        the refusal are kept, so the unbounded search that follows does not repeat them.
+        ``unwritten`` (with ``max_scored``): raise :class:`TooCostly` when a session not
+        written yet may match a term the search would match on (it would be missing here)."""
         terms = q.terms
         index = GLOBAL_INDEX if q.agent is None else self._index_of(q.agent)
-        if index is None:
-            return []  # the agent has never stored a session
+        if index is None:  # the agent has never stored a session (but one may be on its way)
+            if unwritten is not None and unwritten(q.agent, terms):
+                raise TooCostly
+            return []
         if not terms:
             return self._recent(q, cutoff)
         if max_scored is not None and (
@@ -385,11 +395,17 @@ class SessionDB(SessionReads):
             # query's matches or scores)
             plan = MatchPlan(terms)
             scored = sessions
+            absent: tuple[str, ...] = ()
         else:
             n = sessions if rule else 0  # 0: no term is common
             counts = self._doc_counts(index, terms, count_cap(n, budget), n)
             plan = plan_match(counts, budget, n)
             scored = min(sum(df for t, df in counts if t in plan.terms), sessions, budget)
+            absent = tuple(t for t, df in counts if df == 0)  # not in the plan: nothing has them
+        if unwritten is not None and unwritten(q.agent, plan.terms + absent):
+            # a session on its way may match what is searched, or a word no session has yet
+            # (a term common here stays common with it); checked before an empty plan returns
+            raise TooCostly
         if plan.empty:
             return []
         if max_scored is not None and scored > max_scored:

@@ -24,7 +24,7 @@ from .context import build_context_with_ids, select
 from .qcache import QueryCache, QueryCacheStats
 from .records import MAX_TASK_CHARS, Hit, MemoryStats, SearchQuery, Session
 from .redact import redact, redact_value
-from .sqlite_backend import SessionDB, TooCostly
+from .sqlite_backend import SessionDB, TooCostly, Unwritten
 
 if TYPE_CHECKING:
     from ..config.snapshot import MemoryView
@@ -218,7 +218,9 @@ class MemoryStore:
         query lists the newest sessions (``memory search``)."""
         return self._search(q, None)
 
-    def _search(self, q: SearchQuery, max_scored: int | None) -> list[Hit]:
+    def _search(
+        self, q: SearchQuery, max_scored: int | None, unwritten: Unwritten | None = None
+    ) -> list[Hit]:
         if q.informative_only and not q.terms:
             return []
         with self._lock:
@@ -234,15 +236,22 @@ class MemoryStore:
             def usable(entry: _Cached) -> bool:
                 return _exact_under(entry, cutoff, q.limit)
 
-            cached = self._cache.get(key, q.agent, usable)
-            if cached is not None:
-                return _within(cached.hits, cutoff)
+            # (with sessions unwritten that may match the query's words, a cached answer may
+            # miss one: the search below, which knows which words it searches, decides)
+            if unwritten is None or not unwritten(q.agent, q.terms):
+                cached = self._cache.get(key, q.agent, usable)
+                if cached is not None:
+                    return _within(cached.hits, cutoff)
             token = self._cache.token(q.agent)
             if max_scored is None:
                 found = db.search(q, cutoff=cutoff, budget=self.search_budget)
             elif isinstance(db, SessionDB):
                 found = db.search(
-                    q, cutoff=cutoff, budget=self.search_budget, max_scored=max_scored
+                    q,
+                    cutoff=cutoff,
+                    budget=self.search_budget,
+                    max_scored=max_scored,
+                    unwritten=unwritten,
                 )
             else:  # a database elsewhere (the cluster's): never on the caller's thread
                 raise TooCostly
@@ -268,26 +277,36 @@ class MemoryStore:
         *,
         simulated: bool | None = None,
         max_scored: int = INLINE_MAX_SCORED,
+        unwritten: Unwritten | None = None,
     ) -> tuple[str, tuple[str, ...]] | None:
         """:meth:`context_with_ids` when it is cheap, without waiting: ranking at most
         ``max_scored`` sessions (``0``: only what needs no ranking — a query cache hit, an
         agent without sessions, a task without words) in the local SQLite file, already open,
         whose lock no other thread holds. ``None``: not answered; ask
         :meth:`context_with_ids` (on a worker thread). The answer is the one
-        :meth:`context_with_ids` gives (the same query, cache and invalidation)."""
+        :meth:`context_with_ids` gives (the same query, cache and invalidation).
+
+        ``unwritten(agent, terms)``: whether a session handed to memory but not written yet
+        may match any of ``terms``; the lookup is then not answered here (the worker's,
+        queued after that write, is the one that sees it)."""
         if not self._lock.acquire(blocking=False):
             return None  # a job on another thread holds the store: it may be a write
         try:
             if self._seen is None:  # not opened yet: opening is the worker's
                 return None
-            return self._context(agent, task, simulated, max_scored)
+            return self._context(agent, task, simulated, max_scored, unwritten)
         except TooCostly:
             return None
         finally:
             self._lock.release()
 
     def _context(
-        self, agent: str, task: str, simulated: bool | None, max_scored: int | None
+        self,
+        agent: str,
+        task: str,
+        simulated: bool | None,
+        max_scored: int | None,
+        unwritten: Unwritten | None = None,
     ) -> tuple[str, tuple[str, ...]]:
         s = self.settings
         if s.context_token_budget <= 0:
@@ -303,6 +322,7 @@ class MemoryStore:
                 informative_only=True,  # a session sharing only common words is no context
             ),
             max_scored,
+            unwritten,
         )
         return build_context_with_ids(select(hits, task, n), s.context_token_budget)
 

@@ -1,0 +1,61 @@
+"""``PendingSessions``: could a search find a session not written yet? (the store's tokenizer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from claude_force.memory import MemorySettings, MemoryStore
+from claude_force.memory.pending import PendingSessions
+from claude_force.memory.records import query_terms
+
+
+def test_matching_follows_the_stores_tokenizer() -> None:
+    pending = PendingSessions()
+    assert not pending and not pending.may_match("a", ("kafka",))
+    pending.add("a", "Tuning the Café migrations")
+    assert pending
+    assert pending.may_match("a", ("tunes",))  # the Porter stemmer: tuning ~ tunes
+    assert pending.may_match("a", ("migration",))
+    assert pending.may_match("a", ("cafe",))  # diacritics folded
+    assert pending.may_match(None, ("cafe",))  # any agent
+    assert not pending.may_match("b", ("cafe",))  # another agent's session
+    assert not pending.may_match("a", ("postgres", "vacuum"))
+    assert not pending.may_match("a", ())
+    # a stored task may hold redaction marks where this one holds a secret
+    assert pending.may_match("a", ("redacted",)) and pending.may_match("a", ("key",))
+    pending.add("a", "Rotate the postgres keys")  # added after a question: indexed at the next
+    assert pending.may_match("a", ("postgres",))
+    pending.clear()
+    assert not pending and not pending.may_match("a", ("postgres",))
+    pending.add("b", "Vacuum")
+    assert pending.may_match("b", ("vacuum",)) and not pending.may_match("b", ("postgres",))
+    pending.close()
+    assert pending.may_match("b", ("vacuum",))  # a closed table is made again when asked
+
+
+def test_a_bounded_search_refuses_when_a_waiting_session_may_match(tmp_path: Path) -> None:
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    store.open()
+    for i in range(25):  # enough for the common-word rule
+        store.add("rev", f"Review module {i} of the service", "ok", True)
+    pending = PendingSessions()
+    pending.add("rev", "Review the kafka consumer")
+    asked: list[tuple[str, ...]] = []
+
+    def unwritten(agent: str | None, terms: object) -> bool:
+        asked.append(tuple(terms))  # type: ignore[arg-type]
+        return pending.may_match(agent, tuple(terms))  # type: ignore[arg-type]
+
+    # "kafka" is in no stored session: the plan leaves it out, the check does not
+    assert store.context_now("rev", "kafka lag", unwritten=unwritten) is None
+    assert any("kafka" in t for t in asked)
+    # "review" and "service" are common (every session): a waiting session sharing only them
+    # cannot be found; the unique module number is searched and matches no waiting session
+    now = store.context_now("rev", "Review module 7 of the service", unwritten=unwritten)
+    assert now is not None
+    assert query_terms("Review module 7 of the service")  # (words to search on)
+    # a waiting session of an agent that has none stored yet
+    pending.add("new", "Draft the kafka runbook")
+    assert store.context_now("new", "kafka runbook", unwritten=unwritten) is None
+    assert store.context_now("new", "postgres", unwritten=unwritten) == ("", ())
+    store.close()
