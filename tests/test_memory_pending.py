@@ -4,33 +4,56 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from claude_force.memory import MemorySettings, MemoryStore
-from claude_force.memory.pending import PendingSessions
+from claude_force.memory import pending as pending_mod
+from claude_force.memory.pending import PendingSessions, Stems
 from claude_force.memory.records import query_terms
 
 
 def test_matching_follows_the_stores_tokenizer() -> None:
     pending = PendingSessions()
     assert not pending and not pending.may_match("a", ("kafka",))
-    pending.add("a", "Tuning the Café migrations")
+    pending.add("a", "Tuning the migrations, generalization v2")
     assert pending
     assert pending.may_match("a", ("tunes",))  # the Porter stemmer: tuning ~ tunes
     assert pending.may_match("a", ("migration",))
-    assert pending.may_match("a", ("cafe",))  # diacritics folded
-    assert pending.may_match(None, ("cafe",))  # any agent
-    assert not pending.may_match("b", ("cafe",))  # another agent's session
-    assert not pending.may_match("a", ("postgres", "vacuum"))
+    assert pending.may_match("a", ("generalize",))  # generalization ~ generalize: "gener"
+    assert pending.may_match("a", ("v2",))
+    assert pending.may_match(None, ("tuned",))  # any agent
+    assert not pending.may_match("b", ("tuned",))  # another agent's session
+    assert not pending.may_match("a", ("postgres", "vacuum", "2"))
     assert not pending.may_match("a", ())
+    assert pending.may_match("a", ("café",))  # not split here: it may match
     # a stored task may hold redaction marks where this one holds a secret
-    assert pending.may_match("a", ("redacted",)) and pending.may_match("a", ("key",))
-    pending.add("a", "Rotate the postgres keys")  # added after a question: indexed at the next
+    assert pending.may_match("a", ("redacted",)) and pending.may_match("a", ("keys",))
+    pending.add("a", "Rotate the postgres credentials")  # added after a question: counted
     assert pending.may_match("a", ("postgres",))
+    pending.add("c", "Réviser la base")  # not ASCII: may match anything of agent c
+    assert pending.may_match("c", ("kafka",)) and pending.may_match(None, ("kafka",))
     pending.clear()
     assert not pending and not pending.may_match("a", ("postgres",))
     pending.add("b", "Vacuum")
-    assert pending.may_match("b", ("vacuum",)) and not pending.may_match("b", ("postgres",))
-    pending.close()
-    assert pending.may_match("b", ("vacuum",))  # a closed table is made again when asked
+    assert pending.may_match("b", ("vacuumed",)) and not pending.may_match("b", ("postgres",))
+
+
+def test_stems_are_sqlites_and_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    stems = Stems()
+    assert stems.of(["running", "runs", "42", "cafe"]) == {"run", "42", "cafe"}
+    asked: list[list[str]] = []
+    real = stems._ask
+
+    def ask(words: list[str]) -> set[str]:
+        asked.append(list(words))
+        return real(words)
+
+    monkeypatch.setattr(stems, "_ask", ask)
+    assert stems.of(["running", "relational"]) == {"run", "relat"}
+    assert asked == [["relational"]]  # "running" was known
+    monkeypatch.setattr(pending_mod, "STEMS_REMEMBERED", 3)
+    stems.of(["alpha", "beta"])  # over the bound: the memo starts again
+    assert len(stems._known) <= 3
 
 
 def test_a_bounded_search_refuses_when_a_waiting_session_may_match(tmp_path: Path) -> None:

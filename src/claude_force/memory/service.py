@@ -492,5 +492,4 @@ class MemoryService:
 
     async def aclose(self) -> None:
         await self.flush()
-        self._unwritten.close()
         await self._worker.aclose(self.store.close)
