@@ -303,6 +303,33 @@ def test_symlink_escaping_claude_folder_is_refused(tmp_path: Path) -> None:
         load_project(path, strict=True)
 
 
+def test_a_file_replaced_by_an_escaping_link_after_it_was_read_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Reads of an unchanged agent stat the paths resolved at its last read; a file replaced by
+    a link (same size and time as the file it replaced, another inode) is resolved again."""
+    import os
+
+    path = write_project(
+        tmp_path, {"agents": {"a": {"file": "agents/a.md"}}}, {"agents/a.md": "# A\n"}
+    )
+    project = load_project(path, strict=True)
+    agent_file = path.parent / "agents" / "a.md"
+    assert project.read_agent("a").definition == "# A\n"
+    assert project.read_agent("a").definition == "# A\n"  # from memory
+    secret = tmp_path / "secret.md"
+    secret.write_text("# S\n", encoding="utf-8")  # same size
+    st = agent_file.stat()
+    os.utime(secret, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same time
+    agent_file.unlink()
+    agent_file.symlink_to(secret)
+    with pytest.raises(ConfigurationError, match="escapes the project folder"):
+        project.read_agent("a")
+    agent_file.unlink()
+    agent_file.write_text("# B, changed\n", encoding="utf-8")
+    assert project.read_agent("a").definition == "# B, changed\n"
+
+
 @pytest.mark.parametrize("body", ["", "   \n\t\n"])
 def test_empty_agent_file(tmp_path: Path, body: str) -> None:
     path = write_project(

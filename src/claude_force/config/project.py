@@ -71,7 +71,7 @@ class Project:
     catalog: ModelCatalog
     text: str = field(repr=False, default="")
     environment: RunEnvironment = field(default_factory=RunEnvironment, repr=False)
-    _docs_cache: dict[str, tuple[tuple[int, int, int, int], AgentDocs]] = field(
+    _docs_cache: dict[str, tuple[tuple[int, ...], AgentDocs, str, str | None]] = field(
         default_factory=dict, repr=False
     )
     _warned_contracts: set[str] = field(default_factory=set, repr=False)
@@ -192,27 +192,38 @@ class Project:
 
     def read_agent(self, name: str) -> AgentDocs:
         """The agent's text, re-read when its files change (blocking: call it off the loop)."""
+        hit = self._docs_cache.get(name)
+        if hit is not None:
+            # files unchanged: a stat of each path resolved when they were read, then the copy in
+            # memory (a file replaced — by a link that leads elsewhere too — shows another inode,
+            # and is then resolved and checked again; the links are not resolved on every read)
+            seen, docs, path, contract_path = hit
+            if seen == self._seen(name, path, contract_path):
+                return docs
         path = self._real_path(name, "file")
         assert path is not None
         contract_path = self._real_path(name, "contract")
-        hit = self._docs_cache.get(name)
-        if hit is not None:  # files unchanged: two stat calls, then the copy in memory
-            stamp = self._stamp(name, "file", path)
-            assert stamp is not None
-            cstamp = self._stamp(name, "contract", contract_path) if contract_path else None
-            if hit[0] == (*stamp, *(cstamp or (0, 0))):
-                return hit[1]
-        definition, stamp = self._read(name, "file", path)
-        contract, cstamp = None, None
+        seen = self._seen(name, path, contract_path)  # before reading: a change during it shows
+        definition, _ = self._read(name, "file", path)
+        contract = None
         if contract_path is not None:
             found = self._read(name, "contract", contract_path, missing_ok=True)
             if found is None:
                 self._warn_missing_contract(name, contract_path)
             else:
-                contract, cstamp = found
+                contract = found[0]
         docs = AgentDocs(name, definition, contract)
-        self._docs_cache[name] = ((*stamp, *(cstamp or (0, 0))), docs)
+        self._docs_cache[name] = (seen, docs, path, contract_path)
         return docs
+
+    def _seen(self, name: str, path: str, contract_path: str | None) -> tuple[int, ...]:
+        """What says an agent's files changed: each one's (mtime, size, inode); zeros for a
+        missing contract."""
+        st = self._stat(name, "file", path)
+        assert st is not None
+        cst = self._stat(name, "contract", contract_path) if contract_path else None
+        c = (0, 0, 0) if cst is None else (cst.st_mtime_ns, cst.st_size, cst.st_ino)
+        return (st.st_mtime_ns, st.st_size, st.st_ino, *c)
 
     def _stat_agent(self, name: str) -> None:
         """What the file system says of the agent's files, without reading them: inside
