@@ -197,9 +197,8 @@ class Project:
             # files unchanged: a stat of each path resolved when they were read, then the copy in
             # memory (a file replaced — by a link that leads elsewhere too — shows another inode,
             # and is then resolved and checked again; the links are not resolved on every read)
-            seen, docs, path, contract_path = hit
-            if seen == self._seen(name, path, contract_path):
-                return docs
+            if hit[0] == self._seen(name, hit[2], hit[3]):
+                return hit[1]
         path = self._real_path(name, "file")
         assert path is not None
         contract_path = self._real_path(name, "contract")
