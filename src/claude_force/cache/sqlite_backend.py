@@ -17,11 +17,13 @@ is never modified: the backend refuses it with :class:`ForeignStorageError`.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -54,6 +56,23 @@ CHECKPOINT_EVERY = 128  # operations between background checkpoints (state/check
 # Queued puts written per transaction: a burst of 1,000 answers is 16 commits, not one holding
 # 1,000 encoded records at once (docs/tuning.md, "Memory at 1,000 in flight").
 PUTS_PER_TRANSACTION = 64
+PUT_DELAY_S = 0.05
+"""How long a put waits for the next ones before its write job is queued (unless
+``PUTS_PER_TRANSACTION`` wait, or another job of the backend is queued: jobs run in order). The
+answer is served from memory meanwhile (``ResponseStore._storing``); a burst of answers is one
+transaction, and the write does not take the CPU from the next call (docs/caching.md, "When an
+answer is written")."""
+_LIVE: weakref.WeakSet[SqliteBackend] = weakref.WeakSet()
+
+
+@atexit.register
+def _write_at_exit() -> None:
+    """Puts still waiting for their write job when the interpreter exits are written first."""
+    for backend in list(_LIVE):
+        try:
+            backend.write_at_exit()
+        except Exception:  # exit must never fail because of the cache
+            log.exception("response cache: answers not stored at exit")
 FILTER_FRESH_S = 1.0  # the key filter answers "surely absent" this long after its last refresh
 FILTER_SLACK = 1024  # stale prefixes (keys other processes deleted) tolerated before a reload
 
@@ -228,7 +247,9 @@ class SqliteBackend:
         # puts queued for the next write job (put_built), shared by the loop and the worker
         self._puts: list[_QueuedPut] = []
         self._puts_lock = threading.Lock()
-        self._put_scheduled = False
+        self._put_scheduled = False  # a write job is queued on the worker, not started yet
+        self._put_timer: asyncio.TimerHandle | None = None  # queues it after PUT_DELAY_S
+        self._put_timer_loop: asyncio.AbstractEventLoop | None = None
         # the counters of misses not written yet (a miss is a read; they join the next write,
         # and stats and close write them): touched only on the worker thread
         self._pending = Counters()
@@ -270,6 +291,7 @@ class SqliteBackend:
     # --- the worker thread --------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        self.write_now()  # jobs run in order: this one sees the puts made before it
         return await self._worker.run(self._guarded, fn, args)
 
     def _guarded(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -655,6 +677,7 @@ class SqliteBackend:
         ``then()`` there unless a valid entry was found. Returns ``along()``'s value, the key
         (``None``: nothing was looked up) and the verdict, or the storage error (``along`` and
         ``then`` must not raise)."""
+        self.write_now()
         return await self._worker.run(self._lookup_along, along, now, judge, miss, then)
 
     def _lookup_along(
@@ -699,10 +722,35 @@ class SqliteBackend:
         future: asyncio.Future[PutOutcome] = loop.create_future()
         with self._puts_lock:
             self._puts.append((loop, future, build, max_bytes, now, counters))
-            scheduled, self._put_scheduled = self._put_scheduled, True
-        if not scheduled:
-            self._worker.submit(self._put_queued).add_done_callback(_retrieved)
+            queued, full = self._put_scheduled, len(self._puts) >= PUTS_PER_TRANSACTION
+        if not queued:  # (else the job queued, not started yet, takes this put too)
+            _LIVE.add(self)
+            if full or self._put_timer_loop not in (None, loop):
+                self.write_now()  # a full transaction; or another loop's timer (it may be gone)
+            elif self._put_timer is None:
+                self._put_timer = loop.call_later(PUT_DELAY_S, self.write_now)
+                self._put_timer_loop = loop
         return await future
+
+    def write_now(self) -> None:
+        """Queue the write job of the puts waiting for one (on the event loop they came from;
+        none waiting, or its job queued already: nothing)."""
+        if self._put_timer is not None:
+            self._put_timer.cancel()
+            self._put_timer = self._put_timer_loop = None
+        with self._puts_lock:
+            if self._put_scheduled or not self._puts:
+                return
+            self._put_scheduled = True
+        self._worker.submit(self._put_queued).add_done_callback(_retrieved)
+
+    def write_at_exit(self) -> None:
+        """At interpreter exit: write the puts still waiting for a job, on this thread (their
+        loop is gone or no longer runs its timers; the worker's own exit handler may have run)."""
+        with self._puts_lock:
+            waiting = bool(self._puts) and not self._put_scheduled
+        if waiting:
+            self._put_queued()
 
     def _put_queued(self) -> None:
         """On the worker thread: write every put queued so far, ``PUTS_PER_TRANSACTION`` to a

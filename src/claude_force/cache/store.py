@@ -258,7 +258,11 @@ class ResponseStore:
 
     async def flush(self) -> None:
         """Wait until the answers still being written are stored."""
+        write_now = getattr(self.backend, "write_now", None)
         while self._writes:
+            if write_now is not None:  # a backend that waits to write puts together (SQLite)
+                await asyncio.sleep(0)  # the writes' tasks queue their puts first
+                write_now()
             await asyncio.gather(*list(self._writes), return_exceptions=True)
         self._writes_unstarted = 0  # none left (one cancelled before it ran never counted down)
 

@@ -193,12 +193,11 @@ class Project:
     def read_agent(self, name: str) -> AgentDocs:
         """The agent's text, re-read when its files change (blocking: call it off the loop)."""
         hit = self._docs_cache.get(name)
-        if hit is not None:
-            # files unchanged: a stat of each path resolved when they were read, then the copy in
-            # memory (a file replaced — by a link that leads elsewhere too — shows another inode,
-            # and is then resolved and checked again; the links are not resolved on every read)
-            if hit[0] == self._seen(name, hit[2], hit[3]):
-                return hit[1]
+        # files unchanged: a stat of each path resolved when they were read, then the copy in
+        # memory (a file replaced — by a link that leads elsewhere too — shows another inode,
+        # and is then resolved and checked again; the links are not resolved on every read)
+        if hit is not None and hit[0] == self._seen(name, hit[2], hit[3]):
+            return hit[1]
         path = self._real_path(name, "file")
         assert path is not None
         contract_path = self._real_path(name, "contract")
