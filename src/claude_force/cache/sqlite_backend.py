@@ -73,6 +73,8 @@ def _write_at_exit() -> None:
             backend.write_at_exit()
         except Exception:  # exit must never fail because of the cache
             log.exception("response cache: answers not stored at exit")
+
+
 FILTER_FRESH_S = 1.0  # the key filter answers "surely absent" this long after its last refresh
 FILTER_SLACK = 1024  # stale prefixes (keys other processes deleted) tolerated before a reload
 
