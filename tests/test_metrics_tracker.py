@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from blockbuster import blockbuster_ctx
@@ -100,6 +101,41 @@ def test_a_finished_event_becomes_one_record_with_everything() -> None:
     )
     assert "secret" not in json.dumps(rec.to_dict())  # tasks are stored as a digest only
     assert rec.started_at == T0
+    t.close()
+
+
+def test_the_usual_record_is_built_on_the_writer_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing counted live, no failed attempt, a priced model: the caller only queues the
+    event; the writer thread builds the same record ``record_of`` would (yielding the GIL every
+    ``YIELD_EVERY`` records)."""
+    import threading
+
+    from claude_force.metrics import tracker as tracker_mod
+
+    t = tracker()
+    built_on: list[str] = []
+    build = t._build
+
+    def on_thread(event: ExecutionFinished, attempt: int) -> Any:
+        built_on.append(threading.current_thread().name)
+        return build(event, attempt)
+
+    monkeypatch.setattr(t, "_build", on_thread)
+    yields: list[float] = []
+    monkeypatch.setattr(tracker_mod, "YIELD_EVERY", 2)
+    monkeypatch.setattr(tracker_mod.time, "sleep", lambda s: yields.append(s))
+    for i in range(5):
+        t.record_event(finished(f"e{i}"))
+    t.flush()
+    assert built_on == ["claude-force-metrics"] * 5 and yields == [0, 0]
+    recs = sorted(t.store.records(Query()), key=lambda r: r.execution_id)
+    expected = build(finished("e0"), 1)
+    assert recs[0] == expected and len(recs) == 5
+    # an unpriced model is built (and warned about) on the caller's thread
+    built_on.clear()
+    with pytest.warns(UserWarning, match="claude-mystery-1"):
+        t.record_event(finished("u1", cost=None, model="claude-mystery-1"))
+    assert built_on == [threading.current_thread().name]
     t.close()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -67,6 +68,20 @@ class _FailedAttempt:
     at_us: int
 
 
+YIELD_EVERY = 32
+"""Records built by the writer thread between two offers of the GIL to other threads."""
+
+
+class _Finished:
+    """A finished execution whose record the writer thread builds (see ``record_event``)."""
+
+    __slots__ = ("attempt", "event")
+
+    def __init__(self, event: ExecutionFinished, attempt: int) -> None:
+        self.event = event
+        self.attempt = attempt
+
+
 class MetricsTracker:
     """Records executions and attempts; answers analytics once pending writes are flushed."""
 
@@ -98,7 +113,7 @@ class MetricsTracker:
         self._timeline: OrderedDict[str, list[dict[str, object]]] = OrderedDict()
         self._unsubscribe: list[Callable[[], None]] = []
         s = self.settings
-        self.writer: BatchWriter[ExecutionRecord | ExecutionNote] = BatchWriter(
+        self.writer: BatchWriter[ExecutionRecord | ExecutionNote | _Finished] = BatchWriter(
             self._write_batch,
             batch_size=s.batch_size,
             flush_interval_s=s.flush_interval_seconds,
@@ -138,8 +153,17 @@ class MetricsTracker:
         if self.settings.auto_rollup:
             self.maybe_rollup()
 
-    def _write_batch(self, batch: Sequence[ExecutionRecord | ExecutionNote]) -> None:
-        records = [r for r in batch if isinstance(r, ExecutionRecord)]
+    def _write_batch(self, batch: Sequence[ExecutionRecord | ExecutionNote | _Finished]) -> None:
+        records: list[ExecutionRecord] = []
+        built = 0
+        for item in batch:
+            if type(item) is _Finished:
+                records.append(self._build(item.event, item.attempt))
+                built += 1
+                if built % YIELD_EVERY == 0:
+                    time.sleep(0)  # let the event loop's thread have the GIL (its latency)
+            elif isinstance(item, ExecutionRecord):
+                records.append(item)
         notes = [n for n in batch if isinstance(n, ExecutionNote)]
         self.store.upsert(records)
         if notes:
@@ -197,6 +221,20 @@ class MetricsTracker:
             return  # nothing to record or count until it finishes
         if kind is ExecutionFinished:
             assert isinstance(event, ExecutionFinished)
+            if (
+                self._prometheus is None
+                and event.execution_id not in self._failed
+                and (event.cost_usd is not None or event.usage.total_tokens == 0)
+            ):
+                # the usual case — nothing counted live, no earlier attempt to write, a priced
+                # model (an unpriced one is warned about here, on the caller's thread): the
+                # record is built on the writer thread, not in the caller's latency
+                if event.simulated and not self.settings.record_simulated:
+                    return
+                pending = _Finished(event, self._attempt_of(event.execution_id))
+                if self.writer.submit(pending):
+                    self._write_note(event)
+                return
             final = self.record_of(event)
             for earlier in self._take_failed(event, final.attempt, final.task_hash):
                 self.record(earlier)
@@ -244,7 +282,11 @@ class MetricsTracker:
 
     def record_of(self, event: ExecutionFinished) -> ExecutionRecord:
         """The record of a finished execution: its attempt number, exact or unknown cost."""
-        attempt = self._attempt_of(event.execution_id)
+        return self._build(event, self._attempt_of(event.execution_id))
+
+    def _build(self, event: ExecutionFinished, attempt: int) -> ExecutionRecord:
+        """:meth:`record_of` once the attempt is known (pure but for the unpriced warning: the
+        writer thread builds the usual records)."""
         cost = event.cost_usd
         if cost is None and event.usage.total_tokens == 0:
             cost = Decimal(0)  # nothing reached the model: nothing to pay
