@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from claude_force.memory import MemorySettings, MemoryStore
-from claude_force.memory import pending as pending_mod
-from claude_force.memory.pending import PendingSessions, Stems
+from claude_force.memory import stems as stems_mod
+from claude_force.memory.pending import PendingSessions
 from claude_force.memory.records import query_terms
+from claude_force.memory.stems import Stems
 
 
 def test_matching_follows_the_stores_tokenizer() -> None:
@@ -44,14 +45,16 @@ def test_stems_are_sqlites_and_remembered(monkeypatch: pytest.MonkeyPatch) -> No
     asked: list[list[str]] = []
     real = stems._ask
 
-    def ask(words: list[str]) -> set[str]:
+    def ask(words: list[str], *, remember: bool = True) -> set[str]:
         asked.append(list(words))
-        return real(words)
+        return real(words, remember=remember)
 
     monkeypatch.setattr(stems, "_ask", ask)
     assert stems.of(["running", "relational"]) == {"run", "relat"}
     assert asked == [["relational"]]  # "running" was known
-    monkeypatch.setattr(pending_mod, "STEMS_REMEMBERED", 3)
+    assert stems.of_term("tuning") == stems.of(["tunes"])  # one stem
+    assert stems.of_term("café") == {"cafe"}  # any script: asked of SQLite, not remembered
+    monkeypatch.setattr(stems_mod, "STEMS_REMEMBERED", 3)
     stems.of(["alpha", "beta"])  # over the bound: the memo starts again
     assert len(stems._known) <= 3
 

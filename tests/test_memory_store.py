@@ -779,6 +779,39 @@ def test_a_term_proven_common_is_not_counted_again(tmp_path: Path, clock: Clock)
     s.close()
 
 
+def test_a_word_no_session_holds_is_known_without_a_count(tmp_path: Path, clock: Clock) -> None:
+    """After this connection's write, the index's terms are kept: a new task's word that no
+    session holds counts 0 without a statement (stems compared: "tuned" is held, as "tuning");
+    another connection's write forgets them until this one writes again."""
+    s = make(tmp_path / "m.db", clock)
+    for i in range(30):
+        add(s, clock, "rev", f"Check function f{i} for bugs.")
+    add(s, clock, "rev", "Tuning the kafka consumer")
+    db = s._db
+    assert isinstance(db, memsql.SessionDB)
+    index = db._index_of("rev")
+    assert index is not None and index in db._vocab
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    got = s.context_with_ids("rev", "Check function f999 for bugs.")
+    assert got == ("", ()) and not [x for x in statements if '"f999"' in x]
+    statements.clear()
+    tuned = s.context_with_ids("rev", "Tuned zookeeper quorum")
+    counting = [x for x in statements if "count(*)" in x]
+    assert any('"tuned"' in x for x in counting)
+    assert not any('"zookeeper"' in x or '"quorum"' in x for x in counting)
+    assert "Tuning the kafka consumer" in tuned[0]
+    db.conn.set_trace_callback(None)
+    other = make(tmp_path / "m.db", clock)
+    add(other, clock, "rev", "Audit function f999 logs")
+    assert "f999" in s.context_with_ids("rev", "Check function f999 for bugs.")[0]
+    assert index not in db._vocab  # forgotten: another connection wrote
+    add(s, clock, "rev", "Plan the rollout")
+    assert index in db._vocab
+    other.close()
+    s.close()
+
+
 def test_a_capped_count_and_the_newer_sessions_reach_the_cap_without_a_recount(
     tmp_path: Path, clock: Clock
 ) -> None:

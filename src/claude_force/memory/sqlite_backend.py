@@ -16,6 +16,7 @@ Not thread-safe by itself: :class:`~claude_force.memory.store.MemoryStore` seria
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,8 +37,10 @@ from .records import (
     match_expression,
     plan_match,
 )
+from .stems import STEMS, TOKENIZER
 
-TOKENIZER = "porter unicode61 remove_diacritics 2"
+log = logging.getLogger(__name__)
+
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -114,6 +117,9 @@ SCHEMA = Schema(
 )
 
 INLINE_MAX_SESSIONS = 1000
+VOCABULARY_MAX_SESSIONS = INLINE_MAX_SESSIONS
+"""The largest index whose terms are kept in memory (read after each write to it: ≈ 1-3 ms on
+memory's worker for a thousand sessions of everyday tasks)."""
 """A bounded search (``max_scored``) is made only in an index of at most this many sessions: the
 counting it may do first stays within about 0.4 ms even for a new task of ten words (each
 counted up to half the sessions, about 0.05 µs a session, and kept for the next lookups)."""
@@ -163,6 +169,10 @@ class SessionDB(SessionReads):
         # need, then brought up to date by counting only the newer rows (sessions are only
         # appended, with growing ids, until a delete or another connection's write clears it)
         self._counts: dict[str, dict[str, _Count]] = {}
+        # index → (every term it holds, the largest session id it was read after): read after
+        # this connection's writes to an index of at most VOCABULARY_MAX_SESSIONS sessions (on
+        # memory's worker), so a term it lacks counts 0 without a statement; cleared with counts
+        self._vocab: dict[str, tuple[frozenset[str], int]] = {}
         self._data_version: int | None = None
         self._ckpt = BackgroundCheckpointer(
             self.path, every=CHECKPOINT_EVERY, name="claude-force-memory-checkpoint"
@@ -195,6 +205,28 @@ class SessionDB(SessionReads):
     def _forget_counts(self) -> None:
         self._sizes.clear()
         self._counts.clear()
+        self._vocab.clear()
+
+    def _read_vocabulary(self, agents: Iterable[str]) -> None:
+        """After this connection's write: the terms of each written agent's index (one of at
+        most :data:`VOCABULARY_MAX_SESSIONS` sessions), for :meth:`_doc_counts`."""
+        conn = self.conn
+        for agent in agents:
+            index = self._index_of(agent)
+            if index is None or self._indexed(agent, upto=VOCABULARY_MAX_SESSIONS) is None:
+                continue
+            conn.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{index}_terms "
+                f"USING fts5vocab(main, {index}, row)"
+            )
+            # the largest id first: every session up to it is in the terms read after it
+            upto = int(
+                conn.execute("SELECT coalesce(max(id), 0) FROM memory_sessions").fetchone()[0]
+            )
+            terms = frozenset(
+                str(r[0]) for r in conn.execute(f"SELECT term FROM temp.{index}_terms")
+            )
+            self._vocab[index] = (terms, upto)
 
     # --- generations -----------------------------------------------------------------------------
 
@@ -233,6 +265,11 @@ class SessionDB(SessionReads):
         if None in self._sizes:
             self._sizes[None] += sum(added.values())
         self._ckpt.count(sum(added.values()))
+        try:
+            self._read_vocabulary(added)
+        except sqlite3.Error as exc:  # an optimisation: the counts are made by statements then
+            log.debug("memory: index terms not read: %s", exc)
+            self._vocab.clear()
         return gens
 
     def _insert(
@@ -490,10 +527,13 @@ class SessionDB(SessionReads):
         known = self._counts.setdefault(index, {})
         counts: dict[str, _Count] = {}
         asked: list[tuple[str, _Count | None]] = []
+        vocab = self._vocab.get(index)
         for t in terms:
             old = known.get(t)
             if old is not None and is_common(min(old.n, cap), sessions):
                 counts[t] = old  # proves the term common: the plan drops it either way
+            elif old is None and vocab is not None and not STEMS.of_term(t) & vocab[0]:
+                counts[t] = _Count(0, vocab[1], True)  # no session holds it (no statement)
             else:
                 asked.append((t, old))
         while asked:
