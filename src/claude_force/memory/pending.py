@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 from .redact import KINDS
-from .stems import STEMS
+from .stems import STEMS, ascii_words
 
 _WORD = re.compile(r"[a-z0-9]+")  # unicode61's tokens of lower-cased ASCII text
 _MARKS = "redacted " + " ".join(KINDS)  # the words of "[REDACTED:<kind>]" marks
@@ -30,11 +30,7 @@ _MARKS = "redacted " + " ".join(KINDS)  # the words of "[REDACTED:<kind>]" marks
 _MARK_STEMS: frozenset[str] | None = None
 
 
-def _words(text: str) -> list[str] | None:
-    """``text``'s words as the index splits them; ``None`` when it is not ASCII."""
-    if not text.isascii():
-        return None
-    return _WORD.findall(text.lower())
+_words = ascii_words
 
 
 class PendingSessions:

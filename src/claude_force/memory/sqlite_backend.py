@@ -37,7 +37,7 @@ from .records import (
     match_expression,
     plan_match,
 )
-from .stems import STEMS, TOKENIZER
+from .stems import STEMS, TOKENIZER, ascii_words
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class SessionDB(SessionReads):
         # index → (every term it holds, the largest session id it was read after): read after
         # this connection's writes to an index of at most VOCABULARY_MAX_SESSIONS sessions (on
         # memory's worker), so a term it lacks counts 0 without a statement; cleared with counts
-        self._vocab: dict[str, tuple[frozenset[str], int]] = {}
+        self._vocab: dict[str, tuple[set[str], int]] = {}
         self._data_version: int | None = None
         self._ckpt = BackgroundCheckpointer(
             self.path, every=CHECKPOINT_EVERY, name="claude-force-memory-checkpoint"
@@ -207,26 +207,44 @@ class SessionDB(SessionReads):
         self._counts.clear()
         self._vocab.clear()
 
-    def _read_vocabulary(self, agents: Iterable[str]) -> None:
-        """After this connection's write: the terms of each written agent's index (one of at
-        most :data:`VOCABULARY_MAX_SESSIONS` sessions), for :meth:`_doc_counts`."""
-        conn = self.conn
-        for agent in agents:
+    def _grow_vocabulary(self, sessions: Sequence[NewSession], upto: int) -> None:
+        """After this connection's write of ``sessions`` (ids up to ``upto``): the term list of
+        each written agent's index (one of at most :data:`VOCABULARY_MAX_SESSIONS` sessions),
+        for :meth:`_doc_counts` — read whole the first time, then grown by the stems of the
+        tasks written (a read of the whole list after every write held the GIL long enough to
+        delay the event loop by milliseconds)."""
+        for agent in {s.agent for s in sessions}:
             index = self._index_of(agent)
-            if index is None or self._indexed(agent, upto=VOCABULARY_MAX_SESSIONS) is None:
+            if index is None:
                 continue
-            conn.execute(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{index}_terms "
-                f"USING fts5vocab(main, {index}, row)"
-            )
-            # the largest id first: every session up to it is in the terms read after it
-            upto = int(
-                conn.execute("SELECT coalesce(max(id), 0) FROM memory_sessions").fetchone()[0]
-            )
-            terms = frozenset(
-                str(r[0]) for r in conn.execute(f"SELECT term FROM temp.{index}_terms")
-            )
-            self._vocab[index] = (terms, upto)
+            if self._indexed(agent, upto=VOCABULARY_MAX_SESSIONS) is None:
+                self._vocab.pop(index, None)
+                continue
+            known = self._vocab.get(index)
+            if known is None:
+                self._read_vocabulary(index)
+                continue
+            words: list[str] = []
+            for s in sessions:
+                found = ascii_words(s.task) if s.agent == agent else []
+                if found is None:  # not split here: read whole at the next write
+                    self._vocab.pop(index, None)
+                    break
+                words += found
+            else:
+                known[0].update(STEMS.of(words))
+                self._vocab[index] = (known[0], upto)
+
+    def _read_vocabulary(self, index: str) -> None:
+        conn = self.conn
+        conn.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{index}_terms "
+            f"USING fts5vocab(main, {index}, row)"
+        )
+        # the largest id first: every session up to it is in the terms read after it
+        upto = int(conn.execute("SELECT coalesce(max(id), 0) FROM memory_sessions").fetchone()[0])
+        terms = {str(r[0]) for r in conn.execute(f"SELECT term FROM temp.{index}_terms")}
+        self._vocab[index] = (terms, upto)
 
     # --- generations -----------------------------------------------------------------------------
 
@@ -252,9 +270,13 @@ class SessionDB(SessionReads):
         conn = self.conn
         touched: set[str] = set()
         added: dict[str, int] = {}
+        sessions = list(sessions)
         try:
             with transaction(conn):
-                gens = self._insert(conn, sessions, touched, added)
+                before = int(
+                    conn.execute("SELECT coalesce(max(id), 0) FROM memory_sessions").fetchone()[0]
+                )
+                gens = self._insert(conn, sessions, touched, added, before)
         except BaseException:
             self._indexes.clear()  # an agent's index created in the rolled-back transaction
             self._forget_counts()
@@ -266,7 +288,8 @@ class SessionDB(SessionReads):
             self._sizes[None] += sum(added.values())
         self._ckpt.count(sum(added.values()))
         try:
-            self._read_vocabulary(added)
+            # (the ids of a BEGIN IMMEDIATE transaction's rows follow the largest one before)
+            self._grow_vocabulary(sessions, before + sum(added.values()))
         except sqlite3.Error as exc:  # an optimisation: the counts are made by statements then
             log.debug("memory: index terms not read: %s", exc)
             self._vocab.clear()
@@ -278,6 +301,7 @@ class SessionDB(SessionReads):
         sessions: Iterable[NewSession],
         touched: set[str],
         added: dict[str, int],
+        before: int,
     ) -> dict[str, int]:
         """The sessions' rows in one statement, then each full-text index's entries for them in
         one more (filled from the rows just written), instead of three statements a session.
@@ -290,7 +314,6 @@ class SessionDB(SessionReads):
             rows.append(s.row())
         if not rows:
             return {}
-        before = int(conn.execute("SELECT coalesce(max(id), 0) FROM memory_sessions").fetchone()[0])
         conn.executemany(
             "INSERT INTO memory_sessions(uid, agent, task, summary, success, "
             "simulated, model, input_tokens, output_tokens, execution_time_ms, workflow, "

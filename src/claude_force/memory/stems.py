@@ -10,11 +10,13 @@ view, once per distinct word: not a hand-written stemmer, which would differ on 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
+_WORD = re.compile(r"[a-z0-9]+")  # unicode61's tokens of lower-cased ASCII text
 STEMS_REMEMBERED = 50_000
 """Distinct words whose stems are kept (then the memo starts again: about 5 MB at most)."""
 
@@ -78,3 +80,11 @@ class Stems:
 
 
 STEMS = Stems()
+
+
+def ascii_words(text: str) -> list[str] | None:
+    """``text``'s words as the index splits them; ``None`` when it is not ASCII (not split
+    here: ``unicode61`` folds and splits other scripts its own way)."""
+    if not text.isascii():
+        return None
+    return _WORD.findall(text.lower())
