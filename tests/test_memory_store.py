@@ -806,8 +806,13 @@ def test_a_word_no_session_holds_is_known_without_a_count(tmp_path: Path, clock:
     add(other, clock, "rev", "Audit function f999 logs")
     assert "f999" in s.context_with_ids("rev", "Check function f999 for bugs.")[0]
     assert index not in db._vocab  # forgotten: another connection wrote
-    add(s, clock, "rev", "Plan the rollout")
-    assert index in db._vocab
+    add(s, clock, "rev", "Plan the rollout")  # read whole again
+    add(s, clock, "rev", "Rolling upgrades, tuned")  # then grown
+    grown = set(db._vocab[index][0])
+    db._read_vocabulary(index)
+    assert grown == db._vocab[index][0]  # the stems added are SQLite's own terms
+    add(s, clock, "rev", "Réviser le schéma")  # not split here: dropped until read whole
+    assert index not in db._vocab
     other.close()
     s.close()
 
