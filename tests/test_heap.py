@@ -45,7 +45,22 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeGC:
     monkeypatch.setattr(_heap, "_ours", False)
     monkeypatch.setattr(_heap, "_thresholds", None)
     monkeypatch.delenv("CLAUDE_FORCE_GC_FREEZE", raising=False)
+    monkeypatch.delenv("CLAUDE_FORCE_SWITCH_INTERVAL", raising=False)
+    monkeypatch.setattr(_heap, "sys", FakeSys())
+    monkeypatch.setattr(_heap, "_switch", None)
+    monkeypatch.setattr(_heap, "_ours_switch", None)
     return gc
+
+
+class FakeSys:
+    def __init__(self) -> None:
+        self.interval = 0.005
+
+    def getswitchinterval(self) -> float:
+        return self.interval
+
+    def setswitchinterval(self, value: float) -> None:
+        self.interval = value
 
 
 def test_the_first_hold_freezes_and_the_last_release_unfreezes(fake: FakeGC) -> None:
@@ -117,3 +132,34 @@ async def test_an_engine_holds_from_prepare_to_close(fake: FakeGC, tmp_path: Pat
         assert _heap._holders == 1
     assert fake.calls == ["freeze", "unfreeze"]
     assert _heap._holders == 0
+
+
+def test_the_switch_interval_is_lowered_while_engines_run(
+    fake: FakeGC, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys_ = _heap.sys
+    assert isinstance(sys_, FakeSys)
+    _heap.hold()
+    _heap.hold()
+    assert sys_.interval == _heap.SWITCH_WHILE_RUNNING
+    _heap.release()
+    assert sys_.interval == _heap.SWITCH_WHILE_RUNNING  # one engine still runs
+    _heap.release()
+    assert sys_.interval == 0.005
+    sys_.interval = 0.002  # the application chose its own: left alone
+    _heap.hold()
+    assert sys_.interval == 0.002
+    _heap.release()
+    assert sys_.interval == 0.002
+    sys_.interval = 0.005
+    _heap.hold()
+    sys_.interval = 0.003  # changed by someone while engines ran: not restored over it
+    _heap.release()
+    assert sys_.interval == 0.003
+    sys_.interval = 0.005
+    for raw, expected in (("0", 0.005), ("0.0005", 0.0005), ("x", _heap.SWITCH_WHILE_RUNNING)):
+        monkeypatch.setenv("CLAUDE_FORCE_SWITCH_INTERVAL", raw)
+        _heap.hold()
+        assert sys_.interval == expected
+        _heap.release()
+        assert sys_.interval == 0.005
