@@ -173,6 +173,7 @@ class SessionDB(SessionReads):
         # this connection's writes to an index of at most VOCABULARY_MAX_SESSIONS sessions (on
         # memory's worker), so a term it lacks counts 0 without a statement; cleared with counts
         self._vocab: dict[str, tuple[set[str], int]] = {}
+        self._vocab_wanted: set[str] = set()  # indexes a lookup on the caller's thread searched
         self._data_version: int | None = None
         self._ckpt = BackgroundCheckpointer(
             self.path, every=CHECKPOINT_EVERY, name="claude-force-memory-checkpoint"
@@ -209,14 +210,16 @@ class SessionDB(SessionReads):
 
     def _grow_vocabulary(self, sessions: Sequence[NewSession], upto: int) -> None:
         """After this connection's write of ``sessions`` (ids up to ``upto``): the term list of
-        each written agent's index (one of at most :data:`VOCABULARY_MAX_SESSIONS` sessions),
+        each written agent's index that a lookup on the event loop has searched (a burst of
+        concurrent runs never does: it is not kept for them) and that holds at most
+        :data:`VOCABULARY_MAX_SESSIONS` sessions,
         for :meth:`_doc_counts` — read whole the first time, then grown by the stems of the
         tasks written (a read of the whole list after every write held the GIL long enough to
         delay the event loop by milliseconds)."""
         for agent in {s.agent for s in sessions}:
             index = self._index_of(agent)
-            if index is None:
-                continue
+            if index is None or index not in self._vocab_wanted:
+                continue  # (kept only for the indexes lookups on the event loop search)
             if self._indexed(agent, upto=VOCABULARY_MAX_SESSIONS) is None:
                 self._vocab.pop(index, None)
                 continue
@@ -442,10 +445,10 @@ class SessionDB(SessionReads):
             return []
         if not terms:
             return self._recent(q, cutoff)
-        if max_scored is not None and (
-            max_scored <= 0 or self._indexed(q.agent, upto=INLINE_MAX_SESSIONS) is None
-        ):
-            raise TooCostly
+        if max_scored is not None:
+            self._vocab_wanted.add(index)  # a lookup on the caller's thread: keep its terms
+            if max_scored <= 0 or self._indexed(q.agent, upto=INLINE_MAX_SESSIONS) is None:
+                raise TooCostly
         sessions = self._indexed(q.agent)
         rule = q.informative_only and sessions >= COMMON_MIN_SESSIONS  # see plan_match
         if not rule and sessions * len(terms) <= budget:
