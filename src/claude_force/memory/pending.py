@@ -17,20 +17,15 @@ is taken to hold.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from .redact import KINDS
 from .stems import STEMS, ascii_words
 
-_WORD = re.compile(r"[a-z0-9]+")  # unicode61's tokens of lower-cased ASCII text
 _MARKS = "redacted " + " ".join(KINDS)  # the words of "[REDACTED:<kind>]" marks
 
 
 _MARK_STEMS: frozenset[str] | None = None
-
-
-_words = ascii_words
 
 
 class PendingSessions:
@@ -47,7 +42,7 @@ class PendingSessions:
         self._tasks.append((agent, task))
         held = self._stems.get(agent)
         if held is not None:  # known already: add this task's (else worked out when asked)
-            words = _words(task)
+            words = ascii_words(task)
             self._stems[agent] = None if words is None else held | STEMS.of(words)
 
     def clear(self) -> None:
@@ -61,7 +56,7 @@ class PendingSessions:
             return False
         query: list[str] = []
         for t in terms:
-            words = _words(t)
+            words = ascii_words(t)
             if words is None:
                 return True
             query.extend(words)
@@ -78,13 +73,13 @@ class PendingSessions:
             return self._stems[agent]
         global _MARK_STEMS
         if _MARK_STEMS is None:
-            _MARK_STEMS = frozenset(STEMS.of(_WORD.findall(_MARKS)))
+            _MARK_STEMS = frozenset(STEMS.of(ascii_words(_MARKS) or ()))
         words: set[str] = set()
         held: frozenset[str] | None = None
         for a, task in self._tasks:
             if a != agent:
                 continue
-            found = _words(task)
+            found = ascii_words(task)
             if found is None:
                 break  # not split here: it may match anything
             words.update(found)
