@@ -98,8 +98,8 @@ async def test_a_lookup_right_after_a_run_waits_for_its_session_on_the_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The session of a run that just returned is not written yet: the next lookup, sharing
-    words with it, is not answered on the loop (it would miss it) but queued on the worker
-    after that session's write, which it queues first, and sees it."""
+    words with it, is not answered on the loop (it would miss it) but on the worker, which
+    writes that session first, and sees it."""
     provider = RecordingProvider()
     orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
     memory = orch.memory
@@ -107,12 +107,17 @@ async def test_a_lookup_right_after_a_run_waits_for_its_session_on_the_worker(
     await orch.execute("alpha", "Plan the kafka migration")
     await memory.flush()
     await orch.execute("alpha", "Tune the postgres indexes")  # its session waits for a write
-    assert memory._queued and memory.idle
+    assert memory._waiting and memory.idle
     hops = Hops(memory, monkeypatch)
     await orch.execute("alpha", "Tuning postgres vacuum")  # "tuning" stems as "tunes" does
     jobs, _ = hops.take()
-    assert jobs == 2  # the waiting session's write, then the lookup on the worker
+    assert jobs == 1  # the lookup on the worker, which wrote the waiting session first
     assert "Tune the postgres indexes" in context_of(provider)
+    # it took the session: only the latest run's waits (its timer's write job finds the other
+    # one gone), and both are stored once
+    assert len(memory._waiting) == 1
+    await memory.flush()
+    assert (await memory.stats()).sessions == 3
     await orch.close()
 
 
@@ -132,7 +137,7 @@ async def test_a_lookup_no_waiting_session_can_answer_is_made_on_the_loop(
     hops = Hops(memory, monkeypatch)
     ex = await orch.execute("alpha", "Plan the kafka rollback")
     assert ex.success and hops.take() == (0, 0)  # no job: answered on the loop
-    assert len(memory._queued) == 2  # both sessions still wait
+    assert len(memory._waiting) == 2  # both sessions still wait
     shown = context_of(provider)
     assert "Plan the kafka migration" in shown and "postgres" not in shown
     await memory.flush()
@@ -140,6 +145,59 @@ async def test_a_lookup_no_waiting_session_can_answer_is_made_on_the_loop(
     text, _ = await memory.context_with_ids("alpha", "Plan the kafka rollback", simulated=False)
     # the worker, after the writes, shows the same sessions (the waiting ones matched nothing)
     assert "Plan the kafka migration" in text and "postgres" not in text
+    await orch.close()
+
+
+async def test_a_lookup_on_the_worker_leaves_waiting_sessions_it_cannot_match_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #10: a lookup on the worker (here: asked for directly) that no waiting session can
+    match does not write them first — they keep waiting for their own write job — and gives
+    the context it gives once they are written."""
+    provider = RecordingProvider()
+    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
+    memory = orch.memory
+    assert memory is not None
+    await orch.execute("alpha", "Plan the kafka migration")
+    await memory.flush()
+    await orch.execute("alpha", "Tune the postgres index")  # waits for its write job
+    hops = Hops(memory, monkeypatch)
+    text, ids = await memory.context_with_ids("alpha", "Plan the kafka rollback", simulated=False)
+    assert hops.take()[0] == 1 and len(memory._waiting) == 1  # the lookup only: still waiting
+    assert "Plan the kafka migration" in text and "postgres" not in text and len(ids) == 1
+    await memory.flush()
+    memory.store.clear_query_cache()
+    after = await memory.context_with_ids("alpha", "Plan the kafka rollback", simulated=False)
+    assert after == (text, ids)
+    await orch.close()
+
+
+async def test_flush_waits_for_sessions_a_lookup_on_the_worker_is_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = RecordingProvider()
+    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
+    memory = orch.memory
+    assert memory is not None
+    await orch.execute("alpha", "Plan the kafka migration")  # waits for its write job
+    written = threading.Event()
+    real = memory.store.add_prepared
+
+    def slow_add(sessions: Any) -> None:
+        threading.Event().wait(0.2)  # (on the worker thread)
+        real(sessions)
+        written.set()
+
+    monkeypatch.setattr(memory.store, "add_prepared", slow_add)
+    lookup = asyncio.ensure_future(memory.context_with_ids("alpha", "Plan the kafka rollback"))
+    for _ in range(2000):  # until the lookup on the worker has taken the waiting session
+        await asyncio.sleep(0.001)
+        if not memory._waiting:
+            break
+    assert not memory._waiting and not memory._writes and not written.is_set()
+    await memory.flush()
+    assert written.is_set()  # flush returned only once the lookup's write was done
+    assert "Plan the kafka migration" in (await lookup)[0]
     await orch.close()
 
 
@@ -154,23 +212,23 @@ async def test_waiting_sessions_are_written_after_the_delay_or_at_a_batch(
     assert memory is not None
     monkeypatch.setattr(service_mod, "WRITE_DELAY_S", 0.01)
     await orch.execute("alpha", "Plan the kafka migration")
-    assert len(memory._queued) == 1
+    assert len(memory._waiting) == 1
     for _ in range(2000):  # the timer queues the write; then it settles (bounded wait)
         await asyncio.sleep(0.005)
-        if not memory._queued and not memory._writes:
+        if not memory._waiting and not memory._writes:
             break
-    assert not memory._queued and (await memory.stats()).sessions == 1
+    assert not memory._waiting and (await memory.stats()).sessions == 1
     monkeypatch.setattr(service_mod, "WRITE_DELAY_S", 3600.0)
     monkeypatch.setattr(service_mod, "SESSIONS_PER_WRITE", 3)
     for task in ("Audit the billing logs", "Sketch a cache layout", "Review vendor contracts"):
         await orch.execute("alpha", task)  # no words in common: none queues a write by lookup
-    assert not memory._queued and memory._writes  # the third queued the batch's write at once
+    assert not memory._waiting and memory._writes  # the third queued the batch's write at once
     await memory.flush()
     assert (await memory.stats()).sessions == 4
     await orch.execute("alpha", "Benchmark the gateway")
-    assert memory._queued
+    assert memory._waiting
     memory.write_at_exit()  # what the exit handler does for a loop that is gone
-    assert not memory._queued
+    assert not memory._waiting
     assert memory.store.stats().sessions == 5
     await orch.close()
 

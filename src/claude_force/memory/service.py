@@ -28,9 +28,10 @@ from ..errors import ClaudeForceError
 from ..state.worker import Worker
 from .backend import NewSession
 from .location import cluster_memory_db, memory_path
-from .pending import PendingSessions
+from .pending import WaitingSessions
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
+from .sqlite_backend import TooCostly
 from .store import INLINE_MAX_SCORED, MemoryStore
 
 if TYPE_CHECKING:
@@ -110,6 +111,10 @@ class ExecutionLike(Protocol):
 LEGACY_FILE = "sessions.db"
 
 
+def _nothing() -> None:
+    """A job that does nothing (waiting for it waits for the jobs queued before it)."""
+
+
 class MemoryService:
     """Async access to one :class:`MemoryStore`."""
 
@@ -126,11 +131,12 @@ class MemoryService:
         # jobs of this service queued on the worker and not settled yet (counted on the loop):
         # while there is one, a lookup is not answered on the loop (it may be a write to see)
         self._pending = 0
-        # sessions handed to remember_soon whose write job is not queued yet (on the loop only):
-        # it is queued WRITE_DELAY_S after the first of them, at SESSIONS_PER_WRITE of them, or
-        # before any other job of this service (jobs run in order: that job sees them)
-        self._queued: list[_Fields] = []
-        self._unwritten = PendingSessions()  # their tasks: could a lookup find one of them?
+        self._lookups = 0  # of those, the context lookups (one may write waiting sessions)
+        # sessions handed to remember_soon whose write job is not queued yet: it is queued
+        # WRITE_DELAY_S after the first of them, at SESSIONS_PER_WRITE of them, or before any
+        # other job of this service but a context lookup (jobs run in order: that job sees
+        # them); a lookup on the worker writes them first when one may match its search
+        self._waiting: WaitingSessions[_Fields] = WaitingSessions()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
         _LIVE.add(self)
@@ -168,7 +174,8 @@ class MemoryService:
 
     def _submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
         """Queue ``fn`` on the store's worker thread now (jobs run in the order queued), after
-        the write of any session still waiting for its write job."""
+        the write of any session still waiting for its write job (a context lookup does not
+        wait for it: :meth:`_lookup` instead)."""
         self._write_now()
         return self._queue_job(fn, *args, **kwargs)
 
@@ -221,7 +228,7 @@ class MemoryService:
         if not self.allows(agent):
             return "", ()
         try:
-            return await self._run(self.store.context_with_ids, agent, task, simulated=simulated)
+            return await self._lookup(self._context_or_nothing, agent, task, simulated)
         except Exception as exc:  # storage errors and the unforeseen: a run must not fail
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
         return "", ()
@@ -243,7 +250,7 @@ class MemoryService:
             return value, error, self._context_or_nothing(agent, task, simulated)
 
         try:
-            value, error, found = await self._run(both)
+            value, error, found = await self._lookup(both)
         except Exception as exc:  # the worker itself failed: the read alone, without context
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
             found = "", ()
@@ -274,7 +281,7 @@ class MemoryService:
             return value, self._context_or_nothing(agent, task, simulated)
 
         try:
-            return await self._run(both)
+            return await self._lookup(both)
         except Exception as exc:
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
         return None, ("", ())
@@ -304,7 +311,7 @@ class MemoryService:
                 task,
                 simulated=simulated,
                 max_scored=INLINE_MAX_SCORED,
-                unwritten=self._unwritten.may_match if self._unwritten else None,
+                unwritten=self._waiting.may_match if self._waiting else None,
             )
         except Exception as exc:  # storage errors and the unforeseen: a run must not fail
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
@@ -319,7 +326,6 @@ class MemoryService:
         own thread — starts the search there, without a round trip through the event loop; a
         future that is cancelled before its job starts never runs it."""
         loop = asyncio.get_running_loop()
-        self._write_now()  # the sessions waiting for their write are stored before it searches
         future: asyncio.Future[tuple[str, tuple[str, ...]]] = loop.create_future()
         self._track(future)  # from now: its job may be queued from another thread any time
         once = [True]
@@ -335,13 +341,35 @@ class MemoryService:
 
         return future, start
 
+    def _lookup(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Queue the context lookup ``fn`` on the worker without the write of the sessions
+        waiting for it queued first: the lookup (:meth:`_context_or_nothing`) writes them itself
+        when one of them may match what it searches, and otherwise leaves them waiting."""
+        future = self._queue_job(fn, *args)
+        self._lookups += 1
+        future.add_done_callback(self._looked_up)
+        return future
+
+    def _looked_up(self, _future: asyncio.Future[Any]) -> None:
+        self._lookups -= 1
+
     def _context_or_nothing(
         self, agent: str, task: str, simulated: bool | None
     ) -> tuple[str, tuple[str, ...]]:
-        """On the worker thread: the context, or none when memory cannot be read (logged)."""
+        """On the worker thread: the context, or none when memory cannot be read (logged).
+
+        A session waiting for its write job that may match the search is written here first
+        (the lookup sees every session handed to memory before it that could be among its
+        results, as a lookup queued after their write would); the others go on waiting."""
         if not self.allows(agent):
             return "", ()
         try:
+            try:
+                return self.store.context_with_ids(
+                    agent, task, simulated=simulated, unwritten=self._waiting.may_match
+                )
+            except TooCostly:  # a waiting session may be among the results: store them first
+                self._write_taken()
             return self.store.context_with_ids(agent, task, simulated=simulated)
         except Exception as exc:  # storage errors and the unforeseen: a run must not fail
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
@@ -370,9 +398,7 @@ class MemoryService:
         fields = self._session_of(ex)
         if fields is None:
             return
-        self._queued.append(fields)
-        self._unwritten.add(fields[0], fields[1][1])
-        if len(self._queued) >= SESSIONS_PER_WRITE:
+        if self._waiting.add(fields[0], fields[1][1], fields) >= SESSIONS_PER_WRITE:
             self._write_now()
             return
         loop = asyncio.get_running_loop()
@@ -386,10 +412,11 @@ class MemoryService:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = self._timer_loop = None
-        if not self._queued:
+        if not self._waiting:
             return
-        batch, self._queued = self._queued, []
-        self._unwritten.clear()
+        batch = self._waiting.take()  # (empty if a lookup on the worker took them just now)
+        if not batch:
+            return
         task = asyncio.ensure_future(self._written(self._queue_job(self._write_batch, batch)))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
@@ -411,10 +438,17 @@ class MemoryService:
     def write_at_exit(self) -> None:
         """At interpreter exit: store the sessions still waiting for a write job, here (their
         loop is gone, or no longer running its timers)."""
-        batch, self._queued = self._queued, []
-        self._unwritten.clear()
+        batch = self._waiting.take()
         if batch:
             self._write_batch(batch)
+
+    def _write_taken(self) -> None:
+        """On the worker thread, in a lookup: store the sessions waiting for their write job
+        (a failure is logged as their write job's is; the lookup goes on without them)."""
+        try:
+            self._write_batch(self._waiting.take())
+        except Exception as exc:  # a run must not fail because memory could not be written
+            log.warning("memory: sessions not stored: %s", exc)
 
     def _write_chunk(self, chunk: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
         """One transaction of queued sessions (a method of its own: neither the runs' fields nor
@@ -465,6 +499,8 @@ class MemoryService:
     async def flush(self) -> None:
         """Wait until the sessions handed to :meth:`remember_soon` are stored."""
         self._write_now()
+        if self._lookups:  # one may be writing sessions it took: jobs run in order, so every
+            await self._queue_job(_nothing)  # job queued before this one is done when it is
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
 

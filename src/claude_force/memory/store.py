@@ -243,9 +243,7 @@ class MemoryStore:
                 if cached is not None:
                     return _within(cached.hits, cutoff)
             token = self._cache.token(q.agent)
-            if max_scored is None:
-                found = db.search(q, cutoff=cutoff, budget=self.search_budget)
-            elif isinstance(db, SessionDB):
+            if isinstance(db, SessionDB):
                 found = db.search(
                     q,
                     cutoff=cutoff,
@@ -253,8 +251,12 @@ class MemoryStore:
                     max_scored=max_scored,
                     unwritten=unwritten,
                 )
-            else:  # a database elsewhere (the cluster's): never on the caller's thread
-                raise TooCostly
+            elif max_scored is not None:  # a database elsewhere (the cluster's): never on the
+                raise TooCostly  # caller's thread
+            elif unwritten is not None and unwritten(q.agent, q.terms):
+                raise TooCostly  # (it cannot tell which words it matches on: any of the task's)
+            else:
+                found = db.search(q, cutoff=cutoff, budget=self.search_budget)
             hits = tuple(found)
             entry = _Cached(hits, cutoff)
             self._cache.put(key, q.agent, token, entry, entry.nbytes())
@@ -265,10 +267,19 @@ class MemoryStore:
         return self.context_with_ids(agent, task, simulated=simulated)[0]
 
     def context_with_ids(
-        self, agent: str, task: str, *, simulated: bool | None = None
+        self,
+        agent: str,
+        task: str,
+        *,
+        simulated: bool | None = None,
+        unwritten: Unwritten | None = None,
     ) -> tuple[str, tuple[str, ...]]:
-        """:meth:`context_for` and the ids of the sessions it shows."""
-        return self._context(agent, task, simulated, None)
+        """:meth:`context_for` and the ids of the sessions it shows.
+
+        ``unwritten(agent, terms)``: whether a session handed to memory but not written yet
+        may match any of ``terms``; :class:`TooCostly` is raised when one may be among the
+        results (write it, then ask again)."""
+        return self._context(agent, task, simulated, None, unwritten)
 
     def context_now(
         self,
