@@ -361,26 +361,59 @@ async def _overhead(root: Path, url: str, n: int) -> tuple[list[float], list[flo
     return bare_s, ours
 
 
-def overhead_rows(root: Path, n: int) -> list[Result]:
+def seed_history(root: Path, sessions: int) -> None:
+    """Give the ``worker`` agent of the project at ``root`` a memory of ``sessions`` past runs of
+    the overhead row's shape (every one shares the new tasks' words), spread over 30 days: the
+    sessions a team's agent gathers in a few weeks. Written straight to the store (seeded
+    history, labelled so in the answers; not model output)."""
+    from datetime import UTC, datetime, timedelta
+
+    from claude_force import load_project
+    from claude_force.memory import MemoryStore
+    from claude_force.memory.location import memory_path
+
+    project = load_project(root / ".claude" / "claude.json")
+    model = project.model_for("worker")
+    now = datetime.now(UTC)
+    store = MemoryStore(memory_path(project), project.settings.memory)
+    store.add_prepared(
+        store.prepare(
+            "worker",
+            f"Check function {100_000 + i} of module {i % 9} for bugs.",
+            f"(seeded history {i}) Looked at it: nothing to fix.",
+            True,
+            model=model,
+            created_at=now - timedelta(seconds=(sessions - i) * 30 * 86400 / sessions),
+        )
+        for i in range(sessions)
+    )
+    store.close()
+
+
+# An agent's memory past INLINE_MAX_SESSIONS' old bound (1,000): there, every run's lookup went to
+# memory's worker and waited for the previous run's write (issue #10, seventh pass).
+HISTORY_SESSIONS = 2000
+
+
+def overhead_rows(root: Path, n: int, history: int = 0) -> list[Result]:
+    if history:
+        seed_history(root, history)
     with stand_in() as si:
         b, o = asyncio.run(_overhead(root, si["url"], n))
     p50 = (median(o) - median(b)) * 1000
     p99 = (percentile(o, 99) - percentile(b, 99)) * 1000
+    past = f", {history:,} past sessions of the agent" if history else ""
     detail = (
         f"n={n}, interleaved; bare SDK p50 {median(b) * 1000:.2f} ms p99 "
         f"{percentile(b, 99) * 1000:.2f} ms; claude-force p50 {median(o) * 1000:.2f} ms p99 "
-        f"{percentile(o, 99) * 1000:.2f} ms (cache miss, memory, metrics, resilience on)"
+        f"{percentile(o, 99) * 1000:.2f} ms (cache miss, memory, metrics, resilience on{past})"
+    )
+    name = "overhead over a bare SDK call on the defaults" + (
+        f", {history:,} past sessions" if history else ""
     )
     return [
-        Result(
-            "overhead over a bare SDK call on the defaults, p50",
-            p50,
-            "ms",
-            "≤ 1 ms",
-            p50 <= 1,
-            detail,
-        ),
-        Result("overhead over a bare SDK call on the defaults, p99", p99, "ms", "≤ 3 ms", p99 <= 3),
+        Result(f"{name}, p50", p50, "ms", "≤ 1 ms", p50 <= 1, detail),
+        Result(f"{name}, p99", p99, "ms", "≤ 3 ms", p99 <= 3),
     ]
 
 
@@ -505,6 +538,8 @@ def run(quick: bool) -> list[Result]:
         results += start_rows(root, 3 if quick else 5)
         results += cache_rows(root, 10 if quick else 20)
         results += overhead_rows(root, 100 if quick else 300)
+        history = make_project(Path(tmp) / "history")
+        results += overhead_rows(history, 100 if quick else 300, HISTORY_SESSIONS)
         results += inflight_rows(root, 200 if quick else 1000)
         results += fault_rows(root, 100 if quick else 300)
     return results
