@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _rss import peak_rss_mb
+from _rss import peak_rss_mb, without_packages
+
+without_packages()
 
 T0 = time.perf_counter()
 
@@ -136,6 +138,7 @@ async def main() -> None:
             raise SystemExit(f"unknown mode {mode}")
     out["start_s"] = t_ready - T0
     out["peak_rss_mb"] = peak_rss_mb()
+    out["aiohttp"] = "aiohttp" in sys.modules  # the SDK imports it when it is installed
     print(json.dumps(out))
 
 

@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from _rss import peak_rss_mb
+from _rss import peak_rss_mb, without_packages
+
+without_packages()
 
 
 async def main() -> None:
@@ -45,6 +47,7 @@ async def main() -> None:
                 "rate_limit_waits": len(waits),
                 "rate_limit_wait_s": round(sum(waits), 1),
                 "peak_rss_mb": peak_rss_mb(),
+                "aiohttp": "aiohttp" in sys.modules,  # the SDK imports it when it is installed
             }
         )
     )

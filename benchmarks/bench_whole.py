@@ -9,6 +9,7 @@ hand-written script (``_bare_sdk.py``) doing the same calls, run and timed the s
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import random
@@ -109,11 +110,15 @@ def _cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "claude_force"]
 
 
-def timed(cmd: list[str], url: str, cwd: Path) -> tuple[float, float, str]:
-    """(wall s, CPU s, stdout) of one process, timed from outside."""
+def timed(
+    cmd: list[str], url: str, cwd: Path, env: dict[str, str] | None = None
+) -> tuple[float, float, str]:
+    """(wall s, CPU s, stdout) of one process, timed from outside (``env``: added to its own)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=_env(url), cwd=cwd)
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, env={**_env(url), **(env or {})}, cwd=cwd
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
@@ -420,15 +425,20 @@ def overhead_rows(root: Path, n: int, history: int = 0) -> list[Result]:
 # --- 6. 1,000 in flight against a 1 s stand-in ---------------------------------------------------------
 
 
-def _inflight(root: Path, count: int, otpm: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def _inflight(
+    root: Path, count: int, otpm: int | None, without: str = ""
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(bare SDK, claude-force): each side its own process and its own fresh stand-in (the
     stand-in counts usage in a per-minute window: the side that ran second would otherwise start
-    with the other's usage counted, which claude-force reads from the headers and adapts to)."""
+    with the other's usage counted, which claude-force reads from the headers and adapts to).
+    ``without``: packages both processes run as if not installed (``_rss.without_packages``)."""
+    env = {"BENCH_WITHOUT": without}
     with stand_in(latency=1.0, otpm=otpm) as si:
-        b = json.loads(timed(bare("inflight", str(root), "worker", str(count)), si["url"], root)[2])
+        cmd = bare("inflight", str(root), "worker", str(count))
+        b = json.loads(timed(cmd, si["url"], root, env)[2])
     with stand_in(latency=1.0, otpm=otpm) as si:
         cmd = [sys.executable, str(HERE / "_cf_inflight.py"), str(root), "worker", str(count)]
-        o = json.loads(timed(cmd, si["url"], root)[2])
+        o = json.loads(timed(cmd, si["url"], root, env)[2])
     return b, o
 
 
@@ -447,12 +457,20 @@ def _side_by_side(b: dict[str, Any], o: dict[str, Any]) -> str:
 # work of each side; the second row shows what the default limits do.
 INFLIGHT_OTPM = 10_000_000
 
+# The Anthropic SDK imports its aiohttp transport at its own import whenever aiohttp is installed,
+# used or not (≈ 10 MB with aiohttp's own dependencies). claude-force does not depend on aiohttp;
+# the bench extra's LiteLLM installs it. The headline rows run both processes as an install of
+# claude-force alone has them (aiohttp not importable: ``_rss.without_packages``); where aiohttp
+# is installed, one more pair shows both sides with it.
+WITHOUT = "aiohttp"
+
 
 def inflight_rows(root: Path, count: int) -> list[Result]:
-    b, o = _inflight(root, count, INFLIGHT_OTPM)
+    b, o = _inflight(root, count, INFLIGHT_OTPM, WITHOUT)
     ratio = o["throughput"] / b["throughput"]
-    lb, lo = _inflight(root, count, None)
-    return [
+    lb, lo = _inflight(root, count, None, WITHOUT)
+    as_installed = "each process as an install of claude-force has it (aiohttp not importable)"
+    rows = [
         Result(
             f"{count} executions in flight vs 1 s stand-in: throughput vs bare SDK",
             ratio,
@@ -461,7 +479,8 @@ def inflight_rows(root: Path, count: int) -> list[Result]:
             # a comparison only when both sides completed everything (else: informative)
             (ratio >= 0.9 and o["ok"] == count) if b["ok"] == count else None,
             f"{_side_by_side(b, o)}; each its own process and stand-in, SDK defaults; the "
-            f"stand-in allows {INFLIGHT_OTPM:,} output tokens a minute (all {count} in flight)",
+            f"stand-in allows {INFLIGHT_OTPM:,} output tokens a minute (all {count} in flight); "
+            + as_installed,
         ),
         Result(
             f"{count} executions in flight: peak RSS",
@@ -469,7 +488,7 @@ def inflight_rows(root: Path, count: int) -> list[Result]:
             "MB",
             "≤ 150 MB",
             o["peak_rss_mb"] <= 150,
-            f"bare SDK {b['peak_rss_mb']:.0f} MB",
+            f"bare SDK {b['peak_rss_mb']:.0f} MB; {as_installed}",
         ),
         Result(
             f"{count} in flight, the emulator's default 400,000 output tokens a minute",
@@ -481,6 +500,19 @@ def inflight_rows(root: Path, count: int) -> list[Result]:
             "holds back stays within it",
         ),
     ]
+    if importlib.util.find_spec("aiohttp") is not None:
+        wb, wo = _inflight(root, count, INFLIGHT_OTPM)
+        rows.append(
+            Result(
+                f"{count} executions in flight: peak RSS with aiohttp installed",
+                wo["peak_rss_mb"],
+                "MB",
+                detail=f"bare SDK {wb['peak_rss_mb']:.0f} MB; the SDK imports aiohttp on both "
+                f"sides (here: claude-force {'yes' if wo.get('aiohttp') else 'no'}, bare SDK "
+                f"{'yes' if wb.get('aiohttp') else 'no'}); throughput {_side_by_side(wb, wo)}",
+            )
+        )
+    return rows
 
 
 # --- 7. faults: completion and requests vs the bare SDK on its defaults ---------------------------
