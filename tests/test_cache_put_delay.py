@@ -104,3 +104,46 @@ async def test_the_timer_a_full_batch_and_the_exit_handler_queue_them(
     assert not backend._puts and jobs.writes == 3
     assert (await store.stats()).entries == 4
     await store.aclose()
+
+
+async def test_a_miss_queues_its_put_at_once_without_a_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #10: the answer's put is queued on the backend when the miss returns — no task, no
+    loop turn first — and the store keeps only the put's future until it is written."""
+    monkeypatch.setattr(backend_mod, "PUT_DELAY_S", 3600.0)
+    store, backend = make_store(tmp_path)
+    await store.open()
+    tasks_before = len(asyncio.all_tasks())
+    assert not (await miss(store, GatedProvider(), "a")).cached
+    assert len(backend._puts) == 1  # queued before any other turn of the loop
+    assert len(asyncio.all_tasks()) == tasks_before  # no task holds the write
+    (write,) = store._writes
+    assert not isinstance(write, asyncio.Task)
+    await store.flush()
+    assert not store._writes and (await store.stats()).entries == 1
+    await store.aclose()
+
+
+async def test_a_queued_put_that_fails_is_reported_and_rested(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, backend = make_store(tmp_path)
+    await store.open()
+
+    def broken(*_: Any) -> None:
+        raise sqlite_error("disk I/O error")
+
+    monkeypatch.setattr(backend, "_put_batch", broken)
+    provider = GatedProvider()
+    assert not (await miss(store, provider, "a")).cached
+    await store.flush()
+    assert store._errors == 1 and "store" in caplog.text  # counted, logged, the cache rests
+    assert not store._storing  # the answer is no longer served from memory
+    await store.aclose()
+
+
+def sqlite_error(text: str) -> Exception:
+    import sqlite3
+
+    return sqlite3.OperationalError(text)

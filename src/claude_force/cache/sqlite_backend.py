@@ -718,6 +718,13 @@ class SqliteBackend:
         """:meth:`put` of the record ``build()`` returns, built on the worker thread (``None``:
         nothing to store). Puts queued while none has started are written by one job, in
         transactions of ``PUTS_PER_TRANSACTION`` (a burst of answers is a few commits)."""
+        return await self.queue_put_built(build, max_bytes, now, counters)
+
+    def queue_put_built(
+        self, build: Callable[[], Record | None], max_bytes: int, now: float, counters: Counters
+    ) -> asyncio.Future[PutOutcome]:
+        """:meth:`put_built` without a coroutine (on the event loop): the future of the put,
+        queued now (the store's background writes hold no task and no frame while they wait)."""
         import asyncio  # here: reading the cache (``cache stats``) never imports asyncio
 
         loop = asyncio.get_running_loop()
@@ -732,7 +739,7 @@ class SqliteBackend:
             elif self._put_timer is None:
                 self._put_timer = loop.call_later(PUT_DELAY_S, self.write_now)
                 self._put_timer_loop = loop
-        return await future
+        return future
 
     def write_now(self) -> None:
         """Queue the write job of the puts waiting for one (on the event loop they came from;

@@ -62,6 +62,11 @@ PutBuilt = Callable[[Callable[[], Record | None], int, float, Counters], Awaitab
 """``put_built(build, max_bytes, now, counters)``: ``put`` of the record ``build()`` returns,
 built where the backend runs its operations (``None``: not stored)."""
 
+QueuePutBuilt = Callable[
+    [Callable[[], Record | None], int, float, Counters], "asyncio.Future[PutOutcome]"
+]
+"""``queue_put_built(...)``: ``put_built`` queued at once, its future returned (no coroutine)."""
+
 
 @runtime_checkable
 class CrossProcessFlights(Protocol):
@@ -204,6 +209,7 @@ class ResponseStore:
         # a backend that runs its operations on a worker thread (SQLite) builds an entry there:
         # signing and encoding an answer are not the event loop's work after each miss
         self._put_built: PutBuilt | None = getattr(backend, "put_built", None)
+        self._queue_put: QueuePutBuilt | None = getattr(backend, "queue_put_built", None)
         self._lookup_along: LookupAlong | None = getattr(backend, "lookup_along", None)
         # a backend that keeps a filter of its keys (SQLite) says when a lookup would surely miss
         self._surely_absent: Callable[[str], bool] | None = getattr(backend, "surely_absent", None)
@@ -226,7 +232,8 @@ class ResponseStore:
         self._written: dict[str, int] = {}
         self._writes_done = 0
         self._forgotten_up_to = 0
-        self._writes: set[asyncio.Task[None]] = set()
+        # the background writes still running: tasks, or the backend's futures of queued puts
+        self._writes: set[asyncio.Future[Any]] = set()
         self._writes_unstarted = 0  # write tasks made that have not run yet (lookup_along)
         self._errors = 0
         self._unavailable_until = float("-inf")
@@ -435,6 +442,42 @@ class ResponseStore:
             return False
         await self.open()
         now = self.now()
+        build = self._builder(
+            key,
+            namespace,
+            agent,
+            model,
+            response,
+            duration_s,
+            preview,
+            estimated_cost,
+            memory_sessions,
+            now,
+        )
+        stored = Counters(stores=1)
+        if self._put_built is not None:  # built in the backend's job, off the event loop
+            outcome: PutOutcome = await self._put_built(build, self.policy.max_bytes, now, stored)
+            return outcome.stored
+        record = build()
+        if record is None:
+            return False
+        outcome = await self.backend.put(record, self.policy.max_bytes, now, stored)
+        return outcome.stored
+
+    def _builder(
+        self,
+        key: str,
+        namespace: Namespace,
+        agent: str,
+        model: str,
+        response: MessageResponse,
+        duration_s: float,
+        preview: str,
+        estimated_cost: float | None,
+        memory_sessions: tuple[str, ...],
+        now: float,
+    ) -> Callable[[], Record | None]:
+        """The function that signs and encodes the entry of ``response`` (on any thread)."""
         signer = self.signer
 
         def build() -> Record | None:
@@ -477,15 +520,7 @@ class ResponseStore:
                 return None
             return record
 
-        stored = Counters(stores=1)
-        if self._put_built is not None:  # built in the backend's job, off the event loop
-            outcome: PutOutcome = await self._put_built(build, self.policy.max_bytes, now, stored)
-            return outcome.stored
-        record = build()
-        if record is None:
-            return False
-        outcome = await self.backend.put(record, self.policy.max_bytes, now, stored)
-        return outcome.stored
+        return build
 
     # --- the pipeline path ----------------------------------------------------------------------------
 
@@ -699,7 +734,12 @@ class ResponseStore:
         preview: str,
         memory_sessions: tuple[str, ...],
     ) -> None:
-        """Store a fresh answer in the background (:meth:`_store_later`)."""
+        """Store a fresh answer in the background (:meth:`_store_later`; :meth:`_queue_answer`
+        when the backend can queue it at once)."""
+        if self._queue_answer(
+            key, namespace, agent, model, response, duration, preview, memory_sessions
+        ):
+            return
         self._store_later(
             key,
             model,
@@ -716,6 +756,72 @@ class ResponseStore:
                 memory_sessions=memory_sessions,
             ),
         )
+
+    def _queue_answer(
+        self,
+        key: str,
+        namespace: Namespace,
+        agent: str,
+        model: str,
+        response: MessageResponse,
+        duration: float,
+        preview: str,
+        memory_sessions: tuple[str, ...],
+    ) -> bool:
+        """:meth:`_store_later` without a task: the backend queues the put now (SQLite, which
+        writes puts together a moment later) and the bookkeeping runs when its future is done.
+        A task per answer cost every miss a task's creation, two more turns of the event loop
+        and three coroutine frames held until the write (issue #10). ``False``: not done here
+        (no such backend, not open yet, resting after a failure, or refused by policy: the
+        usual way decides and reports)."""
+        queue = self._queue_put
+        if queue is None or self._signer is None or not self._available():
+            return False
+        if self.policy.refusal_reason(response, model) is not None:
+            return False
+        now = self.now()
+        try:
+            build = self._builder(
+                key,
+                namespace,
+                agent,
+                model,
+                response,
+                duration,
+                preview,
+                None,
+                memory_sessions,
+                now,
+            )
+            future = queue(build, self.policy.max_bytes, now, Counters(stores=1))
+        except Exception as exc:  # (the task's way would have reported it the same)
+            self._failed("store", exc)
+            return True
+        self._storing[key] = (response, duration)
+        self._writes.add(future)
+        future.add_done_callback(lambda done: self._queued_put_done(done, key, response))
+        return True
+
+    def _queued_put_done(
+        self, done: asyncio.Future[PutOutcome], key: str, response: MessageResponse
+    ) -> None:
+        self._writes.discard(done)
+        if not done.cancelled():
+            exc = done.exception()
+            if isinstance(exc, Exception):
+                self._failed("store", exc)
+        self._written_now(key, response)
+
+    def _written_now(self, key: str, response: MessageResponse) -> None:
+        """The write of ``key``'s fresh answer ``response`` is over (stored or not)."""
+        if self._storing.get(key, (None,))[0] is response:
+            del self._storing[key]
+        self._writes_done += 1
+        self._written.pop(key, None)  # re-inserted: the dict stays in write order
+        self._written[key] = self._writes_done
+        if len(self._written) > WRITES_REMEMBERED:  # the oldest goes (insertion order)
+            oldest = next(iter(self._written))
+            self._forgotten_up_to = self._written.pop(oldest)
 
     def _store_later(
         self,
@@ -737,14 +843,7 @@ class ResponseStore:
             try:
                 await self._safely("store", put)
             finally:
-                if self._storing.get(key, (None,))[0] is response:
-                    del self._storing[key]
-                self._writes_done += 1
-                self._written.pop(key, None)  # re-inserted: the dict stays in write order
-                self._written[key] = self._writes_done
-                if len(self._written) > WRITES_REMEMBERED:  # the oldest goes (insertion order)
-                    oldest = next(iter(self._written))
-                    self._forgotten_up_to = self._written.pop(oldest)
+                self._written_now(key, response)
 
         task = asyncio.create_task(write())
         self._writes_unstarted += 1
