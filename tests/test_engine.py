@@ -119,6 +119,36 @@ async def test_the_bound_is_per_loop_and_can_be_raised() -> None:
     assert peak == 2
 
 
+async def test_a_call_in_flight_across_a_reset_gives_its_slot_back_where_it_took_it() -> None:
+    """Lowering the bound while a call holds a slot: that call finishes on its slot, and its
+    release does not add a slot to the new limit (two would then run where one may)."""
+    bound = ConcurrencyBound(2)
+    release_old = asyncio.Event()
+    inside = peak = 0
+
+    async def hold(until: asyncio.Event | None = None) -> None:
+        nonlocal inside, peak
+        async with bound:
+            inside += 1
+            peak = max(peak, inside)
+            if until is not None:
+                await until.wait()
+            await asyncio.sleep(0.001)
+            inside -= 1
+
+    old = asyncio.ensure_future(hold(release_old))
+    await asyncio.sleep(0)  # it holds a slot of the limit 2
+    bound.reset(1)
+    new = [asyncio.ensure_future(hold()) for _ in range(3)]
+    await asyncio.sleep(0)
+    release_old.set()  # the old call leaves while the new ones queue for the one slot
+    await asyncio.gather(old, *new)
+    assert bound._value == 1  # exactly the new limit free again
+    peak = 0
+    await asyncio.gather(*(hold() for _ in range(4)))
+    assert peak == 1
+
+
 def test_a_bound_survives_a_new_event_loop() -> None:
     bound = ConcurrencyBound(2)
 

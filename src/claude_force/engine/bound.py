@@ -6,10 +6,11 @@ loops (the sync face drives it on its own loop thread; an async caller may reuse
 the limit itself is one number (with several loops at once, each gets ``limit`` slots).
 A task already holding a slot may enter again without waiting (2.2's ``execute_multiple`` takes a
 slot and then calls ``execute_agent``, whose run takes one too): the holder is the asyncio task,
-so tasks it starts still take slots of their own. Which task holds a slot is a context variable
-of the bound, set in the holder's context (a task's own: a task it starts sees another task
-there): a call in flight holds no weak reference and no table entry of its own for it
-(docs/tuning.md, "Memory at 1,000 in flight").
+so tasks it starts still take slots of their own. Which task holds a slot, and the semaphore
+it took it from, is a context variable of the bound, set in the holder's context (a task's own:
+a task it starts sees another task there): a call in flight holds no weak reference and no table
+entry of its own for it (docs/tuning.md, "Memory at 1,000 in flight"), and after a
+:meth:`~ConcurrencyBound.reset` it gives its slot back to that semaphore, not to the new one.
 Hand-written because no library offers a loop-independent, raisable, re-entrant bound.
 """
 
@@ -30,10 +31,11 @@ class ConcurrencyBound:
         self._forget_holders()
 
     def _forget_holders(self) -> None:
-        # the task holding a slot, in its own context (None, or another task: not this one)
-        self._holder: ContextVar[asyncio.Task[object] | None] = ContextVar(
-            "claude_force_bound_holder", default=None
-        )
+        # the task holding a slot and the semaphore it took it from, in its own context (None,
+        # or another task: not this one); the slot goes back to that semaphore, also after a
+        # reset made new ones
+        self._holder: ContextVar[tuple[asyncio.Task[object], asyncio.Semaphore] | None]
+        self._holder = ContextVar("claude_force_bound_holder", default=None)
         # entries beyond the first, by holding task (rare: a face's slot, then the runner's)
         self._again: weakref.WeakKeyDictionary[asyncio.Task[object], int]
         self._again = weakref.WeakKeyDictionary()
@@ -66,23 +68,26 @@ class ConcurrencyBound:
                 semaphore.release()
 
     def reset(self, limit: int) -> None:
-        """Start over with ``limit`` (calls in flight finish on the slots they hold)."""
+        """Start over with ``limit`` (calls in flight finish on the slots they hold, and give
+        them back to the semaphores they took them from, not to the new ones)."""
         self.limit = limit
         self._per_loop = weakref.WeakKeyDictionary()
-        self._forget_holders()
 
     async def __aenter__(self) -> None:
         task = asyncio.current_task()
-        if task is not None and self._holder.get() is task:
+        held = self._holder.get()
+        if task is not None and held is not None and held[0] is task:
             self._again[task] = self._again.get(task, 0) + 1
             return
-        await self._current().acquire()
+        semaphore = self._current()
+        await semaphore.acquire()
         if task is not None:
-            self._holder.set(task)
+            self._holder.set((task, semaphore))
 
     async def __aexit__(self, *exc_info: object) -> None:
         task = asyncio.current_task()
-        if task is not None and self._holder.get() is task:
+        held = self._holder.get()
+        if task is not None and held is not None and held[0] is task:
             again = self._again.get(task, 0)
             if again > 1:
                 self._again[task] = again - 1
@@ -91,6 +96,8 @@ class ConcurrencyBound:
                 del self._again[task]
                 return
             self._holder.set(None)
-        found = self._per_loop.get(asyncio.get_running_loop())
-        if found is not None:  # (None: the bound was reset meanwhile)
+            held[1].release()  # (the one it took the slot from: a reset's new ones stay exact)
+            return
+        found = self._per_loop.get(asyncio.get_running_loop())  # (no task: not known which)
+        if found is not None:
             found.release()
