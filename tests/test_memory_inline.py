@@ -29,6 +29,14 @@ def project(root: Path) -> Path:
     )
 
 
+def started(root: Path) -> tuple[RecordingProvider, AsyncAgentOrchestrator, MemoryService]:
+    """An orchestrator on the project at ``root`` (metrics off), its provider and its memory."""
+    provider = RecordingProvider()
+    orch = AsyncAgentOrchestrator(project(root), provider=provider, enable_tracking=False)
+    assert orch.memory is not None
+    return provider, orch, orch.memory
+
+
 class Hops:
     """Counts the jobs queued on memory's worker and the wake-ups of the loop they cause."""
 
@@ -72,10 +80,7 @@ def context_of(provider: RecordingProvider) -> str:
 async def test_a_sure_miss_on_an_idle_memory_is_looked_up_without_a_hop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    provider = RecordingProvider()
-    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
-    memory = orch.memory
-    assert memory is not None
+    provider, orch, memory = started(tmp_path)
     hops = Hops(memory, monkeypatch)
     await orch.execute("alpha", "Plan the kafka migration")
     await memory.flush()
@@ -100,10 +105,7 @@ async def test_a_lookup_right_after_a_run_waits_for_its_session_on_the_worker(
     """The session of a run that just returned is not written yet: the next lookup, sharing
     words with it, is not answered on the loop (it would miss it) but on the worker, which
     writes that session first, and sees it."""
-    provider = RecordingProvider()
-    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
-    memory = orch.memory
-    assert memory is not None
+    provider, orch, memory = started(tmp_path)
     await orch.execute("alpha", "Plan the kafka migration")
     await memory.flush()
     await orch.execute("alpha", "Tune the postgres indexes")  # its session waits for a write
@@ -127,10 +129,7 @@ async def test_a_lookup_no_waiting_session_can_answer_is_made_on_the_loop(
     """A session waiting for its write that shares no searched word with the next task cannot
     be in its context: that lookup is answered on the loop, without waiting for the write,
     and gives the context the worker gives once the write is done."""
-    provider = RecordingProvider()
-    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
-    memory = orch.memory
-    assert memory is not None
+    provider, orch, memory = started(tmp_path)
     await orch.execute("alpha", "Plan the kafka migration")
     await memory.flush()
     await orch.execute("alpha", "Tune the postgres index")  # waits for its write job
@@ -154,10 +153,7 @@ async def test_a_lookup_on_the_worker_leaves_waiting_sessions_it_cannot_match_wa
     """Issue #10: a lookup on the worker (here: asked for directly) that no waiting session can
     match does not write them first — they keep waiting for their own write job — and gives
     the context it gives once they are written."""
-    provider = RecordingProvider()
-    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
-    memory = orch.memory
-    assert memory is not None
+    _, orch, memory = started(tmp_path)
     await orch.execute("alpha", "Plan the kafka migration")
     await memory.flush()
     await orch.execute("alpha", "Tune the postgres index")  # waits for its write job
@@ -175,10 +171,7 @@ async def test_a_lookup_on_the_worker_leaves_waiting_sessions_it_cannot_match_wa
 async def test_flush_waits_for_sessions_a_lookup_on_the_worker_is_writing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    provider = RecordingProvider()
-    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
-    memory = orch.memory
-    assert memory is not None
+    _, orch, memory = started(tmp_path)
     await orch.execute("alpha", "Plan the kafka migration")  # waits for its write job
     written = threading.Event()
     real = memory.store.add_prepared
@@ -206,10 +199,7 @@ async def test_waiting_sessions_are_written_after_the_delay_or_at_a_batch(
 ) -> None:
     from claude_force.memory import service as service_mod
 
-    provider = RecordingProvider()
-    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
-    memory = orch.memory
-    assert memory is not None
+    _, orch, memory = started(tmp_path)
     monkeypatch.setattr(service_mod, "WRITE_DELAY_S", 0.01)
     await orch.execute("alpha", "Plan the kafka migration")
     assert len(memory._waiting) == 1
@@ -328,10 +318,7 @@ async def test_a_cancelled_run_queues_no_memory_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run cancelled while the lookup's job waits behind a write: the job does not run."""
-    provider = RecordingProvider()
-    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
-    memory = orch.memory
-    assert memory is not None
+    _, orch, memory = started(tmp_path)
     await orch.execute("alpha", "Plan the kafka migration")
     await memory.flush()
     searched: list[str] = []

@@ -736,9 +736,14 @@ class ResponseStore:
     ) -> None:
         """Store a fresh answer in the background (:meth:`_store_later`; :meth:`_queue_answer`
         when the backend can queue it at once)."""
-        if self._queue_answer(
-            key, namespace, agent, model, response, duration, preview, memory_sessions
-        ):
+
+        def builder(now: float) -> Callable[[], Record | None]:
+            return self._builder(
+                key, namespace, agent, model, response, duration, preview, None,
+                memory_sessions, now,
+            )  # fmt: skip
+
+        if self._queue_answer(key, model, response, duration, builder):
             return
         self._store_later(
             key,
@@ -760,20 +765,18 @@ class ResponseStore:
     def _queue_answer(
         self,
         key: str,
-        namespace: Namespace,
-        agent: str,
         model: str,
         response: MessageResponse,
         duration: float,
-        preview: str,
-        memory_sessions: tuple[str, ...],
+        builder: Callable[[float], Callable[[], Record | None]],
     ) -> bool:
         """:meth:`_store_later` without a task: the backend queues the put now (SQLite, which
         writes puts together a moment later) and the bookkeeping runs when its future is done.
         A task per answer cost every miss a task's creation, two more turns of the event loop
-        and three coroutine frames held until the write (issue #10). ``False``: not done here
-        (no such backend, not open yet, resting after a failure, or refused by policy: the
-        usual way decides and reports)."""
+        and three coroutine frames held until the write (issue #10). ``builder(now)``: the
+        entry's builder (:meth:`_builder`). ``False``: not done here (no such backend, not open
+        yet, resting after a failure, or refused by policy: the usual way decides and
+        reports)."""
         queue = self._queue_put
         if queue is None or self._signer is None or not self._available():
             return False
@@ -781,19 +784,7 @@ class ResponseStore:
             return False
         now = self.now()
         try:
-            build = self._builder(
-                key,
-                namespace,
-                agent,
-                model,
-                response,
-                duration,
-                preview,
-                None,
-                memory_sessions,
-                now,
-            )
-            future = queue(build, self.policy.max_bytes, now, Counters(stores=1))
+            future = queue(builder(now), self.policy.max_bytes, now, Counters(stores=1))
         except Exception as exc:  # (the task's way would have reported it the same)
             self._failed("store", exc)
             return True
