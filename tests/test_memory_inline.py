@@ -168,9 +168,11 @@ async def test_a_lookup_on_the_worker_leaves_waiting_sessions_it_cannot_match_wa
     await orch.close()
 
 
+@pytest.mark.parametrize("how", ["context_with_ids", "search_soon"])
 async def test_flush_waits_for_sessions_a_lookup_on_the_worker_is_writing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
+    """Either way a lookup reaches the worker (asked for, or started by the cache's lookup)."""
     _, orch, memory = started(tmp_path)
     await orch.execute("alpha", "Plan the kafka migration")  # waits for its write job
     written = threading.Event()
@@ -182,7 +184,12 @@ async def test_flush_waits_for_sessions_a_lookup_on_the_worker_is_writing(
         written.set()
 
     monkeypatch.setattr(memory.store, "add_prepared", slow_add)
-    lookup = asyncio.ensure_future(memory.context_with_ids("alpha", "Plan the kafka rollback"))
+    lookup: asyncio.Future[tuple[str, tuple[str, ...]]]
+    if how == "search_soon":
+        lookup, start = memory.search_soon("alpha", "Plan the kafka rollback")
+        start()
+    else:
+        lookup = asyncio.ensure_future(memory.context_with_ids("alpha", "Plan the kafka rollback"))
     for _ in range(2000):  # until the lookup on the worker has taken the waiting session
         await asyncio.sleep(0.001)
         if not memory._waiting:

@@ -328,6 +328,7 @@ class MemoryService:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[str, tuple[str, ...]]] = loop.create_future()
         self._track(future)  # from now: its job may be queued from another thread any time
+        self._track_lookup(future)
         once = [True]
 
         def start() -> None:
@@ -346,9 +347,14 @@ class MemoryService:
         waiting for it queued first: the lookup (:meth:`_context_or_nothing`) writes them itself
         when one of them may match what it searches, and otherwise leaves them waiting."""
         future = self._queue_job(fn, *args)
+        self._track_lookup(future)
+        return future
+
+    def _track_lookup(self, future: asyncio.Future[Any]) -> None:
+        """Count ``future``'s lookup until it is done (:meth:`flush` waits for one that is
+        writing sessions it took)."""
         self._lookups += 1
         future.add_done_callback(self._looked_up)
-        return future
 
     def _looked_up(self, _future: asyncio.Future[Any]) -> None:
         self._lookups -= 1
