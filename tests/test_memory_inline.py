@@ -6,6 +6,7 @@ memory's worker thread — with the same context either way, a session handed to
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from _core_helpers import RecordingProvider, default_response, write_project
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.memory import MemorySettings, MemoryStore
+from claude_force.memory import service as service_mod
 from claude_force.memory import sqlite_backend as memsql
 from claude_force.memory.context import HEADER
 from claude_force.memory.service import MemoryService
@@ -99,12 +101,12 @@ async def test_a_sure_miss_on_an_idle_memory_is_looked_up_without_a_hop(
     await orch.close()
 
 
-async def test_a_lookup_right_after_a_run_waits_for_its_session_on_the_worker(
+async def test_a_lookup_right_after_a_run_writes_its_session_on_the_loop_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The session of a run that just returned is not written yet: the next lookup, sharing
-    words with it, is not answered on the loop (it would miss it) but on the worker, which
-    writes that session first, and sees it."""
+    words with it, would miss it. With memory idle it writes that session on the loop first
+    (without waiting for anything), then searches there, and sees it: no hop to the worker."""
     provider, orch, memory = started(tmp_path)
     await orch.execute("alpha", "Plan the kafka migration")
     await memory.flush()
@@ -112,12 +114,69 @@ async def test_a_lookup_right_after_a_run_waits_for_its_session_on_the_worker(
     assert memory._waiting and memory.idle
     hops = Hops(memory, monkeypatch)
     await orch.execute("alpha", "Tuning postgres vacuum")  # "tuning" stems as "tunes" does
-    jobs, _ = hops.take()
-    assert jobs == 1  # the lookup on the worker, which wrote the waiting session first
+    assert hops.take() == (0, 0)  # no job: written and searched on the loop
     assert "Tune the postgres indexes" in context_of(provider)
-    # it took the session: only the latest run's waits (its timer's write job finds the other
-    # one gone), and both are stored once
+    # only the latest run's session waits now, and every session is stored once
     assert len(memory._waiting) == 1
+    await memory.flush()
+    assert (await memory.stats()).sessions == 3
+    await orch.close()
+
+
+async def test_a_lookup_that_cannot_write_on_the_loop_at_once_writes_on_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another connection holds the memory file's write lock: the loop does not wait for it.
+    The waiting session's write job is queued and the lookup runs on the worker after it
+    (which waits for the lock as every write does), and sees the session."""
+    provider, orch, memory = started(tmp_path)
+    await orch.execute("alpha", "Plan the kafka migration")
+    await memory.flush()
+    await orch.execute("alpha", "Tune the postgres indexes")  # its session waits for a write
+    holder = sqlite3.connect(memory.store.path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, holder.execute, ("COMMIT",)).start()  # (the worker waits meanwhile)
+    hops = Hops(memory, monkeypatch)
+    await orch.execute("alpha", "Tuning postgres vacuum")
+    assert hops.take()[0] == 2  # the session's write job, then the lookup behind it
+    assert "Tune the postgres indexes" in context_of(provider)
+    assert memory.store._db.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+    await memory.flush()
+    assert (await memory.stats()).sessions == 3
+    holder.close()
+    await orch.close()
+
+
+@pytest.mark.parametrize("why", ["too-many-waiting", "write-fails", "prune-due"])
+async def test_a_lookup_that_does_not_write_on_the_loop_loses_no_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    """More sessions waiting than a lookup writes on the loop, a write there that fails, an
+    automatic prune due (the worker's): the lookup goes to the worker, which sees the session
+    (written by its job), and nothing is lost."""
+    provider, orch, memory = started(tmp_path)
+    await orch.execute("alpha", "Plan the kafka migration")
+    await memory.flush()
+    await orch.execute("alpha", "Tune the postgres indexes")  # its session waits for a write
+    if why == "too-many-waiting":
+        monkeypatch.setattr(service_mod, "INLINE_MAX_WRITE", 0)
+    elif why == "prune-due":
+        monkeypatch.setattr(memory.store, "_last_prune", None)
+    else:
+        db = memory.store._db
+        real_add = db.add
+
+        def add(sessions: Any, *, wait: bool = True) -> Any:
+            if not wait:
+                raise sqlite3.OperationalError("disk I/O error")
+            return real_add(sessions, wait=wait)
+
+        monkeypatch.setattr(db, "add", add)
+    hops = Hops(memory, monkeypatch)
+    await orch.execute("alpha", "Tuning postgres vacuum")
+    jobs, _ = hops.take()
+    assert jobs == (1 if why == "too-many-waiting" else 2)  # (+ the session's write job)
+    assert "Tune the postgres indexes" in context_of(provider)
     await memory.flush()
     assert (await memory.stats()).sessions == 3
     await orch.close()

@@ -140,6 +140,16 @@ class TooCostly(Exception):
     make it unbounded, off the event loop."""
 
 
+class WaitingMatch(TooCostly):
+    """A session handed to memory and not written yet may be among the search's results (the
+    ``unwritten`` check): write the waiting sessions, then search."""
+
+
+class WriteBusy(Exception):
+    """A write that was not to wait found the database's write lock held (by another process,
+    or this one's checkpoint): nothing was written."""
+
+
 CHECKPOINT_EVERY = 32
 """Sessions written between background checkpoints (a session is ~16 pages of log with its
 two full-text index rows; SQLite's own default checkpoints every 1,000 pages)."""
@@ -213,7 +223,9 @@ class SessionDB(SessionReads):
         self._counts.clear()
         self._vocab.clear()
 
-    def _grow_vocabulary(self, sessions: Sequence[NewSession], upto: int) -> None:
+    def _grow_vocabulary(
+        self, sessions: Sequence[NewSession], upto: int, *, read: bool = True
+    ) -> None:
         """After this connection's write of ``sessions`` (ids up to ``upto``): the term list of
         each written agent's index that a lookup on the event loop has searched (a burst of
         concurrent runs never does: it is not kept for them) and that holds at most
@@ -230,7 +242,8 @@ class SessionDB(SessionReads):
                 continue
             known = self._vocab.get(index)
             if known is None:
-                self._read_vocabulary(index)
+                if read:  # (else at the next write that may read it: ≈ 4.5 ms at 10,000)
+                    self._read_vocabulary(index)
                 continue
             words: list[str] = []
             for s in sessions:
@@ -273,18 +286,35 @@ class SessionDB(SessionReads):
 
     # --- writes ----------------------------------------------------------------------------------
 
-    def add(self, sessions: Iterable[NewSession]) -> dict[str, int]:
-        """Store sessions in one transaction; returns the new generation of each agent written."""
+    def add(self, sessions: Iterable[NewSession], *, wait: bool = True) -> dict[str, int]:
+        """Store sessions in one transaction; returns the new generation of each agent written.
+
+        ``wait=False``: raise :class:`WriteBusy` at once, with nothing written, when the write
+        lock is held, instead of waiting up to the busy timeout for it (a write on the event
+        loop must not wait); the index's term list is then not read whole either (only grown)."""
         conn = self.conn
         touched: set[str] = set()
         added: dict[str, int] = {}
         sessions = list(sessions)
         try:
-            with transaction(conn):
-                before = int(
-                    conn.execute("SELECT coalesce(max(id), 0) FROM memory_sessions").fetchone()[0]
-                )
-                gens = self._insert(conn, sessions, touched, added, before)
+            if not wait:
+                conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                with transaction(conn):
+                    last = conn.execute("SELECT coalesce(max(id), 0) FROM memory_sessions")
+                    before = int(last.fetchone()[0])
+                    gens = self._insert(conn, sessions, touched, added, before)
+            finally:
+                if not wait:
+                    conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+        except sqlite3.OperationalError as exc:
+            self._indexes.clear()  # an agent's index created in the rolled-back transaction
+            if not wait and exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                # nothing was written (in WAL mode only taking the write lock waits): the
+                # counts kept still hold
+                raise WriteBusy(str(exc)) from exc
+            self._forget_counts()
+            raise
         except BaseException:
             self._indexes.clear()  # an agent's index created in the rolled-back transaction
             self._forget_counts()
@@ -297,7 +327,7 @@ class SessionDB(SessionReads):
         self._ckpt.count(sum(added.values()))
         try:
             # (the ids of a BEGIN IMMEDIATE transaction's rows follow the largest one before)
-            self._grow_vocabulary(sessions, before + sum(added.values()))
+            self._grow_vocabulary(sessions, before + sum(added.values()), read=wait)
         except sqlite3.Error as exc:  # an optimisation: the counts are made by statements then
             log.debug("memory: index terms not read: %s", exc)
             self._vocab.clear()
@@ -446,7 +476,7 @@ class SessionDB(SessionReads):
         index = GLOBAL_INDEX if q.agent is None else self._index_of(q.agent)
         if index is None:  # the agent has never stored a session (but one may be on its way)
             if unwritten is not None and unwritten(q.agent, terms):
-                raise TooCostly
+                raise WaitingMatch
             return []
         if not terms:
             return self._recent(q, cutoff)
@@ -473,7 +503,7 @@ class SessionDB(SessionReads):
         if unwritten is not None and unwritten(q.agent, plan.terms + absent):
             # a session on its way may match what is searched, or a word no session has yet
             # (a term common here stays common with it); checked before an empty plan returns
-            raise TooCostly
+            raise WaitingMatch
         if plan.empty:
             return []
         if max_scored is not None and scored > max_scored:

@@ -12,7 +12,7 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from .context import build_context_with_ids, select
 from .qcache import QueryCache, QueryCacheStats
 from .records import MAX_TASK_CHARS, Hit, MemoryStats, SearchQuery, Session
 from .redact import redact, redact_value
-from .sqlite_backend import SessionDB, TooCostly, Unwritten
+from .sqlite_backend import SessionDB, TooCostly, Unwritten, WaitingMatch, WriteBusy
 
 if TYPE_CHECKING:
     from ..config.snapshot import MemoryView
@@ -207,6 +207,26 @@ class MemoryStore:
             self._written(db.add(sessions))
             self._retain()
 
+    def add_now(self, sessions: Iterable[NewSession]) -> bool:
+        """:meth:`add_prepared` without waiting for anything: only into the local SQLite file,
+        already open, when no other thread holds the store, the file's write lock is free at
+        once and no automatic retention is due (a prune is the worker's). ``False``: nothing
+        was written; write them the usual way. Other errors propagate (nothing written)."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            db = self._db
+            if self._seen is None or not isinstance(db, SessionDB) or self._prune_due():
+                return False
+            self._sync()
+            try:
+                self._written(db.add(sessions, wait=False))
+            except WriteBusy:
+                return False
+            return True
+        finally:
+            self._lock.release()
+
     # --- reading ---------------------------------------------------------------------------------
 
     def search(self, q: SearchQuery) -> list[Hit]:
@@ -254,7 +274,7 @@ class MemoryStore:
             elif max_scored is not None:  # a database elsewhere (the cluster's): never on the
                 raise TooCostly  # caller's thread
             elif unwritten is not None and unwritten(q.agent, q.terms):
-                raise TooCostly  # (it cannot tell which words it matches on: any of the task's)
+                raise WaitingMatch  # (it cannot tell which words it matches on: any of the task's)
             else:
                 found = db.search(q, cutoff=cutoff, budget=self.search_budget)
             hits = tuple(found)
@@ -289,6 +309,7 @@ class MemoryStore:
         simulated: bool | None = None,
         max_scored: int = INLINE_MAX_SCORED,
         unwritten: Unwritten | None = None,
+        write_waiting: Callable[[], bool] | None = None,
     ) -> tuple[str, tuple[str, ...]] | None:
         """:meth:`context_with_ids` when it is cheap, without waiting: ranking at most
         ``max_scored`` sessions (``0``: only what needs no ranking — a query cache hit, an
@@ -299,13 +320,20 @@ class MemoryStore:
 
         ``unwritten(agent, terms)``: whether a session handed to memory but not written yet
         may match any of ``terms``; the lookup is then not answered here (the worker's,
-        queued after that write, is the one that sees it)."""
+        queued after that write, is the one that sees it) unless ``write_waiting()``, called
+        then, writes every waiting session here and returns ``True`` (:meth:`add_now`): the
+        lookup is then made again, with nothing waiting."""
         if not self._lock.acquire(blocking=False):
             return None  # a job on another thread holds the store: it may be a write
         try:
             if self._seen is None:  # not opened yet: opening is the worker's
                 return None
-            return self._context(agent, task, simulated, max_scored, unwritten)
+            try:
+                return self._context(agent, task, simulated, max_scored, unwritten)
+            except WaitingMatch:
+                if write_waiting is None or not write_waiting():
+                    return None
+            return self._context(agent, task, simulated, max_scored)
         except TooCostly:
             return None
         finally:
@@ -396,12 +424,15 @@ class MemoryStore:
             self._written({a: gens[a] for a in agents if a in gens}, epoch_changed=agent is None)
             return removed
 
+    def _prune_due(self) -> bool:
+        if self.settings.retention_days <= 0:
+            return False
+        last = self._last_prune
+        return last is None or utcnow(self.clock) - last >= PRUNE_EVERY
+
     def _retain(self, *, force: bool = False) -> None:
         days = self.settings.retention_days
-        if days <= 0:
-            return
-        now = utcnow(self.clock)
-        if not force and self._last_prune is not None and now - self._last_prune < PRUNE_EVERY:
+        if days <= 0 or not (force or self._prune_due()):
             return
         removed = self.prune(days)
         if removed:
