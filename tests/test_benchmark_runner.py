@@ -104,3 +104,54 @@ def test_a_module_is_registered_while_it_loads(tmp_path: Path) -> None:
         assert "out" in module.HINTS  # type: ignore[attr-defined]
     finally:
         sys.modules.pop("bench_hints", None)
+
+
+def _pid_module(path: Path) -> Path:
+    path.write_text(
+        "import os\n"
+        "from _harness import Result\n"
+        "def run(quick):\n"
+        "    return [Result('pid', os.getpid(), '', detail='quick' if quick else 'full')]\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize("same", [False, True])
+def test_each_module_runs_in_a_process_of_its_own_unless_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, same: bool
+) -> None:
+    """What one module imports and leaves behind must not weigh on the next one's figures."""
+    import json
+    import os
+
+    mod = runner()
+    first, second = _pid_module(tmp_path / "bench_a.py"), _pid_module(tmp_path / "bench_b.py")
+    monkeypatch.setattr(mod, "discover", lambda pattern: [first, second])
+    monkeypatch.syspath_prepend(str(BENCH))
+    out = tmp_path / "out"
+    argv = ["--report", "--quick", *(["--same-process"] if same else [])]
+    assert mod.main(argv, results_dir=out) == 0
+    sections = json.loads((out / "partial.json").read_text(encoding="utf-8"))["sections"]
+    pids = [int(s["results"][0]["value"]) for s in sections]
+    assert [s["results"][0]["detail"] for s in sections] == ["quick", "quick"]
+    if same:
+        assert pids == [os.getpid(), os.getpid()]
+    else:
+        assert os.getpid() not in pids and pids[0] != pids[1]
+
+
+def test_a_module_whose_process_dies_is_a_failed_row_and_the_others_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mod = runner()
+    dying = tmp_path / "bench_dying.py"
+    dying.write_text("import os\ndef run(quick):\n    os._exit(3)\n", encoding="utf-8")
+    fine = _pid_module(tmp_path / "bench_fine.py")
+    monkeypatch.setattr(mod, "discover", lambda pattern: [dying, fine])
+    monkeypatch.syspath_prepend(str(BENCH))
+    out = tmp_path / "out"
+    assert mod.main(["--report", "-k", "x"], results_dir=out) == 1
+    written = (out / "partial.md").read_text(encoding="utf-8")
+    assert "bench_dying did not run" in written and "exited with code 3" in written
+    assert "| pid |" in written
