@@ -147,6 +147,31 @@ async def test_a_lookup_that_cannot_write_on_the_loop_at_once_writes_on_the_work
     await orch.close()
 
 
+async def test_a_lookup_too_costly_for_the_loop_leaves_the_writing_to_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search that ranks more sessions than the loop ranks is refused before the waiting
+    session is written there: the worker writes it and searches, in one job."""
+    provider, orch, memory = started(tmp_path)
+    await orch.execute("alpha", "Tune the postgres indexes")
+    await orch.execute("alpha", "Tune the postgres vacuum")
+    await memory.flush()
+    await orch.execute("alpha", "Tune the postgres planner")  # its session waits for a write
+    monkeypatch.setattr(service_mod, "INLINE_MAX_SCORED", 1)  # the two stored ones are more
+    written_here: list[object] = []
+    real_add_now = memory.store.add_now
+    monkeypatch.setattr(
+        memory.store, "add_now", lambda s: written_here.append(s) or real_add_now(s)
+    )
+    hops = Hops(memory, monkeypatch)
+    await orch.execute("alpha", "Tuning postgres")
+    assert written_here == [] and hops.take()[0] == 1  # the lookup's job alone wrote it
+    assert "Tune the postgres planner" in context_of(provider)
+    await memory.flush()
+    assert (await memory.stats()).sessions == 4
+    await orch.close()
+
+
 @pytest.mark.parametrize("why", ["too-many-waiting", "write-fails", "prune-due"])
 async def test_a_lookup_that_does_not_write_on_the_loop_loses_no_session(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str

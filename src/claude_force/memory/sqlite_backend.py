@@ -500,14 +500,16 @@ class SessionDB(SessionReads):
             plan = plan_match(counts, budget, n)
             scored = min(sum(df for t, df in counts if t in plan.terms), sessions, budget)
             absent = tuple(t for t, df in counts if df == 0)  # not in the plan: nothing has them
+        if max_scored is not None and scored > max_scored and not plan.empty:
+            # (first: writing the sessions on their way would only add to what it ranks, so a
+            # caller would write them here for a search made elsewhere anyway)
+            raise TooCostly
         if unwritten is not None and unwritten(q.agent, plan.terms + absent):
             # a session on its way may match what is searched, or a word no session has yet
             # (a term common here stays common with it); checked before an empty plan returns
             raise WaitingMatch
         if plan.empty:
             return []
-        if max_scored is not None and scored > max_scored:
-            raise TooCostly
         expr = match_expression(plan.terms)
         where = [f"{index} MATCH ?"]
         params: list[Any] = [expr]
