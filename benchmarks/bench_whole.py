@@ -465,9 +465,23 @@ INFLIGHT_OTPM = 10_000_000
 WITHOUT = "aiohttp"
 
 
-def inflight_rows(root: Path, count: int) -> list[Result]:
-    b, o = _inflight(root, count, INFLIGHT_OTPM, WITHOUT)
+# Pairs of the headline in-flight row, each side in turn: one pair's ratio moved between 0.87×
+# and 1.08× from one pair to the next on this 2-core machine (issue #10, eighth pass), so the
+# row compares the median throughput of each side over the pairs, as the DAG row takes its best
+# of 3; peak RSS is the largest of claude-force's runs.
+INFLIGHT_PAIRS = 3
+
+
+def inflight_rows(root: Path, count: int, pairs: int = INFLIGHT_PAIRS) -> list[Result]:
+    runs = [_inflight(root, count, INFLIGHT_OTPM, WITHOUT) for _ in range(pairs)]
+    by_throughput = sorted(runs, key=lambda r: r[1]["throughput"])
+    o = by_throughput[len(runs) // 2][1]  # the median run of each side
+    b = sorted((r[0] for r in runs), key=lambda r: r["throughput"])[len(runs) // 2]
     ratio = o["throughput"] / b["throughput"]
+    each = ", ".join(f"{r[1]['throughput'] / r[0]['throughput']:.2f}×" for r in runs)
+    peak = max(r[1]["peak_rss_mb"] for r in runs)
+    bare_peak = max(r[0]["peak_rss_mb"] for r in runs)
+    all_ok = all(r[1]["ok"] == count for r in runs)
     lb, lo = _inflight(root, count, None, WITHOUT)
     as_installed = "each process as an install of claude-force has it (aiohttp not importable)"
     rows = [
@@ -477,18 +491,19 @@ def inflight_rows(root: Path, count: int) -> list[Result]:
             "×",
             "≥ 0.9×",
             # a comparison only when both sides completed everything (else: informative)
-            (ratio >= 0.9 and o["ok"] == count) if b["ok"] == count else None,
-            f"{_side_by_side(b, o)}; each its own process and stand-in, SDK defaults; the "
-            f"stand-in allows {INFLIGHT_OTPM:,} output tokens a minute (all {count} in flight); "
+            (ratio >= 0.9 and all_ok) if all(r[0]["ok"] == count for r in runs) else None,
+            f"median of {pairs} pairs, each side in turn: {_side_by_side(b, o)}; the pairs' "
+            f"ratios {each}; each its own process and stand-in, SDK defaults; the stand-in "
+            f"allows {INFLIGHT_OTPM:,} output tokens a minute (all {count} in flight); "
             + as_installed,
         ),
         Result(
             f"{count} executions in flight: peak RSS",
-            o["peak_rss_mb"],
+            peak,
             "MB",
             "≤ 150 MB",
-            o["peak_rss_mb"] <= 150,
-            f"bare SDK {b['peak_rss_mb']:.0f} MB; {as_installed}",
+            peak <= 150,
+            f"the largest of {pairs} runs; bare SDK {bare_peak:.0f} MB; {as_installed}",
         ),
         Result(
             f"{count} in flight, the emulator's default 400,000 output tokens a minute",
@@ -572,7 +587,7 @@ def run(quick: bool) -> list[Result]:
         results += overhead_rows(root, 100 if quick else 300)
         history = make_project(Path(tmp) / "history")
         results += overhead_rows(history, 100 if quick else 300, HISTORY_SESSIONS)
-        results += inflight_rows(root, 200 if quick else 1000)
+        results += inflight_rows(root, 200 if quick else 1000, 1 if quick else INFLIGHT_PAIRS)
         results += fault_rows(root, 100 if quick else 300)
     return results
 
