@@ -14,6 +14,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -431,14 +432,19 @@ def _inflight(
     """(bare SDK, claude-force): each side its own process and its own fresh stand-in (the
     stand-in counts usage in a per-minute window: the side that ran second would otherwise start
     with the other's usage counted, which claude-force reads from the headers and adapts to).
-    ``without``: packages both processes run as if not installed (``_rss.without_packages``)."""
+    ``without``: packages both processes run as if not installed (``_rss.without_packages``).
+    claude-force runs on a copy of the project at ``root``: every pair starts from the same
+    state (a run's 1,000 sessions would otherwise be the next run's memory context, and each
+    run after the first would search and send more than the one before)."""
     env = {"BENCH_WITHOUT": without}
     with stand_in(latency=1.0, otpm=otpm) as si:
         cmd = bare("inflight", str(root), "worker", str(count))
         b = json.loads(timed(cmd, si["url"], root, env)[2])
-    with stand_in(latency=1.0, otpm=otpm) as si:
-        cmd = [sys.executable, str(HERE / "_cf_inflight.py"), str(root), "worker", str(count)]
-        o = json.loads(timed(cmd, si["url"], root, env)[2])
+    with tempfile.TemporaryDirectory() as tmp, stand_in(latency=1.0, otpm=otpm) as si:
+        copy = Path(tmp) / "project"
+        shutil.copytree(root, copy)
+        cmd = [sys.executable, str(HERE / "_cf_inflight.py"), str(copy), "worker", str(count)]
+        o = json.loads(timed(cmd, si["url"], copy, env)[2])
     return b, o
 
 
