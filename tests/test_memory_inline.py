@@ -123,6 +123,32 @@ async def test_a_lookup_right_after_a_run_writes_its_session_on_the_loop_first(
     await orch.close()
 
 
+async def test_a_lookup_on_the_loop_writes_only_the_waiting_sessions_it_may_find(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sessions that share no searched word with the task go on waiting for their write job:
+    the lookup writes only the one it may find (its write is cheap whatever else waits)."""
+    provider, orch, memory = started(tmp_path)
+    await orch.execute("alpha", "Plan the kafka migration")
+    await memory.flush()
+    for task in ("Tune the postgres indexes", "Audit the billing service", "Size the redis pool"):
+        await orch.execute("alpha", task)  # their sessions wait for a write
+    assert len(memory._waiting) == 3
+    written: list[int] = []
+    real_add_now = memory.store.add_now
+    monkeypatch.setattr(
+        memory.store, "add_now", lambda s: written.append(len(s)) or real_add_now(s)
+    )
+    hops = Hops(memory, monkeypatch)
+    await orch.execute("alpha", "Tuning postgres vacuum")
+    assert hops.take() == (0, 0) and written == [1]  # on the loop, the one it may find
+    assert "Tune the postgres indexes" in context_of(provider)
+    assert len(memory._waiting) == 3  # the two others, and this run's
+    await memory.flush()
+    assert (await memory.stats()).sessions == 5  # each stored once
+    await orch.close()
+
+
 async def test_a_lookup_that_cannot_write_on_the_loop_at_once_writes_on_the_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from claude_force.memory import MemorySettings, MemoryStore
 from claude_force.memory import stems as stems_mod
-from claude_force.memory.pending import PendingSessions
+from claude_force.memory.pending import PendingSessions, WaitingSessions
 from claude_force.memory.records import query_terms
 from claude_force.memory.stems import Stems
 
@@ -37,6 +37,28 @@ def test_matching_follows_the_stores_tokenizer() -> None:
     assert not pending and not pending.may_match("a", ("postgres",))
     pending.add("b", "Vacuum")
     assert pending.may_match("b", ("vacuumed",)) and not pending.may_match("b", ("postgres",))
+
+
+def test_the_waiting_sessions_a_search_may_find_are_taken_alone_in_order() -> None:
+    waiting: WaitingSessions[str] = WaitingSessions()
+    waiting.add("a", "Tune the postgres indexes", "s1")
+    waiting.add("a", "Plan the kafka rollout", "s2")
+    waiting.add("b", "Tune the kafka consumers", "s3")
+    waiting.add("a", "Tuning postgres vacuum", "s4")
+    waiting.add("a", "Réviser la base", "s5")  # not split here: it may hold anything
+    assert waiting.take_matching("a", ("tunes",), at_most=2) is None  # three may: none taken
+    assert len(waiting) == 5
+    assert waiting.take_matching("a", ("tunes",), at_most=3) == ["s1", "s4", "s5"]
+    assert len(waiting) == 2  # the others wait on, in their order
+    assert not waiting.may_match("a", ("postgres",)) and waiting.may_match("a", ("kafka",))
+    assert waiting.take_matching(None, ("kafka",), at_most=8) == ["s2", "s3"]  # any agent
+    assert not waiting and waiting.take_matching("a", ("kafka",), at_most=8) == []
+    # a word of the redaction marks, or a term not split here: every session of the agent
+    for term in ("redacted", "café"):
+        waiting.add("a", "Plan the kafka rollout", "s6")
+        waiting.add("b", "Vacuum", "s7")
+        assert waiting.take_matching("a", (term,), at_most=8) == ["s6"]
+        assert waiting.take() == ["s7"]
 
 
 def test_stems_are_sqlites_and_remembered(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -59,26 +59,39 @@ class PendingSessions:
         """Whether a waiting session of ``agent`` (``None``: any) may hold any of ``terms``."""
         if not self._tasks or not terms:
             return False
-        query: list[str] = []
-        for t in terms:
-            words = ascii_words(t)
-            if words is None:
-                return True
-            query.extend(words)
+        wanted = _stems_of(terms)
+        if wanted is None:
+            return True
         agents = {a for a, _ in self._tasks} if agent is None else (agent,)
-        wanted = STEMS.of(query)
         for a in agents:
             held = self._held(a)
             if held is None or not held.isdisjoint(wanted):
                 return True
         return False
 
+    def matching(self, agent: str | None, terms: Sequence[str]) -> list[int]:
+        """The positions of the waiting sessions of ``agent`` (``None``: any) that may hold any
+        of ``terms``, in the order they came (the same test as :meth:`may_match`, by session)."""
+        wanted = _stems_of(terms)
+        mine = [i for i, (a, _) in enumerate(self._tasks) if agent is None or a == agent]
+        if wanted is None or not wanted.isdisjoint(_mark_stems()):
+            return mine
+        found: list[int] = []
+        for i in mine:
+            words = ascii_words(self._tasks[i][1])
+            if words is None or not STEMS.of(words).isdisjoint(wanted):
+                found.append(i)
+        return found
+
+    def remove(self, positions: Sequence[int]) -> None:
+        """Forget the waiting sessions at ``positions`` (their write is someone else's now)."""
+        gone = set(positions)
+        self._tasks = [t for i, t in enumerate(self._tasks) if i not in gone]
+        self._stems.clear()  # (worked out again when asked)
+
     def _held(self, agent: str) -> frozenset[str] | None:
         if agent in self._stems:
             return self._stems[agent]
-        global _MARK_STEMS
-        if _MARK_STEMS is None:
-            _MARK_STEMS = frozenset(STEMS.of(ascii_words(_MARKS) or ()))
         words: set[str] = set()
         held: frozenset[str] | None = None
         for a, task in self._tasks:
@@ -89,9 +102,27 @@ class PendingSessions:
                 break  # not split here: it may match anything
             words.update(found)
         else:
-            held = frozenset(STEMS.of(words) | _MARK_STEMS) if words else _MARK_STEMS
+            held = frozenset(STEMS.of(words) | _mark_stems()) if words else _mark_stems()
         self._stems[agent] = held
         return held
+
+
+def _stems_of(terms: Sequence[str]) -> set[str] | None:
+    """The Porter stems of the words of ``terms`` (``None``: one is not split here)."""
+    query: list[str] = []
+    for t in terms:
+        words = ascii_words(t)
+        if words is None:
+            return None
+        query.extend(words)
+    return STEMS.of(query)
+
+
+def _mark_stems() -> frozenset[str]:
+    global _MARK_STEMS
+    if _MARK_STEMS is None:
+        _MARK_STEMS = frozenset(STEMS.of(ascii_words(_MARKS) or ()))
+    return _MARK_STEMS
 
 
 class WaitingSessions(Generic[T]):
@@ -129,3 +160,19 @@ class WaitingSessions(Generic[T]):
         """Whether a waiting session of ``agent`` (``None``: any) may hold any of ``terms``."""
         with self._lock:
             return self._tasks.may_match(agent, terms)
+
+    def take_matching(
+        self, agent: str | None, terms: Sequence[str], at_most: int
+    ) -> list[T] | None:
+        """The waiting sessions of ``agent`` (``None``: any) that may hold any of ``terms``, for
+        the caller to write (the others go on waiting, in order); ``None``, and none taken, when
+        more than ``at_most`` may."""
+        with self._lock:
+            found = self._tasks.matching(agent, terms)
+            if len(found) > at_most:
+                return None
+            items = [self._items[i] for i in found]
+            gone = set(found)
+            self._items = [item for i, item in enumerate(self._items) if i not in gone]
+            self._tasks.remove(found)
+            return items

@@ -19,7 +19,7 @@ import asyncio
 import atexit
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -53,10 +53,11 @@ event loop (docs/memory.md, "When a session is written")."""
 
 INLINE_MAX_WRITE = 8
 """A context lookup on the event loop that may match sessions waiting for their write job
-writes them there first, without waiting for anything (:meth:`MemoryStore.add_now`), when at
-most this many wait: one session is ≈ 0.25 ms, while the hop to the worker, which writes them
-and searches there, cost ≈ 0.8 ms more (issue #10: on an agent whose runs share words, a third
-of a sequence of runs took that hop)."""
+writes those sessions there first, without waiting for anything
+(:meth:`MemoryStore.add_now`), when at most this many may match (the others go on waiting):
+one session is ≈ 0.25 ms, while the hop to the worker, which writes them and searches there,
+cost ≈ 0.8 ms more (issue #10: on an agent whose runs share words, a third of a sequence of
+runs took that hop)."""
 
 _Fields = tuple[str, tuple[Any, ...], dict[str, Any]]
 _LIVE: weakref.WeakSet[MemoryService] = weakref.WeakSet()
@@ -320,7 +321,7 @@ class MemoryService:
                 simulated=simulated,
                 max_scored=INLINE_MAX_SCORED,
                 unwritten=self._waiting.may_match if waiting else None,
-                write_waiting=self._write_here if 0 < waiting <= INLINE_MAX_WRITE else None,
+                write_waiting=self._write_here if waiting else None,
             )
         except Exception as exc:  # storage errors and the unforeseen: a run must not fail
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
@@ -441,15 +442,20 @@ class MemoryService:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    def _write_here(self) -> bool:
+    def _write_here(self, agent: str | None, terms: Sequence[str]) -> bool:
         """On the event loop, in a lookup that may match a session waiting for its write job
-        (:meth:`context_now`): store the waiting sessions here, without waiting for anything
-        (:meth:`MemoryStore.add_now`). ``False``: none was written here; their write job is
-        queued, and the lookup, which goes to the worker, runs after it. Never loses one."""
-        self._stop_timer()
-        batch = self._waiting.take()
+        (:meth:`context_now`): store here, without waiting for anything
+        (:meth:`MemoryStore.add_now`), the waiting sessions of ``agent`` that may hold one of
+        the ``terms`` searched — at most :data:`INLINE_MAX_WRITE` of them; the others go on
+        waiting for their write job. ``False``: none was written here (the lookup goes to the
+        worker, which writes them; a batch taken here is queued first). Never loses one."""
+        batch = self._waiting.take_matching(agent, terms, INLINE_MAX_WRITE)
+        if batch is None:  # too many for the loop: the worker's lookup writes them
+            return False
         try:
             if self.store.add_now(self._prepared(batch)):
+                if not self._waiting:
+                    self._stop_timer()
                 return True
         except Exception as exc:  # the worker's write job tries again, and reports a failure
             log.debug("memory: sessions not written on the event loop: %s", exc)

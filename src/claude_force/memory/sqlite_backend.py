@@ -142,7 +142,13 @@ class TooCostly(Exception):
 
 class WaitingMatch(TooCostly):
     """A session handed to memory and not written yet may be among the search's results (the
-    ``unwritten`` check): write the waiting sessions, then search."""
+    ``unwritten`` check): write the waiting sessions (those of ``agent`` that may hold one of
+    ``terms``, at least), then search."""
+
+    def __init__(self, agent: str | None, terms: Sequence[str]) -> None:
+        super().__init__(agent, tuple(terms))
+        self.agent = agent
+        self.terms = tuple(terms)
 
 
 class WriteBusy(Exception):
@@ -476,7 +482,7 @@ class SessionDB(SessionReads):
         index = GLOBAL_INDEX if q.agent is None else self._index_of(q.agent)
         if index is None:  # the agent has never stored a session (but one may be on its way)
             if unwritten is not None and unwritten(q.agent, terms):
-                raise WaitingMatch
+                raise WaitingMatch(q.agent, terms)
             return []
         if not terms:
             return self._recent(q, cutoff)
@@ -504,10 +510,11 @@ class SessionDB(SessionReads):
             # (first: writing the sessions on their way would only add to what it ranks, so a
             # caller would write them here for a search made elsewhere anyway)
             raise TooCostly
-        if unwritten is not None and unwritten(q.agent, plan.terms + absent):
+        searched = plan.terms + absent
+        if unwritten is not None and unwritten(q.agent, searched):
             # a session on its way may match what is searched, or a word no session has yet
             # (a term common here stays common with it); checked before an empty plan returns
-            raise WaitingMatch
+            raise WaitingMatch(q.agent, searched)
         if plan.empty:
             return []
         expr = match_expression(plan.terms)

@@ -12,7 +12,7 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -274,7 +274,8 @@ class MemoryStore:
             elif max_scored is not None:  # a database elsewhere (the cluster's): never on the
                 raise TooCostly  # caller's thread
             elif unwritten is not None and unwritten(q.agent, q.terms):
-                raise WaitingMatch  # (it cannot tell which words it matches on: any of the task's)
+                # (it cannot tell which words it matches on: any of the task's)
+                raise WaitingMatch(q.agent, q.terms)
             else:
                 found = db.search(q, cutoff=cutoff, budget=self.search_budget)
             hits = tuple(found)
@@ -309,7 +310,7 @@ class MemoryStore:
         simulated: bool | None = None,
         max_scored: int = INLINE_MAX_SCORED,
         unwritten: Unwritten | None = None,
-        write_waiting: Callable[[], bool] | None = None,
+        write_waiting: Callable[[str | None, Sequence[str]], bool] | None = None,
     ) -> tuple[str, tuple[str, ...]] | None:
         """:meth:`context_with_ids` when it is cheap, without waiting: ranking at most
         ``max_scored`` sessions (``0``: only what needs no ranking — a query cache hit, an
@@ -320,9 +321,10 @@ class MemoryStore:
 
         ``unwritten(agent, terms)``: whether a session handed to memory but not written yet
         may match any of ``terms``; the lookup is then not answered here (the worker's,
-        queued after that write, is the one that sees it) unless ``write_waiting()``, called
-        then, writes every waiting session here and returns ``True`` (:meth:`add_now`): the
-        lookup is then made again, with nothing waiting."""
+        queued after that write, is the one that sees it) unless ``write_waiting(agent, terms)``,
+        called then, writes here every waiting session of ``agent`` that may hold one of the
+        ``terms`` searched and returns ``True`` (:meth:`add_now`): the lookup is then made
+        again, the sessions still waiting being none it could find."""
         if not self._lock.acquire(blocking=False):
             return None  # a job on another thread holds the store: it may be a write
         try:
@@ -330,8 +332,8 @@ class MemoryStore:
                 return None
             try:
                 return self._context(agent, task, simulated, max_scored, unwritten)
-            except WaitingMatch:
-                if write_waiting is None or not write_waiting():
+            except WaitingMatch as waiting:
+                if write_waiting is None or not write_waiting(waiting.agent, waiting.terms):
                     return None
             return self._context(agent, task, simulated, max_scored)
         except TooCostly:
