@@ -278,6 +278,22 @@ async def test_a_lookup_on_the_worker_leaves_waiting_sessions_it_cannot_match_wa
     await orch.close()
 
 
+async def test_a_lookup_on_the_worker_writes_only_the_waiting_sessions_it_may_find(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, orch, memory = started(tmp_path)
+    await orch.execute("alpha", "Plan the kafka migration")
+    await memory.flush()
+    await orch.execute("alpha", "Tune the postgres index")
+    await orch.execute("alpha", "Plan the kafka rollback")  # both wait for their write job
+    text, _ = await memory.context_with_ids("alpha", "kafka lag", simulated=False)
+    assert "Plan the kafka rollback" in text  # written by the lookup, and found
+    assert len(memory._waiting) == 1  # the postgres one waits on for its own write job
+    await memory.flush()
+    assert (await memory.stats()).sessions == 3  # each stored once
+    await orch.close()
+
+
 @pytest.mark.parametrize("how", ["context_with_ids", "search_soon"])
 async def test_flush_waits_for_sessions_a_lookup_on_the_worker_is_writing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str

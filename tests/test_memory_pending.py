@@ -107,3 +107,34 @@ def test_a_bounded_search_refuses_when_a_waiting_session_may_match(tmp_path: Pat
     assert store.context_now("new", "kafka runbook", unwritten=unwritten) is None
     assert store.context_now("new", "postgres", unwritten=unwritten) == ("", ())
     store.close()
+
+
+def test_a_lookup_asks_again_after_writing_a_word_that_was_common_before(
+    tmp_path: Path,
+) -> None:
+    """ "alpha" is in half of 20 stored sessions: common, not searched. The waiting session on
+    "beta" may match, and is written; with it, "alpha" is no longer common, and the session
+    still waiting on "alpha" may now be found: the lookup writes it too before it answers."""
+    store = MemoryStore(tmp_path / "m.db", MemorySettings(retention_days=0))
+    store.open()
+    for i in range(20):
+        store.add("rev", f"{'alpha' if i % 2 else 'gamma'} task {i}", "ok", True)
+    waiting: WaitingSessions[str] = WaitingSessions()
+    waiting.add("rev", "alpha only", "alpha only")
+    waiting.add("rev", "beta only", "beta only")
+    rounds: list[tuple[str, ...]] = []
+
+    def write_waiting(agent: str | None, terms: object) -> bool:
+        rounds.append(tuple(terms))  # type: ignore[arg-type]
+        taken = waiting.take_matching(agent, tuple(terms), at_most=8)  # type: ignore[arg-type]
+        if not taken:
+            return False
+        return store.add_now([store.prepare("rev", task, "ok", True) for task in taken])
+
+    found = store.context_now(
+        "rev", "alpha beta", unwritten=waiting.may_match, write_waiting=write_waiting
+    )
+    assert found is not None and not waiting  # both written, in two rounds
+    assert len(rounds) == 2 and "alpha" not in rounds[0] and "alpha" in rounds[1]
+    assert store.stats("rev").sessions == 22
+    store.close()

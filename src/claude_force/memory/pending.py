@@ -162,14 +162,14 @@ class WaitingSessions(Generic[T]):
             return self._tasks.may_match(agent, terms)
 
     def take_matching(
-        self, agent: str | None, terms: Sequence[str], at_most: int
+        self, agent: str | None, terms: Sequence[str], at_most: int | None = None
     ) -> list[T] | None:
         """The waiting sessions of ``agent`` (``None``: any) that may hold any of ``terms``, for
         the caller to write (the others go on waiting, in order); ``None``, and none taken, when
         more than ``at_most`` may."""
         with self._lock:
             found = self._tasks.matching(agent, terms)
-            if len(found) > at_most:
+            if at_most is not None and len(found) > at_most:
                 return None
             items = [self._items[i] for i in found]
             gone = set(found)

@@ -31,7 +31,7 @@ from .location import cluster_memory_db, memory_path
 from .pending import WaitingSessions
 from .records import Hit, MemoryStats, SearchQuery, Session
 from .settings import MemorySettings
-from .sqlite_backend import TooCostly
+from .sqlite_backend import WaitingMatch
 from .store import INLINE_MAX_SCORED, MemoryStore
 
 if TYPE_CHECKING:
@@ -380,13 +380,13 @@ class MemoryService:
         if not self.allows(agent):
             return "", ()
         try:
-            try:
-                return self.store.context_with_ids(
-                    agent, task, simulated=simulated, unwritten=self._waiting.may_match
-                )
-            except TooCostly:  # a waiting session may be among the results: store them first
-                self._write_taken()
-            return self.store.context_with_ids(agent, task, simulated=simulated)
+            while True:  # (each round writes at least one waiting session)
+                try:
+                    return self.store.context_with_ids(
+                        agent, task, simulated=simulated, unwritten=self._waiting.may_match
+                    )
+                except WaitingMatch as waiting:  # some may be among the results: store them
+                    self._write_taken(waiting.agent, waiting.terms)
         except Exception as exc:  # storage errors and the unforeseen: a run must not fail
             log.warning("memory: no context for agent %s: %s: %s", agent, type(exc).__name__, exc)
         return "", ()
@@ -450,8 +450,8 @@ class MemoryService:
         waiting for their write job. ``False``: none was written here (the lookup goes to the
         worker, which writes them; a batch taken here is queued first). Never loses one."""
         batch = self._waiting.take_matching(agent, terms, INLINE_MAX_WRITE)
-        if batch is None:  # too many for the loop: the worker's lookup writes them
-            return False
+        if not batch:  # too many for the loop (or none: never asked again): the worker's
+            return False  # lookup writes them
         try:
             if self.store.add_now(self._prepared(batch)):
                 if not self._waiting:
@@ -483,11 +483,16 @@ class MemoryService:
         if batch:
             self._write_batch(batch)
 
-    def _write_taken(self) -> None:
+    def _write_taken(self, agent: str | None, terms: Sequence[str]) -> None:
         """On the worker thread, in a lookup: store the sessions waiting for their write job
-        (a failure is logged as their write job's is; the lookup goes on without them)."""
+        that may hold one of ``terms`` (all of them, should none be found: the lookup then
+        asks no more); the others go on waiting. A failure is logged as their write job's is,
+        and the lookup goes on without them."""
+        batch = self._waiting.take_matching(agent, terms) or []
+        if not batch:
+            batch = self._waiting.take()
         try:
-            self._write_batch(self._waiting.take())
+            self._write_batch(batch)
         except Exception as exc:  # a run must not fail because memory could not be written
             log.warning("memory: sessions not stored: %s", exc)
 

@@ -324,18 +324,20 @@ class MemoryStore:
         queued after that write, is the one that sees it) unless ``write_waiting(agent, terms)``,
         called then, writes here every waiting session of ``agent`` that may hold one of the
         ``terms`` searched and returns ``True`` (:meth:`add_now`): the lookup is then made
-        again, the sessions still waiting being none it could find."""
+        again (and so on, while a session still waiting may match)."""
         if not self._lock.acquire(blocking=False):
             return None  # a job on another thread holds the store: it may be a write
         try:
             if self._seen is None:  # not opened yet: opening is the worker's
                 return None
-            try:
-                return self._context(agent, task, simulated, max_scored, unwritten)
-            except WaitingMatch as waiting:
-                if write_waiting is None or not write_waiting(waiting.agent, waiting.terms):
-                    return None
-            return self._context(agent, task, simulated, max_scored)
+            while True:  # (each round writes at least one waiting session, or gives up)
+                try:
+                    return self._context(agent, task, simulated, max_scored, unwritten)
+                except WaitingMatch as waiting:
+                    # (asked again after the write: a word that was common before it may not
+                    # be after it, and a session still waiting may hold that word)
+                    if write_waiting is None or not write_waiting(waiting.agent, waiting.terms):
+                        return None
         except TooCostly:
             return None
         finally:
