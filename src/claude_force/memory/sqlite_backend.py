@@ -506,10 +506,6 @@ class SessionDB(SessionReads):
             plan = plan_match(counts, budget, n)
             scored = min(sum(df for t, df in counts if t in plan.terms), sessions, budget)
             absent = tuple(t for t, df in counts if df == 0)  # not in the plan: nothing has them
-        if max_scored is not None and scored > max_scored and not plan.empty:
-            # (first: writing the sessions on their way would only add to what it ranks, so a
-            # caller would write them here for a search made elsewhere anyway)
-            raise TooCostly
         searched = plan.terms + absent
         if unwritten is not None and unwritten(q.agent, searched):
             # a session on its way may match what is searched, or a word no session has yet
@@ -517,6 +513,8 @@ class SessionDB(SessionReads):
             raise WaitingMatch(q.agent, searched)
         if plan.empty:
             return []
+        if max_scored is not None and scored > max_scored:
+            raise TooCostly
         expr = match_expression(plan.terms)
         where = [f"{index} MATCH ?"]
         params: list[Any] = [expr]
