@@ -401,18 +401,36 @@ def seed_history(root: Path, sessions: int) -> None:
 HISTORY_SESSIONS = 2000
 
 
-def overhead_rows(root: Path, n: int, history: int = 0) -> list[Result]:
+# Runs of each overhead row, each on a copy of the project as the earlier rows left it: one run's
+# p99 (the 3rd-largest of 300 calls) moved between +1.5 and +3.6 ms from one full run to the next
+# on this 2-core machine (issue #10, eighth pass), so the row reports the median of the runs'
+# p50s and p99s, as the DAG row takes its best of 3 and the in-flight row its median of 3 pairs.
+OVERHEAD_RUNS = 3
+
+
+def overhead_rows(root: Path, n: int, history: int = 0, runs: int = OVERHEAD_RUNS) -> list[Result]:
     if history:
         seed_history(root, history)
-    with stand_in() as si:
-        b, o = asyncio.run(_overhead(root, si["url"], n))
-    p50 = (median(o) - median(b)) * 1000
-    p99 = (percentile(o, 99) - percentile(b, 99)) * 1000
+    p50s: list[float] = []
+    p99s: list[float] = []
+    each: list[str] = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp, stand_in() as si:
+            copy = Path(tmp) / "project"
+            shutil.copytree(root, copy)
+            b, o = asyncio.run(_overhead(copy, si["url"], n))
+        p50s.append((median(o) - median(b)) * 1000)
+        p99s.append((percentile(o, 99) - percentile(b, 99)) * 1000)
+        each.append(
+            f"{p50s[-1]:+.2f}/{p99s[-1]:+.2f} ms (bare p50 {median(b) * 1000:.2f}, p99 "
+            f"{percentile(b, 99) * 1000:.2f}; claude-force p50 {median(o) * 1000:.2f}, p99 "
+            f"{percentile(o, 99) * 1000:.2f})"
+        )
+    p50, p99 = median(p50s), median(p99s)
     past = f", {history:,} past sessions of the agent" if history else ""
     detail = (
-        f"n={n}, interleaved; bare SDK p50 {median(b) * 1000:.2f} ms p99 "
-        f"{percentile(b, 99) * 1000:.2f} ms; claude-force p50 {median(o) * 1000:.2f} ms p99 "
-        f"{percentile(o, 99) * 1000:.2f} ms (cache miss, memory, metrics, resilience on{past})"
+        f"median of {runs} runs, each n={n} interleaved on a copy of the project (cache miss, "
+        f"memory, metrics, resilience on{past}); each run's p50/p99: " + "; ".join(each)
     )
     name = "overhead over a bare SDK call on the defaults" + (
         f", {history:,} past sessions" if history else ""
@@ -590,9 +608,10 @@ def run(quick: bool) -> list[Result]:
         results += tasks_rows(root, 12 if quick else 20, reps)
         results += start_rows(root, 3 if quick else 5)
         results += cache_rows(root, 10 if quick else 20)
-        results += overhead_rows(root, 100 if quick else 300)
+        runs = 1 if quick else OVERHEAD_RUNS
+        results += overhead_rows(root, 100 if quick else 300, runs=runs)
         history = make_project(Path(tmp) / "history")
-        results += overhead_rows(history, 100 if quick else 300, HISTORY_SESSIONS)
+        results += overhead_rows(history, 100 if quick else 300, HISTORY_SESSIONS, runs)
         results += inflight_rows(root, 200 if quick else 1000, 1 if quick else INFLIGHT_PAIRS)
         results += fault_rows(root, 100 if quick else 300)
     return results
