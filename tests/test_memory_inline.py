@@ -73,6 +73,20 @@ class Hops:
         return taken
 
 
+def loop_writes(memory: MemoryService, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the writes memory makes on the event loop (``MemoryStore.add_now``), as
+    they happen."""
+    sizes: list[int] = []
+    real = memory.store.add_now
+
+    def add_now(sessions: Any) -> bool:
+        sizes.append(len(sessions))
+        return real(sessions)
+
+    monkeypatch.setattr(memory.store, "add_now", add_now)
+    return sizes
+
+
 def context_of(provider: RecordingProvider) -> str:
     content = provider.requests[-1].messages[0].content
     assert isinstance(content, str)
@@ -134,11 +148,7 @@ async def test_a_lookup_on_the_loop_writes_only_the_waiting_sessions_it_may_find
     for task in ("Tune the postgres indexes", "Audit the billing service", "Size the redis pool"):
         await orch.execute("alpha", task)  # their sessions wait for a write
     assert len(memory._waiting) == 3
-    written: list[int] = []
-    real_add_now = memory.store.add_now
-    monkeypatch.setattr(
-        memory.store, "add_now", lambda s: written.append(len(s)) or real_add_now(s)
-    )
+    written = loop_writes(memory, monkeypatch)
     hops = Hops(memory, monkeypatch)
     await orch.execute("alpha", "Tuning postgres vacuum")
     assert hops.take() == (0, 0) and written == [1]  # on the loop, the one it may find
@@ -185,11 +195,7 @@ async def test_a_lookup_too_costly_for_the_loop_writes_what_it_may_find_then_hop
     await memory.flush()
     await orch.execute("alpha", "Tune the postgres planner")  # its session waits for a write
     monkeypatch.setattr(service_mod, "INLINE_MAX_SCORED", 1)  # the stored ones are more
-    written_here: list[int] = []
-    real_add_now = memory.store.add_now
-    monkeypatch.setattr(
-        memory.store, "add_now", lambda s: written_here.append(len(s)) or real_add_now(s)
-    )
+    written_here = loop_writes(memory, monkeypatch)
     hops = Hops(memory, monkeypatch)
     await orch.execute("alpha", "Tuning postgres")
     assert written_here == [1] and hops.take()[0] == 1  # written here; searched there
