@@ -183,6 +183,29 @@ async def test_a_lookup_that_cannot_write_on_the_loop_at_once_writes_on_the_work
     await orch.close()
 
 
+async def test_a_lookup_ranking_a_few_hundred_sessions_is_answered_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run alone in flight waits for its ranking wherever it runs: up to
+    ``INLINE_MAX_SCORED`` (1,000) sessions ranked, the loop answers — 250 here, which went to
+    the worker under the old bound of 200 (issue #10, ninth pass)."""
+    provider, orch, memory = started(tmp_path)
+    await orch.execute("alpha", "Plan the kafka migration")  # the prompt is known, memory open
+    store = memory.store
+    store.add_prepared(
+        store.prepare("alpha", f"Tune the postgres index {i}", f"answer {i}", True)
+        if i % 12 < 5  # 250 of 600: "postgres" is not a common word (under half)
+        else store.prepare("alpha", f"Review the billing report {i}", f"answer {i}", True)
+        for i in range(600)
+    )
+    await memory.flush()
+    hops = Hops(memory, monkeypatch)
+    await orch.execute("alpha", "Tuning postgres")
+    assert hops.take() == (0, 0)  # ranked on the loop: no job before the call
+    assert "Tune the postgres index" in context_of(provider)
+    await orch.close()
+
+
 async def test_a_lookup_too_costly_for_the_loop_writes_what_it_may_find_then_hops(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

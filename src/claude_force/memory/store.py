@@ -34,10 +34,13 @@ log = logging.getLogger(__name__)
 
 SEARCH_BUDGET = 4000
 """About how many sessions one query may score (see :func:`~.records.plan_match`)."""
-INLINE_MAX_SCORED = 200
+INLINE_MAX_SCORED = 1000
 """A context lookup is answered on the caller's thread (the event loop) only when it ranks at
-most this many sessions: about 0.2 ms of BM25 scoring at ~1.1 µs a session (measured,
-docs/memory.md), beside the ~0.1 ms a hop to the worker thread and back costs."""
+most this many sessions: about 1 ms of BM25 scoring at ~1.1 µs a session (measured,
+docs/memory.md). The event loop asks only for the run alone in flight, which waits for the
+ranking wherever it runs; the worker would add its hop to the same work (issue #10, ninth
+pass: 200 sent a sixth of a sequence's lookups there, +0.6 ms each). The bound keeps the loop
+from being held much longer than that for whatever else it serves."""
 PRUNE_EVERY = timedelta(days=1)
 """Automatic retention runs at open and then at most this often, on a write."""
 
