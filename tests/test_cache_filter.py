@@ -79,6 +79,32 @@ async def test_a_sure_miss_runs_no_cache_job_before_its_call(
     await orch.close()
 
 
+@pytest.mark.parametrize("off", ["project", "agent"])
+async def test_a_sure_miss_without_memory_runs_no_cache_job_before_its_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, off: str
+) -> None:
+    """With no memory to search (off for the project, or for the agent), a sure miss reads the
+    prompt and takes the miss on the loop too: no lookup job before the call."""
+    config: dict[str, Any] = {"agents": {"alpha": {"file": "agents/alpha.md"}}}
+    if off == "project":
+        config["memory"] = {"enabled": False}
+    else:
+        config["agents"]["alpha"]["memory"] = False
+    root = write_project(tmp_path, config, {"agents/alpha.md": "# Alpha\n\nAlpha answers.\n"})
+    jobs = count_jobs(monkeypatch)
+    provider = JobsAtCall(jobs)
+    orch = AsyncAgentOrchestrator(root, provider=provider, enable_tracking=False)
+    await orch.execute("alpha", "Plan the kafka migration")  # first: the prompt is not known yet
+    await orch.pipeline.store.flush()  # type: ignore[attr-defined]
+    before = len(jobs)
+    second = await orch.execute("alpha", "Plan the kafka rollback")
+    assert not second.cached and provider.seen[-1] == before  # nothing ran on the cache's thread
+    await orch.pipeline.store.flush()  # type: ignore[attr-defined]
+    again = await orch.execute("alpha", "Plan the kafka rollback")  # stored: maybe present
+    assert again.cached and "_lookup_along" in jobs[before:]
+    await orch.close()
+
+
 async def test_a_changed_definition_is_keyed_again(tmp_path: Path) -> None:
     """The key a sure miss was decided with came from the prompt as last read; an edited
     definition is read, keyed and checked again (its answer, stored, is found)."""

@@ -49,7 +49,7 @@ from ..telemetry.logs import log_finished_run
 from .bound import ConcurrencyBound
 
 if TYPE_CHECKING:
-    from ..cache.layer import CacheProvider, LookedAhead
+    from ..cache.layer import CacheProvider, LookedAhead, SureMiss
     from ..memory.service import MemoryService
     from ..messages import MessageRequest
     from ..metrics.tracker import MetricsTracker
@@ -489,6 +489,13 @@ class AgentEngine(AsyncClosing):
         waited for (cancelled), is cancelled here: its job does not run."""
         read = functools.partial(self.read_system_blocking, agent)
         if memory is None or not opts.use_memory or not memory.allows(agent):
+            # no memory to search: a sure miss needs only the prompt (two ``stat`` calls while
+            # the agent's files are unchanged) and the key filter, here; else the lookup job
+            sure = self._sure_miss_of(agent, cache, build)
+            if sure is not None:
+                taken = self._confirmed_here(*sure, read, build)
+                if taken is not None:
+                    return taken, "", ()
             return await cache.look_ahead(read, build, None), "", ()
         looked, past, ids = await self._sure_miss(memory, agent, task, read, cache, build)
         if looked is not None:
@@ -525,15 +532,10 @@ class AgentEngine(AsyncClosing):
         Among concurrent runs the job keeps the loop free for the others (a burst's lookups
         done on the loop one after another cost throughput; docs/memory.md, "Where a context
         lookup runs")."""
-        hint = self._prompts.get(agent)
-        if hint is None:
+        found = self._sure_miss_of(agent, cache, build)
+        if found is None:
             return None, "", ()
-        try:
-            sure = cache.sure_miss(build(hint))
-        except (TypeError, ValueError):
-            return None, "", ()
-        if sure is None:
-            return None, "", ()
+        sure, hint = found
 
         def along() -> tuple[str, MessageRequest, str] | None:
             system = read()
@@ -542,20 +544,47 @@ class AgentEngine(AsyncClosing):
 
         simulated = self.provider.simulated
         if self._ahead == 1 and memory.idle:
-            try:
-                value = along()
-            except Exception:  # the lookup's own way reports it
-                value = None
-            if value is None:
+            taken = self._confirmed_here(sure, hint, read, build)
+            if taken is None:
                 return None, "", ()
             now = memory.context_now(agent, task, simulated=simulated)
             if now is None:
                 now = await memory.context_with_ids(agent, task, simulated=simulated)
-            return sure.taken(*value), *now
+            return taken, *now
         value, (past, ids) = await memory.context_if(agent, task, along, simulated=simulated)
         if value is None:
             return None, "", ()
         return sure.taken(*value), past, ids
+
+    def _sure_miss_of(
+        self, agent: str, cache: CacheProvider, build: Callable[[str], MessageRequest]
+    ) -> tuple[SureMiss, str] | None:
+        """The exact cache's sure miss for the run's request built on the agent's prompt as
+        last read, and that prompt; ``None``: no prompt read yet, or not sure."""
+        hint = self._prompts.get(agent)
+        if hint is None:
+            return None
+        try:
+            sure = cache.sure_miss(build(hint))
+        except (TypeError, ValueError):
+            return None
+        return None if sure is None else (sure, hint)
+
+    @staticmethod
+    def _confirmed_here(
+        sure: SureMiss,
+        hint: str,
+        read: Callable[[], str],
+        build: Callable[[str], MessageRequest],
+    ) -> LookedAhead | None:
+        """``sure`` taken on the prompt read now, here (it must be the one keyed); ``None``:
+        the prompt changed or could not be read — look it up as usual (which reports it)."""
+        try:
+            system = read()
+            confirmed = sure.confirm(system, hint, build)
+        except Exception:  # the lookup's own way reports it
+            return None
+        return None if confirmed is None else sure.taken(system, *confirmed)
 
     async def _system_for_run(self, agent: str) -> str:
         """The runner's loader: the prompt :meth:`_run` already read (or started loading) for
