@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from _cache_helpers import GatedProvider, request, until
+from _frames import qualnames
 from claude_force.cache.keys import request_key
 from claude_force.cache.policy import CachePolicy
 from claude_force.cache.secret import SecretSource
@@ -55,14 +56,6 @@ def unpromised(store: ResponseStore, key: str, call: Any, **kw: Any) -> Any:
     )
 
 
-def frames(coro: Any) -> list[str]:
-    names = []
-    while coro is not None and hasattr(coro, "cr_code"):
-        names.append(coro.cr_code.co_qualname)
-        coro = coro.cr_await
-    return names
-
-
 async def test_a_miss_found_ahead_is_handed_on_and_its_followers_share_the_answer(
     store: ResponseStore,
 ) -> None:
@@ -74,7 +67,7 @@ async def test_a_miss_found_ahead_is_handed_on_and_its_followers_share_the_answe
     follower = asyncio.ensure_future(fetch(store, key, ProviderCall(provider, req)))
     await until(lambda: provider.in_flight == 1 and store._flights.waiters(key) == 2)
     # the leader waits in the provider's coroutine (told by one small one): no store frame
-    assert not any(name.startswith("ResponseStore") for name in frames(leader.get_coro()))
+    assert not any(name.startswith("ResponseStore") for name in qualnames(leader.get_coro()))
     provider.gate.set()
     first, second = await asyncio.gather(leader, follower)
     assert provider.calls == 1 and not first.cached and second.cached
@@ -125,17 +118,17 @@ async def test_what_must_await_first_runs_in_the_stores_own_coroutine(
     provider = GatedProvider()
     call = ProviderCall(provider, req)
     unlooked = fetch(store, key, call)
-    assert frames(unlooked)[0] == "ResponseStore._fetch"  # it must look up first
+    assert qualnames(unlooked)[0] == "ResponseStore._fetch"  # it must look up first
     unlooked.close()
     plain = fetch(store, key, lambda: provider.send(req), found=found)
-    assert frames(plain)[0] == "ResponseStore._fetch"
+    assert qualnames(plain)[0] == "ResponseStore._fetch"
     await plain  # its answer is stored: the miss found ahead of that is stale now
     await store.flush()
     stale = fetch(store, key, call, found=found)
-    assert frames(stale)[0] == "ResponseStore._fetch"
+    assert qualnames(stale)[0] == "ResponseStore._fetch"
     assert (await stale).cached and provider.calls == 1
     refreshed = fetch(store, key, call, refresh=True)  # nothing to read: led at once
-    assert "ResponseStore._fetch" not in frames(refreshed)
+    assert "ResponseStore._fetch" not in qualnames(refreshed)
     assert not (await refreshed).cached and provider.calls == 2
 
 

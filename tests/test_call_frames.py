@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from _core_helpers import minimal_project
+from _frames import awaited, located
 from claude_force import callctx
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.config import load_project
@@ -37,14 +37,6 @@ CALL_PATH = (
     "claude_force.telemetry.",
     "claude_force.resilience.",
 )
-
-
-def _chain(coro: Any) -> Iterator[str]:
-    """``module-file:qualname`` of each coroutine a task's coroutine awaits, outermost first."""
-    while coro is not None and hasattr(coro, "cr_code"):
-        code = coro.cr_code
-        yield f"{Path(code.co_filename).as_posix().split('claude_force/')[-1]}:{code.co_qualname}"
-        coro = coro.cr_await
 
 
 def _frames_of(path: str, chains: list[list[str]]) -> list[str]:
@@ -87,7 +79,7 @@ async def test_a_waiting_call_holds_one_runner_frame_and_no_pass_through_layers(
         while provider.in_flight == 0:
             assert not run.done(), run.result()
             await asyncio.sleep(0)
-        chains = [list(_chain(task.get_coro())) for task in asyncio.all_tasks()]
+        chains = [[located(c) for c in awaited(t.get_coro())] for t in asyncio.all_tasks()]
         loop = asyncio.get_running_loop()
         timers = [repr(h) for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
         deadlines = len(callctx.deadlines_of(loop))
@@ -141,16 +133,6 @@ async def test_the_sdk_call_enters_no_generator_context_manager(
     assert [m for m in generator_cms if m.startswith(CALL_PATH)] == []
 
 
-def _sdk_chain(coro: Any) -> list[str]:
-    """``module:qualname`` of each coroutine awaited, outermost first, whatever the package."""
-    names = []
-    while coro is not None and hasattr(coro, "cr_code"):
-        code = coro.cr_code
-        names.append(f"{Path(code.co_filename).name}:{code.co_qualname}")
-        coro = coro.cr_await
-    return names
-
-
 @pytest.mark.parametrize("route", ["direct", "with_raw_response"])
 async def test_the_raw_response_comes_without_the_sdks_wrapper_coroutine(
     route: str, monkeypatch: pytest.MonkeyPatch
@@ -172,7 +154,7 @@ async def test_the_raw_response_comes_without_the_sdks_wrapper_coroutine(
                 if len(emu.requests) == 2:
                     break
                 await asyncio.sleep(0.001)
-            chain = _sdk_chain(call.get_coro())
+            chain = [located(c, package="") for c in awaited(call.get_coro())]
             response = await call
         finally:
             await provider.aclose()

@@ -14,7 +14,6 @@ import functools
 import logging
 import types
 import weakref
-from collections.abc import Iterator
 from contextvars import Token
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from _core_helpers import minimal_project
+from _frames import awaited, located
 from claude_force.async_orchestrator import AsyncAgentOrchestrator
 from claude_force.config import load_project
 from claude_force.engine import ConcurrencyBound, service
@@ -30,26 +30,14 @@ from claude_force.runner import Execution, RunOptions
 from claude_force.testing import ScriptedProvider
 
 
-def _coros(coro: Any) -> Iterator[Any]:
-    """Each coroutine of a task's await chain, outermost first."""
-    while coro is not None and hasattr(coro, "cr_code"):
-        yield coro
-        coro = coro.cr_await
-
-
-def _name(coro: Any) -> str:
-    code = coro.cr_code
-    return f"{Path(code.co_filename).as_posix().split('claude_force/')[-1]}:{code.co_qualname}"
-
-
 def _waiting_chains() -> list[list[Any]]:
     """The await chains of the tasks held in the provider."""
-    chains = [list(_coros(task.get_coro())) for task in asyncio.all_tasks()]
-    return [c for c in chains if any(_name(x).endswith("ScriptedProvider.send") for x in c)]
+    chains = [list(awaited(task.get_coro())) for task in asyncio.all_tasks()]
+    return [c for c in chains if any(located(x).endswith("ScriptedProvider.send") for x in c)]
 
 
 def _engine(chain: list[Any]) -> list[str]:
-    return [_name(c) for c in chain if _name(c).startswith("engine/")]
+    return [located(c) for c in chain if located(c).startswith("engine/")]
 
 
 def _orchestrator(root: Path, **extra: Any) -> tuple[AsyncAgentOrchestrator, ScriptedProvider]:
@@ -95,8 +83,8 @@ async def test_an_item_of_execute_many_waits_in_its_run_alone(tmp_path: Path) ->
             assert len(chains) == 2
             for chain in chains:
                 assert _engine(chain) == ["engine/service.py:AgentEngine._run_looking_ahead"]
-                assert _name(chain[0]) == "engine/service.py:AgentEngine._run_looking_ahead"
-                assert _name(chain[1]) == "runner.py:AgentRunner.run"
+                assert located(chain[0]) == "engine/service.py:AgentEngine._run_looking_ahead"
+                assert located(chain[1]) == "runner.py:AgentRunner.run"
                 held = chain[0].cr_frame.f_locals
                 assert _lookahead_only(held) == [], held
             provider.gate.set()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from _frames import qualnames
 from _resilience_helpers import Scripted, err, request, response
 from claude_force.errors import CircuitOpenError, ServerError
 from claude_force.messages import MessageRequest, MessageResponse
@@ -40,14 +41,6 @@ def hub(*, retry: bool = True, clock: VirtualClock | None = None) -> ResilienceH
         retry=RetrySettings(enabled=retry, max_attempts=1),
     )
     return ResilienceHub(settings, clock=clock or VirtualClock())
-
-
-def chain(coro: Any) -> list[str]:
-    names = []
-    while coro is not None and hasattr(coro, "cr_code"):
-        names.append(coro.cr_code.co_qualname)
-        coro = coro.cr_await
-    return names
 
 
 class Told:
@@ -80,7 +73,7 @@ async def test_a_waiting_call_holds_no_frame_of_the_rate_limiter_or_the_breaker(
     for _ in range(20):
         await asyncio.sleep(0)
     assert inner.in_flight == 1
-    names = chain(call.get_coro())
+    names = qualnames(call.get_coro())
     assert not any(n.startswith(("RateLimitedProvider", "CircuitBreakerProvider")) for n in names)
     # who tells the accounting: the retry frame, else one coroutine for both layers
     assert names[0] == ("RetryingProvider.send_after" if retry else "_told")
