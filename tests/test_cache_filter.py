@@ -60,12 +60,12 @@ def count_jobs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return jobs
 
 
-async def test_a_sure_miss_runs_no_cache_job_before_its_call(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def sure_miss_then_hit(root: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Runs a task, then a new one (a sure miss: no cache job may run before its call), then
+    the new one again (stored: looked up, a hit); returns the orchestrator, still open."""
     jobs = count_jobs(monkeypatch)
     provider = JobsAtCall(jobs)
-    orch = AsyncAgentOrchestrator(project(tmp_path), provider=provider, enable_tracking=False)
+    orch = AsyncAgentOrchestrator(root, provider=provider, enable_tracking=False)
     await orch.execute("alpha", "Plan the kafka migration")  # first: the prompt is not known yet
     await orch.pipeline.store.flush()  # type: ignore[attr-defined]
     before = len(jobs)
@@ -74,7 +74,14 @@ async def test_a_sure_miss_runs_no_cache_job_before_its_call(
     await orch.pipeline.store.flush()  # type: ignore[attr-defined]
     again = await orch.execute("alpha", "Plan the kafka rollback")  # stored: maybe present
     assert again.cached and "_lookup_along" in jobs[before:]
-    stats = await orch.pipeline.store.stats()  # type: ignore[attr-defined]
+    return orch
+
+
+async def test_a_sure_miss_runs_no_cache_job_before_its_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orch = await sure_miss_then_hit(project(tmp_path), monkeypatch)
+    stats = await orch.pipeline.store.stats()
     assert (stats.counters.hits, stats.counters.misses) == (1, 2)  # the skipped one counted
     await orch.close()
 
@@ -91,17 +98,7 @@ async def test_a_sure_miss_without_memory_runs_no_cache_job_before_its_call(
     else:
         config["agents"]["alpha"]["memory"] = False
     root = write_project(tmp_path, config, {"agents/alpha.md": "# Alpha\n\nAlpha answers.\n"})
-    jobs = count_jobs(monkeypatch)
-    provider = JobsAtCall(jobs)
-    orch = AsyncAgentOrchestrator(root, provider=provider, enable_tracking=False)
-    await orch.execute("alpha", "Plan the kafka migration")  # first: the prompt is not known yet
-    await orch.pipeline.store.flush()  # type: ignore[attr-defined]
-    before = len(jobs)
-    second = await orch.execute("alpha", "Plan the kafka rollback")
-    assert not second.cached and provider.seen[-1] == before  # nothing ran on the cache's thread
-    await orch.pipeline.store.flush()  # type: ignore[attr-defined]
-    again = await orch.execute("alpha", "Plan the kafka rollback")  # stored: maybe present
-    assert again.cached and "_lookup_along" in jobs[before:]
+    orch = await sure_miss_then_hit(root, monkeypatch)
     await orch.close()
 
 
