@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -13,6 +15,17 @@ import pytest
 from _services import REQUIRE_SERVICES, service_unavailable
 
 __all__ = ["REQUIRE_SERVICES", "copy_sample", "service_unavailable"]
+
+
+EXIT_GRACE_S = 120
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Once the tests are done the process must end. A stuck child process once kept it waiting
+    (multiprocessing joins live children at exit, without a timeout) until CI's time limit ran
+    out. So after EXIT_GRACE_S, print every thread's stack and exit 1: a red run with the cause
+    in its log, minutes after the tests, instead of a silent timeout."""
+    faulthandler.dump_traceback_later(EXIT_GRACE_S, exit=True, file=sys.__stderr__)
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,7 @@ def _worker(path: str, worker: int, start: mp.synchronize.Barrier) -> None:  # t
             SecretSource(None, Path(path).with_name("cache.key")),
         )
         await store.open()
-        start.wait()
+        start.wait(timeout=60)  # a partner that died breaks the barrier instead of hanging here
         for i in range(ROUNDS):
             key = f"{(i * 7 + worker) % KEYS:064x}"
             if await store.get(key) is None:
@@ -57,11 +57,19 @@ def test_two_processes_share_one_sqlite_cache(tmp_path: Path) -> None:
     path = tmp_path / "state" / "cache.db"
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(2)
-    procs = [ctx.Process(target=_worker, args=(str(path), w, barrier)) for w in (0, 1)]
+    # daemon, and killed below if still running: a stuck worker fails this test, never hangs
+    # pytest's exit (multiprocessing joins live non-daemon children at exit, without a timeout)
+    procs = [ctx.Process(target=_worker, args=(str(path), w, barrier), daemon=True) for w in (0, 1)]
     for p in procs:
         p.start()
-    for p in procs:
-        p.join(timeout=120)
+    try:
+        for p in procs:
+            p.join(timeout=120)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join()
     assert [p.exitcode for p in procs] == [0, 0]
 
     conn = sqlite3.connect(path)

@@ -55,6 +55,43 @@ def test_a_new_file_is_marked_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     conn.close()
 
 
+def _new_file_held_by_a_writer(path: Path) -> sqlite3.Connection:
+    """An empty rollback-journal file with another connection's write lock on it: the state two
+    processes opening a new store at once leave each other in (one switching it to WAL)."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("VACUUM")  # a valid, empty database file
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_opening_waits_out_another_connection_switching_a_new_file(tmp_path: Path) -> None:
+    # SQLite answers a contended switch into WAL at once, without its busy handler: before the
+    # wait in _enter_wal, the second of two processes opening a new store failed "locked".
+    path = tmp_path / "s.db"
+    holder = _new_file_held_by_a_writer(path)
+    released = threading.Timer(0.2, holder.execute, ("COMMIT",))
+    released.start()
+    try:
+        opened = open_database(path, schema(V1), busy_timeout_s=10)
+    finally:
+        released.join()
+        holder.close()
+    assert released.finished.is_set()  # it did wait for the holder
+    assert opened.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    opened.conn.close()
+
+
+def test_opening_a_file_locked_past_the_busy_timeout_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    holder = _new_file_held_by_a_writer(path)
+    try:
+        with pytest.raises(Refused, match=r"s\.db cannot be used: database is locked"):
+            open_database(path, schema(V1), busy_timeout_s=0.05)
+    finally:
+        holder.close()
+
+
 def test_migrations_run_from_the_version_found(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     conn = open_database(path, schema(V1)).conn

@@ -54,6 +54,7 @@ pages (docs/tuning.md, "Memory at 1,000 in flight": −2 MB at the peak there)."
 WRITE_CACHE_PRAGMA = f"cache_size = -{WRITE_CACHE_KIB}"
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
+_SQLITE_BUSY = 5
 
 Migration = str | Callable[[sqlite3.Connection], None]
 """A SQL script (statements separated by ``;``) or a function given the connection."""
@@ -262,7 +263,7 @@ def _open(path: Path, schema: Schema, busy_timeout_s: float) -> Opened:
             if not conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
                 for pragma in schema.fresh_pragmas:
                     conn.execute(f"PRAGMA {pragma}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(conn, busy_timeout_s)
         conn.execute("PRAGMA synchronous = NORMAL")
         for pragma in schema.pragmas:
             conn.execute(f"PRAGMA {pragma}")
@@ -271,6 +272,30 @@ def _open(path: Path, schema: Schema, busy_timeout_s: float) -> Opened:
         conn.close()
         raise
     return Opened(conn, os.stat(path).st_ino, migrated_from=before)
+
+
+def _enter_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """Switch the file to WAL (a no-op once it is), waiting out other processes doing the same.
+
+    Two processes opening a new file at once race to switch it, and SQLite answers the loser's
+    switch with "database is locked" at once, without calling its busy handler (the switch needs
+    the file to itself, and waiting inside it could deadlock). So the wait is here: a short
+    backoff, bounded by the same busy timeout as every other statement.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            if not isinstance(code, int) or code & 0xFF != _SQLITE_BUSY:
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _check_adoptable(conn: sqlite3.Connection, path: Path, schema: Schema, found: int) -> None:
