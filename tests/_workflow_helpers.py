@@ -29,6 +29,7 @@ class RecordingProvider:
         rendezvous: set[str] | None = None,
     ) -> None:
         self.inner = SimulatedProvider(latency="instant")
+        self.arrived: set[str] = set()
         self.rendezvous = rendezvous or set()
         self.fail = fail or set()
         self.block = block or set()
@@ -39,12 +40,24 @@ class RecordingProvider:
         self.cancelled: list[str] = []
         self.blocked = asyncio.Event()
 
+    @property
+    def rendezvous(self) -> set[str]:
+        """Agents whose calls answer only once all of them have arrived (set anew: counted
+        from then on)."""
+        return self._rendezvous
+
+    @rendezvous.setter
+    def rendezvous(self, agents: set[str]) -> None:
+        self._rendezvous = agents
+        self.arrived = set()
+
     async def send(self, request: MessageRequest) -> MessageResponse:
         ctx = callctx.current()
         agent = ctx.agent or "?"
         self.requests.append((agent, request.messages[-1].content))
         self.contexts.append(ctx)
         self.inflight.add(agent)
+        self.arrived.add(agent)
         self.max_inflight = max(self.max_inflight, len(self.inflight))
         try:
             if agent in self.fail:
@@ -55,10 +68,12 @@ class RecordingProvider:
             if agent in self.block:
                 await asyncio.Event().wait()
             if agent in self.rendezvous:
-                # answer only when all of them are in flight together (a hang here would mean
-                # they were not run in parallel; the timeout turns that into a failure)
+                # answer only once all of them have arrived, so each was in flight while the
+                # others started (a hang here would mean they were not run in parallel; the
+                # timeout turns that into a failure). Not "all in flight now": the first to see
+                # them all answers and leaves, and the others would then wait out the timeout.
                 async with asyncio.timeout(10):
-                    while not self.rendezvous <= self.inflight:  # noqa: ASYNC110 (a fake)
+                    while not self.rendezvous <= self.arrived:  # noqa: ASYNC110 (a fake)
                         await asyncio.sleep(0)
             await asyncio.sleep(0)
             return await self.inner.send(request)

@@ -162,15 +162,19 @@ def test_a_process_killed_during_batched_writes_loses_at_most_the_unflushed_batc
 ) -> None:
     batch = 500
     # the child keeps writing: it re-submits its records forever (upserts of the same keys
-    # would hide losses, so every round uses fresh execution ids)
+    # would hide losses, so every round uses fresh execution ids), keeping four batches queued
+    # so the writer is always mid-batch. (Submitting without a pause starved the writer thread
+    # of the GIL: 3 s per batch of 500, 27 s for the test.)
     tail = textwrap.dedent(
         """
-        import dataclasses, itertools
+        import dataclasses, itertools, time
         for round_ in itertools.count(1):
+            while writer.pending > 4 * {batch}:
+                time.sleep(0.002)
             for r in records:
                 writer.submit(dataclasses.replace(r, execution_id=f"{r.execution_id}-{round_}"))
         """
-    )
+    ).replace("{batch}", str(batch))
     proc = _child(tmp_path, batch=batch, n=2000, tail=tail)
     assert proc.stdout is not None
     acknowledged = 0

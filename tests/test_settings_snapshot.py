@@ -60,9 +60,10 @@ def snap(config: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def used(in_project: Path) -> Path:
+def used(in_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A sample project after one simulated run (cache, memory and metrics files exist) and a
     listing (which checks the agents' files): its snapshot is written."""
+    monkeypatch.setenv("CLAUDE_FORCE_LATENCY", "instant")  # (the run, not its latency, matters)
     assert main(["--simulate", "execute", "python-expert", "hello", "--json"]) == 0
     assert main(["list", "agents", "--json"]) == 0
     assert snap(in_project)["files_checked"] is True

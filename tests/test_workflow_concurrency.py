@@ -9,9 +9,10 @@ from claude_force.workflows import WorkflowDAG, execute_workflow
 
 
 async def test_a_larger_workflow_bound_raises_the_orchestrators(sample_config: Path) -> None:
-    provider = RecordingProvider(rendezvous=set(REVIEWERS))
+    provider = RecordingProvider()
     async with core_for(sample_config, provider, max_concurrent=1) as core:
-        await core.execute_agent("python-expert", "warm up")  # the semaphore exists already
+        warm = await core.execute_agent("python-expert", "warm up")  # the semaphore exists now
+        assert warm.success
         provider.rendezvous = set(REVIEWERS)
         result = await execute_workflow(
             core, "code-quality-check", "t", parallel=True, max_concurrent=3

@@ -129,6 +129,7 @@ def test_cli_runs_as_many_steps_at_once_as_the_workflow_allows(
     raw["workflows"]["code-quality-check"]["max_concurrent"] = 3
     in_project.write_text(json.dumps(raw, indent=2))
     inflight: set[str] = set()
+    arrived: set[str] = set()
     most = 0
     original = SimulatedProvider.send
 
@@ -136,14 +137,16 @@ def test_cli_runs_as_many_steps_at_once_as_the_workflow_allows(
         nonlocal most
         agent = callctx.current().agent or "?"
         inflight.add(agent)
+        arrived.add(agent)
         most = max(most, len(inflight))
         try:
             if agent in REVIEWERS:  # wait for the other reviewers to be in flight
                 # generous: under a bound of 3 they all arrive; if the bound capped them, the wait
-                # runs out and `most` stays below 3 (a wall-clock 0.5 s failed on a busy CI box)
+                # runs out and `most` stays below 3 (a wall-clock 0.5 s failed on a busy CI box).
+                # Arrived, not in flight now: the first to see all three answers and leaves.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(15):
-                        while not set(REVIEWERS) <= inflight:  # noqa: ASYNC110 (a fake)
+                        while not set(REVIEWERS) <= arrived:  # noqa: ASYNC110 (a fake)
                             await asyncio.sleep(0)
             return await original(self, request)
         finally:
