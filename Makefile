@@ -40,7 +40,7 @@ browser:
 	else echo "warning: no Chromium, and not root with apt-get: the browser tests will skip" >&2; fi
 
 test: $(STAMP) browser
-	$(PY) -m pytest --cov --cov-report=term -p no:cacheprovider
+	$(PY) -m pytest --cov --cov-report=term -p no:cacheprovider --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
