@@ -375,3 +375,76 @@ def test_warm_up_feeds_the_stored_executions_before_those_that_finished_meanwhil
     assert seen == sorted(seen) and len(seen) == 3
     monitor.on_event(finished(started_at=NOW + timedelta(seconds=5)))  # after: fed at once
     assert len(seen) == 4
+
+
+async def test_a_long_warm_up_gives_the_event_loop_back_between_chunks() -> None:
+    """Replaying stored executions at start-up must not hold the server's requests up: the
+    detector is fed a chunk at a time, another task runs between chunks, and the order (stored,
+    then those held meanwhile) is the one :meth:`Monitor.warm_up` keeps."""
+    import asyncio
+    from datetime import timedelta
+
+    from claude_force.monitoring.anomaly import Sample
+
+    seen: list[datetime] = []
+    turns: list[int] = []  # how many samples the detector had seen at each turn of the other task
+
+    class Recording(AnomalyDetector):
+        def observe(self, sample: Sample) -> list[Any]:
+            seen.append(sample.at)
+            return super().observe(sample)
+
+    monitor = Monitor(
+        live=LiveStats(clock=VirtualClock(NOW)),
+        detector=Recording(None, clock=VirtualClock(NOW)),
+        broadcaster=Broadcaster(10),
+    )
+    monitor.hold(NOW)
+    monitor.on_event(finished(started_at=NOW + timedelta(seconds=2)))  # live: held
+    stored = [
+        Sample.from_event(finished(started_at=NOW - timedelta(seconds=s)))
+        for s in range(250, 0, -1)
+    ]
+    stop = False
+
+    async def other_requests() -> None:
+        while not stop:
+            turns.append(len(seen))
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_requests())
+    await asyncio.sleep(0)
+    assert await monitor.warm_up_soon(stored, chunk=100) == 251
+    stop = True
+    await other
+    assert seen == sorted(seen) and len(seen) == 251
+    assert {100, 200} <= set(turns)  # the other task ran between the chunks
+    monitor.on_event(finished(started_at=NOW + timedelta(seconds=5)))  # no longer held
+    assert len(seen) == 252
+
+
+async def test_a_warm_up_cancelled_midway_still_feeds_everything_once() -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from claude_force.monitoring.anomaly import Sample
+
+    monitor = Monitor(
+        live=LiveStats(clock=VirtualClock(NOW)),
+        detector=AnomalyDetector(None, clock=VirtualClock(NOW)),
+        broadcaster=Broadcaster(10),
+    )
+    monitor.hold(NOW)
+    monitor.on_event(finished(started_at=NOW + timedelta(seconds=2)))
+    stored = [
+        Sample.from_event(finished(started_at=NOW - timedelta(seconds=s))) for s in range(30, 0, -1)
+    ]
+    task = asyncio.create_task(monitor.warm_up_soon(stored, chunk=10))
+    await asyncio.sleep(0)  # the first chunk is fed, then the task gives the loop back
+    assert monitor.detector.samples_seen == 10
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert monitor.detector.samples_seen == 31  # the rest and the held one, at once
+    monitor.on_event(finished(started_at=NOW + timedelta(seconds=5)))
+    assert monitor.detector.samples_seen == 32

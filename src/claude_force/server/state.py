@@ -222,9 +222,10 @@ class ServerState:
             if tracker is not None and hours > 0:
                 since = utcnow(self.clock) - timedelta(hours=hours)
                 samples = await asyncio.to_thread(self._stored_samples, tracker, since)
-        finally:  # also when cancelled or failed: what was held goes to the detector
-            fed = self.monitor.warm_up(samples)
-        return fed
+        except BaseException:  # cancelled or failed: what was held goes to the detector
+            self.monitor.warm_up(samples)
+            raise
+        return await self.monitor.warm_up_soon(samples)  # between requests, not in one go
 
     def hold_live(self) -> None:
         """Before the warm-up starts: new executions wait for the stored ones (see ``Monitor``)."""
