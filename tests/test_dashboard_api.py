@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -379,7 +379,7 @@ def test_warm_up_feeds_the_stored_executions_before_those_that_finished_meanwhil
 
 async def test_a_long_warm_up_gives_the_event_loop_back_between_chunks() -> None:
     """Replaying stored executions at start-up must not hold the server's requests up: the
-    detector is fed a chunk at a time, another task runs between chunks, and the order (stored,
+    detector is fed a slice at a time, another task runs between slices, and the order (stored,
     then those held meanwhile) is the one :meth:`Monitor.warm_up` keeps."""
     import asyncio
     from datetime import timedelta
@@ -414,11 +414,11 @@ async def test_a_long_warm_up_gives_the_event_loop_back_between_chunks() -> None
 
     other = asyncio.create_task(other_requests())
     await asyncio.sleep(0)
-    assert await monitor.warm_up_soon(stored, chunk=100) == 251
+    assert await monitor.warm_up_soon(stored, slice_s=0) == 251  # a slice: one sample
     stop = True
     await other
     assert seen == sorted(seen) and len(seen) == 251
-    assert {100, 200} <= set(turns)  # the other task ran between the chunks
+    assert {1, 100, 249} <= set(turns)  # the other task ran between the slices
     monitor.on_event(finished(started_at=NOW + timedelta(seconds=5)))  # no longer held
     assert len(seen) == 252
 
@@ -439,12 +439,36 @@ async def test_a_warm_up_cancelled_midway_still_feeds_everything_once() -> None:
     stored = [
         Sample.from_event(finished(started_at=NOW - timedelta(seconds=s))) for s in range(30, 0, -1)
     ]
-    task = asyncio.create_task(monitor.warm_up_soon(stored, chunk=10))
-    await asyncio.sleep(0)  # the first chunk is fed, then the task gives the loop back
-    assert monitor.detector.samples_seen == 10
+    task = asyncio.create_task(monitor.warm_up_soon(stored, slice_s=0))
+    await asyncio.sleep(0)  # one slice is fed, then the task gives the loop back
+    assert monitor.detector.samples_seen == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert monitor.detector.samples_seen == 31  # the rest and the held one, at once
     monitor.on_event(finished(started_at=NOW + timedelta(seconds=5)))
     assert monitor.detector.samples_seen == 32
+
+
+@pytest.mark.parametrize("page", [1, 3, 4, 10_000])
+def test_the_warm_up_reads_the_store_a_page_at_a_time_and_loses_no_row(
+    tmp_path: Path, page: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages end inside a microsecond several executions share: every final attempt is read
+    once (as in one read), a retried attempt never, whatever the page size."""
+    import types
+
+    from claude_force.server import state as server_state
+
+    store = SQLiteMetricsStore(tmp_path / "m.db")
+    ages = [10, 10, 10, 9, 9, 8, 8, 8, 8, 7, 3]
+    store.upsert(
+        [rec(i, ago_s=a) for i, a in enumerate(ages)] + [rec(99, ago_s=8, attempt=1, final=False)]
+    )
+    tracker = types.SimpleNamespace(store=store, flush=lambda: True)
+    monkeypatch.setattr(server_state, "WARMUP_PAGE", page)
+    samples = server_state.ServerState._stored_samples(tracker, NOW - timedelta(minutes=1))  # type: ignore[arg-type]
+    store.close()
+    assert len(samples) == len(ages)  # each once; not the retried attempt
+    assert samples == sorted(samples, key=lambda s: s.at)
+    assert {s.duration_ms for s in samples} == {200 + i for i in range(len(ages))}

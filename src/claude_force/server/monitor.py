@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import platform
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -35,9 +36,10 @@ from ..monitoring.live import LiveStats
 from ..monitoring.wire import anomaly_event, event_payload, event_type
 from .broadcast import Broadcaster
 
-WARMUP_CHUNK = 1_000
-"""Stored samples fed to the detector between two turns of the event loop at start-up (about
-5-10 ms of work here): requests that come in meanwhile wait for one chunk, not the whole replay."""
+WARMUP_SLICE_S = 0.002
+"""How long the start-up replay of stored executions feeds the detector before it rests as long
+(the loop serves requests meanwhile): a request in flight waits at most that long at each of its
+own turns, not for the whole replay (50,000 samples, 1-2 s here; at half the duty, 2-4 s)."""
 
 
 class Monitor:
@@ -159,22 +161,30 @@ class Monitor:
                 self._active.labels(kind).set(sum(a.kind == kind for a in self.detector.active()))
         return n
 
-    async def warm_up_soon(self, samples: Sequence[Sample], chunk: int = WARMUP_CHUNK) -> int:
-        """:meth:`warm_up`, giving the event loop back after each ``chunk`` of stored samples:
-        fed in one go, the 50,000 a server replays at most held every request of its first
-        half-second up. Executions that finish meanwhile are still held and fed last, in order;
+    async def warm_up_soon(self, samples: Sequence[Sample], slice_s: float = WARMUP_SLICE_S) -> int:
+        """:meth:`warm_up`, giving the event loop back every ``slice_s`` seconds: fed in one
+        go, the 50,000 stored samples a server replays at most held every request of its first
+        seconds up. Executions that finish meanwhile are still held and fed last, in order;
         when cancelled (shutdown), the rest is fed at once, as :meth:`warm_up` would."""
         cutoff = self._held_from
         n = done = 0
+        clock = time.perf_counter
         try:
             while done < len(samples):
                 with self._lock:
-                    for sample in samples[done : done + chunk]:
+                    until = clock() + slice_s
+                    while done < len(samples):
+                        sample = samples[done]
                         done += 1  # (first: a sample the detector refused is not fed again)
                         if cutoff is None or sample.at < cutoff:
                             self.detector.observe(sample)
                             n += 1
-                await asyncio.sleep(0)
+                        if clock() >= until:
+                            break
+                # a real rest as long as the slice, not sleep(0): the loop's thread must let go
+                # of the GIL too, or a request's query on a worker thread gets it back only every
+                # switch interval, at each row (0.4 s an overview here)
+                await asyncio.sleep(slice_s)
         finally:
             n += self.warm_up(samples[done:])
         return n
