@@ -347,9 +347,9 @@ def test_row_of_a_record_splits_queue_wait_and_service_time() -> None:
     assert row["cost_usd"] == 0.001
 
 
-def test_warm_up_feeds_the_stored_executions_before_those_that_finished_meanwhile() -> None:
-    """Executions that finish while the warm-up reads the store wait for the stored (older)
-    ones: the detector sees every execution once, in the order they finished."""
+def held_monitor() -> tuple[Monitor, list[datetime]]:
+    """A monitor in a warm-up (held from NOW) whose detector records what it is fed, and one
+    execution that finished during the warm-up (held, not fed yet)."""
     from datetime import timedelta
 
     from claude_force.monitoring.anomaly import Sample
@@ -368,6 +368,17 @@ def test_warm_up_feeds_the_stored_executions_before_those_that_finished_meanwhil
     )
     monitor.hold(NOW)
     monitor.on_event(finished(started_at=NOW + timedelta(seconds=2)))  # live, during the warm-up
+    return monitor, seen
+
+
+def test_warm_up_feeds_the_stored_executions_before_those_that_finished_meanwhile() -> None:
+    """Executions that finish while the warm-up reads the store wait for the stored (older)
+    ones: the detector sees every execution once, in the order they finished."""
+    from datetime import timedelta
+
+    from claude_force.monitoring.anomaly import Sample
+
+    monitor, seen = held_monitor()
     assert seen == []  # held
     stored = [Sample.from_event(finished(started_at=NOW - timedelta(seconds=s))) for s in (60, 30)]
     again = Sample.from_event(finished(started_at=NOW + timedelta(seconds=2)))  # also stored
@@ -386,21 +397,8 @@ async def test_a_long_warm_up_gives_the_event_loop_back_between_chunks() -> None
 
     from claude_force.monitoring.anomaly import Sample
 
-    seen: list[datetime] = []
+    monitor, seen = held_monitor()
     turns: list[int] = []  # how many samples the detector had seen at each turn of the other task
-
-    class Recording(AnomalyDetector):
-        def observe(self, sample: Sample) -> list[Any]:
-            seen.append(sample.at)
-            return super().observe(sample)
-
-    monitor = Monitor(
-        live=LiveStats(clock=VirtualClock(NOW)),
-        detector=Recording(None, clock=VirtualClock(NOW)),
-        broadcaster=Broadcaster(10),
-    )
-    monitor.hold(NOW)
-    monitor.on_event(finished(started_at=NOW + timedelta(seconds=2)))  # live: held
     stored = [
         Sample.from_event(finished(started_at=NOW - timedelta(seconds=s)))
         for s in range(250, 0, -1)
@@ -429,13 +427,7 @@ async def test_a_warm_up_cancelled_midway_still_feeds_everything_once() -> None:
 
     from claude_force.monitoring.anomaly import Sample
 
-    monitor = Monitor(
-        live=LiveStats(clock=VirtualClock(NOW)),
-        detector=AnomalyDetector(None, clock=VirtualClock(NOW)),
-        broadcaster=Broadcaster(10),
-    )
-    monitor.hold(NOW)
-    monitor.on_event(finished(started_at=NOW + timedelta(seconds=2)))
+    monitor, _ = held_monitor()
     stored = [
         Sample.from_event(finished(started_at=NOW - timedelta(seconds=s))) for s in range(30, 0, -1)
     ]

@@ -54,7 +54,6 @@ pages (docs/tuning.md, "Memory at 1,000 in flight": −2 MB at the peak there)."
 WRITE_CACHE_PRAGMA = f"cache_size = -{WRITE_CACHE_KIB}"
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
-_SQLITE_BUSY = 5
 
 Migration = str | Callable[[sqlite3.Connection], None]
 """A SQL script (statements separated by ``;``) or a function given the connection."""
@@ -290,7 +289,7 @@ def _enter_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
             return
         except sqlite3.OperationalError as exc:
             code = getattr(exc, "sqlite_errorcode", None)
-            if not isinstance(code, int) or code & 0xFF != _SQLITE_BUSY:
+            if not isinstance(code, int) or code & 0xFF != sqlite3.SQLITE_BUSY:
                 raise
             if time.monotonic() + pause > deadline:
                 raise
